@@ -1,0 +1,68 @@
+package dev.csinode.hostpath;
+
+import dev.csinode.grpc.GrpcUnixServer;
+import dev.csinode.mount.Filesystems;
+import dev.csinode.mount.LoopDevices;
+import dev.csinode.mount.Mounter;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.server.Service;
+import java.nio.file.Files;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One running hostpath driver: its state, its three CSI services, and the socket they are served on. */
+public final class HostpathDriver {
+  private static final Logger LOG = LoggerFactory.getLogger(HostpathDriver.class);
+  private final HostpathConfig config;
+  private final GrpcUnixServer server;
+  private final List<String> startupProblems;
+
+  private HostpathDriver(HostpathConfig config, GrpcUnixServer server, List<String> startupProblems) {
+    this.config = config;
+    this.server = server;
+    this.startupProblems = startupProblems;
+  }
+
+  /** Loads the state, checks it against the host, and starts serving on the configured endpoint. */
+  public static Future<HostpathDriver> start(Vertx vertx, HostpathConfig config) {
+    return vertx.executeBlocking(() -> {
+      Files.createDirectories(config.stateDir());
+      VolumeStore store = new VolumeStore(new StateStore(config.stateDir()));
+      Storage storage = new Storage(config.stateDir());
+      LoopDevices loops = new LoopDevices();
+      List<String> problems = StartupCheck.run(store, storage, loops);
+      problems.forEach(p -> LOG.warn("state check: {}", p));
+      Rpc rpc = new Rpc(vertx);
+      List<Service> services = List.of(
+          dev.csinode.csi.v1.IdentityGrpcService.of(new IdentityServer(config)),
+          dev.csinode.csi.v1.ControllerGrpcService.of(new ControllerServer(config, store, storage, rpc)),
+          dev.csinode.csi.v1.NodeGrpcService.of(
+              new NodeServer(config, store, storage, rpc, new Mounter(), loops, new Filesystems())));
+      return new Object[] {problems, services, store.volumes().size()};
+    }, false).compose(parts -> {
+      @SuppressWarnings("unchecked") List<String> problems = (List<String>) parts[0];
+      @SuppressWarnings("unchecked") List<Service> services = (List<Service>) parts[1];
+      return GrpcUnixServer.start(vertx, config.endpoint().path(), services).map(server -> {
+        LOG.info("hostpath driver {} serving {} for node {} (state in {}, {} volumes recorded{})",
+            config.driverName(), config.endpoint(), config.nodeId(), config.stateDir(), parts[2],
+            problems.isEmpty() ? ", state matches the host" : ", " + problems.size() + " mismatches");
+        return new HostpathDriver(config, server, problems);
+      });
+    });
+  }
+
+  public HostpathConfig config() {
+    return config;
+  }
+
+  /** What the start-up check found wrong between the persisted state and the host. */
+  public List<String> startupProblems() {
+    return startupProblems;
+  }
+
+  public Future<Void> stop() {
+    return server.close().onComplete(ar -> LOG.info("hostpath driver {} stopped serving {}", config.driverName(), config.endpoint()));
+  }
+}

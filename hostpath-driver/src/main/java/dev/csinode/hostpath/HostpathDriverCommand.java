@@ -1,0 +1,92 @@
+package dev.csinode.hostpath;
+
+import dev.csinode.grpc.UnixEndpoint;
+import io.vertx.core.Vertx;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
+
+/** {@code csi-node-agent hostpath-driver}: serves the bundled driver until SIGTERM or SIGINT. */
+@Command(name = "hostpath-driver", mixinStandardHelpOptions = true,
+    description = "Run the bundled hostpath CSI driver (Identity, Controller and Node services) on a UNIX socket.")
+public final class HostpathDriverCommand implements Callable<Integer> {
+
+  @Option(names = "--endpoint", required = true, paramLabel = "unix:///path/csi.sock",
+      description = "CSI endpoint to listen on.")
+  String endpoint;
+
+  @Option(names = "--node-id", paramLabel = "ID", description = "Node id reported by NodeGetInfo (default: the host name).")
+  String nodeId;
+
+  @Option(names = "--state-dir", required = true, paramLabel = "DIR",
+      description = "Directory holding the driver's state, volume data and snapshots.")
+  Path stateDir;
+
+  @Option(names = "--driver-name", defaultValue = HostpathConfig.DEFAULT_DRIVER_NAME,
+      description = "CSI driver name (default: ${DEFAULT-VALUE}).")
+  String driverName;
+
+  @Option(names = "--max-volumes-per-node", defaultValue = "0",
+      description = "Volumes this node may use at once, reported by NodeGetInfo; 0 means no limit (default: ${DEFAULT-VALUE}).")
+  long maxVolumesPerNode;
+
+  @Option(names = "--capacity", defaultValue = "100Gi", converter = ByteSize.class, paramLabel = "BYTES",
+      description = "Total bytes the driver may hand out to volumes and snapshots, e.g. 10Gi or 500M (default: ${DEFAULT-VALUE}).")
+  long capacity;
+
+  @Option(names = "--attach-required", description = "Advertise PUBLISH_UNPUBLISH_VOLUME and require ControllerPublish before NodeStage.")
+  boolean attachRequired;
+
+  @Override
+  public Integer call() throws Exception {
+    String node = nodeId != null ? nodeId : InetAddress.getLocalHost().getHostName();
+    HostpathConfig config = new HostpathConfig(UnixEndpoint.parse(endpoint), node, stateDir, driverName,
+        maxVolumesPerNode, capacity, attachRequired);
+    Vertx vertx = Vertx.vertx();
+    HostpathDriver driver;
+    try {
+      driver = HostpathDriver.start(vertx, config).await();
+    } catch (Exception e) {
+      System.err.println("hostpath-driver: " + e.getMessage());
+      vertx.close().await();
+      return 1;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      driver.stop().onComplete(ar -> vertx.close().onComplete(c -> stopped.countDown()));
+      try {
+        stopped.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "hostpath-driver-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  /** Parses sizes such as 1073741824, 512M, 10Gi, 1T. */
+  public static final class ByteSize implements ITypeConverter<Long> {
+    @Override
+    public Long convert(String value) {
+      return parse(value);
+    }
+
+    public static long parse(String value) {
+      var m = java.util.regex.Pattern.compile("(\\d+)\\s*([KMGTP]?)(i?)[Bb]?").matcher(value.trim());
+      if (!m.matches()) {
+        throw new IllegalArgumentException("'" + value + "' is not a size; use e.g. 1073741824, 512M or 10Gi");
+      }
+      long n = Long.parseLong(m.group(1));
+      int exp = "KMGTP".indexOf(m.group(2)) + 1;
+      long unit = m.group(3).isEmpty() && exp > 0 ? 1000 : 1024;
+      for (int i = 0; i < exp; i++) {
+        n = Math.multiplyExact(n, unit);
+      }
+      return n;
+    }
+  }
+}

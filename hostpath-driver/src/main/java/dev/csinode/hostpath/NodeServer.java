@@ -1,0 +1,448 @@
+package dev.csinode.hostpath;
+
+import dev.csinode.csi.v1.*;
+import dev.csinode.mount.Filesystems;
+import dev.csinode.mount.FsStats;
+import dev.csinode.mount.LoopDevices;
+import dev.csinode.mount.MountException;
+import dev.csinode.mount.MountTable;
+import dev.csinode.mount.Mounter;
+import io.vertx.core.Future;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * CSI Node service. Staging: a directory volume is bind-mounted at the staging path; a filesystem volume's
+ * image is attached to a loop device, formatted ext4 on first use and mounted there; a block volume's image
+ * is attached to a loop device. Publishing bind-mounts the staging path (or the loop device, onto a file) at
+ * the target path. Ephemeral inline volumes are created on publish and deleted on unpublish.
+ */
+final class NodeServer extends NodeService {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeServer.class);
+  static final String EPHEMERAL_KEY = "csi.storage.k8s.io/ephemeral";
+
+  private final HostpathConfig config;
+  private final VolumeStore store;
+  private final Storage storage;
+  private final Rpc rpc;
+  private final Mounter mounter;
+  private final LoopDevices loops;
+  private final Filesystems filesystems;
+
+  NodeServer(HostpathConfig config, VolumeStore store, Storage storage, Rpc rpc, Mounter mounter,
+             LoopDevices loops, Filesystems filesystems) {
+    this.config = config;
+    this.store = store;
+    this.storage = storage;
+    this.rpc = rpc;
+    this.mounter = mounter;
+    this.loops = loops;
+    this.filesystems = filesystems;
+  }
+
+  // ------------------------------------------------------------------ stage
+
+  @Override
+  public Future<NodeStageVolumeResponse> nodeStageVolume(NodeStageVolumeRequest req) {
+    return rpc.run("NodeStageVolume", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path staging = path(req.getStagingTargetPath(), "staging_target_path");
+      CsiErrors.require(req.hasVolumeCapability(), "volume_capability is required");
+      Capabilities.validate(req.getVolumeCapability(), "volume_capability");
+      existing(id);
+      return store.exclusive(List.of(id), () -> {
+        HostpathVolume v = existing(id);
+        VolumeCapability cap = req.getVolumeCapability();
+        String why = Capabilities.incompatibility(v, cap);
+        if (why != null) {
+          throw CsiErrors.failedPrecondition(why);
+        }
+        if (config.attachRequired() && !(config.nodeId().equals(req.getPublishContextMap().get(ControllerServer.PUBLISH_CONTEXT_NODE))
+            && v.publishedNodes().containsKey(config.nodeId()))) {
+          throw CsiErrors.failedPrecondition("volume " + id + " is not attached to node " + config.nodeId()
+              + ": call ControllerPublishVolume first and pass its publish_context");
+        }
+        List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
+        if (v.staged() != null) {
+          if (!v.staged().path().equals(staging.toString())) {
+            throw CsiErrors.failedPrecondition("volume " + id + " is already staged at " + v.staged().path()
+                + "; unstage it there first");
+          }
+          if (v.staged().block() != cap.hasBlock() || !v.staged().mountFlags().equals(flags)) {
+            throw CsiErrors.alreadyExists("volume " + id + " is already staged at " + staging
+                + " with a different capability or mount flags");
+          }
+          if (cap.hasBlock() || MountTable.read().isMountPoint(staging)) {
+            return NodeStageVolumeResponse.getDefaultInstance();
+          }
+          LOG.warn("volume {} was recorded as staged at {} but is not mounted there; staging it again", id, staging);
+        } else {
+          checkVolumeLimit(id);
+        }
+        HostpathVolume.Staged staged = stage(v, staging, cap, flags);
+        store.put(v.withStaged(staged));
+        LOG.info("staged volume {} at {}{}", id, staging, staged.loopDevice() == null ? "" : " (" + staged.loopDevice() + ")");
+        return NodeStageVolumeResponse.getDefaultInstance();
+      });
+    });
+  }
+
+  private HostpathVolume.Staged stage(HostpathVolume v, Path staging, VolumeCapability cap, List<String> flags) {
+    try {
+      Files.createDirectories(staging);
+    } catch (IOException e) {
+      throw CsiErrors.internal("cannot create staging directory " + staging + ": " + e.getMessage());
+    }
+    if (!v.usesImage()) {
+      mounter.bind(storage.directory(v.id()), staging, false, flags);
+      return new HostpathVolume.Staged(staging.toString(), null, false, "", flags);
+    }
+    String device = loops.attach(storage.image(v.id()));
+    if (cap.hasBlock()) {
+      return new HostpathVolume.Staged(staging.toString(), device, true, "", List.of());
+    }
+    try {
+      if (filesystems.probe(device).isEmpty()) {
+        LOG.info("formatting volume {} ({}) as ext4", v.id(), device);
+        filesystems.formatExt4(device);
+      }
+      mounter.mount(device, staging, "ext4", flags, false);
+    } catch (MountException e) {
+      loops.detach(device);
+      throw e;
+    }
+    return new HostpathVolume.Staged(staging.toString(), device, false, "ext4", flags);
+  }
+
+  private void checkVolumeLimit(String id) {
+    long max = config.maxVolumesPerNode();
+    if (max <= 0) {
+      return;
+    }
+    long inUse = store.all().stream().filter(x -> !x.id().equals(id) && x.inUseOnNode()).count();
+    if (inUse >= max) {
+      throw CsiErrors.exhausted("node " + config.nodeId() + " already uses " + inUse
+          + " volumes, the maximum (--max-volumes-per-node); volume " + id + " cannot be added");
+    }
+  }
+
+  @Override
+  public Future<NodeUnstageVolumeResponse> nodeUnstageVolume(NodeUnstageVolumeRequest req) {
+    return rpc.run("NodeUnstageVolume", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path staging = path(req.getStagingTargetPath(), "staging_target_path");
+      existing(id);
+      return store.exclusive(List.of(id), () -> {
+        HostpathVolume v = existing(id);
+        HostpathVolume.Staged s = v.staged();
+        if (s == null || !s.path().equals(staging.toString())) {
+          return NodeUnstageVolumeResponse.getDefaultInstance();
+        }
+        if (!v.published().isEmpty()) {
+          throw CsiErrors.failedPrecondition("volume " + id + " is still published at "
+              + String.join(", ", v.published().keySet()) + "; unpublish it first");
+        }
+        if (!s.block()) {
+          mounter.unmountAll(staging);
+        }
+        if (s.loopDevice() != null) {
+          loops.find(storage.image(v.id())).ifPresent(loops::detach);
+        }
+        store.put(v.withStaged(null));
+        LOG.info("unstaged volume {} from {}", id, staging);
+        return NodeUnstageVolumeResponse.getDefaultInstance();
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ publish
+
+  @Override
+  public Future<NodePublishVolumeResponse> nodePublishVolume(NodePublishVolumeRequest req) {
+    return rpc.run("NodePublishVolume", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path target = path(req.getTargetPath(), "target_path");
+      CsiErrors.require(req.hasVolumeCapability(), "volume_capability is required");
+      Capabilities.validate(req.getVolumeCapability(), "volume_capability");
+      boolean ephemeral = "true".equals(req.getVolumeContextMap().get(EPHEMERAL_KEY));
+      if (ephemeral) {
+        CsiErrors.require(Names.isValidId(id), "volume_id '" + id + "' is not usable as an ephemeral volume name");
+        CsiErrors.require(req.getVolumeCapability().hasMount(), "ephemeral volumes support mount access only");
+      } else {
+        path(req.getStagingTargetPath(), "staging_target_path");
+        existing(id);
+      }
+      return store.exclusive(List.of(id), () -> ephemeral ? publishEphemeral(req, target) : publish(req, target));
+    });
+  }
+
+  private NodePublishVolumeResponse publish(NodePublishVolumeRequest req, Path target) {
+    HostpathVolume v = existing(req.getVolumeId());
+    VolumeCapability cap = req.getVolumeCapability();
+    String why = Capabilities.incompatibility(v, cap);
+    if (why != null) {
+      throw CsiErrors.failedPrecondition(why);
+    }
+    if (v.staged() == null || !v.staged().path().equals(Path.of(req.getStagingTargetPath()).toString())) {
+      throw CsiErrors.failedPrecondition("volume " + v.id() + " is not staged at " + req.getStagingTargetPath()
+          + "; call NodeStageVolume first");
+    }
+    if (checkExistingPublication(v, req, target)) {
+      return NodePublishVolumeResponse.getDefaultInstance();
+    }
+    List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
+    if (cap.hasBlock()) {
+      publishBlock(v, target, req.getReadonly());
+    } else {
+      makeDirectory(target);
+      mounter.bind(Path.of(v.staged().path()), target, req.getReadonly(), flags);
+    }
+    store.put(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
+        req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
+    LOG.info("published volume {} at {}{}", v.id(), target, req.getReadonly() ? " (read-only)" : "");
+    return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  /** True when this exact publication exists and is mounted; throws when a conflicting one exists. */
+  private boolean checkExistingPublication(HostpathVolume v, NodePublishVolumeRequest req, Path target) {
+    HostpathVolume.Published p = v.published().get(target.toString());
+    VolumeCapability cap = req.getVolumeCapability();
+    if (p != null) {
+      List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
+      if (p.readOnly() != req.getReadonly() || p.block() != cap.hasBlock() || !p.mountFlags().equals(flags)) {
+        throw CsiErrors.alreadyExists("volume " + v.id() + " is already published at " + target
+            + " with readonly=" + p.readOnly() + " and a possibly different capability");
+      }
+      if (MountTable.read().isMountPoint(target)) {
+        return true;
+      }
+      LOG.warn("volume {} was recorded as published at {} but is not mounted there; publishing it again", v.id(), target);
+      return false;
+    }
+    var mode = cap.getAccessMode().getMode();
+    if (!v.published().isEmpty() && mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER) {
+      throw CsiErrors.failedPrecondition("volume " + v.id() + " has access mode SINGLE_NODE_SINGLE_WRITER and is "
+          + "already published at " + v.published().keySet().iterator().next());
+    }
+    return false;
+  }
+
+  private void publishBlock(HostpathVolume v, Path target, boolean readOnly) {
+    String device = v.staged().loopDevice();
+    try {
+      Files.createDirectories(target.getParent());
+      if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+        Files.createFile(target);
+      }
+    } catch (IOException e) {
+      throw CsiErrors.internal("cannot create block target file " + target + ": " + e.getMessage());
+    }
+    mounter.bind(Path.of(device), target, readOnly, List.of());
+  }
+
+  private NodePublishVolumeResponse publishEphemeral(NodePublishVolumeRequest req, Path target) {
+    String id = req.getVolumeId();
+    HostpathVolume v = store.volume(id).orElse(null);
+    if (v == null) {
+      checkVolumeLimit(id);
+      v = new HostpathVolume(id, id, VolumeKind.DIRECTORY, false, ControllerServer.GIB, Map.of(), null, null, true,
+          System.currentTimeMillis(), Map.of(), null, Map.of());
+      try {
+        storage.createEmpty(v);
+      } catch (IOException e) {
+        throw CsiErrors.internal("cannot create ephemeral volume " + id + ": " + e.getMessage());
+      }
+      store.put(v);
+      LOG.info("created ephemeral volume {}", id);
+    } else if (!v.ephemeral()) {
+      throw CsiErrors.alreadyExists("volume " + id + " exists and is not ephemeral");
+    }
+    if (checkExistingPublication(v, req, target)) {
+      return NodePublishVolumeResponse.getDefaultInstance();
+    }
+    List<String> flags = req.getVolumeCapability().getMount().getMountFlagsList();
+    makeDirectory(target);
+    mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
+    store.put(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
+        req.getVolumeCapability().getAccessMode().getModeValue(), flags)));
+    LOG.info("published ephemeral volume {} at {}", id, target);
+    return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  @Override
+  public Future<NodeUnpublishVolumeResponse> nodeUnpublishVolume(NodeUnpublishVolumeRequest req) {
+    return rpc.run("NodeUnpublishVolume", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path target = path(req.getTargetPath(), "target_path");
+      existing(id);
+      return store.exclusive(List.of(id), () -> {
+        HostpathVolume v = existing(id);
+        HostpathVolume.Published p = v.published().get(target.toString());
+        if (p != null || MountTable.read().isMountPoint(target)) {
+          mounter.unmountAll(target);
+        }
+        removeTarget(target);
+        if (p != null) {
+          v = v.withPublished(target.toString(), null);
+          store.put(v);
+          LOG.info("unpublished volume {} from {}", id, target);
+        }
+        if (v.ephemeral() && v.published().isEmpty()) {
+          try {
+            storage.delete(v);
+          } catch (IOException e) {
+            throw CsiErrors.internal("unpublished ephemeral volume " + id + " but cannot delete it: " + e.getMessage());
+          }
+          store.removeVolume(id);
+          LOG.info("deleted ephemeral volume {}", id);
+        }
+        return NodeUnpublishVolumeResponse.getDefaultInstance();
+      });
+    });
+  }
+
+  private static void makeDirectory(Path target) {
+    try {
+      Files.createDirectories(target);
+    } catch (IOException e) {
+      throw CsiErrors.internal("cannot create target directory " + target + ": " + e.getMessage());
+    }
+  }
+
+  /** Removes the target directory or block file, but only once nothing is mounted on it. */
+  private static void removeTarget(Path target) {
+    if (MountTable.read().isMountPoint(target)) {
+      throw CsiErrors.internal("target " + target + " is still a mount point after unmount; not removing it");
+    }
+    try {
+      Files.deleteIfExists(target);
+    } catch (java.nio.file.DirectoryNotEmptyException e) {
+      LOG.warn("target {} is not empty after unmount; left in place", target);
+    } catch (IOException e) {
+      throw CsiErrors.internal("cannot remove target " + target + ": " + e.getMessage());
+    }
+  }
+
+  // ------------------------------------------------------------------ stats, expansion, info
+
+  @Override
+  public Future<NodeGetVolumeStatsResponse> nodeGetVolumeStats(NodeGetVolumeStatsRequest req) {
+    return rpc.run("NodeGetVolumeStats", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path path = path(req.getVolumePath(), "volume_path");
+      HostpathVolume v = existing(id);
+      if (!Files.exists(path)) {
+        throw CsiErrors.notFound("volume_path " + path + " does not exist");
+      }
+      boolean known = v.published().containsKey(path.toString())
+          || (v.staged() != null && v.staged().path().equals(path.toString()));
+      if (!known) {
+        throw CsiErrors.notFound("volume " + id + " is not staged or published at " + path);
+      }
+      VolumeCondition condition = condition(v, path);
+      NodeGetVolumeStatsResponse.Builder b = NodeGetVolumeStatsResponse.newBuilder().setVolumeCondition(condition);
+      if (v.block()) {
+        return b.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(v.capacityBytes())).build();
+      }
+      FsStats s = FsStats.of(path.toString());
+      return b.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(s.totalBytes())
+              .setAvailable(s.availableBytes()).setUsed(s.usedBytes()))
+          .addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES).setTotal(s.totalInodes())
+              .setAvailable(s.freeInodes()).setUsed(s.usedInodes()))
+          .build();
+    });
+  }
+
+  private VolumeCondition condition(HostpathVolume v, Path path) {
+    if (!storage.exists(v)) {
+      return VolumeCondition.newBuilder().setAbnormal(true)
+          .setMessage("data of volume " + v.id() + " is missing at " + storage.dataPath(v)).build();
+    }
+    if (!v.block() && !MountTable.read().isMountPoint(path)) {
+      return VolumeCondition.newBuilder().setAbnormal(true)
+          .setMessage(path + " is not mounted; the volume's mount was lost").build();
+    }
+    return VolumeCondition.newBuilder().setAbnormal(false).setMessage("volume is healthy").build();
+  }
+
+  @Override
+  public Future<NodeExpandVolumeResponse> nodeExpandVolume(NodeExpandVolumeRequest req) {
+    return rpc.run("NodeExpandVolume", req, () -> {
+      String id = req.getVolumeId();
+      CsiErrors.require(!id.isEmpty(), "volume_id is required");
+      Path path = path(req.getVolumePath(), "volume_path");
+      if (req.hasVolumeCapability()) {
+        Capabilities.validate(req.getVolumeCapability(), "volume_capability");
+      }
+      existing(id);
+      return store.exclusive(List.of(id), () -> {
+        HostpathVolume v = existing(id);
+        if (!v.published().containsKey(path.toString())
+            && !(v.staged() != null && v.staged().path().equals(path.toString()))) {
+          throw CsiErrors.notFound("volume " + id + " is not staged or published at " + path);
+        }
+        long required = req.hasCapacityRange() ? req.getCapacityRange().getRequiredBytes() : 0;
+        if (required > v.capacityBytes()) {
+          throw CsiErrors.outOfRange("volume " + id + " has " + v.capacityBytes() + " bytes; call "
+              + "ControllerExpandVolume to grow it to " + required + " before NodeExpandVolume");
+        }
+        if (v.usesImage() && v.staged() != null && v.staged().loopDevice() != null) {
+          String device = v.staged().loopDevice();
+          loops.refreshCapacity(device);
+          if (!v.block()) {
+            filesystems.growExt4(device);
+          }
+          LOG.info("expanded filesystem of volume {} on {} to {} bytes", id, device, v.capacityBytes());
+        }
+        return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(v.capacityBytes()).build();
+      });
+    });
+  }
+
+  @Override
+  public Future<NodeGetCapabilitiesResponse> nodeGetCapabilities(NodeGetCapabilitiesRequest req) {
+    NodeGetCapabilitiesResponse.Builder b = NodeGetCapabilitiesResponse.newBuilder();
+    for (var t : List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+        NodeServiceCapability.RPC.Type.EXPAND_VOLUME, NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+        NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+      b.addCapabilities(NodeServiceCapability.newBuilder().setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
+    }
+    return Future.succeededFuture(b.build());
+  }
+
+  @Override
+  public Future<NodeGetInfoResponse> nodeGetInfo(NodeGetInfoRequest req) {
+    return Future.succeededFuture(NodeGetInfoResponse.newBuilder()
+        .setNodeId(config.nodeId())
+        .setMaxVolumesPerNode(config.maxVolumesPerNode())
+        .setAccessibleTopology(Topology.newBuilder().putSegments(HostpathConfig.TOPOLOGY_KEY, config.nodeId()))
+        .build());
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private HostpathVolume existing(String id) {
+    if (!Names.isValidId(id)) {
+      throw CsiErrors.notFound("volume '" + id + "' does not exist (not a volume id of this driver)");
+    }
+    return store.volume(id).orElseThrow(() -> CsiErrors.notFound("volume '" + id + "' does not exist"));
+  }
+
+  private static Path path(String value, String field) {
+    CsiErrors.require(!value.isEmpty(), field + " is required");
+    String problem = Names.pathProblem(value);
+    CsiErrors.require(problem == null, field + " '" + value + "' " + problem);
+    return Path.of(value);
+  }
+}

@@ -1,0 +1,45 @@
+package dev.csinode.hostpath;
+
+import com.google.protobuf.Message;
+import dev.csinode.grpc.SecretRedactor;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.server.StatusException;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs an RPC body on a worker thread (mounts, losetup and fsync block) and turns any failure into a
+ * gRPC status: our {@link StatusException}s pass through, anything unexpected becomes INTERNAL with its message.
+ * Requests are logged with secrets stripped.
+ */
+final class Rpc {
+  private static final Logger LOG = LoggerFactory.getLogger("dev.csinode.hostpath.rpc");
+  private final Vertx vertx;
+
+  Rpc(Vertx vertx) {
+    this.vertx = vertx;
+  }
+
+  <T extends Message> Future<T> run(String method, Message request, Callable<T> body) {
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} request: {}", method, SecretRedactor.toLogString(request));
+    }
+    return vertx.executeBlocking(() -> {
+      try {
+        return body.call();
+      } catch (StatusException e) {
+        throw e;
+      } catch (Exception | Error e) {
+        LOG.error("{} failed unexpectedly", method, e);
+        throw new StatusException(GrpcStatus.INTERNAL, method + " failed: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+      }
+    }, false).onFailure(err -> {
+      if (err instanceof StatusException se && LOG.isDebugEnabled()) {
+        LOG.debug("{} -> {}: {}", method, se.status(), se.message());
+      }
+    });
+  }
+}

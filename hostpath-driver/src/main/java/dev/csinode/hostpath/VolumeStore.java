@@ -1,0 +1,103 @@
+package dev.csinode.hostpath;
+
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The driver's volumes and snapshots in memory, backed by {@link StateStore}. Every change is persisted
+ * before it becomes visible. Per-object operation locks make a second concurrent call on the same
+ * volume fail fast with ABORTED, as the spec asks, instead of racing the first.
+ */
+final class VolumeStore {
+  private final StateStore disk;
+  private final ConcurrentHashMap<String, HostpathVolume> volumes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, HostpathSnapshot> snapshots = new ConcurrentHashMap<>();
+  private final Set<String> busy = ConcurrentHashMap.newKeySet();
+
+  VolumeStore(StateStore disk) {
+    this.disk = disk;
+    disk.loadVolumes().forEach(v -> volumes.put(v.id(), v));
+    disk.loadSnapshots().forEach(s -> snapshots.put(s.id(), s));
+  }
+
+  Optional<HostpathVolume> volume(String id) {
+    return Optional.ofNullable(volumes.get(id));
+  }
+
+  Optional<HostpathVolume> volumeByName(String name) {
+    return volumes.values().stream().filter(v -> !v.ephemeral() && v.name().equals(name)).findFirst();
+  }
+
+  List<HostpathVolume> volumes() {
+    return volumes.values().stream().sorted(Comparator.comparing(HostpathVolume::id)).toList();
+  }
+
+  Optional<HostpathSnapshot> snapshot(String id) {
+    return Optional.ofNullable(snapshots.get(id));
+  }
+
+  Optional<HostpathSnapshot> snapshotByName(String name) {
+    return snapshots.values().stream().filter(s -> s.name().equals(name)).findFirst();
+  }
+
+  List<HostpathSnapshot> snapshots() {
+    return snapshots.values().stream().sorted(Comparator.comparing(HostpathSnapshot::id)).toList();
+  }
+
+  long allocatedBytes() {
+    return volumes.values().stream().mapToLong(HostpathVolume::capacityBytes).sum()
+        + snapshots.values().stream().mapToLong(HostpathSnapshot::sizeBytes).sum();
+  }
+
+  Collection<HostpathVolume> all() {
+    return volumes.values();
+  }
+
+  void put(HostpathVolume v) {
+    disk.save(v);
+    volumes.put(v.id(), v);
+  }
+
+  void removeVolume(String id) {
+    disk.deleteVolume(id);
+    volumes.remove(id);
+  }
+
+  void put(HostpathSnapshot s) {
+    disk.save(s);
+    snapshots.put(s.id(), s);
+  }
+
+  void removeSnapshot(String id) {
+    disk.deleteSnapshot(id);
+    snapshots.remove(id);
+  }
+
+  /** Runs the operation holding the lock of each key, or fails with ABORTED when one is held. */
+  <T> T exclusive(List<String> keys, Supplier<T> op) {
+    int taken = 0;
+    try {
+      for (String k : keys) {
+        if (!busy.add(k)) {
+          throw CsiErrors.aborted("an operation on " + k + " is already in progress; retry later");
+        }
+        taken++;
+      }
+      return op.get();
+    } finally {
+      for (int i = 0; i < taken; i++) {
+        busy.remove(keys.get(i));
+      }
+    }
+  }
+
+  /** A lock over creating objects by name, so two CreateVolume calls with one name make one volume. */
+  synchronized <T> T serialized(Supplier<T> op) {
+    return op.get();
+  }
+}
