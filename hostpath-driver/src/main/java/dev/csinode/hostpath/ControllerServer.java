@@ -49,6 +49,7 @@ final class ControllerServer extends ControllerService {
       VolumeKind kind = kindOf(req.getParametersMap(), block);
       long size = size(req.hasCapacityRange() ? req.getCapacityRange() : CapacityRange.getDefaultInstance(), kind);
       checkTopology(req);
+      checkSourceExists(req);
       return store.serialized(() -> {
         var existing = store.volumeByName(req.getName());
         if (existing.isPresent()) {
@@ -98,6 +99,10 @@ final class ControllerServer extends ControllerService {
     long min = kind == VolumeKind.FILESYSTEM ? MIN_FILESYSTEM_BYTES : 1;
     long size = required > 0 ? required : Math.min(GIB, limit > 0 ? limit : GIB);
     size = Math.max(size, min);
+    if (size > config.capacityBytes()) {
+      throw CsiErrors.outOfRange("requested " + size + " bytes exceeds the driver's total --capacity of "
+          + config.capacityBytes() + " bytes");
+    }
     long rounded = (size + 4095) / 4096 * 4096;
     if (limit == 0 || rounded <= limit) {
       size = rounded;
@@ -127,6 +132,19 @@ final class ControllerServer extends ControllerService {
     if (!ours) {
       throw CsiErrors.exhausted("accessibility_requirements cannot be met: this driver only provisions on "
           + HostpathConfig.TOPOLOGY_KEY + "=" + config.nodeId());
+    }
+  }
+
+  /** A missing source is the caller's error, reported before any capacity question. */
+  private void checkSourceExists(CreateVolumeRequest req) {
+    VolumeContentSource src = req.getVolumeContentSource();
+    if (src.hasSnapshot() && store.snapshot(src.getSnapshot().getSnapshotId()).isEmpty()) {
+      throw CsiErrors.notFound("volume_content_source.snapshot.snapshot_id: snapshot '"
+          + src.getSnapshot().getSnapshotId() + "' does not exist");
+    }
+    if (src.hasVolume() && store.volume(src.getVolume().getVolumeId()).isEmpty()) {
+      throw CsiErrors.notFound("volume_content_source.volume.volume_id: volume '"
+          + src.getVolume().getVolumeId() + "' does not exist");
     }
   }
 

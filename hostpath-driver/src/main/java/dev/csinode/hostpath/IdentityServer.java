@@ -34,7 +34,8 @@ final class IdentityServer extends IdentityService {
         .addCapabilities(service(PluginCapability.Service.Type.CONTROLLER_SERVICE))
         .addCapabilities(service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS))
         .addCapabilities(PluginCapability.newBuilder().setVolumeExpansion(PluginCapability.VolumeExpansion.newBuilder()
-            .setType(PluginCapability.VolumeExpansion.Type.ONLINE)))
+            .setType(dev.csinode.mount.Filesystems.canResizeOnline()
+                ? PluginCapability.VolumeExpansion.Type.ONLINE : PluginCapability.VolumeExpansion.Type.OFFLINE)))
         .build());
   }
 

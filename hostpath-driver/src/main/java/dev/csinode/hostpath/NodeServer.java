@@ -112,6 +112,9 @@ final class NodeServer extends NodeService {
       if (filesystems.probe(device).isEmpty()) {
         LOG.info("formatting volume {} ({}) as ext4", v.id(), device);
         filesystems.formatExt4(device);
+      } else if (filesystems.growExt4OfflineIfSmaller(device, v.capacityBytes())) {
+        // Offline expansion: the image grew (ControllerExpandVolume) while the volume was not staged.
+        LOG.info("grew the filesystem of volume {} ({}) to its {} byte image", v.id(), device, v.capacityBytes());
       }
       mounter.mount(device, staging, "ext4", flags, false);
     } catch (MountException e) {
@@ -401,7 +404,12 @@ final class NodeServer extends NodeService {
           String device = v.staged().loopDevice();
           loops.refreshCapacity(device);
           if (!v.block()) {
-            filesystems.growExt4(device);
+            try {
+              filesystems.growExt4Online(device);
+            } catch (Filesystems.OnlineResizeDenied e) {
+              throw CsiErrors.failedPrecondition("volume " + id + ": " + e.getMessage() + "; the filesystem grows "
+                  + "offline at the next NodeStageVolume (unpublish and unstage the volume, then stage it again)");
+            }
           }
           LOG.info("expanded filesystem of volume {} on {} to {} bytes", id, device, v.capacityBytes());
         }

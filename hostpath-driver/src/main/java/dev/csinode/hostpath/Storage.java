@@ -69,6 +69,8 @@ final class Storage {
   }
 
   void cloneVolume(HostpathVolume source, HostpathVolume v) throws IOException {
+    // The source may be mounted: flush its filesystem so the copy sees every completed write.
+    Commands.check(List.of("sync"), TIMEOUT);
     if (v.usesImage()) {
       Commands.check(List.of("cp", "--sparse=always", image(source.id()).toString(), image(v.id()).toString()), TIMEOUT);
       grow(v, v.capacityBytes());

@@ -1,5 +1,6 @@
 package dev.csinode.grpc;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -27,9 +28,15 @@ public final class GrpcUnixClient implements AutoCloseable {
   private final SocketAddress address;
   private final io.vertx.core.http.HttpClient http;
   private final GrpcClient grpc;
+  /**
+   * Every call runs on this one context. From a non-Vert.x thread each call would otherwise get a fresh
+   * context, and the response could be dispatched before its handlers are set: the call would hang.
+   */
+  private final Context context;
 
   public GrpcUnixClient(Vertx vertx, UnixEndpoint endpoint) {
     this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
     this.endpoint = endpoint;
     this.address = SocketAddress.domainSocketAddress(endpoint.path().toString());
     this.http = vertx.createHttpClient(new HttpClientOptions()
@@ -56,12 +63,17 @@ public final class GrpcUnixClient implements AutoCloseable {
     long millis = Math.max(1, deadline.toMillis());
     long timer = vertx.setTimer(millis, t -> result.tryFail(new GrpcCallException(GrpcStatus.DEADLINE_EXCEEDED,
         method.fullMethodName() + " on " + endpoint + " did not answer within " + millis + " ms")));
-    grpc.request(address, method).compose(req -> {
+    Runnable start = () -> grpc.request(address, method).compose(req -> {
       req.timeout(millis, TimeUnit.MILLISECONDS);
       result.future().onFailure(err -> req.cancel());
       return req.send(request);
     }).onSuccess(resp -> collect(resp, result))
         .onFailure(err -> result.tryFail(asCallException(err, method)));
+    if (Vertx.currentContext() == context) {
+      start.run();
+    } else {
+      context.runOnContext(v -> start.run());
+    }
     return result.future().onComplete(ar -> vertx.cancelTimer(timer));
   }
 
