@@ -1,13 +1,14 @@
 package dev.csinode.agent.cli;
 
 import dev.csinode.hostpath.HostpathDriverCommand;
+import dev.csinode.simulator.DriverBenchmark;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Entry point of {@code scripts/csi-node-agent}: one binary, one subcommand per role. */
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
-    subcommands = {HostpathDriverCommand.class, DemoCommand.class})
+    subcommands = {HostpathDriverCommand.class, DemoCommand.class, DriverBenchmark.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

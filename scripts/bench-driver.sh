@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Benchmark of the bundled hostpath driver: 1,000 volume lives (directory kind) through the real socket,
+# sequentially and with 16 calls in flight; prints rate and p50/p99 per RPC and the driver's peak RSS.
+# Everything runs in a private mount namespace; the host's mount table is untouched.
+#   scripts/bench-driver.sh [--volumes N] [--concurrency C] [--kind directory|filesystem]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
+  [[ $(id -u) -eq 0 ]] || { echo "bench-driver.sh: needs root (it mounts)" >&2; exit 1; }
+  "$here/scripts/csi-node-agent" --version >/dev/null   # builds on first use
+  export CSI_BENCH_PRIVATE_NS=1
+  exec unshare --mount --propagation private -- "$0" "$@"
+fi
+
+work=$(mktemp -d /tmp/csi-bench-XXXXXX)
+jar="$here/agent/target/csi-node-agent.jar"
+java -XX:+UseSerialGC -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
+  --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
+driver=$!
+cleanup() {
+  kill "$driver" 2>/dev/null || true
+  wait "$driver" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do [[ -S "$work/csi.sock" ]] && break; sleep 0.1; done
+[[ -S "$work/csi.sock" ]] || { echo "driver did not start:" >&2; cat "$work/driver.log" >&2; exit 1; }
+
+echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
+java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" "$@" 2>/dev/null
+echo
+echo "driver peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$driver/status)"
