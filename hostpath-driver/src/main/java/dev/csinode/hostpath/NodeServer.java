@@ -79,7 +79,7 @@ final class NodeServer extends NodeService {
             throw CsiErrors.alreadyExists("volume " + id + " is already staged at " + staging
                 + " with a different capability or mount flags");
           }
-          if (cap.hasBlock() || MountTable.read().isMountPoint(staging)) {
+          if (cap.hasBlock() || mounter.isMountPoint(staging)) {
             return NodeStageVolumeResponse.getDefaultInstance();
           }
           LOG.warn("volume {} was recorded as staged at {} but is not mounted there; staging it again", id, staging);
@@ -225,7 +225,7 @@ final class NodeServer extends NodeService {
         throw CsiErrors.alreadyExists("volume " + v.id() + " is already published at " + target
             + " with readonly=" + p.readOnly() + " and a possibly different capability");
       }
-      if (MountTable.read().isMountPoint(target)) {
+      if (mounter.isMountPoint(target)) {
         return true;
       }
       LOG.warn("volume {} was recorded as published at {} but is not mounted there; publishing it again", v.id(), target);
@@ -291,7 +291,7 @@ final class NodeServer extends NodeService {
       return store.exclusive(List.of(id), () -> {
         HostpathVolume v = existing(id);
         HostpathVolume.Published p = v.published().get(target.toString());
-        if (p != null || MountTable.read().isMountPoint(target)) {
+        if (p != null || mounter.isMountPoint(target)) {
           mounter.unmountAll(target);
         }
         removeTarget(target);
@@ -323,8 +323,8 @@ final class NodeServer extends NodeService {
   }
 
   /** Removes the target directory or block file, but only once nothing is mounted on it. */
-  private static void removeTarget(Path target) {
-    if (MountTable.read().isMountPoint(target)) {
+  private void removeTarget(Path target) {
+    if (mounter.isMountPoint(target)) {
       throw CsiErrors.internal("target " + target + " is still a mount point after unmount; not removing it");
     }
     try {
@@ -372,7 +372,7 @@ final class NodeServer extends NodeService {
       return VolumeCondition.newBuilder().setAbnormal(true)
           .setMessage("data of volume " + v.id() + " is missing at " + storage.dataPath(v)).build();
     }
-    if (!v.block() && !MountTable.read().isMountPoint(path)) {
+    if (!v.block() && !mounter.isMountPoint(path)) {
       return VolumeCondition.newBuilder().setAbnormal(true)
           .setMessage(path + " is not mounted; the volume's mount was lost").build();
     }

@@ -56,6 +56,32 @@ public final class Mounter {
     return n;
   }
 
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
+  private static final int STATX_ATTRIBUTES_OFFSET = 8;
+  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
+  private static final int STATX_SIZE = 256;
+
+  /**
+   * Whether something is mounted at exactly this path. statx(2) answers from the path alone (Linux 5.8+);
+   * reading /proc/self/mountinfo instead costs milliseconds once thousands of volumes are mounted.
+   */
+  public boolean isMountPoint(Path path) {
+    jnr.ffi.Pointer buf = jnr.ffi.Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) != 0) {
+      if (LibC.lastErrno() == ENOENT) {
+        return false;
+      }
+      return MountTable.read().isMountPoint(path);
+    }
+    if ((buf.getLong(STATX_ATTRIBUTES_MASK_OFFSET) & STATX_ATTR_MOUNT_ROOT) == 0) {
+      return MountTable.read().isMountPoint(path); // kernel too old to say
+    }
+    return (buf.getLong(STATX_ATTRIBUTES_OFFSET) & STATX_ATTR_MOUNT_ROOT) != 0;
+  }
+
   public List<MountInfo> mountsAt(Path target) {
     String p = target.toAbsolutePath().normalize().toString();
     return MountTable.read().all().stream().filter(m -> m.mountPoint().equals(p)).toList();
