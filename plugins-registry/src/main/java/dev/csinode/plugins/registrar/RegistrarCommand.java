@@ -1,0 +1,72 @@
+package dev.csinode.plugins.registrar;
+
+import dev.csinode.grpc.UnixEndpoint;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code csi-node-agent registrar}: node-driver-registrar's job for drivers that have none. */
+@Command(name = "registrar", mixinStandardHelpOptions = true,
+    description = "Register a CSI driver with the agent (or a kubelet) through a registration socket, like node-driver-registrar.")
+public final class RegistrarCommand implements Callable<Integer> {
+  @Option(names = "--csi-address", required = true, paramLabel = "PATH",
+      description = "The driver's CSI socket as this process sees it (path or unix:// URL).")
+  String csiAddress;
+
+  @Option(names = "--kubelet-registration-path", required = true, paramLabel = "PATH",
+      description = "The driver's CSI socket as the agent sees it; announced in GetInfo.")
+  String kubeletRegistrationPath;
+
+  @Option(names = "--plugin-registration-path", defaultValue = "/var/lib/kubelet/plugins_registry", paramLabel = "DIR",
+      description = "Directory the agent watches for registration sockets (default: ${DEFAULT-VALUE}).")
+  Path pluginRegistrationPath;
+
+  @Option(names = "--timeout", defaultValue = "1s", paramLabel = "DURATION",
+      description = "Timeout of GetPluginInfo on the driver (default: ${DEFAULT-VALUE}).")
+  String timeout;
+
+  @Override
+  public Integer call() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    Registrar registrar;
+    try {
+      registrar = Registrar.start(vertx, UnixEndpoint.parse(csiAddress), UnixEndpoint.parse(kubeletRegistrationPath).path().toString(),
+          pluginRegistrationPath, Duration.ofSeconds(30), parseDuration(timeout)).await();
+    } catch (Exception e) {
+      System.err.println("registrar: " + e.getMessage());
+      vertx.close().await();
+      return 1;
+    }
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    registrar.rejection().onFailure(err -> exit.complete(1));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      exit.complete(0);
+      registrar.stop().toCompletionStage().toCompletableFuture().join();
+    }, "registrar-shutdown"));
+    int code = exit.get();
+    if (code != 0) {
+      registrar.stop().await();
+      vertx.close().await();
+    }
+    return code;
+  }
+
+  /** Durations as in Kubernetes flags: 500ms, 1s, 2m. */
+  public static Duration parseDuration(String s) {
+    var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(s.trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException("'" + s + "' is not a duration; use e.g. 500ms, 1s or 2m");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      default -> Duration.ofHours(n);
+    };
+  }
+}

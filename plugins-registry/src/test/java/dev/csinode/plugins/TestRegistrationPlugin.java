@@ -1,0 +1,47 @@
+package dev.csinode.plugins;
+
+import dev.csinode.grpc.GrpcUnixServer;
+import dev.csinode.pluginregistration.v1.*;
+import dev.csinode.testing.Await;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** Test double: a plugin's registration socket with a scripted GetInfo answer; records every notification. */
+final class TestRegistrationPlugin implements AutoCloseable {
+  final GrpcUnixServer server;
+  final List<RegistrationStatus> notifications = new CopyOnWriteArrayList<>();
+
+  TestRegistrationPlugin(Vertx vertx, Path socket, PluginInfo info, boolean hangGetInfo) {
+    RegistrationService service = new RegistrationService() {
+      @Override
+      public Future<PluginInfo> getInfo(InfoRequest r) {
+        return hangGetInfo ? Promise.<PluginInfo>promise().future() : Future.succeededFuture(info);
+      }
+
+      @Override
+      public Future<RegistrationStatusResponse> notifyRegistrationStatus(RegistrationStatus s) {
+        notifications.add(s);
+        return Future.succeededFuture(RegistrationStatusResponse.getDefaultInstance());
+      }
+    };
+    this.server = Await.result(GrpcUnixServer.start(vertx, socket, List.of(RegistrationGrpcService.of(service))));
+  }
+
+  static PluginInfo csi(String name, String endpoint, String... versions) {
+    return PluginInfo.newBuilder().setType("CSIPlugin").setName(name).setEndpoint(endpoint)
+        .addAllSupportedVersions(versions.length == 0 ? List.of("1.0.0") : List.of(versions)).build();
+  }
+
+  RegistrationStatus lastNotification() {
+    return notifications.isEmpty() ? null : notifications.get(notifications.size() - 1);
+  }
+
+  @Override
+  public void close() {
+    Await.result(server.close());
+  }
+}
