@@ -1,11 +1,14 @@
 package dev.csinode.hostpath;
 
+import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
+import io.vertx.core.Future;
+import dev.csinode.plugins.registrar.Registrar;
+import java.time.Duration;
 import io.vertx.core.Vertx;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
@@ -41,31 +44,38 @@ public final class HostpathDriverCommand implements Callable<Integer> {
   @Option(names = "--attach-required", description = "Advertise PUBLISH_UNPUBLISH_VOLUME and require ControllerPublish before NodeStage.")
   boolean attachRequired;
 
+  @Option(names = "--registration-dir", paramLabel = "DIR",
+      description = "Register with the agent (or a kubelet) through a socket in this plugins_registry directory, "
+          + "as node-driver-registrar would; without it the driver does not register itself.")
+  Path registrationDir;
+
+  @Option(names = "--kubelet-registration-path", paramLabel = "PATH",
+      description = "The driver socket as the agent sees it, announced when registering (default: the --endpoint path).")
+  String kubeletRegistrationPath;
+
+  /** The driver and, with --registration-dir, its registrar. */
+  private record Running(HostpathDriver driver, Registrar registrar) {
+    Future<Void> stop() {
+      return (registrar != null ? registrar.stop() : Future.<Void>succeededFuture()).eventually(driver::stop);
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     String node = nodeId != null ? nodeId : InetAddress.getLocalHost().getHostName();
     HostpathConfig config = new HostpathConfig(UnixEndpoint.parse(endpoint), node, stateDir, driverName,
         maxVolumesPerNode, capacity, attachRequired);
+    String announced = kubeletRegistrationPath != null ? UnixEndpoint.parse(kubeletRegistrationPath).path().toString()
+        : config.endpoint().path().toString();
     Vertx vertx = Vertx.vertx();
-    HostpathDriver driver;
-    try {
-      driver = HostpathDriver.start(vertx, config).await();
-    } catch (Exception e) {
-      System.err.println("hostpath-driver: " + e.getMessage());
-      vertx.close().await();
-      return 1;
-    }
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      driver.stop().onComplete(ar -> vertx.close().onComplete(c -> stopped.countDown()));
-      try {
-        stopped.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "hostpath-driver-shutdown"));
-    stopped.await();
-    return 0;
+    Future<Running> started = HostpathDriver.start(vertx, config).compose(driver -> registrationDir == null
+        ? Future.succeededFuture(new Running(driver, null))
+        : Registrar.start(vertx, config.endpoint(), announced, registrationDir, Duration.ofSeconds(30), Duration.ofSeconds(5))
+            .map(r -> new Running(driver, r))
+            .recover(err -> driver.stop().transform(x -> Future.failedFuture("cannot register: " + err.getMessage()))));
+    // Like node-driver-registrar: a refused registration ends the process so its supervisor restarts it.
+    return Lifecycle.run(vertx, "hostpath-driver", started, Running::stop,
+        r -> r.registrar() == null ? Future.<Integer>future(p -> { }) : r.registrar().rejection().transform(ar -> Future.succeededFuture(1)));
   }
 
   /** Parses sizes such as 1073741824, 512M, 10Gi, 1T. */

@@ -123,6 +123,18 @@ public final class PluginManager {
     })).mapEmpty();
   }
 
+  /** Rescans the registry directory now; completes once every change it found has been handled. */
+  public Future<Void> rescanNow() {
+    return vertx.executeBlocking(() -> {
+      watcher.rescan();
+      return null;
+    }, false).compose(v -> {
+      io.vertx.core.Promise<Void> handled = io.vertx.core.Promise.promise();
+      context.runOnContext(x -> handled.complete()); // queued after the events the rescan posted
+      return handled.future();
+    });
+  }
+
   public List<PluginStatus> status() {
     return status;
   }

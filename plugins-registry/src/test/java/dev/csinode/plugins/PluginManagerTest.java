@@ -250,6 +250,20 @@ class PluginManagerTest {
     Await.result(p1.server.close());
   }
 
+  /** Regression: plugins chmod their socket after binding; that changes ctime and must not look like a new socket. */
+  @Test
+  void aChmodOfTheSocketIsNotARestart() throws Exception {
+    TestCsiDriver d = driver("chmod.example.com");
+    TestRegistrationPlugin p = plugin(reg("chmod"), TestRegistrationPlugin.csi("chmod.example.com", d.endpoint()));
+    Eventually.holds(WAIT, () -> p.lastNotification() != null, () -> "" + manager.status());
+    long registeredAt = registry.get("chmod.example.com").orElseThrow().registeredAtMillis();
+    Files.setPosixFilePermissions(reg("chmod"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+    Await.result(manager.rescanNow());
+    Await.result(manager.rescanNow());
+    assertEquals(1, p.notifications.size(), "registered once: " + p.notifications);
+    assertEquals(registeredAt, registry.get("chmod.example.com").orElseThrow().registeredAtMillis());
+  }
+
   @Test
   void hiddenNamesAndNonSocketsAreIgnoredAndSubdirectoriesWatched() throws Exception {
     TestCsiDriver d = driver("sub.example.com");

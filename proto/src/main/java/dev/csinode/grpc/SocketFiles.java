@@ -8,8 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
-/** Facts about socket files on disk: is it a socket, and does a live process serve it. */
+/** Facts about socket files on disk (is it a socket, does a live process serve it) and the rule for taking one over. */
 public final class SocketFiles {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SocketFiles.class);
   private static final int S_IFMT = 0170000;
   private static final int S_IFSOCK = 0140000;
 
@@ -33,5 +34,31 @@ public final class SocketFiles {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /**
+   * Makes the path bindable, or throws {@link SocketInUseException} if doing so would harm another program or
+   * a file that is not a socket. NIO refuses to bind over any file and epoll silently unlinks any file, so
+   * neither transport can be trusted with this: something answers at the path, refuse; a dead socket, remove
+   * it; anything else, refuse and leave it alone. Creates missing parent directories.
+   */
+  public static void claimForListening(Path path) throws IOException {
+    Path parent = path.getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    if (!isSocket(path)) {
+      throw new SocketInUseException(path, "cannot listen on " + path + ": the path exists and is not a socket; "
+          + "move that file away or choose another path");
+    }
+    if (isServed(path)) {
+      throw new SocketInUseException(path, "cannot listen on " + path + ": another process is serving this socket; "
+          + "stop it first or choose another path");
+    }
+    LOG.info("removing stale socket {} (nothing listens on it)", path);
+    Files.deleteIfExists(path);
   }
 }

@@ -2,6 +2,7 @@ package dev.csinode.agent.cli;
 
 import dev.csinode.csi.v1.*;
 import dev.csinode.grpc.GrpcUnixClient;
+import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
@@ -12,7 +13,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -62,17 +62,7 @@ public final class DemoCommand implements Callable<Integer> {
       return 0;
     }
     System.out.println("the driver keeps serving " + endpoint + "; press Ctrl-C to stop");
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      driver.stop().onComplete(ar -> vertx.close().onComplete(c -> stopped.countDown()));
-      try {
-        stopped.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }));
-    stopped.await();
-    return 0;
+    return Lifecycle.run(vertx, "demo", io.vertx.core.Future.succeededFuture(driver), HostpathDriver::stop, null);
   }
 
   private static void lifeOf(GrpcUnixClient client, Path root, String kind) throws Exception {

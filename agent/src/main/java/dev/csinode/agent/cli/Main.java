@@ -1,6 +1,7 @@
 package dev.csinode.agent.cli;
 
 import dev.csinode.hostpath.HostpathDriverCommand;
+import dev.csinode.plugins.registrar.RegistrarCommand;
 import dev.csinode.simulator.DriverBenchmark;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -8,7 +9,8 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code scripts/csi-node-agent}: one binary, one subcommand per role. */
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
-    subcommands = {HostpathDriverCommand.class, DemoCommand.class, DriverBenchmark.class})
+    subcommands = {RunCommand.class, StatusCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
+        DemoCommand.class, DriverBenchmark.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

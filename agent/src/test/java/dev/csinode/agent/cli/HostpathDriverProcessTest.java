@@ -7,6 +7,9 @@ import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.SocketFiles;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.pluginregistration.v1.InfoRequest;
+import dev.csinode.pluginregistration.v1.RegistrationGrpcClient;
+import dev.csinode.pluginregistration.v1.RegistrationStatus;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
@@ -79,6 +82,72 @@ class HostpathDriverProcessTest {
       assertEquals(1, p.exitValue(), out);
       assertTrue(out.contains("another process is serving"), out);
       assertTrue(SocketFiles.isSocket(socket));
+    }
+  }
+
+  private static void awaitSocket(Process p, Path socket) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!SocketFiles.isServed(socket)) {
+      assertTrue(p.isAlive(), "process exited early");
+      assertTrue(System.nanoTime() < deadline, "nothing served " + socket);
+      Thread.onSpinWait();
+    }
+  }
+
+  private static void refuse(Path regSocket) {
+    Vertx vertx = Vertx.vertx();
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(regSocket))) {
+      var info = Await.result(c.call(RegistrationGrpcClient.GetInfo, InfoRequest.getDefaultInstance(), Duration.ofSeconds(10)));
+      assertEquals("CSIPlugin", info.getType());
+      Await.result(c.call(RegistrationGrpcClient.NotifyRegistrationStatus,
+          RegistrationStatus.newBuilder().setPluginRegistered(false).setError("test refuses").build(), Duration.ofSeconds(10)));
+    } finally {
+      Await.result(vertx.close());
+    }
+  }
+
+  @Test
+  void aDriverRegisteringItselfExitsNonZeroWhenRefused() throws Exception {
+    Path socket = dir.resolve("plugins/self.example.com/csi.sock");
+    Path reg = dir.resolve("plugins_registry/self.example.com-reg.sock");
+    Process p = start("hostpath-driver", "--endpoint", socket.toString(), "--state-dir", dir.resolve("state").toString(),
+        "--driver-name", "self.example.com", "--registration-dir", dir.resolve("plugins_registry").toString());
+    try {
+      awaitSocket(p, reg);
+      refuse(reg);
+      String out = output(p);
+      assertEquals(1, p.exitValue(), out);
+      assertTrue(out.contains("test refuses"), out);
+      assertFalse(Files.exists(reg), "registration socket removed");
+      assertFalse(Files.exists(socket), "driver socket removed");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void theRegistrarSubcommandServesUntilSigtermOrRefusal() throws Exception {
+    Path socket = dir.resolve("plugins/r.example.com/csi.sock");
+    Process driver = start("hostpath-driver", "--endpoint", socket.toString(), "--state-dir", dir.resolve("state").toString(),
+        "--driver-name", "r.example.com");
+    Path reg = dir.resolve("registry/r.example.com-reg.sock");
+    try {
+      awaitSocket(driver, socket);
+      String[] args = {"registrar", "--csi-address", socket.toString(), "--kubelet-registration-path", "/var/lib/kubelet/plugins/r/csi.sock",
+          "--plugin-registration-path", dir.resolve("registry").toString()};
+      Process r1 = start(args);
+      awaitSocket(r1, reg);
+      r1.toHandle().destroy();
+      output(r1);
+      assertFalse(Files.exists(reg), "SIGTERM removes the registration socket");
+      Process r2 = start(args);
+      awaitSocket(r2, reg);
+      refuse(reg);
+      String out = output(r2);
+      assertEquals(1, r2.exitValue(), "a refused registration exits non-zero: " + out);
+    } finally {
+      driver.toHandle().destroy();
+      driver.waitFor(30, TimeUnit.SECONDS);
     }
   }
 

@@ -1,11 +1,12 @@
 package dev.csinode.plugins.registrar;
 
+import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,29 +31,20 @@ public final class RegistrarCommand implements Callable<Integer> {
   String timeout;
 
   @Override
-  public Integer call() throws Exception {
+  public Integer call() {
     Vertx vertx = Vertx.vertx();
-    Registrar registrar;
+    Future<Registrar> started;
     try {
-      registrar = Registrar.start(vertx, UnixEndpoint.parse(csiAddress), UnixEndpoint.parse(kubeletRegistrationPath).path().toString(),
-          pluginRegistrationPath, Duration.ofSeconds(30), parseDuration(timeout)).await();
-    } catch (Exception e) {
-      System.err.println("registrar: " + e.getMessage());
-      vertx.close().await();
-      return 1;
+      started = Registrar.start(vertx, UnixEndpoint.parse(csiAddress),
+          UnixEndpoint.parse(kubeletRegistrationPath).path().toString(), pluginRegistrationPath, Duration.ofSeconds(30),
+          parseDuration(timeout));
+    } catch (IllegalArgumentException e) {
+      vertx.close();
+      throw e;
     }
-    CompletableFuture<Integer> exit = new CompletableFuture<>();
-    registrar.rejection().onFailure(err -> exit.complete(1));
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      exit.complete(0);
-      registrar.stop().toCompletionStage().toCompletableFuture().join();
-    }, "registrar-shutdown"));
-    int code = exit.get();
-    if (code != 0) {
-      registrar.stop().await();
-      vertx.close().await();
-    }
-    return code;
+    // Like node-driver-registrar: a refused registration exits non-zero so a supervisor restarts us.
+    return Lifecycle.run(vertx, "registrar", started, Registrar::stop,
+        r -> r.rejection().transform(ar -> Future.succeededFuture(1)));
   }
 
   /** Durations as in Kubernetes flags: 500ms, 1s, 2m. */

@@ -4,8 +4,8 @@ import java.nio.file.Path;
 import java.util.UUID;
 
 /**
- * One registration socket as the watcher last saw it. {@code identity} is the file's inode and change time:
- * a socket re-created at the same path (a restarted plugin) has a new identity, and therefore a new
- * {@code generation}, even when the watcher saw no event in between.
+ * One registration socket as the watcher last saw it. {@code identity} is the file's device and inode; each
+ * new instance of a socket at the same path (a restarted plugin) gets a new {@code generation}, whether the
+ * watcher learnt of it from a delete event or, when events were lost, from a changed inode at a rescan.
  */
 public record PluginSocket(Path path, String identity, UUID generation, long seenAtMillis) {}

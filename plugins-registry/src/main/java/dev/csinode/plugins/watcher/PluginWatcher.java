@@ -146,10 +146,15 @@ public final class PluginWatcher implements AutoCloseable {
     return p.getFileName() != null && p.getFileName().toString().startsWith(".");
   }
 
+  /**
+   * The inode, not the change time: plugins chmod their socket right after binding it, which changes ctime
+   * but not the socket. A replaced socket shows up as a delete event (always a new instance, even if the
+   * kernel reuses the inode) or, when events were lost, as a new inode at the next rescan.
+   */
   private static String identity(Path f) {
     try {
-      Map<String, Object> a = Files.readAttributes(f, "unix:ino,ctime", LinkOption.NOFOLLOW_LINKS);
-      return a.get("ino") + "@" + a.get("ctime");
+      Map<String, Object> a = Files.readAttributes(f, "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
+      return a.get("dev") + ":" + a.get("ino");
     } catch (IOException e) {
       return null;
     }
@@ -181,11 +186,10 @@ public final class PluginWatcher implements AutoCloseable {
               observe(f);
             }
           } else if (event.kind() == StandardWatchEventKinds.ENTRY_DELETE) {
+            forget(f);
+            known.keySet().stream().filter(p -> p.startsWith(f)).toList().forEach(this::forget);
             if (SocketFiles.isSocket(f)) {
               observe(f); // deleted and re-created before we looked: a new instance
-            } else {
-              forget(f);
-              known.keySet().stream().filter(p -> p.startsWith(f)).toList().forEach(this::forget);
             }
           }
         }

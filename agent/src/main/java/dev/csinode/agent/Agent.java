@@ -1,0 +1,115 @@
+package dev.csinode.agent;
+
+import dev.csinode.agent.api.AgentApiServer;
+import dev.csinode.agent.status.StatusReport;
+import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.HostpathConfig;
+import dev.csinode.hostpath.HostpathDriver;
+import dev.csinode.plugins.PluginManager;
+import dev.csinode.plugins.csi.DriverRegistry;
+import dev.csinode.plugins.registrar.Registrar;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running agent: the plugin manager (drivers), the local API, and optionally the bundled driver, which
+ * registers through its own registration socket like any other driver.
+ */
+public final class Agent {
+  private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+
+  /** How the agent runs. */
+  public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
+                       PluginManager.Options pluginOptions) {
+    public Config {
+      rootDir = rootDir.toAbsolutePath().normalize();
+      apiSocket = apiSocket == null ? rootDir.resolve("csi-node-agent.sock") : apiSocket.toAbsolutePath().normalize();
+    }
+
+    public Path bundledDriverDir() {
+      return rootDir.resolve("plugins").resolve(HostpathConfig.DEFAULT_DRIVER_NAME);
+    }
+  }
+
+  private final Vertx vertx;
+  private final Config config;
+  private final DriverRegistry drivers = new DriverRegistry();
+  private final PrometheusRegistry metrics = new PrometheusRegistry();
+  private PluginManager plugins;
+  private AgentApiServer api;
+  private HostpathDriver bundledDriver;
+  private Registrar bundledRegistrar;
+
+  public Agent(Vertx vertx, Config config) {
+    this.vertx = vertx;
+    this.config = config;
+  }
+
+  public Future<Agent> start() {
+    plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
+    return plugins.start()
+        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this::status))
+        .compose(server -> {
+          api = server;
+          return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();
+        })
+        .map(v -> {
+          LOG.info("agent for node {} running: root {}, API {}", config.nodeName(), config.rootDir(), config.apiSocket());
+          return this;
+        });
+  }
+
+  private Future<Void> startBundledDriver() {
+    Path dir = config.bundledDriverDir();
+    HostpathConfig hc = new HostpathConfig(new UnixEndpoint(dir.resolve("csi.sock")), config.nodeName(), dir.resolve("state"),
+        HostpathConfig.DEFAULT_DRIVER_NAME, 0, 100L << 30, false);
+    return HostpathDriver.start(vertx, hc).compose(d -> {
+      bundledDriver = d;
+      return Registrar.start(vertx, hc.endpoint(), hc.endpoint().path().toString(), plugins.registryDir(),
+          Duration.ofSeconds(30), Duration.ofSeconds(5));
+    }).map(r -> {
+      bundledRegistrar = r;
+      r.rejection().onFailure(err -> LOG.error("the bundled driver was refused: {}", err.getMessage()));
+      return null;
+    });
+  }
+
+  public StatusReport status() {
+    return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers);
+  }
+
+  public DriverRegistry drivers() {
+    return drivers;
+  }
+
+  public PrometheusRegistry metrics() {
+    return metrics;
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  /** Stops serving; mounts are left as they are, as the kubelet leaves them. */
+  public Future<Void> stop() {
+    Future<Void> f = Future.succeededFuture();
+    if (bundledRegistrar != null) {
+      f = f.eventually(bundledRegistrar::stop);
+    }
+    if (bundledDriver != null) {
+      f = f.eventually(bundledDriver::stop);
+    }
+    if (api != null) {
+      f = f.eventually(api::stop);
+    }
+    if (plugins != null) {
+      f = f.eventually(plugins::stop);
+    }
+    return f.onComplete(ar -> LOG.info("agent stopped"));
+  }
+}

@@ -1,0 +1,104 @@
+package dev.csinode.agent.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code csi-node-agent status}: asks a running agent over its API socket. */
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Show the drivers a running agent knows.")
+public final class StatusCommand implements Callable<Integer> {
+  static final class Where {
+    @Option(names = "--root-dir", paramLabel = "DIR", description = "The agent's root directory (default: /var/lib/kubelet).")
+    Path rootDir;
+
+    @Option(names = "--api-socket", paramLabel = "PATH", description = "The agent's API socket.")
+    Path apiSocket;
+  }
+
+  @ArgGroup(exclusive = true)
+  Where where;
+
+  @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
+  String output;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!output.equals("table") && !output.equals("json")) {
+      System.err.println("status: -o must be table or json, not '" + output + "'");
+      return 2;
+    }
+    Path socket = where != null && where.apiSocket != null ? where.apiSocket
+        : (where != null && where.rootDir != null ? where.rootDir : Path.of("/var/lib/kubelet")).resolve("csi-node-agent.sock");
+    if (!Files.exists(socket)) {
+      System.err.println("status: no agent API socket at " + socket + "; is the agent running with this --root-dir?");
+      return 1;
+    }
+    Vertx vertx = Vertx.vertx();
+    try {
+      var client = vertx.createHttpClient();
+      // The body is read inside the response callback: from this plain thread it could already have streamed by.
+      record Answer(int statusCode, Buffer body) {}
+      Answer resp = client.request(new RequestOptions().setMethod(HttpMethod.GET)
+          .setServer(SocketAddress.domainSocketAddress(socket.toString())).setHost("localhost").setURI("/v1/status"))
+          .compose(req -> req.send())
+          .compose(r -> r.body().map(b -> new Answer(r.statusCode(), b)))
+          .await();
+      Buffer body = resp.body();
+      if (resp.statusCode() != 200) {
+        System.err.println("status: the agent answered " + resp.statusCode() + ": " + body);
+        return 1;
+      }
+      if (output.equals("json")) {
+        System.out.println(body.toString());
+      } else {
+        printTable(new ObjectMapper().readTree(body.toString()));
+      }
+      return 0;
+    } catch (Exception e) {
+      System.err.println("status: cannot reach the agent at " + socket + ": " + e.getMessage());
+      return 1;
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  private static void printTable(JsonNode report) {
+    System.out.println("node " + report.path("nodeName").asText() + ", root " + report.path("rootDir").asText());
+    List<String[]> rows = new ArrayList<>();
+    rows.add(new String[] {"DRIVER", "STATE", "HEALTHY", "NODE ID", "ENDPOINT", "CAPABILITIES / REASON"});
+    for (JsonNode d : report.path("drivers")) {
+      boolean registered = d.path("state").asText().equals("registered");
+      List<String> caps = new ArrayList<>();
+      d.path("capabilities").forEach(c -> caps.add(c.asText()));
+      rows.add(new String[] {
+          d.path("name").asText("").isEmpty() ? "(" + d.path("registrationSocket").asText() + ")" : d.path("name").asText(),
+          d.path("state").asText(),
+          registered ? (d.path("healthy").asBoolean() ? "yes" : "NO") : "-",
+          registered ? d.path("nodeId").asText() : "-",
+          registered ? d.path("endpoint").asText() : "-",
+          registered ? String.join(",", caps) : d.path("reason").asText()});
+    }
+    int[] w = new int[6];
+    for (String[] r : rows) {
+      for (int i = 0; i < 5; i++) {
+        w[i] = Math.max(w[i], r[i].length());
+      }
+    }
+    for (String[] r : rows) {
+      System.out.printf("%-" + w[0] + "s  %-" + w[1] + "s  %-" + w[2] + "s  %-" + w[3] + "s  %-" + w[4] + "s  %s%n",
+          (Object[]) r);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+package dev.csinode.agent.status;
+
+import dev.csinode.plugins.PluginStatus;
+import dev.csinode.plugins.csi.DriverRegistry;
+import dev.csinode.plugins.csi.RegisteredDriver;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The agent's status as the API serves it and {@code status -o json} prints it. */
+public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers) {
+
+  public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry) {
+    List<DriverStatus> rows = new ArrayList<>();
+    for (PluginStatus p : plugins) {
+      RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
+      if (d != null) {
+        rows.add(new DriverStatus(d.name(), d.endpoint(), d.nodeId(), "registered", "", d.healthy(), d.nodeCapabilities(),
+            d.topology(), d.maxVolumesPerNode(), p.socketPath(), Instant.ofEpochMilli(d.registeredAtMillis()).toString(), null));
+      } else {
+        rows.add(new DriverStatus(p.driverName(), null, null, p.state(), p.reason(), null, List.of(), Map.of(), 0,
+            p.socketPath(), null, p.nextRetryAtMillis() > 0 ? Instant.ofEpochMilli(p.nextRetryAtMillis()).toString() : null));
+      }
+    }
+    return new StatusReport(nodeName, rootDir, List.copyOf(rows));
+  }
+}
