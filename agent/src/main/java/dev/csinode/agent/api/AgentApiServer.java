@@ -2,13 +2,10 @@ package dev.csinode.agent.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.csinode.grpc.SocketFiles;
+import dev.csinode.grpc.UnixHttpListener;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.net.SocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.function.Supplier;
@@ -20,26 +17,15 @@ import java.util.function.Supplier;
  */
 public final class AgentApiServer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-  private final HttpServer server;
-  private final Path path;
-  private final Vertx vertx;
+  private final UnixHttpListener listener;
 
-  private AgentApiServer(Vertx vertx, HttpServer server, Path path) {
-    this.vertx = vertx;
-    this.server = server;
-    this.path = path;
+  private AgentApiServer(UnixHttpListener listener) {
+    this.listener = listener;
   }
 
   public static Future<AgentApiServer> start(Vertx vertx, Path socket, Supplier<Object> status) {
-    return vertx.executeBlocking(() -> {
-      SocketFiles.claimForListening(socket);
-      return null;
-    }, false).compose(v -> vertx.createHttpServer().requestHandler(req -> handle(req, status))
-        .listen(SocketAddress.domainSocketAddress(socket.toString())))
-        .compose(http -> vertx.executeBlocking(() -> {
-          Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-          return new AgentApiServer(vertx, http, socket);
-        }, false));
+    return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, status))
+        .map(AgentApiServer::new);
   }
 
   private static void handle(HttpServerRequest req, Supplier<Object> status) {
@@ -51,20 +37,15 @@ public final class AgentApiServer {
             .end("{\"error\":\"no such endpoint: " + req.method() + " " + req.path() + "; try GET /v1/status\"}");
       }
     } catch (Exception e) {
-      req.response().setStatusCode(500).end("{\"error\":\"" + e.getMessage().replace("\"", "'") + "\"}");
+      req.response().setStatusCode(500).end("{\"error\":\"" + String.valueOf(e.getMessage()).replace("\"", "'") + "\"}");
     }
   }
 
   public Path path() {
-    return path;
+    return listener.path();
   }
 
   public Future<Void> stop() {
-    return server.close().eventually(() -> vertx.executeBlocking(() -> {
-      if (SocketFiles.isSocket(path) && !SocketFiles.isServed(path)) {
-        Files.deleteIfExists(path);
-      }
-      return null;
-    }, false));
+    return listener.close();
   }
 }
