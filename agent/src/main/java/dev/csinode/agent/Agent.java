@@ -1,7 +1,9 @@
 package dev.csinode.agent;
 
 import dev.csinode.agent.api.AgentApiServer;
+import dev.csinode.agent.podsource.ManifestDirectorySource;
 import dev.csinode.agent.status.StatusReport;
+import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
@@ -25,7 +27,11 @@ public final class Agent {
 
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
-                       PluginManager.Options pluginOptions) {
+                       PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions) {
+    public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
+      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults());
+    }
+
     public Config {
       rootDir = rootDir.toAbsolutePath().normalize();
       apiSocket = apiSocket == null ? rootDir.resolve("csi-node-agent.sock") : apiSocket.toAbsolutePath().normalize();
@@ -44,6 +50,8 @@ public final class Agent {
   private AgentApiServer api;
   private HostpathDriver bundledDriver;
   private Registrar bundledRegistrar;
+  private VolumeManager volumes;
+  private ManifestDirectorySource manifests;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -52,7 +60,14 @@ public final class Agent {
 
   public Future<Agent> start() {
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
+    volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.nodeName(), drivers, metrics, config.volumeOptions());
+    volumes.start();
     return plugins.start()
+        .compose(v -> config.podManifests() == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
+          manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), volumes::update);
+          manifests.start();
+          return null;
+        }, false))
         .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this::status))
         .compose(server -> {
           api = server;
@@ -80,7 +95,12 @@ public final class Agent {
   }
 
   public StatusReport status() {
-    return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers);
+    return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers, volumes.pods(),
+        volumes.volumes(), volumes.objects().errors());
+  }
+
+  public VolumeManager volumeManager() {
+    return volumes;
   }
 
   public DriverRegistry drivers() {
@@ -98,6 +118,12 @@ public final class Agent {
   /** Stops serving; mounts are left as they are, as the kubelet leaves them. */
   public Future<Void> stop() {
     Future<Void> f = Future.succeededFuture();
+    if (manifests != null) {
+      manifests.close();
+    }
+    if (volumes != null) {
+      volumes.stop();
+    }
     if (bundledRegistrar != null) {
       f = f.eventually(bundledRegistrar::stop);
     }

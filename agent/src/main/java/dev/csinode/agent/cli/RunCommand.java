@@ -30,6 +30,11 @@ public final class RunCommand implements Callable<Integer> {
       description = "Also run the bundled hostpath driver at <root-dir>/plugins/hostpath.csinode.dev/csi.sock, registered like any driver.")
   boolean withHostpathDriver;
 
+  @Option(names = "--pod-manifests", paramLabel = "DIR",
+      description = "Directory of Kubernetes manifests (Pod, PersistentVolume, PersistentVolumeClaim, StorageClass, CSIDriver, "
+          + "Secret; YAML or JSON), watched for changes, like the kubelet's static pod path.")
+  Path podManifests;
+
   @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
   String probeInterval;
@@ -38,7 +43,8 @@ public final class RunCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,
-        PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)));
+        PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)), podManifests,
+        dev.csinode.agent.VolumeManager.Options.defaults());
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));

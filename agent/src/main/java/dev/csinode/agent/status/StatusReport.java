@@ -9,9 +9,13 @@ import java.util.List;
 import java.util.Map;
 
 /** The agent's status as the API serves it and {@code status -o json} prints it. */
-public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers) {
+public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers,
+                           List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
+                           List<String> manifestErrors) {
 
-  public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry) {
+  public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry,
+                                List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
+                                List<String> manifestErrors) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
       RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
@@ -23,6 +27,6 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
             p.socketPath(), null, p.nextRetryAtMillis() > 0 ? Instant.ofEpochMilli(p.nextRetryAtMillis()).toString() : null));
       }
     }
-    return new StatusReport(nodeName, rootDir, List.copyOf(rows));
+    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors);
   }
 }

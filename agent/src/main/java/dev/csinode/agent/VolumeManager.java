@@ -1,0 +1,150 @@
+package dev.csinode.agent;
+
+import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
+import dev.csinode.agent.cache.ActualStateOfWorld.MountState;
+import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
+import dev.csinode.agent.cache.ActualStateOfWorld.VolumeView;
+import dev.csinode.agent.cache.DesiredStateOfWorld;
+import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
+import dev.csinode.agent.cache.VolumeSpec;
+import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.operationexecutor.OperationExecutor;
+import dev.csinode.agent.operationexecutor.OperationKey;
+import dev.csinode.agent.operationexecutor.VolumeOperations;
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
+import dev.csinode.agent.reconciler.Reconciler;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
+import dev.csinode.agent.status.VolumeManagerStatus.VolumeStatus;
+import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.plugins.csi.DriverRegistry;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The volume manager: pod sources → desired state (populator) → reconciler → operations → CSI → actual state.
+ * Feed it {@link ClusterObjects}; read {@link #pods()} and {@link #volumes()}.
+ */
+public final class VolumeManager {
+  /** Knobs; defaults are the kubelet's backoff and a 10 s resync. */
+  public record Options(int maxParallelOperations, Duration backoffInitial, Duration backoffMax, Duration resyncInterval,
+                        Duration csiTimeout) {
+    public static Options defaults() {
+      return new Options(64, Duration.ofMillis(500), Duration.ofSeconds(122), Duration.ofSeconds(10), Duration.ofMinutes(2));
+    }
+  }
+
+  private final Reconciler reconciler;
+  private final CsiNodeClient csi;
+  private final KubeletLayout layout;
+  private volatile ClusterObjects objects = ClusterObjects.EMPTY;
+
+  public VolumeManager(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, PrometheusRegistry metrics,
+                       Options options) {
+    this.layout = layout;
+    Context context = vertx.getOrCreateContext();
+    ActualStateOfWorld asw = new ActualStateOfWorld();
+    this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
+    OperationExecutor executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
+        options.backoffMax(), System::currentTimeMillis);
+    VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects);
+    this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval());
+    // A driver that (re)registers may unblock waiting volumes: look again at once.
+    drivers.onChange(name -> reconciler.update(reconciler.snapshot().desired()));
+  }
+
+  public void start() {
+    reconciler.start();
+  }
+
+  public void stop() {
+    reconciler.stop();
+    csi.close();
+  }
+
+  /** New pod-source content: rebuild the desired state and reconcile. */
+  public void update(ClusterObjects newObjects) {
+    objects = newObjects;
+    reconciler.update(DesiredStateOfWorldPopulator.populate(newObjects));
+  }
+
+  public ClusterObjects objects() {
+    return objects;
+  }
+
+  public Reconciler reconciler() {
+    return reconciler;
+  }
+
+  public List<PodStatus> pods() {
+    Reconciler.Snapshot s = reconciler.snapshot();
+    List<PodStatus> out = new ArrayList<>();
+    for (PodVolumes pv : s.desired().pods().values()) {
+      List<PodVolume> vols = new ArrayList<>();
+      boolean ready = pv.errors().isEmpty();
+      for (String unique : pv.uniqueNames()) {
+        VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
+        Optional<VolumeView> view = s.actual().stream().filter(v -> v.uniqueName().equals(unique)).findFirst();
+        MountedPod mp = view.flatMap(v -> v.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst()).orElse(null);
+        OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
+            .orElse(s.failures().get(OperationKey.volume(unique)));
+        String state = state(view.orElse(null), mp, failure);
+        ready &= state.equals("published");
+        vols.add(new PodVolume(pv.podVolumeNames().get(unique), unique, spec == null ? "" : spec.driver(),
+            spec == null ? "" : spec.volumeHandle(), state, view.map(VolumeView::stagingPath).orElse(null),
+            mp != null && mp.state() == MountState.MOUNTED ? mp.targetPath() : null,
+            failure == null ? null : failure.error(),
+            failure == null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
+      }
+      out.add(new PodStatus(pv.podKey(), pv.podUid(), ready, vols, pv.errors(), pv.notHandled()));
+    }
+    return out;
+  }
+
+  private static String state(VolumeView view, MountedPod mp, OperationExecutor.Failure failure) {
+    if (mp != null) {
+      return mp.state() == MountState.MOUNTED ? "published" : "uncertain";
+    }
+    if (view != null && view.device() == DeviceState.UNCERTAIN) {
+      return "uncertain";
+    }
+    if (failure != null) {
+      return "failed";
+    }
+    if (view != null && view.device() == DeviceState.MOUNTED) {
+      return "staged";
+    }
+    return "pending";
+  }
+
+  public List<VolumeStatus> volumes() {
+    Reconciler.Snapshot s = reconciler.snapshot();
+    List<VolumeStatus> out = new ArrayList<>();
+    for (VolumeView v : s.actual()) {
+      OperationExecutor.Failure f = s.failures().get(OperationKey.volume(v.uniqueName()));
+      String state = v.device() == DeviceState.UNCERTAIN || v.pods().stream().anyMatch(p -> p.state() == MountState.UNCERTAIN)
+          ? "uncertain" : !v.pods().isEmpty() ? "published" : v.device() == DeviceState.MOUNTED ? "staged" : f != null ? "failed" : "pending";
+      out.add(new VolumeStatus(v.uniqueName(), v.spec().driver(), v.spec().volumeHandle(), state, v.attached(), v.stagingPath(),
+          v.pods().stream().map(MountedPod::podKey).toList(), f == null ? null : f.error(),
+          f == null ? null : Instant.ofEpochMilli(f.notBeforeMillis()).toString()));
+    }
+    return out;
+  }
+
+  public KubeletLayout layout() {
+    return layout;
+  }
+
+  Map<String, Object> statusFields() {
+    return Map.of("pods", pods(), "volumes", volumes());
+  }
+}

@@ -1,0 +1,81 @@
+package dev.csinode.agent.cache;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What is mounted, as far as the agent knows, including what it is not sure of: a stage or publish whose
+ * outcome is unknown (timeout, crash) is UNCERTAIN, which means "may be mounted: not usable by the pod, but
+ * must be torn down". Owned by the reconciler's context; {@link #snapshot()} gives readers an immutable copy.
+ */
+public final class ActualStateOfWorld {
+
+  /** The volume's node-wide state: attachment and staging (global mount). */
+  public enum DeviceState { NOT_MOUNTED, UNCERTAIN, MOUNTED }
+
+  /** A pod's publish mount. Absent from the map means not mounted. */
+  public enum MountState { UNCERTAIN, MOUNTED }
+
+  /** One volume on this node. */
+  public static final class AttachedVolume {
+    public final VolumeSpec spec;
+    public boolean attached;
+    public Map<String, String> publishContext = Map.of();
+    public DeviceState device = DeviceState.NOT_MOUNTED;
+    public String stagingPath;
+    public final Map<String, MountedPod> pods = new LinkedHashMap<>();
+
+    AttachedVolume(VolumeSpec spec) {
+      this.spec = spec;
+    }
+
+    /** Whether anything of this volume may exist on the node: an attachment, a staging mount or a pod mount. */
+    public boolean mayHoldAnything() {
+      return attached || device != DeviceState.NOT_MOUNTED || !pods.isEmpty();
+    }
+  }
+
+  /** A pod's publish of a volume. */
+  public record MountedPod(String podUid, String podKey, MountState state, String targetPath) {}
+
+  /** Immutable view of one volume for status and tests. */
+  public record VolumeView(String uniqueName, VolumeSpec spec, boolean attached, DeviceState device, String stagingPath,
+                           List<MountedPod> pods) {}
+
+  private final Map<String, AttachedVolume> volumes = new LinkedHashMap<>();
+
+  public AttachedVolume getOrAdd(VolumeSpec spec) {
+    return volumes.computeIfAbsent(spec.uniqueName(), k -> new AttachedVolume(spec));
+  }
+
+  public AttachedVolume get(String uniqueName) {
+    return volumes.get(uniqueName);
+  }
+
+  public Collection<AttachedVolume> volumes() {
+    return List.copyOf(volumes.values());
+  }
+
+  public void remove(String uniqueName) {
+    volumes.remove(uniqueName);
+  }
+
+  public MountState podState(String uniqueName, String podUid) {
+    AttachedVolume v = volumes.get(uniqueName);
+    MountedPod p = v == null ? null : v.pods.get(podUid);
+    return p == null ? null : p.state();
+  }
+
+  public List<VolumeView> snapshot() {
+    List<VolumeView> out = new ArrayList<>();
+    for (AttachedVolume v : volumes.values()) {
+      out.add(new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath, List.copyOf(v.pods.values())));
+    }
+    out.sort(Comparator.comparing(VolumeView::uniqueName));
+    return List.copyOf(out);
+  }
+}

@@ -1,0 +1,50 @@
+package dev.csinode.agent.cache;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What should be mounted: for each unique volume its spec and the pods that need it, and per pod the problems
+ * that keep some of its volumes out. Immutable; the populator builds a new one on every change of the pod
+ * sources and the reconciler works from the latest.
+ */
+public record DesiredStateOfWorld(Map<String, DesiredVolume> volumes, Map<String, PodVolumes> pods) {
+
+  public static final DesiredStateOfWorld EMPTY = new DesiredStateOfWorld(Map.of(), Map.of());
+
+  /** One volume and the pods (by UID) that need it. */
+  public record DesiredVolume(VolumeSpec spec, Map<String, PodToMount> pods) {
+    public DesiredVolume {
+      pods = Map.copyOf(pods);
+    }
+  }
+
+  /**
+   * Per pod: the unique names of its volumes the agent handles, its errors (bad references, limits) and the
+   * volumes it leaves to others (types this agent does not handle).
+   */
+  public record PodVolumes(String podUid, String podKey, List<String> uniqueNames, Map<String, String> podVolumeNames,
+                           List<String> errors, List<String> notHandled) {
+    public PodVolumes {
+      uniqueNames = List.copyOf(uniqueNames);
+      podVolumeNames = Map.copyOf(podVolumeNames);
+      errors = List.copyOf(errors);
+      notHandled = List.copyOf(notHandled);
+    }
+  }
+
+  public DesiredStateOfWorld {
+    volumes = Map.copyOf(volumes);
+    pods = Map.copyOf(pods);
+  }
+
+  public Optional<DesiredVolume> volume(String uniqueName) {
+    return Optional.ofNullable(volumes.get(uniqueName));
+  }
+
+  public boolean podNeeds(String uniqueName, String podUid) {
+    DesiredVolume v = volumes.get(uniqueName);
+    return v != null && v.pods().containsKey(podUid);
+  }
+}

@@ -1,0 +1,5 @@
+package dev.csinode.agent.cache;
+
+/** A pod that needs a volume, with what differs per pod: read-only use and the pod facts for podInfoOnMount. */
+public record PodToMount(String podUid, String podKey, String namespace, String name, String serviceAccount,
+                         String podVolumeName, boolean readOnly, Long fsGroup) {}

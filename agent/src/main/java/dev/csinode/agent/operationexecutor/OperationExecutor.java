@@ -1,0 +1,115 @@
+package dev.csinode.agent.operationexecutor;
+
+import io.vertx.core.Future;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Starts volume operations with the kubelet's rules, improved: at most one operation per key (see
+ * {@link OperationKey}), at most {@code maxParallel} at once, and after a failure the same operation on the
+ * same key waits an exponential backoff (initial, doubling, capped); a different operation on the key starts
+ * at once. Not thread-safe: used from the reconciler's context only.
+ */
+public final class OperationExecutor {
+  /** The last failure of an operation on a key, and when it may run again. */
+  public record Failure(String operation, String error, int failures, long notBeforeMillis) {}
+
+  private final int maxParallel;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final LongSupplier clock;
+  private final Set<OperationKey> running = new HashSet<>();
+  private final Map<OperationKey, Failure> failures = new HashMap<>();
+
+  public OperationExecutor(int maxParallel, Duration initialBackoff, Duration maxBackoff, LongSupplier clock) {
+    this.maxParallel = maxParallel;
+    this.initialBackoff = initialBackoff;
+    this.maxBackoff = maxBackoff;
+    this.clock = clock;
+  }
+
+  /** Why the operation cannot start now, or empty when it can. */
+  public Optional<String> blocked(OperationKey key, String operation) {
+    if (running.stream().anyMatch(key::conflictsWith)) {
+      return Optional.of("another operation on " + key + " is in progress");
+    }
+    Failure f = failures.get(key);
+    if (f != null && f.operation().equals(operation) && clock.getAsLong() < f.notBeforeMillis()) {
+      return Optional.of("in backoff after: " + f.error());
+    }
+    if (running.size() >= maxParallel) {
+      return Optional.of("the limit of " + maxParallel + " parallel operations is reached");
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Starts the operation unless blocked. {@code done} runs after it completes (success or failure), with
+   * the key released and the backoff recorded, so the caller can look for more work.
+   */
+  public boolean tryRun(OperationKey key, String operation, Supplier<Future<Void>> op, Runnable done) {
+    if (blocked(key, operation).isPresent()) {
+      return false;
+    }
+    running.add(key);
+    Future<Void> f;
+    try {
+      f = op.get();
+    } catch (RuntimeException e) {
+      f = Future.failedFuture(e);
+    }
+    f.onComplete(ar -> {
+      running.remove(key);
+      if (ar.succeeded()) {
+        failures.remove(key);
+      } else {
+        Failure last = failures.get(key);
+        int n = last != null && last.operation().equals(operation) ? last.failures() + 1 : 1;
+        long delay = backoff(n).toMillis();
+        failures.put(key, new Failure(operation, message(ar.cause()), n, clock.getAsLong() + delay));
+      }
+      done.run();
+    });
+    return true;
+  }
+
+  Duration backoff(int failures) {
+    Duration d = initialBackoff;
+    for (int i = 1; i < failures && d.compareTo(maxBackoff) < 0; i++) {
+      d = d.multipliedBy(2);
+    }
+    return d.compareTo(maxBackoff) > 0 ? maxBackoff : d;
+  }
+
+  public Optional<Failure> lastFailure(OperationKey key) {
+    return Optional.ofNullable(failures.get(key));
+  }
+
+  /** Forgets backoff state of keys that no longer matter (the pod or volume is gone). */
+  public void forget(OperationKey key) {
+    failures.remove(key);
+  }
+
+  public boolean isRunning(OperationKey key) {
+    return running.contains(key);
+  }
+
+  public int runningCount() {
+    return running.size();
+  }
+
+  /** The earliest time a failed operation may run again, to schedule the next reconcile; 0 when none waits. */
+  public long nextRetryAtMillis() {
+    return failures.values().stream().mapToLong(Failure::notBeforeMillis).filter(t -> t > clock.getAsLong()).min().orElse(0);
+  }
+
+  private static String message(Throwable t) {
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+}

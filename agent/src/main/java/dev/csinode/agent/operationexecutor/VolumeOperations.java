@@ -1,0 +1,387 @@
+package dev.csinode.agent.operationexecutor;
+
+import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.agent.cache.ActualStateOfWorld.AttachedVolume;
+import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
+import dev.csinode.agent.cache.ActualStateOfWorld.MountState;
+import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
+import dev.csinode.agent.cache.PodToMount;
+import dev.csinode.agent.cache.VolumeSpec;
+import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.agent.volume.VolData;
+import dev.csinode.csi.v1.*;
+import dev.csinode.plugins.csi.DriverRegistry;
+import dev.csinode.plugins.csi.RegisteredDriver;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The operations the reconciler starts, in the kubelet's order and with its request fields: mount
+ * (attach if required, stage once per volume, publish per pod), unmount (unpublish), unmount device (unstage,
+ * detach). Each updates the actual state of world from its outcome; a failed or timed-out stage or publish
+ * leaves the volume UNCERTAIN, so it is still torn down when its pods go.
+ *
+ * <p>Blocking file work (directories, vol_data.json) runs on worker threads; state changes happen on the
+ * reconciler's context, where the returned futures complete.
+ */
+public final class VolumeOperations {
+  private static final Logger LOG = LoggerFactory.getLogger(VolumeOperations.class);
+  static final String STAGE_UNSTAGE = "STAGE_UNSTAGE_VOLUME";
+  static final String MULTI_WRITER = "SINGLE_NODE_MULTI_WRITER";
+
+  private final Vertx vertx;
+  private final KubeletLayout layout;
+  private final String nodeName;
+  private final DriverRegistry drivers;
+  private final CsiNodeClient csi;
+  private final ActualStateOfWorld asw;
+  private final Supplier<ClusterObjects> objects;
+
+  public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
+                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects) {
+    this.vertx = vertx;
+    this.layout = layout;
+    this.nodeName = nodeName;
+    this.drivers = drivers;
+    this.csi = csi;
+    this.asw = asw;
+    this.objects = objects;
+  }
+
+  // ------------------------------------------------------------------ mount
+
+  /** Attaches and stages the volume if needed, then publishes it for the pod. */
+  public Future<Void> mount(VolumeSpec spec, PodToMount pod) {
+    RegisteredDriver d;
+    try {
+      d = driver(spec);
+    } catch (OperationException e) {
+      return Future.failedFuture(e);
+    }
+    AttachedVolume v = asw.getOrAdd(spec);
+    return attach(spec, d, v)
+        .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v))
+        .compose(x -> publish(spec, d, v, pod));
+  }
+
+  private Future<Void> attach(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
+    if (spec.inline() || !spec.attachRequired() || v.attached) {
+      return Future.succeededFuture();
+    }
+    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerGetCapabilities, ControllerGetCapabilitiesRequest.getDefaultInstance())
+        .compose(caps -> {
+          boolean canAttach = caps.getCapabilitiesList().stream()
+              .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME);
+          if (!canAttach) {
+            return Future.failedFuture(new OperationException("driver " + d.name() + " needs attach (no CSIDriver object says "
+                + "attachRequired: false) but does not offer ControllerPublishVolume; add a CSIDriver object for "
+                + d.name() + " with spec.attachRequired: false", false));
+          }
+          return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerPublishVolume, ControllerPublishVolumeRequest.newBuilder()
+              .setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId()).setVolumeCapability(capability(spec, d))
+              .putAllVolumeContext(spec.volumeAttributes()).build());
+        })
+        .map(resp -> {
+          v.attached = true;
+          v.publishContext = Map.copyOf(resp.getPublishContextMap());
+          LOG.info("attached volume {} (driver {}) to node {}", spec.volumeHandle(), d.name(), d.nodeId());
+          return (Void) null;
+        })
+        .recover(err -> Future.failedFuture(wrap("ControllerPublishVolume", spec, err)));
+  }
+
+  private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
+    if (v.device == DeviceState.MOUNTED) {
+      return Future.succeededFuture();
+    }
+    Path staging = spec.block() ? layout.blockStagingPath(spec.specName()) : layout.stagingPath(spec.driver(), spec.volumeHandle());
+    Path dataDir = spec.block() ? layout.blockDataDir(spec.specName()) : staging.getParent();
+    Map<String, String> data = spec.block() ? podData(spec, VolData.PERSISTENT) : Map.of(VolData.VOLUME_HANDLE, spec.volumeHandle(),
+        VolData.DRIVER_NAME, spec.driver());
+    return blocking(() -> {
+      Files.createDirectories(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+      VolData.write(dataDir, data);
+    }).compose(x -> {
+      v.stagingPath = staging.toString();
+      if (!d.hasNodeCapability(STAGE_UNSTAGE)) {
+        v.device = DeviceState.MOUNTED; // nothing to stage: the kubelet also just records it
+        return Future.<Void>succeededFuture();
+      }
+      NodeStageVolumeRequest.Builder req = NodeStageVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
+          .putAllPublishContext(v.publishContext).setStagingTargetPath(staging.toString())
+          .setVolumeCapability(capability(spec, d)).putAllVolumeContext(spec.volumeAttributes());
+      req.putAllSecrets(secrets(spec.stageSecret()));
+      return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()).<Void>map(r -> {
+        v.device = DeviceState.MOUNTED;
+        LOG.info("staged volume {} (driver {}) at {}", spec.volumeHandle(), d.name(), staging);
+        return null;
+      }).recover(err -> {
+        // Whatever the code, a failed stage may have left something behind: keep it for teardown.
+        v.device = DeviceState.UNCERTAIN;
+        return Future.failedFuture(wrap("NodeStageVolume", spec, err));
+      });
+    });
+  }
+
+  private Future<Void> publish(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
+    if (!spec.inline() && v.device != DeviceState.MOUNTED) {
+      return Future.failedFuture(new OperationException("volume " + spec.specName() + " is not staged; not publishing", false));
+    }
+    Path target = spec.block() ? layout.blockPublishPath(spec.specName(), pod.podUid()) : layout.publishPath(pod.podUid(), spec.specName());
+    Path podVolDir = spec.block() ? null : layout.podVolumeDir(pod.podUid(), spec.specName());
+    Map<String, String> data = podData(spec, spec.inline() ? VolData.EPHEMERAL : VolData.PERSISTENT);
+    return blocking(() -> {
+      Files.createDirectories(target.getParent(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+      if (podVolDir != null) {
+        VolData.write(podVolDir, data);
+      }
+    }).compose(x -> {
+      NodePublishVolumeRequest.Builder req = NodePublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
+          .putAllPublishContext(v.publishContext).setTargetPath(target.toString()).setVolumeCapability(capability(spec, d))
+          .setReadonly(pod.readOnly()).putAllVolumeContext(volumeContext(spec, pod));
+      if (d.hasNodeCapability(STAGE_UNSTAGE) && !spec.inline()) {
+        req.setStagingTargetPath(v.stagingPath);
+      }
+      req.putAllSecrets(secrets(spec.publishSecret()));
+      return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodePublishVolume, req.build()).compose(r -> {
+        v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.MOUNTED, target.toString()));
+        LOG.info("published volume {} (driver {}) for pod {} at {}", spec.specName(), d.name(), pod.podKey(), target);
+        return spec.block() ? blocking(() -> linkBlockDevice(pod, spec, target)) : Future.<Void>succeededFuture();
+      }).recover(err -> {
+        if (CsiNodeClient.isUncertain(err) || v.pods.containsKey(pod.podUid())) {
+          v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, target.toString()));
+        }
+        return Future.failedFuture(wrap("NodePublishVolume", spec, err));
+      });
+    });
+  }
+
+  private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws java.io.IOException {
+    Path link = layout.podBlockDeviceLink(pod.podUid(), spec.specName());
+    Files.createDirectories(link.getParent());
+    Files.deleteIfExists(link);
+    Files.createSymbolicLink(link, target);
+  }
+
+  // ------------------------------------------------------------------ unmount
+
+  /** NodeUnpublishVolume for one pod, then removal of the directories the agent created (never a mount point). */
+  public Future<Void> unmount(AttachedVolume v, MountedPod pod) {
+    VolumeSpec spec = v.spec;
+    RegisteredDriver d;
+    try {
+      d = driver(spec);
+    } catch (OperationException e) {
+      return Future.failedFuture(e);
+    }
+    return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
+            .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build())
+        .recover(err -> {
+          v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, pod.targetPath()));
+          return Future.failedFuture(wrap("NodeUnpublishVolume", spec, err));
+        })
+        .compose(r -> blocking(() -> cleanPodVolume(spec, pod)))
+        .map(x -> {
+          v.pods.remove(pod.podUid());
+          LOG.info("unpublished volume {} (driver {}) for pod {}", spec.specName(), d.name(), pod.podKey());
+          return null;
+        });
+  }
+
+  private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
+    Path target = Path.of(pod.targetPath());
+    if (MountPoints.isMountPoint(target)) {
+      throw new OperationException("NodeUnpublishVolume succeeded but " + target + " is still a mount point; left in place", true);
+    }
+    if (spec.block()) {
+      Files.deleteIfExists(target);
+      Files.deleteIfExists(layout.podBlockDeviceLink(pod.podUid(), spec.specName()));
+    } else {
+      Path dir = layout.podVolumeDir(pod.podUid(), spec.specName());
+      deleteEmptyDir(target);
+      VolData.delete(dir);
+      deleteEmptyDir(dir);
+    }
+  }
+
+  /** NodeUnstageVolume and ControllerUnpublishVolume once no pod uses the volume; then it leaves the actual state. */
+  public Future<Void> unmountDevice(AttachedVolume v) {
+    VolumeSpec spec = v.spec;
+    RegisteredDriver d;
+    try {
+      d = driver(spec);
+    } catch (OperationException e) {
+      return Future.failedFuture(e);
+    }
+    Future<Void> unstage = Future.succeededFuture();
+    if (v.device != DeviceState.NOT_MOUNTED && v.stagingPath != null) {
+      Path staging = Path.of(v.stagingPath);
+      unstage = (d.hasNodeCapability(STAGE_UNSTAGE)
+          ? csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnstageVolume, NodeUnstageVolumeRequest.newBuilder()
+              .setVolumeId(spec.volumeHandle()).setStagingTargetPath(staging.toString()).build()).<Void>mapEmpty()
+          : Future.<Void>succeededFuture())
+          .recover(err -> {
+            v.device = DeviceState.UNCERTAIN;
+            return Future.failedFuture(wrap("NodeUnstageVolume", spec, err));
+          })
+          .compose(x -> blocking(() -> cleanStaging(spec, staging)))
+          .map(x -> {
+            v.device = DeviceState.NOT_MOUNTED;
+            LOG.info("unstaged volume {} (driver {}) from {}", spec.volumeHandle(), d.name(), staging);
+            return null;
+          });
+    } else {
+      v.device = DeviceState.NOT_MOUNTED;
+    }
+    return unstage.compose(x -> detach(spec, d, v)).map(x -> {
+      asw.remove(spec.uniqueName());
+      return null;
+    });
+  }
+
+  private void cleanStaging(VolumeSpec spec, Path staging) throws java.io.IOException {
+    if (MountPoints.isMountPoint(staging)) {
+      throw new OperationException("NodeUnstageVolume succeeded but " + staging + " is still a mount point; left in place", true);
+    }
+    deleteEmptyDir(staging);
+    Path dataDir = spec.block() ? layout.blockDataDir(spec.specName()) : staging.getParent();
+    VolData.delete(dataDir);
+    deleteEmptyDir(dataDir);
+    if (spec.block()) {
+      deleteEmptyDir(dataDir.getParent());
+      deleteEmptyDir(layout.blockPublishPath(spec.specName(), "x").getParent());
+    }
+  }
+
+  private Future<Void> detach(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
+    if (!v.attached) {
+      return Future.succeededFuture();
+    }
+    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerUnpublishVolume, ControllerUnpublishVolumeRequest.newBuilder()
+            .setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId()).build())
+        .<Void>map(r -> {
+          v.attached = false;
+          v.publishContext = Map.of();
+          LOG.info("detached volume {} (driver {}) from node {}", spec.volumeHandle(), d.name(), d.nodeId());
+          return null;
+        })
+        .recover(err -> Future.failedFuture(wrap("ControllerUnpublishVolume", spec, err)));
+  }
+
+  // ------------------------------------------------------------------ request fields
+
+  private RegisteredDriver driver(VolumeSpec spec) {
+    return drivers.get(spec.driver()).orElseThrow(() -> new OperationException("CSI driver " + spec.driver()
+        + " is not registered; is it running and registered through " + layout.root().resolve("plugins_registry") + "?", false));
+  }
+
+  static VolumeCapability capability(VolumeSpec spec, RegisteredDriver d) {
+    VolumeCapability.Builder b = VolumeCapability.newBuilder()
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode(spec.accessMode(), d.hasNodeCapability(MULTI_WRITER))));
+    if (spec.block()) {
+      b.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
+    } else {
+      b.setMount(VolumeCapability.MountVolume.newBuilder().setFsType(spec.fsType()).addAllMountFlags(spec.mountOptions()));
+    }
+    return b.build();
+  }
+
+  /** The kubelet's access-mode mapping, with its alternative for drivers that know the single-node modes. */
+  static VolumeCapability.AccessMode.Mode accessMode(String k8sMode, boolean multiWriterAware) {
+    return switch (k8sMode) {
+      case "ReadWriteOnce" -> multiWriterAware ? VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER
+          : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+      case "ReadOnlyMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
+      case "ReadWriteMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
+      case "ReadWriteOncePod" -> multiWriterAware ? VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+          : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+      default -> VolumeCapability.AccessMode.Mode.UNKNOWN;
+    };
+  }
+
+  private Map<String, String> volumeContext(VolumeSpec spec, PodToMount pod) {
+    Map<String, String> ctx = new HashMap<>(spec.volumeAttributes());
+    if (spec.podInfoOnMount()) {
+      ctx.put("csi.storage.k8s.io/pod.name", pod.name());
+      ctx.put("csi.storage.k8s.io/pod.namespace", pod.namespace());
+      ctx.put("csi.storage.k8s.io/pod.uid", pod.podUid());
+      ctx.put("csi.storage.k8s.io/serviceAccount.name", pod.serviceAccount());
+      ctx.put("csi.storage.k8s.io/ephemeral", Boolean.toString(spec.inline()));
+    }
+    return ctx;
+  }
+
+  private Map<String, String> podData(VolumeSpec spec, String mode) {
+    return Map.of(VolData.SPEC_VOL_ID, spec.specName(), VolData.VOLUME_HANDLE, spec.volumeHandle(),
+        VolData.DRIVER_NAME, spec.driver(), VolData.NODE_NAME, nodeName,
+        VolData.ATTACHMENT_ID, KubeletLayout.attachmentId(spec.volumeHandle(), spec.driver(), nodeName),
+        VolData.LIFECYCLE_MODE, mode);
+  }
+
+  /** Secret data, decoded; the values never reach a log (CSI requests are logged redacted). */
+  private Map<String, String> secrets(VolumeSpec.SecretRef ref) {
+    if (ref == null) {
+      return Map.of();
+    }
+    Secret s = objects.get().secret(ref.namespace(), ref.name()).orElseThrow(() ->
+        new OperationException("Secret " + ref + " does not exist", false));
+    Map<String, String> out = new HashMap<>();
+    if (s.getData() != null) {
+      s.getData().forEach((k, val) -> out.put(k, new String(Base64.getDecoder().decode(val), StandardCharsets.UTF_8)));
+    }
+    if (s.getStringData() != null) {
+      out.putAll(s.getStringData());
+    }
+    return out;
+  }
+
+  private static OperationException wrap(String call, VolumeSpec spec, Throwable err) {
+    if (err instanceof OperationException oe) {
+      return oe;
+    }
+    return new OperationException(call + " of volume " + spec.specName() + " (driver " + spec.driver() + ") failed: "
+        + err.getMessage(), CsiNodeClient.isUncertain(err));
+  }
+
+  private static void deleteEmptyDir(Path dir) throws java.io.IOException {
+    try {
+      Files.deleteIfExists(dir);
+    } catch (java.nio.file.DirectoryNotEmptyException e) {
+      LOG.debug("{} is not empty; left in place", dir);
+    }
+  }
+
+  interface IoAction {
+    void run() throws Exception;
+  }
+
+  private Future<Void> blocking(IoAction action) {
+    return vertx.executeBlocking(() -> {
+      action.run();
+      return null;
+    }, false);
+  }
+
+  /** Is a path a mount point, without reading the whole mount table. */
+  static final class MountPoints {
+    private static final dev.csinode.mount.Mounter MOUNTER = new dev.csinode.mount.Mounter();
+
+    static boolean isMountPoint(Path p) {
+      return MOUNTER.isMountPoint(p);
+    }
+  }
+}

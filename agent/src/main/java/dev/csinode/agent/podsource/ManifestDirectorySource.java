@@ -1,0 +1,122 @@
+package dev.csinode.agent.podsource;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A static-pod-path-like source: every {@code *.yaml}, {@code *.yml} and {@code *.json} file in a directory,
+ * read at start and again whenever a file is added, edited or removed. Each change delivers a complete new
+ * {@link ClusterObjects} on the given context. Hidden files (editors' temp files) are ignored.
+ */
+public final class ManifestDirectorySource implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ManifestDirectorySource.class);
+  private final Path dir;
+  private final Context context;
+  private final Handler<ClusterObjects> listener;
+  private final Map<Path, ManifestParser.Result> files = new TreeMap<>();
+  private WatchService watch;
+  private Thread thread;
+
+  public ManifestDirectorySource(Path dir, Context context, Handler<ClusterObjects> listener) {
+    this.dir = dir.toAbsolutePath().normalize();
+    this.context = context;
+    this.listener = listener;
+  }
+
+  public synchronized void start() throws IOException {
+    if (!Files.isDirectory(dir)) {
+      throw new IOException("pod manifests directory " + dir + " does not exist");
+    }
+    watch = FileSystems.getDefault().newWatchService();
+    dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
+    try (Stream<Path> list = Files.list(dir)) {
+      list.filter(ManifestDirectorySource::isManifest).forEach(f -> files.put(f, ManifestParser.parse(f)));
+    }
+    publish();
+    thread = new Thread(this::loop, "manifest-watcher");
+    thread.setDaemon(true);
+    thread.start();
+    LOG.info("reading pod manifests from {} ({} files)", dir, files.size());
+  }
+
+  static boolean isManifest(Path f) {
+    String n = f.getFileName().toString();
+    return !n.startsWith(".") && (n.endsWith(".yaml") || n.endsWith(".yml") || n.endsWith(".json")) && Files.isRegularFile(f);
+  }
+
+  private void loop() {
+    while (true) {
+      WatchKey key;
+      try {
+        key = watch.take();
+      } catch (InterruptedException | ClosedWatchServiceException e) {
+        return;
+      }
+      synchronized (this) {
+        for (WatchEvent<?> e : key.pollEvents()) {
+          if (e.kind() == StandardWatchEventKinds.OVERFLOW) {
+            rescan();
+            continue;
+          }
+          Path f = dir.resolve((Path) e.context());
+          if (isManifest(f)) {
+            files.put(f, ManifestParser.parse(f));
+          } else {
+            files.remove(f);
+          }
+        }
+        key.reset();
+        publish();
+      }
+    }
+  }
+
+  private void rescan() {
+    files.clear();
+    try (Stream<Path> list = Files.list(dir)) {
+      list.filter(ManifestDirectorySource::isManifest).forEach(f -> files.put(f, ManifestParser.parse(f)));
+    } catch (IOException e) {
+      LOG.warn("cannot list {}: {}", dir, e.getMessage());
+    }
+  }
+
+  private void publish() {
+    List<HasMetadata> objects = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    files.values().forEach(r -> {
+      objects.addAll(r.objects());
+      errors.addAll(r.errors());
+    });
+    errors.forEach(err -> LOG.warn("manifest: {}", err));
+    ClusterObjects snapshot = ClusterObjects.of(objects, errors);
+    context.runOnContext(v -> listener.handle(snapshot));
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (watch != null) {
+        watch.close();
+      }
+    } catch (IOException e) {
+      LOG.debug("closing watch: {}", e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,107 @@
+package dev.csinode.agent.podsource;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.storage.CSIDriver;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads Kubernetes manifests: YAML (several documents per file) or JSON, one object or a List. Each document is
+ * mapped to its fabric8 model class on its own, so one bad document is reported with its file and position and
+ * the others still count.
+ */
+public final class ManifestParser {
+  /** kind → model class, for the kinds the agent uses; other kinds are reported and skipped. */
+  static final Map<String, Class<? extends HasMetadata>> KINDS = Map.of(
+      "Pod", Pod.class, "PersistentVolume", PersistentVolume.class, "PersistentVolumeClaim", PersistentVolumeClaim.class,
+      "StorageClass", StorageClass.class, "CSIDriver", CSIDriver.class, "Secret", Secret.class);
+
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final KubernetesSerialization KUBE = new KubernetesSerialization();
+
+  /** What one file yielded. */
+  public record Result(Path file, List<HasMetadata> objects, List<String> errors) {}
+
+  private ManifestParser() {}
+
+  public static Result parse(Path file) {
+    try {
+      return parse(file, Files.readString(file));
+    } catch (IOException e) {
+      return new Result(file, List.of(), List.of(file + ": cannot read: " + e.getMessage()));
+    }
+  }
+
+  public static Result parse(Path file, String text) {
+    List<HasMetadata> objects = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    int index = 0;
+    try (MappingIterator<JsonNode> docs = YAML.readerFor(JsonNode.class).readValues(text)) {
+      while (docs.hasNextValue()) {
+        index++;
+        JsonNode doc = docs.nextValue();
+        if (doc == null || doc.isNull() || doc.isMissingNode() || (doc.isObject() && doc.isEmpty())) {
+          continue;
+        }
+        addDocument(file, index, doc, objects, errors);
+      }
+    } catch (IOException | RuntimeException e) {
+      errors.add(file + ": document " + (index + 1) + " is not valid YAML or JSON: " + firstLine(e.getMessage()));
+    }
+    return new Result(file, List.copyOf(objects), List.copyOf(errors));
+  }
+
+  private static void addDocument(Path file, int index, JsonNode doc, List<HasMetadata> objects, List<String> errors) {
+    String where = file + " document " + index;
+    String kind = doc.path("kind").asText("");
+    if (kind.endsWith("List") && doc.path("items").isArray()) {
+      int i = 0;
+      for (JsonNode item : doc.path("items")) {
+        addDocument(file, index, item, objects, errors);
+        i++;
+      }
+      return;
+    }
+    Class<? extends HasMetadata> type = KINDS.get(kind);
+    if (kind.isEmpty()) {
+      errors.add(where + ": has no 'kind'");
+      return;
+    }
+    if (type == null) {
+      errors.add(where + ": kind " + kind + " is not used by this agent and was skipped");
+      return;
+    }
+    try {
+      HasMetadata o = KUBE.convertValue(doc, type);
+      if (o.getMetadata() == null || o.getMetadata().getName() == null || o.getMetadata().getName().isEmpty()) {
+        errors.add(where + ": " + kind + " has no metadata.name");
+        return;
+      }
+      objects.add(o);
+    } catch (RuntimeException e) {
+      errors.add(where + ": " + kind + " does not match the Kubernetes schema: " + firstLine(e.getMessage()));
+    }
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

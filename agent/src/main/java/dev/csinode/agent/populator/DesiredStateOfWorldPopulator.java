@@ -1,0 +1,254 @@
+package dev.csinode.agent.populator;
+
+import dev.csinode.agent.cache.DesiredStateOfWorld;
+import dev.csinode.agent.cache.DesiredStateOfWorld.DesiredVolume;
+import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
+import dev.csinode.agent.cache.PodToMount;
+import dev.csinode.agent.cache.VolumeSpec;
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.volume.KubeletLayout;
+import io.fabric8.kubernetes.api.model.CSIPersistentVolumeSource;
+import io.fabric8.kubernetes.api.model.CSIVolumeSource;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.SecretReference;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.storage.CSIDriver;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Builds the desired state of world from the pod sources, as the kubelet's populator does: for each pod, each
+ * volume a container uses is resolved (inline CSI, or claim → bound PV with {@code spec.csi}) into a
+ * {@link VolumeSpec}; problems become pod errors naming the object and field; volume types this agent does
+ * not handle are listed and skipped, and the pod's CSI volumes still proceed.
+ */
+public final class DesiredStateOfWorldPopulator {
+  private DesiredStateOfWorldPopulator() {}
+
+  public static DesiredStateOfWorld populate(ClusterObjects objects) {
+    Map<String, VolumeSpec> specs = new LinkedHashMap<>();
+    Map<String, Map<String, PodToMount>> podsByVolume = new HashMap<>();
+    Map<String, PodVolumes> pods = new LinkedHashMap<>();
+    for (Pod pod : objects.sortedPods()) {
+      String podKey = ClusterObjects.key(pod);
+      String uid = pod.getMetadata().getUid();
+      List<String> errors = new ArrayList<>();
+      List<String> notHandled = new ArrayList<>();
+      List<String> names = new ArrayList<>();
+      Map<String, String> podVolumeNames = new LinkedHashMap<>();
+      if (!KubeletLayout.isValidUid(uid)) {
+        errors.add("pod " + podKey + ": metadata.uid '" + uid + "' is missing or not usable as a directory name");
+        pods.put(podKey, new PodVolumes(uid == null ? "" : uid, podKey, names, podVolumeNames, errors, notHandled));
+        continue;
+      }
+      Set<String> mounted = new HashSet<>();
+      Set<String> devices = new HashSet<>();
+      containers(pod).forEach(c -> {
+        if (c.getVolumeMounts() != null) {
+          c.getVolumeMounts().forEach(m -> mounted.add(m.getName()));
+        }
+        if (c.getVolumeDevices() != null) {
+          c.getVolumeDevices().forEach(d -> devices.add(d.getName()));
+        }
+      });
+      List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
+      for (Volume vol : volumes) {
+        if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
+          continue; // the kubelet only mounts volumes a container uses
+        }
+        String where = "pod " + podKey + " volume " + vol.getName();
+        try {
+          Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, where);
+          if (r == null) {
+            notHandled.add(vol.getName() + " (" + typeOf(vol) + ": not handled by this agent)");
+            continue;
+          }
+          VolumeSpec existing = specs.putIfAbsent(r.spec().uniqueName(), r.spec());
+          if (existing != null && existing.block() != r.spec().block()) {
+            errors.add(where + ": volume " + r.spec().specName() + " is used as a block device and as a filesystem");
+            continue;
+          }
+          names.add(r.spec().uniqueName());
+          podVolumeNames.put(r.spec().uniqueName(), vol.getName());
+          Long fsGroup = pod.getSpec().getSecurityContext() == null ? null : pod.getSpec().getSecurityContext().getFsGroup();
+          podsByVolume.computeIfAbsent(r.spec().uniqueName(), k -> new LinkedHashMap<>()).put(uid, new PodToMount(uid, podKey,
+              ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(), serviceAccount(pod), vol.getName(), r.readOnly(), fsGroup));
+        } catch (ResolveException e) {
+          errors.add(e.getMessage());
+        }
+      }
+      pods.put(podKey, new PodVolumes(uid, podKey, names, podVolumeNames, errors, notHandled));
+    }
+    Map<String, DesiredVolume> desired = new LinkedHashMap<>();
+    specs.forEach((name, spec) -> {
+      Map<String, PodToMount> p = podsByVolume.get(name);
+      if (p != null && !p.isEmpty()) {
+        desired.put(name, new DesiredVolume(spec, p));
+      }
+    });
+    return new DesiredStateOfWorld(desired, pods);
+  }
+
+  record Resolved(VolumeSpec spec, boolean readOnly) {}
+
+  static final class ResolveException extends Exception {
+    ResolveException(String message) {
+      super(message);
+    }
+  }
+
+  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, ClusterObjects objects, String where) throws ResolveException {
+    if (vol.getCsi() != null) {
+      return inline(pod, vol, vol.getCsi(), objects, where);
+    }
+    if (vol.getPersistentVolumeClaim() != null) {
+      String claimName = vol.getPersistentVolumeClaim().getClaimName();
+      boolean ro = Boolean.TRUE.equals(vol.getPersistentVolumeClaim().getReadOnly());
+      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
+    }
+    if (vol.getEphemeral() != null) {
+      throw new ResolveException(where + ": generic ephemeral volumes (spec.volumes[].ephemeral) are not supported yet");
+    }
+    return null;
+  }
+
+  private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, ClusterObjects objects, String where) throws ResolveException {
+    String driver = csi.getDriver();
+    if (driver == null || driver.isEmpty()) {
+      throw new ResolveException(where + ": csi.driver is required");
+    }
+    validDriver(driver, where + ": csi.driver");
+    if (!KubeletLayout.isValidName(vol.getName())) {
+      throw new ResolveException(where + ": the volume name is not usable as a directory name");
+    }
+    CSIDriver d = objects.csiDrivers().get(driver);
+    List<String> modes = d == null || d.getSpec().getVolumeLifecycleModes() == null ? List.of("Persistent") : d.getSpec().getVolumeLifecycleModes();
+    if (!modes.contains("Ephemeral")) {
+      throw new ResolveException(where + ": inline CSI volumes of driver " + driver + " need a CSIDriver object named "
+          + driver + " that lists Ephemeral in spec.volumeLifecycleModes");
+    }
+    String uid = pod.getMetadata().getUid();
+    VolumeSpec.SecretRef publishSecret = csi.getNodePublishSecretRef() == null ? null
+        : new VolumeSpec.SecretRef(ClusterObjects.namespaceOf(pod), csi.getNodePublishSecretRef().getName());
+    VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueInlineVolumeName(uid, vol.getName()), driver,
+        KubeletLayout.inlineVolumeHandle(uid, vol.getName()), vol.getName(), true, false,
+        csi.getFsType() == null ? "" : csi.getFsType(), List.of(), "ReadWriteOnce",
+        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), null, publishSecret,
+        false, podInfoOnMount(d), fsGroupPolicy(d), null, null);
+    checkSecret(publishSecret, objects, where + ": csi.nodePublishSecretRef");
+    return new Resolved(spec, Boolean.TRUE.equals(csi.getReadOnly()));
+  }
+
+  private static Resolved claim(String namespace, String claimName, boolean readOnly, boolean asDevice, ClusterObjects objects,
+                                String where) throws ResolveException {
+    PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElseThrow(() ->
+        new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
+    String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
+    if (pvName == null || pvName.isEmpty()) {
+      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume "
+          + "(spec.volumeName is empty) and dynamic provisioning is not supported yet");
+    }
+    PersistentVolume pv = objects.volumes().get(pvName);
+    if (pv == null) {
+      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is bound to PersistentVolume "
+          + pvName + ", which does not exist");
+    }
+    if (pv.getSpec().getClaimRef() != null && pv.getSpec().getClaimRef().getName() != null
+        && !(claimName.equals(pv.getSpec().getClaimRef().getName())
+        && namespace.equals(pv.getSpec().getClaimRef().getNamespace() == null ? "default" : pv.getSpec().getClaimRef().getNamespace()))) {
+      throw new ResolveException(where + ": PersistentVolume " + pvName + " is bound to claim "
+          + pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName() + ", not to " + namespace + "/" + claimName);
+    }
+    CSIPersistentVolumeSource csi = pv.getSpec().getCsi();
+    if (csi == null) {
+      throw new ResolveException(where + ": PersistentVolume " + pvName + " is not a CSI volume (spec.csi is empty); "
+          + "this agent handles CSI volumes only");
+    }
+    validDriver(csi.getDriver(), where + ": PersistentVolume " + pvName + " spec.csi.driver");
+    if (csi.getVolumeHandle() == null || csi.getVolumeHandle().isEmpty()) {
+      throw new ResolveException(where + ": PersistentVolume " + pvName + " spec.csi.volumeHandle is required");
+    }
+    if (!KubeletLayout.isValidName(pvName)) {
+      throw new ResolveException(where + ": PersistentVolume name " + pvName + " is not usable as a directory name");
+    }
+    boolean block = "Block".equals(pv.getSpec().getVolumeMode());
+    if (block != asDevice) {
+      throw new ResolveException(where + ": PersistentVolume " + pvName + " has volumeMode " + (block ? "Block" : "Filesystem")
+          + " but the pod uses it " + (asDevice ? "in volumeDevices" : "in volumeMounts"));
+    }
+    CSIDriver d = objects.csiDrivers().get(csi.getDriver());
+    VolumeSpec.SecretRef stage = ref(csi.getNodeStageSecretRef());
+    VolumeSpec.SecretRef publish = ref(csi.getNodePublishSecretRef());
+    checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
+    checkSecret(publish, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodePublishSecretRef");
+    List<String> modes = pv.getSpec().getAccessModes() == null ? List.of() : pv.getSpec().getAccessModes();
+    VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueVolumeName(csi.getDriver(), csi.getVolumeHandle()), csi.getDriver(),
+        csi.getVolumeHandle(), pvName, false, block, csi.getFsType() == null ? "" : csi.getFsType(),
+        pv.getSpec().getMountOptions() == null ? List.of() : pv.getSpec().getMountOptions(),
+        modes.isEmpty() ? "" : modes.get(0),
+        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), stage, publish,
+        d == null || d.getSpec().getAttachRequired() == null || d.getSpec().getAttachRequired(),
+        podInfoOnMount(d), fsGroupPolicy(d), pvName, namespace + "/" + claimName);
+    return new Resolved(spec, readOnly || Boolean.TRUE.equals(csi.getReadOnly()));
+  }
+
+  private static void validDriver(String driver, String field) throws ResolveException {
+    try {
+      KubeletLayout.requireDriver(driver);
+    } catch (IllegalArgumentException e) {
+      throw new ResolveException(field + ": " + e.getMessage());
+    }
+  }
+
+  private static VolumeSpec.SecretRef ref(SecretReference r) {
+    return r == null || r.getName() == null ? null
+        : new VolumeSpec.SecretRef(r.getNamespace() == null ? "default" : r.getNamespace(), r.getName());
+  }
+
+  private static void checkSecret(VolumeSpec.SecretRef ref, ClusterObjects objects, String field) throws ResolveException {
+    if (ref != null && objects.secret(ref.namespace(), ref.name()).isEmpty()) {
+      throw new ResolveException(field + " names Secret " + ref + ", which does not exist");
+    }
+  }
+
+  private static boolean podInfoOnMount(CSIDriver d) {
+    return d != null && Boolean.TRUE.equals(d.getSpec().getPodInfoOnMount());
+  }
+
+  private static String fsGroupPolicy(CSIDriver d) {
+    return d == null || d.getSpec().getFsGroupPolicy() == null ? "ReadWriteOnceWithFSType" : d.getSpec().getFsGroupPolicy();
+  }
+
+  private static String serviceAccount(Pod pod) {
+    String sa = pod.getSpec().getServiceAccountName();
+    return sa == null || sa.isEmpty() ? "default" : sa;
+  }
+
+  private static Stream<Container> containers(Pod pod) {
+    if (pod.getSpec() == null) {
+      return Stream.empty();
+    }
+    return Stream.concat(pod.getSpec().getContainers() == null ? Stream.empty() : pod.getSpec().getContainers().stream(),
+        pod.getSpec().getInitContainers() == null ? Stream.empty() : pod.getSpec().getInitContainers().stream());
+  }
+
+  private static String typeOf(Volume v) {
+    if (v.getEmptyDir() != null) return "emptyDir";
+    if (v.getHostPath() != null) return "hostPath";
+    if (v.getConfigMap() != null) return "configMap";
+    if (v.getSecret() != null) return "secret";
+    if (v.getProjected() != null) return "projected";
+    if (v.getNfs() != null) return "nfs";
+    if (v.getDownwardAPI() != null) return "downwardAPI";
+    return "volume type";
+  }
+}

@@ -1,0 +1,275 @@
+package dev.csinode.agent;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
+import dev.csinode.csi.v1.CapacityRange;
+import dev.csinode.csi.v1.ControllerGrpcClient;
+import dev.csinode.csi.v1.CreateVolumeRequest;
+import dev.csinode.csi.v1.VolumeCapability;
+import dev.csinode.grpc.GrpcUnixClient;
+import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.mount.LoopDevices;
+import dev.csinode.mount.MountTable;
+import dev.csinode.mount.Mounter;
+import dev.csinode.plugins.PluginManager;
+import dev.csinode.testing.Await;
+import dev.csinode.testing.PrivateMountNamespace;
+import io.vertx.core.Vertx;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The agent, its bundled driver and a manifests directory, with real mounts in a private mount namespace. */
+class VolumeManagerEndToEndTest {
+  static final String DRIVER = "hostpath.csinode.dev";
+  Path root;
+  Path manifests;
+  Vertx vertx;
+  Agent agent;
+
+  @BeforeEach
+  void start() throws Exception {
+    PrivateMountNamespace.require();
+    root = Files.createTempDirectory("csi-node-agent-test-");
+    manifests = Files.createDirectories(root.resolve("manifests"));
+    write("csidriver.yaml", """
+        apiVersion: storage.k8s.io/v1
+        kind: CSIDriver
+        metadata:
+          name: hostpath.csinode.dev
+        spec:
+          attachRequired: false
+          podInfoOnMount: true
+          volumeLifecycleModes: [Persistent, Ephemeral]
+        """);
+    vertx = Vertx.vertx();
+    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
+        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30))));
+    Await.result(agent.start());
+    eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver not registered: " + agent.status());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    try {
+      Await.result(agent.stop());
+      Await.result(vertx.close());
+    } finally {
+      var left = MountTable.read().under(root);
+      for (int i = left.size() - 1; i >= 0; i--) {
+        new Mounter().unmountAll(Path.of(left.get(i).mountPoint()));
+      }
+      for (String l : LoopDevices.list()) {
+        if (l.contains(root.toString())) {
+          new LoopDevices().detach(l.split(" ")[0]);
+        }
+      }
+    }
+  }
+
+  void write(String name, String yaml) throws Exception {
+    Path tmp = manifests.resolve("." + name + ".tmp");
+    Files.writeString(tmp, yaml);
+    Files.move(tmp, manifests.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  static void eventually(BooleanSupplier condition, Supplier<String> describe) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not reached in 30 s: " + describe.get());
+      }
+      Thread.sleep(10);
+    }
+  }
+
+  Optional<PodStatus> pod(String key) {
+    return agent.volumeManager().pods().stream().filter(p -> p.pod().equals(key)).findFirst();
+  }
+
+  boolean ready(String key) {
+    return pod(key).map(PodStatus::ready).orElse(false);
+  }
+
+  String volumeHandle(String name, String kind) {
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
+      return Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
+          .putParameters("kind", kind).setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(32L << 20))
+          .addVolumeCapabilities(VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.getDefaultInstance())
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
+    }
+  }
+
+  static String pod(String name, String uid, String volumesYaml) {
+    return """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: %s
+          namespace: default
+          uid: %s
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            volumeMounts:
+            - name: data
+              mountPath: /data
+          volumes:
+        %s""".formatted(name, uid, volumesYaml.indent(2));
+  }
+
+  @Test
+  void inlineVolumeIsPublishedAndRemovedWithItsPod() throws Exception {
+    write("pod-inline.yaml", pod("inline", "11111111-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    eventually(() -> ready("default/inline"), () -> "" + pod("default/inline"));
+    PodVolume v = pod("default/inline").orElseThrow().volumes().get(0);
+    Path target = root.resolve("pods/11111111-aaaa-4bbb-8ccc-000000000001/volumes/kubernetes.io~csi/data/mount");
+    assertEquals(target.toString(), v.hostPath());
+    assertTrue(new Mounter().isMountPoint(target));
+    assertTrue(Files.exists(target.getParent().resolve("vol_data.json")));
+    assertTrue(Files.readString(target.getParent().resolve("vol_data.json")).contains("\"volumeLifecycleMode\":\"Ephemeral\""));
+    Files.writeString(target.resolve("hello"), "inline");
+    Files.delete(manifests.resolve("pod-inline.yaml"));
+    eventually(() -> pod("default/inline").isEmpty() && agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertFalse(Files.exists(target), "the publish directory is removed once unmounted");
+    assertTrue(MountTable.read().under(root.resolve("pods")).isEmpty());
+  }
+
+  @Test
+  void twoPodsSharingAClaimMeanOneStageTwoPublishesAndUnstageAfterBoth() throws Exception {
+    String handle = volumeHandle("shared", "filesystem");
+    write("pv.yaml", """
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata:
+          name: pv-shared
+        spec:
+          capacity: {storage: 32Mi}
+          accessModes: [ReadWriteOnce]
+          claimRef: {namespace: default, name: shared}
+          csi:
+            driver: hostpath.csinode.dev
+            volumeHandle: %s
+            fsType: ext4
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: shared
+          namespace: default
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 32Mi}}
+          volumeName: pv-shared
+        """.formatted(handle));
+    String claim = """
+        - name: data
+          persistentVolumeClaim:
+            claimName: shared
+        """;
+    write("pod-a.yaml", pod("a", "22222222-aaaa-4bbb-8ccc-00000000000a", claim));
+    write("pod-b.yaml", pod("b", "22222222-aaaa-4bbb-8ccc-00000000000b", claim));
+    eventually(() -> ready("default/a") && ready("default/b"), () -> agent.volumeManager().pods().toString());
+    Path staging = root.resolve("plugins/kubernetes.io/csi/hostpath.csinode.dev")
+        .resolve(dev.csinode.agent.volume.KubeletLayout.sha256(handle)).resolve("globalmount");
+    assertEquals(staging.toString(), pod("default/a").orElseThrow().volumes().get(0).stagingPath());
+    assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(staging.toString())).count(), "one stage");
+    Path ta = Path.of(pod("default/a").orElseThrow().volumes().get(0).hostPath());
+    Path tb = Path.of(pod("default/b").orElseThrow().volumes().get(0).hostPath());
+    assertEquals(root.resolve("pods/22222222-aaaa-4bbb-8ccc-00000000000a/volumes/kubernetes.io~csi/pv-shared/mount"), ta);
+    Files.writeString(ta.resolve("from-a"), "hello b");
+    assertEquals("hello b", Files.readString(tb.resolve("from-a")), "both pods see one volume");
+    assertTrue(Files.readString(staging.getParent().resolve("vol_data.json")).contains(handle));
+
+    Files.delete(manifests.resolve("pod-a.yaml"));
+    eventually(() -> !new Mounter().isMountPoint(ta), () -> "pod a still mounted");
+    assertTrue(new Mounter().isMountPoint(staging), "still staged while pod b uses it");
+    assertTrue(ready("default/b"));
+    Files.delete(manifests.resolve("pod-b.yaml"));
+    eventually(() -> !new Mounter().isMountPoint(staging), () -> "still staged after both pods went");
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertTrue(MountTable.read().under(root.resolve("pods")).isEmpty());
+    assertFalse(Files.exists(staging.getParent()), "staging directory and vol_data.json removed");
+    assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(handle)), "loop device detached by the unstage");
+  }
+
+  @Test
+  void badManifestsAreReportedAndTheOtherPodsStillRun() throws Exception {
+    write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [this is not: valid\n");
+    write("pod-missing-claim.yaml", pod("missing", "33333333-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          persistentVolumeClaim:
+            claimName: nowhere
+        """));
+    write("pod-evil.yaml", pod("evil", "../../etc", """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    write("pod-unknown-driver.yaml", """
+        apiVersion: storage.k8s.io/v1
+        kind: CSIDriver
+        metadata: {name: nobody.example.com}
+        spec: {attachRequired: false, volumeLifecycleModes: [Ephemeral]}
+        ---
+        """ + pod("unknown", "33333333-aaaa-4bbb-8ccc-000000000003", """
+        - name: data
+          csi:
+            driver: nobody.example.com
+        """));
+    write("pod-no-csidriver.yaml", pod("nocsidriver", "33333333-aaaa-4bbb-8ccc-000000000005", """
+        - name: data
+          csi:
+            driver: other.example.com
+        """));
+    write("pod-good.yaml", pod("good", "33333333-aaaa-4bbb-8ccc-000000000004", """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        - name: scratch
+          emptyDir: {}
+        """).replace("    - name: data\n      mountPath: /data\n", "    - name: data\n      mountPath: /data\n    - name: scratch\n      mountPath: /tmp\n"));
+    eventually(() -> ready("default/good"), () -> agent.volumeManager().pods().toString());
+    assertTrue(pod("default/good").orElseThrow().notHandled().get(0).contains("scratch (emptyDir"), "" + pod("default/good"));
+    assertTrue(agent.volumeManager().objects().errors().stream().anyMatch(e -> e.contains("broken.yaml") && e.contains("not valid YAML")),
+        "" + agent.volumeManager().objects().errors());
+    assertTrue(pod("default/missing").orElseThrow().errors().get(0).contains("claimName default/nowhere does not exist"));
+    assertTrue(pod("default/evil").orElseThrow().errors().get(0).contains("metadata.uid"));
+    assertTrue(pod("default/nocsidriver").orElseThrow().errors().get(0).contains("lists Ephemeral in spec.volumeLifecycleModes"),
+        "" + pod("default/nocsidriver"));
+    assertFalse(Files.exists(root.resolve("etc")));
+    eventually(() -> pod("default/unknown").map(p -> p.volumes().get(0).state().equals("failed")).orElse(false),
+        () -> "" + pod("default/unknown"));
+    assertTrue(pod("default/unknown").orElseThrow().volumes().get(0).lastError().contains("nobody.example.com is not registered"));
+  }
+
+  @Test
+  void aVanishedPublishMountIsRestored() throws Exception {
+    write("pod-inline.yaml", pod("drift", "44444444-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    eventually(() -> ready("default/drift"), () -> "" + pod("default/drift"));
+    Path target = Path.of(pod("default/drift").orElseThrow().volumes().get(0).hostPath());
+    new Mounter().unmount(target);
+    eventually(() -> new Mounter().isMountPoint(target) && ready("default/drift"), () -> "not restored: " + pod("default/drift"));
+    Files.delete(manifests.resolve("pod-inline.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+  }
+}
