@@ -1,6 +1,8 @@
 package dev.csinode.agent;
 
 import dev.csinode.agent.api.AgentApiServer;
+import dev.csinode.agent.metrics.MetricsServer;
+import dev.csinode.agent.metrics.VolumeManagerMetrics;
 import dev.csinode.agent.podsource.ManifestDirectorySource;
 import dev.csinode.agent.status.StatusReport;
 import dev.csinode.agent.volume.KubeletLayout;
@@ -27,9 +29,12 @@ public final class Agent {
 
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
-                       PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions) {
+                       PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
+                       String metricsAddress) {
+    public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
+
     public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
-      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults());
+      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null);
     }
 
     public Config {
@@ -52,6 +57,7 @@ public final class Agent {
   private Registrar bundledRegistrar;
   private VolumeManager volumes;
   private ManifestDirectorySource manifests;
+  private MetricsServer metricsServer;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -61,8 +67,15 @@ public final class Agent {
   public Future<Agent> start() {
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.nodeName(), drivers, metrics, config.volumeOptions());
+    VolumeManagerMetrics.register(metrics, volumes);
     volumes.start();
     return plugins.start()
+        .compose(v -> config.metricsAddress() == null || config.metricsAddress().isEmpty() ? Future.succeededFuture()
+            : MetricsServer.start(vertx, config.metricsAddress(), metrics).map(m -> {
+              metricsServer = m;
+              LOG.info("metrics on http://{}/metrics", config.metricsAddress().replaceAll(":0$", ":" + m.port()));
+              return null;
+            }))
         .compose(v -> config.podManifests() == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
           manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), volumes::update);
           manifests.start();
@@ -99,6 +112,11 @@ public final class Agent {
         volumes.volumes(), volumes.objects().errors());
   }
 
+  /** The metrics port, or -1 when metrics are off. */
+  public int metricsPort() {
+    return metricsServer == null ? -1 : metricsServer.port();
+  }
+
   public VolumeManager volumeManager() {
     return volumes;
   }
@@ -132,6 +150,9 @@ public final class Agent {
     }
     if (api != null) {
       f = f.eventually(api::stop);
+    }
+    if (metricsServer != null) {
+      f = f.eventually(metricsServer::stop);
     }
     if (plugins != null) {
       f = f.eventually(plugins::stop);

@@ -44,6 +44,7 @@ public final class VolumeManager {
   }
 
   private final Reconciler reconciler;
+  private final OperationExecutor executor;
   private final CsiNodeClient csi;
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
@@ -54,7 +55,7 @@ public final class VolumeManager {
     Context context = vertx.getOrCreateContext();
     ActualStateOfWorld asw = new ActualStateOfWorld();
     this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
-    OperationExecutor executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
+    this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects);
     this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval());
@@ -64,6 +65,11 @@ public final class VolumeManager {
 
   public void start() {
     reconciler.start();
+  }
+
+  /** Must be called before {@link #start()}: the executor belongs to the reconciler's context afterwards. */
+  public void observeOperations(OperationExecutor.Observer observer) {
+    executor.observe(observer);
   }
 
   public void stop() {

@@ -53,7 +53,8 @@ class VolumeManagerEndToEndTest {
         """);
     vertx = Vertx.vertx();
     agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
-        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30))));
+        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30)),
+        "127.0.0.1:0"));
     Await.result(agent.start());
     eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver not registered: " + agent.status());
   }
@@ -129,6 +130,23 @@ class VolumeManagerEndToEndTest {
         %s""".formatted(name, uid, volumesYaml.indent(2));
   }
 
+  String scrape() throws Exception {
+    var resp = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + agent.metricsPort() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, resp.statusCode());
+    return resp.body();
+  }
+
+  /**
+   * A sample line of the metric that contains every given part (label order is the library's business);
+   * a part starting with "} " is the value and must end the line.
+   */
+  static boolean hasSample(String text, String metric, String... parts) {
+    return text.lines().anyMatch(l -> l.startsWith(metric + "{") && java.util.Arrays.stream(parts)
+        .allMatch(p -> p.startsWith("} ") ? l.endsWith(p) : l.contains(p)));
+  }
+
   @Test
   void inlineVolumeIsPublishedAndRemovedWithItsPod() throws Exception {
     write("pod-inline.yaml", pod("inline", "11111111-aaaa-4bbb-8ccc-000000000001", """
@@ -195,6 +213,15 @@ class VolumeManagerEndToEndTest {
     Files.writeString(ta.resolve("from-a"), "hello b");
     assertEquals("hello b", Files.readString(tb.resolve("from-a")), "both pods see one volume");
     assertTrue(Files.readString(staging.getParent().resolve("vol_data.json")).contains(handle));
+
+    String metrics = scrape();
+    assertTrue(hasSample(metrics, "volume_manager_total_volumes", "plugin_name=\"kubernetes.io/csi:hostpath.csinode.dev\"",
+        "state=\"actual_state_of_world\"", "} 1.0"), metrics);
+    assertTrue(hasSample(metrics, "csi_operations_seconds_count", "method_name=\"/csi.v1.Node/NodeStageVolume\"",
+        "grpc_status_code=\"OK\"", "driver_name=\"hostpath.csinode.dev\"", "} 1"), "exactly one NodeStageVolume:\n" + metrics);
+    assertTrue(hasSample(metrics, "csi_operations_seconds_count", "method_name=\"/csi.v1.Node/NodePublishVolume\"", "} 2"), metrics);
+    assertTrue(hasSample(metrics, "storage_operation_duration_seconds_count", "operation_name=\"volume_mount\"", "status=\"success\""), metrics);
+    assertTrue(hasSample(metrics, "plugin_manager_total_plugins", "state=\"actual_state_of_world\""), metrics);
 
     Files.delete(manifests.resolve("pod-a.yaml"));
     eventually(() -> !new Mounter().isMountPoint(ta), () -> "pod a still mounted");

@@ -35,6 +35,10 @@ public final class RunCommand implements Callable<Integer> {
           + "Secret; YAML or JSON), watched for changes, like the kubelet's static pod path.")
   Path podManifests;
 
+  @Option(names = "--metrics-address", defaultValue = Agent.Config.DEFAULT_METRICS_ADDRESS, paramLabel = "HOST:PORT",
+      description = "Prometheus metrics at http://HOST:PORT/metrics; empty to disable (default: ${DEFAULT-VALUE}).")
+  String metricsAddress;
+
   @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
   String probeInterval;
@@ -44,7 +48,7 @@ public final class RunCommand implements Callable<Integer> {
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,
         PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)), podManifests,
-        dev.csinode.agent.VolumeManager.Options.defaults());
+        dev.csinode.agent.VolumeManager.Options.defaults(), metricsAddress);
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));

@@ -75,6 +75,49 @@ public final class StatusCommand implements Callable<Integer> {
   }
 
   private static void printTable(JsonNode report) {
+    printDrivers(report);
+    List<String[]> pods = new ArrayList<>();
+    pods.add(new String[] {"POD", "VOLUME", "STATE", "DRIVER", "HOST PATH / LAST ERROR"});
+    for (JsonNode p : report.path("pods")) {
+      for (JsonNode v : p.path("volumes")) {
+        String detail = v.path("hostPath").isTextual() ? v.path("hostPath").asText()
+            : v.path("lastError").isTextual() ? v.path("lastError").asText() + " (retry " + v.path("nextRetryAt").asText() + ")" : "";
+        pods.add(new String[] {p.path("pod").asText(), v.path("name").asText(), v.path("state").asText(), v.path("driver").asText(), detail});
+      }
+      for (JsonNode e : p.path("errors")) {
+        pods.add(new String[] {p.path("pod").asText(), "-", "error", "-", e.asText()});
+      }
+      for (JsonNode n : p.path("notHandled")) {
+        pods.add(new String[] {p.path("pod").asText(), n.asText(), "not handled", "-", ""});
+      }
+    }
+    if (pods.size() > 1) {
+      System.out.println();
+      print(pods);
+    }
+    for (JsonNode e : report.path("manifestErrors")) {
+      System.out.println("manifest error: " + e.asText());
+    }
+  }
+
+  private static void print(List<String[]> rows) {
+    int cols = rows.get(0).length;
+    int[] w = new int[cols];
+    for (String[] r : rows) {
+      for (int i = 0; i < cols - 1; i++) {
+        w[i] = Math.max(w[i], r[i].length());
+      }
+    }
+    for (String[] r : rows) {
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < cols; i++) {
+        b.append(i < cols - 1 ? String.format("%-" + w[i] + "s  ", r[i]) : r[i]);
+      }
+      System.out.println(b.toString().stripTrailing());
+    }
+  }
+
+  private static void printDrivers(JsonNode report) {
     System.out.println("node " + report.path("nodeName").asText() + ", root " + report.path("rootDir").asText());
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"DRIVER", "STATE", "HEALTHY", "NODE ID", "ENDPOINT", "CAPABILITIES / REASON"});
@@ -90,15 +133,6 @@ public final class StatusCommand implements Callable<Integer> {
           registered ? d.path("endpoint").asText() : "-",
           registered ? String.join(",", caps) : d.path("reason").asText()});
     }
-    int[] w = new int[6];
-    for (String[] r : rows) {
-      for (int i = 0; i < 5; i++) {
-        w[i] = Math.max(w[i], r[i].length());
-      }
-    }
-    for (String[] r : rows) {
-      System.out.printf("%-" + w[0] + "s  %-" + w[1] + "s  %-" + w[2] + "s  %-" + w[3] + "s  %-" + w[4] + "s  %s%n",
-          (Object[]) r);
-    }
+    print(rows);
   }
 }

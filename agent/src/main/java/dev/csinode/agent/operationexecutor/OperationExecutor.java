@@ -17,6 +17,7 @@ import java.util.function.Supplier;
  * at once. Not thread-safe: used from the reconciler's context only.
  */
 public final class OperationExecutor {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OperationExecutor.class);
   /** The last failure of an operation on a key, and when it may run again. */
   public record Failure(String operation, String error, int failures, long notBeforeMillis) {}
 
@@ -25,6 +26,16 @@ public final class OperationExecutor {
   private final Duration maxBackoff;
   private final LongSupplier clock;
   private final Set<OperationKey> running = new HashSet<>();
+  private Observer observer = (operation, plugin, success, seconds) -> { };
+
+  /** Hears of every finished operation, for {@code storage_operation_duration_seconds}. */
+  public interface Observer {
+    void finished(String operation, String volumePlugin, boolean success, double seconds);
+  }
+
+  public void observe(Observer o) {
+    this.observer = o;
+  }
   private final Map<OperationKey, Failure> failures = new HashMap<>();
 
   public OperationExecutor(int maxParallel, Duration initialBackoff, Duration maxBackoff, LongSupplier clock) {
@@ -54,9 +65,15 @@ public final class OperationExecutor {
    * the key released and the backoff recorded, so the caller can look for more work.
    */
   public boolean tryRun(OperationKey key, String operation, Supplier<Future<Void>> op, Runnable done) {
+    return tryRun(key, operation, "", op, done);
+  }
+
+  /** As {@link #tryRun(OperationKey, String, Supplier, Runnable)}, naming the volume plugin for metrics. */
+  public boolean tryRun(OperationKey key, String operation, String volumePlugin, Supplier<Future<Void>> op, Runnable done) {
     if (blocked(key, operation).isPresent()) {
       return false;
     }
+    long start = System.nanoTime();
     running.add(key);
     Future<Void> f;
     try {
@@ -66,6 +83,7 @@ public final class OperationExecutor {
     }
     f.onComplete(ar -> {
       running.remove(key);
+      observer.finished(operation, volumePlugin, ar.succeeded(), (System.nanoTime() - start) / 1e9);
       if (ar.succeeded()) {
         failures.remove(key);
       } else {
@@ -73,6 +91,7 @@ public final class OperationExecutor {
         int n = last != null && last.operation().equals(operation) ? last.failures() + 1 : 1;
         long delay = backoff(n).toMillis();
         failures.put(key, new Failure(operation, message(ar.cause()), n, clock.getAsLong() + delay));
+        LOG.warn("{} of {} failed (attempt {}, next try in {} ms): {}", operation, key, n, delay, message(ar.cause()));
       }
       done.run();
     });

@@ -119,7 +119,7 @@ public final class Reconciler {
       for (MountedPod pod : List.copyOf(v.pods.values())) {
         if (!dsw.podNeeds(v.spec.uniqueName(), pod.podUid())) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
-          executor.tryRun(key, "volume_unmount", () -> operations.unmount(v, pod), this::operationDone);
+          executor.tryRun(key, "volume_unmount", plugin(v.spec.driver()), () -> operations.unmount(v, pod), this::operationDone);
         }
       }
     }
@@ -134,7 +134,7 @@ public final class Reconciler {
         // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
         OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())
             : OperationKey.volume(dv.spec().uniqueName());
-        executor.tryRun(key, "volume_mount", () -> operations.mount(dv.spec(), pod), this::operationDone);
+        executor.tryRun(key, "volume_mount", plugin(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), this::operationDone);
       }
     }
   }
@@ -150,8 +150,13 @@ public final class Reconciler {
         executor.forget(key);
         continue;
       }
-      executor.tryRun(key, "unmount_device", () -> operations.unmountDevice(v), this::operationDone);
+      executor.tryRun(key, "unmount_device", plugin(v.spec.driver()), () -> operations.unmountDevice(v), this::operationDone);
     }
+  }
+
+  /** The kubelet's metric label for a CSI driver. */
+  static String plugin(String driver) {
+    return "kubernetes.io/csi:" + driver;
   }
 
   private void operationDone() {

@@ -1,0 +1,50 @@
+package dev.csinode.agent.metrics;
+
+import dev.csinode.agent.VolumeManager;
+import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.agent.reconciler.Reconciler;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The volume manager's metrics, with the kubelet's names where the kubelet has one:
+ * {@code storage_operation_duration_seconds}, {@code volume_manager_total_volumes}, and gauges of uncertain
+ * volumes. Gauges are computed from the reconciler's snapshot at scrape time.
+ */
+public final class VolumeManagerMetrics {
+  private VolumeManagerMetrics() {}
+
+  public static Histogram operationDurations(PrometheusRegistry registry) {
+    return Histogram.builder().name("storage_operation_duration_seconds")
+        .help("Duration of volume operations (volume_mount, volume_unmount, unmount_device)")
+        .classicUpperBounds(.1, .25, .5, 1, 2.5, 5, 10, 15, 25, 50, 120, 300, 600)
+        .labelNames("volume_plugin", "operation_name", "status", "migrated").register(registry);
+  }
+
+  public static void register(PrometheusRegistry registry, VolumeManager vm) {
+    Histogram ops = operationDurations(registry);
+    vm.observeOperations((operation, plugin, success, seconds) ->
+        ops.labelValues(plugin, operation, success ? "success" : "fail-unknown", "false").observe(seconds));
+    GaugeWithCallback.builder().name("volume_manager_total_volumes")
+        .help("Number of volumes in the desired and actual state of world, by plugin")
+        .labelNames("plugin_name", "state")
+        .callback(cb -> {
+          Reconciler.Snapshot s = vm.reconciler().snapshot();
+          Map<String, Integer> desired = new HashMap<>();
+          s.desired().volumes().values().forEach(v -> desired.merge(v.spec().driver(), 1, Integer::sum));
+          Map<String, Integer> actual = new HashMap<>();
+          s.actual().forEach(v -> actual.merge(v.spec().driver(), 1, Integer::sum));
+          desired.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "desired_state_of_world"));
+          actual.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "actual_state_of_world"));
+        }).register(registry);
+    GaugeWithCallback.builder().name("csi_node_agent_uncertain_volumes")
+        .help("Volumes whose staging or a publish is in an uncertain state (may be mounted; torn down when unused)")
+        .callback(cb -> cb.call(vm.reconciler().snapshot().actual().stream().filter(v ->
+            v.device() == ActualStateOfWorld.DeviceState.UNCERTAIN
+                || v.pods().stream().anyMatch(p -> p.state() == ActualStateOfWorld.MountState.UNCERTAIN)).count()))
+        .register(registry);
+  }
+}
