@@ -30,16 +30,21 @@ public final class Agent {
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
                        PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
-                       String metricsAddress) {
+                       String metricsAddress, boolean drainOnExit) {
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
 
     public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
-      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null);
+      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null, false);
     }
 
     public Config {
       rootDir = rootDir.toAbsolutePath().normalize();
       apiSocket = apiSocket == null ? rootDir.resolve("csi-node-agent.sock") : apiSocket.toAbsolutePath().normalize();
+    }
+
+    /** The agent's own state: provisioned volumes, and later the journal. */
+    public Path stateDir() {
+      return rootDir.resolve("csi-node-agent");
     }
 
     public Path bundledDriverDir() {
@@ -66,7 +71,8 @@ public final class Agent {
 
   public Future<Agent> start() {
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
-    volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.nodeName(), drivers, metrics, config.volumeOptions());
+    volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
+        config.volumeOptions());
     VolumeManagerMetrics.register(metrics, volumes);
     volumes.start();
     return plugins.start()
@@ -76,16 +82,16 @@ public final class Agent {
               LOG.info("metrics on http://{}/metrics", config.metricsAddress().replaceAll(":0$", ":" + m.port()));
               return null;
             }))
-        .compose(v -> config.podManifests() == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
-          manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), volumes::update);
-          manifests.start();
-          return null;
-        }, false))
         .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this::status))
         .compose(server -> {
           api = server;
           return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();
         })
+        .compose(v -> config.podManifests() == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
+          manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), volumes::update);
+          manifests.start();
+          return null;
+        }, false))
         .map(v -> {
           LOG.info("agent for node {} running: root {}, API {}", config.nodeName(), config.rootDir(), config.apiSocket());
           return this;
@@ -100,10 +106,14 @@ public final class Agent {
       bundledDriver = d;
       return Registrar.start(vertx, hc.endpoint(), hc.endpoint().path().toString(), plugins.registryDir(),
           Duration.ofSeconds(30), Duration.ofSeconds(5));
-    }).map(r -> {
+    }).compose(r -> {
       bundledRegistrar = r;
       r.rejection().onFailure(err -> LOG.error("the bundled driver was refused: {}", err.getMessage()));
-      return null;
+      // Pods read before the driver registered would only fail and back off once: wait for it.
+      io.vertx.core.Promise<Void> settled = io.vertx.core.Promise.promise();
+      r.accepted().onComplete(ar -> settled.tryComplete());
+      r.rejection().onComplete(ar -> settled.tryComplete());
+      return settled.future();
     });
   }
 
@@ -139,8 +149,17 @@ public final class Agent {
     if (manifests != null) {
       manifests.close();
     }
+    if (volumes != null && config.drainOnExit()) {
+      LOG.info("draining: tearing down every volume before exit");
+      f = volumes.drain(Duration.ofMinutes(2)).onFailure(err -> LOG.error("drain incomplete: {}", err.getMessage()))
+          .otherwiseEmpty();
+    }
     if (volumes != null) {
-      volumes.stop();
+      VolumeManager vm = volumes;
+      f = f.eventually(() -> {
+        vm.stop();
+        return Future.succeededFuture();
+      });
     }
     if (bundledRegistrar != null) {
       f = f.eventually(bundledRegistrar::stop);

@@ -14,6 +14,7 @@ import dev.csinode.agent.operationexecutor.OperationKey;
 import dev.csinode.agent.operationexecutor.VolumeOperations;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
+import dev.csinode.agent.provisioner.Provisioner;
 import dev.csinode.agent.reconciler.Reconciler;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
@@ -22,6 +23,7 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.plugins.csi.DriverRegistry;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.time.Instant;
@@ -44,23 +46,41 @@ public final class VolumeManager {
   }
 
   private final Reconciler reconciler;
+  private final Provisioner provisioner;
+  private final Context context;
   private final OperationExecutor executor;
   private final CsiNodeClient csi;
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
 
-  public VolumeManager(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, PrometheusRegistry metrics,
-                       Options options) {
+  public VolumeManager(Vertx vertx, KubeletLayout layout, java.nio.file.Path stateDir, String nodeName, DriverRegistry drivers,
+                       PrometheusRegistry metrics, Options options) {
     this.layout = layout;
-    Context context = vertx.getOrCreateContext();
+    this.context = vertx.getOrCreateContext();
     ActualStateOfWorld asw = new ActualStateOfWorld();
     this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects);
     this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval());
-    // A driver that (re)registers may unblock waiting volumes: look again at once.
-    drivers.onChange(name -> reconciler.update(reconciler.snapshot().desired()));
+    this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, effective -> {
+      if (draining) {
+        return;
+      }
+      objects = effective;
+      reconciler.update(DesiredStateOfWorldPopulator.populate(effective, provisioner().errors()));
+    });
+    provisioner.inUse(pv -> {
+      String unique = KubeletLayout.uniqueVolumeName(pv.getSpec().getCsi().getDriver(), pv.getSpec().getCsi().getVolumeHandle());
+      Reconciler.Snapshot s = reconciler.snapshot();
+      return s.desired().volume(unique).isPresent() || s.actual().stream().anyMatch(v -> v.uniqueName().equals(unique));
+    });
+    // A driver that (re)registers may unblock waiting claims and volumes: look again at once.
+    drivers.onChange(name -> context.runOnContext(v -> provisioner.refresh()));
+  }
+
+  private Provisioner provisioner() {
+    return provisioner;
   }
 
   public void start() {
@@ -77,11 +97,58 @@ public final class VolumeManager {
     csi.close();
   }
 
-  /** New pod-source content: rebuild the desired state and reconcile. */
-  public void update(ClusterObjects newObjects) {
-    objects = newObjects;
-    reconciler.update(DesiredStateOfWorldPopulator.populate(newObjects));
+  /**
+   * Tears down every volume (unpublish, unstage, detach) and completes when nothing is left or the timeout
+   * passes; the pod sources must be stopped first. For --drain-on-exit: the kubelet leaves volumes mounted.
+   */
+  public Future<Void> drain(Duration timeout) {
+    draining = true;
+    reconciler.update(DesiredStateOfWorld.EMPTY);
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    long deadline = System.currentTimeMillis() + timeout.toMillis();
+    Vertx vertx = context.owner();
+    vertx.setPeriodic(50, t -> {
+      if (reconciler.snapshot().actual().isEmpty() && reconciler.snapshot().desired().volumes().isEmpty()) {
+        vertx.cancelTimer(t);
+        done.tryComplete();
+      } else if (System.currentTimeMillis() > deadline) {
+        vertx.cancelTimer(t);
+        done.tryFail("volumes still mounted after " + timeout.toSeconds() + " s: " + volumes());
+      }
+    });
+    return done.future();
   }
+
+  /**
+   * Completes once the pod sources have delivered, and no provisioning and no volume operation is running:
+   * the point after which "nothing else will happen" can be asserted.
+   */
+  public Future<Void> idle(Duration timeout) {
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    long deadline = System.currentTimeMillis() + timeout.toMillis();
+    Vertx vertx = context.owner();
+    context.runOnContext(x -> vertx.setPeriodic(20, t -> {
+      if (provisioner.idle() && executor.runningCount() == 0) {
+        vertx.cancelTimer(t);
+        done.tryComplete();
+      } else if (System.currentTimeMillis() > deadline) {
+        vertx.cancelTimer(t);
+        done.tryFail("still busy after " + timeout.toSeconds() + " s");
+      }
+    }));
+    return done.future();
+  }
+
+  /** New pod-source content: provision what needs it, rebuild the desired state and reconcile. */
+  public void update(ClusterObjects newObjects) {
+    context.runOnContext(v -> {
+      if (!draining) {
+        provisioner.update(newObjects);
+      }
+    });
+  }
+
+  private volatile boolean draining;
 
   public ClusterObjects objects() {
     return objects;

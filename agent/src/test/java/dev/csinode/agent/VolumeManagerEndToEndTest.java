@@ -54,7 +54,7 @@ class VolumeManagerEndToEndTest {
     vertx = Vertx.vertx();
     agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
         new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30)),
-        "127.0.0.1:0"));
+        "127.0.0.1:0", false));
     Await.result(agent.start());
     eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver not registered: " + agent.status());
   }
@@ -283,6 +283,147 @@ class VolumeManagerEndToEndTest {
     eventually(() -> pod("default/unknown").map(p -> p.volumes().get(0).state().equals("failed")).orElse(false),
         () -> "" + pod("default/unknown"));
     assertTrue(pod("default/unknown").orElseThrow().volumes().get(0).lastError().contains("nobody.example.com is not registered"));
+  }
+
+  int driverVolumeCount() {
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
+      return Await.result(c.call(ControllerGrpcClient.ListVolumes, dev.csinode.csi.v1.ListVolumesRequest.getDefaultInstance(),
+          Duration.ofSeconds(10))).getEntriesCount();
+    }
+  }
+
+  @Test
+  void claimsAreProvisionedUsedAsFilesystemAndBlockAndDeletedWithTheirClaims() throws Exception {
+    write("storage.yaml", """
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: fast}
+        provisioner: hostpath.csinode.dev
+        parameters: {kind: filesystem, csi.storage.k8s.io/fstype: ext4}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: fsclaim, namespace: default}
+        spec:
+          storageClassName: fast
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 40Mi}}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: rawclaim, namespace: default}
+        spec:
+          storageClassName: fast
+          volumeMode: Block
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 16Mi}}
+        """);
+    write("pod-fs.yaml", pod("fs", "55555555-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          persistentVolumeClaim:
+            claimName: fsclaim
+        """));
+    write("pod-raw.yaml", """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: raw, namespace: default, uid: 55555555-aaaa-4bbb-8ccc-000000000002}
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
+          volumes:
+          - name: dev
+            persistentVolumeClaim: {claimName: rawclaim}
+        """);
+    write("pod-eph.yaml", pod("eph", "55555555-aaaa-4bbb-8ccc-000000000003", """
+        - name: data
+          ephemeral:
+            volumeClaimTemplate:
+              spec:
+                storageClassName: fast
+                accessModes: [ReadWriteOnce]
+                resources: {requests: {storage: 20Mi}}
+        """));
+    eventually(() -> ready("default/fs") && ready("default/raw") && ready("default/eph"), () -> agent.volumeManager().pods().toString());
+    assertEquals(3, driverVolumeCount());
+    assertEquals(3, Files.list(root.resolve("csi-node-agent/provisioned")).count(), "one PersistentVolume record per claim");
+
+    Path fs = Path.of(pod("default/fs").orElseThrow().volumes().get(0).hostPath());
+    assertEquals("ext4", MountTable.read().at(fs).orElseThrow().fsType());
+    Files.writeString(fs.resolve("kept"), "data");
+
+    Path raw = Path.of(pod("default/raw").orElseThrow().volumes().get(0).hostPath());
+    assertTrue(raw.toString().contains("volumeDevices/publish/pvc-"), raw.toString());
+    try (var ch = java.nio.channels.FileChannel.open(raw, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap("raw bytes".getBytes()), 0);
+    }
+    assertTrue(Files.isSymbolicLink(root.resolve("pods/55555555-aaaa-4bbb-8ccc-000000000002/volumeDevices/kubernetes.io~csi")
+        .resolve(raw.getParent().getFileName())), "the pod's volumeDevices link to the block device file");
+
+    // The pod goes: the generic ephemeral claim goes with it, and so does its volume.
+    Files.delete(manifests.resolve("pod-eph.yaml"));
+    eventually(() -> driverVolumeCount() == 2, () -> "ephemeral volume not deleted");
+    // Pods go, then claims: volumes are torn down, then deleted (reclaimPolicy Delete).
+    Files.delete(manifests.resolve("pod-fs.yaml"));
+    Files.delete(manifests.resolve("pod-raw.yaml"));
+    Files.delete(manifests.resolve("storage.yaml"));
+    eventually(() -> driverVolumeCount() == 0, () -> "volumes not deleted: " + agent.volumeManager().volumes());
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertEquals(0, Files.list(root.resolve("csi-node-agent/provisioned")).count());
+    assertTrue(MountTable.read().under(root.resolve("pods")).isEmpty());
+    assertTrue(MountTable.read().under(root.resolve("plugins/kubernetes.io")).isEmpty());
+  }
+
+  /** Regression: a restart once deleted provisioned volumes because the driver registered before the manifests were read. */
+  @Test
+  void aRestartNeverDeletesProvisionedVolumes() throws Exception {
+    write("claim.yaml", """
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: keep}
+        provisioner: hostpath.csinode.dev
+        parameters: {kind: directory}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: precious, namespace: default}
+        spec:
+          storageClassName: keep
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Mi}}
+        """);
+    write("pod.yaml", pod("user", "66666666-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          persistentVolumeClaim:
+            claimName: precious
+        """));
+    eventually(() -> ready("default/user"), () -> agent.volumeManager().pods().toString());
+    String handle = pod("default/user").orElseThrow().volumes().get(0).volumeHandle();
+    Files.writeString(Path.of(pod("default/user").orElseThrow().volumes().get(0).hostPath()).resolve("precious.txt"), "keep me");
+
+    // Drain and restart with the same manifests (what the demo does): same volume, same data.
+    Await.result(agent.volumeManager().drain(Duration.ofSeconds(30)));
+    Await.result(agent.stop());
+    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
+        VolumeManager.Options.defaults(), null, false));
+    Await.result(agent.start());
+    eventually(() -> ready("default/user"), () -> agent.volumeManager().pods().toString());
+    assertEquals(handle, pod("default/user").orElseThrow().volumes().get(0).volumeHandle(), "the same volume, not a new one");
+    assertEquals("keep me", Files.readString(Path.of(pod("default/user").orElseThrow().volumes().get(0).hostPath()).resolve("precious.txt")));
+
+    // Drain and restart with an empty manifests directory: the claim was not seen in this run, so nothing is deleted.
+    Await.result(agent.volumeManager().drain(Duration.ofSeconds(30)));
+    Await.result(agent.stop());
+    Path empty = Files.createDirectories(root.resolve("empty-manifests"));
+    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), empty,
+        VolumeManager.Options.defaults(), null, false));
+    Await.result(agent.start());
+    eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver");
+    Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
+    assertEquals(1, driverVolumeCount(), "the provisioned volume survives a restart without its claim");
+    assertTrue(Files.exists(root.resolve("csi-node-agent/provisioned").resolve(
+        "pvc-" + java.util.UUID.nameUUIDFromBytes("claim/default/precious".getBytes()) + ".json")));
   }
 
   @Test

@@ -39,6 +39,10 @@ public final class RunCommand implements Callable<Integer> {
       description = "Prometheus metrics at http://HOST:PORT/metrics; empty to disable (default: ${DEFAULT-VALUE}).")
   String metricsAddress;
 
+  @Option(names = "--drain-on-exit",
+      description = "On SIGTERM, unpublish and unstage every volume before exiting (by default volumes stay mounted, as with the kubelet).")
+  boolean drainOnExit;
+
   @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
   String probeInterval;
@@ -48,7 +52,7 @@ public final class RunCommand implements Callable<Integer> {
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,
         PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)), podManifests,
-        dev.csinode.agent.VolumeManager.Options.defaults(), metricsAddress);
+        dev.csinode.agent.VolumeManager.Options.defaults(), metricsAddress, drainOnExit);
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));

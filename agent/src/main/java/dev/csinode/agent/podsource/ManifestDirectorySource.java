@@ -101,12 +101,24 @@ public final class ManifestDirectorySource implements AutoCloseable {
     List<HasMetadata> objects = new ArrayList<>();
     List<String> errors = new ArrayList<>();
     files.values().forEach(r -> {
-      objects.addAll(r.objects());
+      r.objects().forEach(o -> objects.add(withUid(o)));
       errors.addAll(r.errors());
     });
     errors.forEach(err -> LOG.warn("manifest: {}", err));
     ClusterObjects snapshot = ClusterObjects.of(objects, errors);
     context.runOnContext(v -> listener.handle(snapshot));
+  }
+
+  /**
+   * Pods written by hand rarely carry a UID; the kubelet gives static pods one too. Ours is derived from
+   * namespace and name, so it is stable across edits and restarts (the pod's directories stay the same).
+   */
+  static HasMetadata withUid(HasMetadata o) {
+    if (o instanceof io.fabric8.kubernetes.api.model.Pod p && (p.getMetadata().getUid() == null || p.getMetadata().getUid().isEmpty())) {
+      String uid = java.util.UUID.nameUUIDFromBytes(("static-pod/" + ClusterObjects.key(p)).getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString();
+      return new io.fabric8.kubernetes.api.model.PodBuilder(p).editMetadata().withUid(uid).endMetadata().build();
+    }
+    return o;
   }
 
   @Override

@@ -35,6 +35,11 @@ public final class DesiredStateOfWorldPopulator {
   private DesiredStateOfWorldPopulator() {}
 
   public static DesiredStateOfWorld populate(ClusterObjects objects) {
+    return populate(objects, Map.of());
+  }
+
+  /** @param claimProblems why claims are not bound yet (from the provisioner), by {@code namespace/name} */
+  public static DesiredStateOfWorld populate(ClusterObjects objects, Map<String, String> claimProblems) {
     Map<String, VolumeSpec> specs = new LinkedHashMap<>();
     Map<String, Map<String, PodToMount>> podsByVolume = new HashMap<>();
     Map<String, PodVolumes> pods = new LinkedHashMap<>();
@@ -67,7 +72,7 @@ public final class DesiredStateOfWorldPopulator {
         }
         String where = "pod " + podKey + " volume " + vol.getName();
         try {
-          Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, where);
+          Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, claimProblems, where);
           if (r == null) {
             notHandled.add(vol.getName() + " (" + typeOf(vol) + ": not handled by this agent)");
             continue;
@@ -106,17 +111,20 @@ public final class DesiredStateOfWorldPopulator {
     }
   }
 
-  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, ClusterObjects objects, String where) throws ResolveException {
+  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, ClusterObjects objects, Map<String, String> claimProblems,
+                                  String where) throws ResolveException {
     if (vol.getCsi() != null) {
       return inline(pod, vol, vol.getCsi(), objects, where);
     }
     if (vol.getPersistentVolumeClaim() != null) {
       String claimName = vol.getPersistentVolumeClaim().getClaimName();
       boolean ro = Boolean.TRUE.equals(vol.getPersistentVolumeClaim().getReadOnly());
-      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
+      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, claimProblems, where);
     }
     if (vol.getEphemeral() != null) {
-      throw new ResolveException(where + ": generic ephemeral volumes (spec.volumes[].ephemeral) are not supported yet");
+      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template.
+      String claimName = pod.getMetadata().getName() + "-" + vol.getName();
+      return claim(ClusterObjects.namespaceOf(pod), claimName, false, asDevice, objects, claimProblems, where);
     }
     return null;
   }
@@ -149,13 +157,14 @@ public final class DesiredStateOfWorldPopulator {
   }
 
   private static Resolved claim(String namespace, String claimName, boolean readOnly, boolean asDevice, ClusterObjects objects,
-                                String where) throws ResolveException {
+                                Map<String, String> claimProblems, String where) throws ResolveException {
     PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElseThrow(() ->
         new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
     String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
     if (pvName == null || pvName.isEmpty()) {
-      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume "
-          + "(spec.volumeName is empty) and dynamic provisioning is not supported yet");
+      String why = claimProblems.get(namespace + "/" + claimName);
+      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
+          + (why == null ? " (provisioning)" : ": " + why));
     }
     PersistentVolume pv = objects.volumes().get(pvName);
     if (pv == null) {

@@ -1,0 +1,340 @@
+package dev.csinode.agent.provisioner;
+
+import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.csi.v1.CapacityRange;
+import dev.csinode.csi.v1.ControllerGrpcClient;
+import dev.csinode.csi.v1.CreateVolumeRequest;
+import dev.csinode.csi.v1.DeleteVolumeRequest;
+import dev.csinode.csi.v1.VolumeCapability;
+import dev.csinode.plugins.csi.DriverRegistry;
+import dev.csinode.plugins.csi.RegisteredDriver;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Standalone-mode provisioning: the agent is the only control plane, so it does what external-provisioner
+ * and the PV controller would. A claim with a StorageClass whose provisioner is a registered driver, and no
+ * volume yet, gets a CreateVolume (named {@code pvc-<claim uid>}, so retries and restarts are idempotent) and
+ * a PersistentVolume kept under {@code <state-dir>/provisioned/}; the claim is then seen as bound to it.
+ * Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod. When a claim seen
+ * in this run goes and its volume is no longer in use, the volume is deleted (reclaimPolicy Delete, the default)
+ * or kept (Retain). A claim not seen since start (the agent restarted with other manifests) never causes a
+ * deletion: its volume stays until the claim comes back.
+ *
+ * <p>Sits between the pod source and the populator: {@link #update} takes the sources' objects and hands the
+ * effective objects (claims bound, PVs added) downstream. Runs on the volume manager's context.
+ */
+public final class Provisioner {
+  private static final Logger LOG = LoggerFactory.getLogger(Provisioner.class);
+  private static final KubernetesSerialization KUBE = new KubernetesSerialization();
+  static final String PREFIX = "csi.storage.k8s.io/";
+
+  private final Vertx vertx;
+  private final Path dir;
+  private final DriverRegistry drivers;
+  private final CsiNodeClient csi;
+  private final Consumer<ClusterObjects> downstream;
+  private final Map<String, PersistentVolume> provisioned = new HashMap<>();
+  private final Set<String> inFlight = new HashSet<>();
+  /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
+  private final Set<String> seenClaims = new HashSet<>();
+  private boolean sourcesReady;
+  private final Map<String, String> errors = new HashMap<>();
+  private Predicate<PersistentVolume> inUse = pv -> false;
+  private ClusterObjects last = ClusterObjects.EMPTY;
+
+  public Provisioner(Vertx vertx, Path stateDir, DriverRegistry drivers, CsiNodeClient csi, Consumer<ClusterObjects> downstream) {
+    this.vertx = vertx;
+    this.dir = stateDir.resolve("provisioned");
+    this.drivers = drivers;
+    this.csi = csi;
+    this.downstream = downstream;
+    load();
+  }
+
+  /** Tells the provisioner when a volume is still mounted somewhere, so it is not deleted under a pod. */
+  public void inUse(Predicate<PersistentVolume> predicate) {
+    this.inUse = predicate;
+  }
+
+  /** True once the sources delivered their first snapshot and no CreateVolume or DeleteVolume is in flight. */
+  public boolean idle() {
+    return sourcesReady && inFlight.isEmpty();
+  }
+
+  /** Problems per claim ({@code namespace/name}), for status. */
+  public Map<String, String> errors() {
+    return Map.copyOf(errors);
+  }
+
+  public void update(ClusterObjects objects) {
+    last = objects;
+    sourcesReady = true;
+    downstream.accept(effective(objects));
+  }
+
+  /**
+   * Re-evaluates the last objects: after a provisioning finished, a driver registered or a volume was released.
+   * Does nothing before the pod sources delivered their first snapshot: an empty start must not look like
+   * every claim was deleted.
+   */
+  public void refresh() {
+    if (sourcesReady) {
+      update(last);
+    }
+  }
+
+  ClusterObjects effective(ClusterObjects objects) {
+    List<HasMetadata> out = new ArrayList<>();
+    out.addAll(objects.pods().values());
+    out.addAll(objects.volumes().values());
+    out.addAll(objects.storageClasses().values());
+    out.addAll(objects.csiDrivers().values());
+    out.addAll(objects.secrets().values());
+    provisioned.values().stream().filter(pv -> !objects.volumes().containsKey(pv.getMetadata().getName())).forEach(out::add);
+    Map<String, PersistentVolumeClaim> claims = new HashMap<>(objects.claims());
+    ephemeralClaims(objects).forEach(c -> claims.putIfAbsent(ClusterObjects.key(c), c));
+    Set<String> wanted = new HashSet<>();
+    for (PersistentVolumeClaim c : claims.values()) {
+      String key = ClusterObjects.key(c);
+      wanted.add(key);
+      seenClaims.add(key);
+      String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
+      if (volumeName != null && !volumeName.isEmpty()) {
+        out.add(c);
+        continue;
+      }
+      PersistentVolume pv = provisioned.get(pvName(c));
+      if (pv != null) {
+        out.add(new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(pv.getMetadata().getName()).endSpec().build());
+        continue;
+      }
+      out.add(c);
+      maybeProvision(c, objects);
+    }
+    reclaim(wanted);
+    return ClusterObjects.of(out, objects.errors());
+  }
+
+  /** Generic ephemeral volumes: one claim per pod volume, named {@code <pod>-<volume>}, owned by the pod. */
+  static List<PersistentVolumeClaim> ephemeralClaims(ClusterObjects objects) {
+    List<PersistentVolumeClaim> out = new ArrayList<>();
+    for (Pod pod : objects.pods().values()) {
+      if (pod.getSpec() == null || pod.getSpec().getVolumes() == null || !KubeletLayout.isValidUid(pod.getMetadata().getUid())) {
+        continue;
+      }
+      for (Volume v : pod.getSpec().getVolumes()) {
+        if (v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null) {
+          continue;
+        }
+        out.add(new PersistentVolumeClaimBuilder().withNewMetadata().withName(pod.getMetadata().getName() + "-" + v.getName())
+            .withNamespace(ClusterObjects.namespaceOf(pod))
+            .withUid(UUID.nameUUIDFromBytes((pod.getMetadata().getUid() + "/" + v.getName()).getBytes(StandardCharsets.UTF_8)).toString())
+            .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
+                .withUid(pod.getMetadata().getUid()).withController(true).build())
+            .endMetadata().withSpec(v.getEphemeral().getVolumeClaimTemplate().getSpec()).build());
+      }
+    }
+    return out;
+  }
+
+  /** {@code pvc-<uid>}; claims from manifests often have no uid, so one is derived from namespace and name. */
+  static String pvName(PersistentVolumeClaim c) {
+    String uid = c.getMetadata().getUid();
+    if (uid == null || uid.isEmpty()) {
+      uid = UUID.nameUUIDFromBytes(("claim/" + ClusterObjects.key(c)).getBytes(StandardCharsets.UTF_8)).toString();
+    }
+    return "pvc-" + uid;
+  }
+
+  private void maybeProvision(PersistentVolumeClaim c, ClusterObjects objects) {
+    String key = ClusterObjects.key(c);
+    String className = c.getSpec() == null ? null : c.getSpec().getStorageClassName();
+    if (className == null || className.isEmpty()) {
+      errors.put(key, "claim " + key + " has no volumeName and no storageClassName; nothing can bind or provision it");
+      return;
+    }
+    StorageClass sc = objects.storageClasses().get(className);
+    if (sc == null) {
+      errors.put(key, "claim " + key + " asks for StorageClass " + className + ", which does not exist");
+      return;
+    }
+    RegisteredDriver d = drivers.get(sc.getProvisioner()).orElse(null);
+    if (d == null) {
+      errors.put(key, "StorageClass " + className + " names provisioner " + sc.getProvisioner() + ", which is not a registered CSI driver (yet)");
+      return;
+    }
+    String name = pvName(c);
+    if (!inFlight.add(name)) {
+      return;
+    }
+    long bytes = requestedBytes(c);
+    boolean block = "Block".equals(c.getSpec().getVolumeMode());
+    List<String> modes = c.getSpec().getAccessModes() == null || c.getSpec().getAccessModes().isEmpty()
+        ? List.of("ReadWriteOnce") : c.getSpec().getAccessModes();
+    Map<String, String> params = new HashMap<>();
+    if (sc.getParameters() != null) {
+      sc.getParameters().forEach((k, v) -> {
+        if (!k.startsWith(PREFIX)) {
+          params.put(k, v);
+        }
+      });
+    }
+    String fsType = sc.getParameters() == null ? "" : sc.getParameters().getOrDefault(PREFIX + "fstype", "");
+    VolumeCapability.Builder cap = VolumeCapability.newBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+        .setMode(modes.get(0).equals("ReadWriteMany") ? VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER
+            : modes.get(0).equals("ReadOnlyMany") ? VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY
+            : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER));
+    if (block) {
+      cap.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
+    } else {
+      cap.setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fsType)
+          .addAllMountFlags(sc.getMountOptions() == null ? List.of() : sc.getMountOptions()));
+    }
+    LOG.info("provisioning claim {} with driver {} as {} ({} bytes{})", key, d.name(), name, bytes, block ? ", block" : "");
+    csi.call(d.name(), d.endpoint(), ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
+            .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes)).addVolumeCapabilities(cap).putAllParameters(params).build())
+        .compose(resp -> {
+          var vol = resp.getVolume();
+          PersistentVolume pv = new PersistentVolumeBuilder().withNewMetadata().withName(name)
+              .addToAnnotations("pv.kubernetes.io/provisioned-by", d.name()).endMetadata()
+              .withNewSpec().addToCapacity("storage", new Quantity(Long.toString(vol.getCapacityBytes() > 0 ? vol.getCapacityBytes() : bytes)))
+              .withAccessModes(modes).withVolumeMode(block ? "Block" : "Filesystem")
+              .withPersistentVolumeReclaimPolicy(sc.getReclaimPolicy() == null ? "Delete" : sc.getReclaimPolicy())
+              .withStorageClassName(className).withMountOptions(sc.getMountOptions())
+              .withClaimRef(new ObjectReferenceBuilder().withKind("PersistentVolumeClaim").withNamespace(ClusterObjects.namespaceOf(c))
+                  .withName(c.getMetadata().getName()).build())
+              .withNewCsi().withDriver(d.name()).withVolumeHandle(vol.getVolumeId()).withFsType(block ? null : fsType)
+              .withVolumeAttributes(vol.getVolumeContextMap()).endCsi().endSpec().build();
+          return vertx.executeBlocking(() -> {
+            save(pv);
+            return pv;
+          }, false);
+        })
+        .onComplete(ar -> {
+          inFlight.remove(name);
+          if (ar.succeeded()) {
+            provisioned.put(name, ar.result());
+            errors.remove(key);
+            LOG.info("claim {} bound to new PersistentVolume {} (volume {})", key, name, ar.result().getSpec().getCsi().getVolumeHandle());
+            refresh();
+          } else {
+            errors.put(key, "provisioning claim " + key + " failed: " + ar.cause().getMessage());
+            LOG.warn("provisioning claim {} failed: {}", key, ar.cause().getMessage());
+            vertx.setTimer(2000, t -> refresh());
+          }
+        });
+  }
+
+  /** Claims that went away release their volumes: deleted (Delete) once unused, or kept (Retain). */
+  private void reclaim(Set<String> wantedClaims) {
+    for (PersistentVolume pv : List.copyOf(provisioned.values())) {
+      String claim = pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName();
+      String name = pv.getMetadata().getName();
+      if (wantedClaims.contains(claim) || inFlight.contains(name) || !seenClaims.contains(claim)) {
+        continue;
+      }
+      if (!"Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())) {
+        continue;
+      }
+      if (inUse.test(pv)) {
+        vertx.setTimer(500, t -> refresh()); // look again once the reconciler has torn it down
+        continue;
+      }
+      RegisteredDriver d = drivers.get(pv.getSpec().getCsi().getDriver()).orElse(null);
+      if (d == null) {
+        continue;
+      }
+      inFlight.add(name);
+      csi.call(d.name(), d.endpoint(), ControllerGrpcClient.DeleteVolume,
+              DeleteVolumeRequest.newBuilder().setVolumeId(pv.getSpec().getCsi().getVolumeHandle()).build())
+          .compose(r -> vertx.executeBlocking(() -> {
+            Files.deleteIfExists(file(name));
+            return null;
+          }, false))
+          .onComplete(ar -> {
+            inFlight.remove(name);
+            if (ar.succeeded()) {
+              provisioned.remove(name);
+              seenClaims.remove(claim);
+              LOG.info("deleted volume {} of PersistentVolume {}: its claim {} is gone (reclaimPolicy Delete)",
+                  pv.getSpec().getCsi().getVolumeHandle(), name, claim);
+            } else {
+              LOG.warn("deleting PersistentVolume {} failed: {}; retrying", name, ar.cause().getMessage());
+              vertx.setTimer(2000, t -> refresh());
+            }
+          });
+    }
+  }
+
+  static long requestedBytes(PersistentVolumeClaim c) {
+    var req = c.getSpec().getResources() == null ? null : c.getSpec().getResources().getRequests();
+    Quantity q = req == null ? null : req.get("storage");
+    return q == null ? 1L << 30 : Quantity.getAmountInBytes(q).longValue();
+  }
+
+  private Path file(String pvName) {
+    return dir.resolve(KubeletLayout.requireName(pvName, "PersistentVolume name") + ".json");
+  }
+
+  private void save(PersistentVolume pv) throws IOException {
+    Files.createDirectories(dir);
+    Path tmp = dir.resolve(pv.getMetadata().getName() + ".json.tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(KUBE.asJson(pv).getBytes(StandardCharsets.UTF_8)));
+      ch.force(true);
+    }
+    Files.move(tmp, file(pv.getMetadata().getName()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private void load() {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
+        try {
+          PersistentVolume pv = KUBE.unmarshal(Files.readString(f), PersistentVolume.class);
+          provisioned.put(pv.getMetadata().getName(), pv);
+        } catch (IOException | RuntimeException e) {
+          LOG.error("provisioned volume record {} is unreadable and was skipped: {}", f, e.getMessage());
+        }
+      }
+    } catch (IOException e) {
+      LOG.error("cannot read {}: {}", dir, e.getMessage());
+    }
+  }
+}
