@@ -66,12 +66,7 @@ public final class VolumeOperations {
 
   /** Attaches and stages the volume if needed, then publishes it for the pod. */
   public Future<Void> mount(VolumeSpec spec, PodToMount pod) {
-    RegisteredDriver d;
-    try {
-      d = driver(spec);
-    } catch (OperationException e) {
-      return Future.failedFuture(e);
-    }
+    RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
     AttachedVolume v = asw.getOrAdd(spec);
     return attach(spec, d, v)
         .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v))
@@ -182,12 +177,7 @@ public final class VolumeOperations {
   /** NodeUnpublishVolume for one pod, then removal of the directories the agent created (never a mount point). */
   public Future<Void> unmount(AttachedVolume v, MountedPod pod) {
     VolumeSpec spec = v.spec;
-    RegisteredDriver d;
-    try {
-      d = driver(spec);
-    } catch (OperationException e) {
-      return Future.failedFuture(e);
-    }
+    RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
     return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
             .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build())
         .recover(err -> {
@@ -221,12 +211,7 @@ public final class VolumeOperations {
   /** NodeUnstageVolume and ControllerUnpublishVolume once no pod uses the volume; then it leaves the actual state. */
   public Future<Void> unmountDevice(AttachedVolume v) {
     VolumeSpec spec = v.spec;
-    RegisteredDriver d;
-    try {
-      d = driver(spec);
-    } catch (OperationException e) {
-      return Future.failedFuture(e);
-    }
+    RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
     Future<Void> unstage = Future.succeededFuture();
     if (v.device != DeviceState.NOT_MOUNTED && v.stagingPath != null) {
       Path staging = Path.of(v.stagingPath);
