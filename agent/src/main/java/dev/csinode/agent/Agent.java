@@ -3,7 +3,11 @@ package dev.csinode.agent;
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.metrics.MetricsServer;
 import dev.csinode.agent.metrics.VolumeManagerMetrics;
+import dev.csinode.agent.api.AgentApi;
+import dev.csinode.agent.podsource.ApiObjectStore;
+import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestDirectorySource;
+import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.status.StatusReport;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
@@ -24,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * One running agent: the plugin manager (drivers), the local API, and optionally the bundled driver, which
  * registers through its own registration socket like any other driver.
  */
-public final class Agent {
+public final class Agent implements AgentApi {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
   /** How the agent runs. */
@@ -63,6 +67,8 @@ public final class Agent {
   private VolumeManager volumes;
   private ManifestDirectorySource manifests;
   private MetricsServer metricsServer;
+  private ApiObjectStore pushed;
+  private ClusterObjects manifestObjects = ClusterObjects.EMPTY;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -82,16 +88,29 @@ public final class Agent {
               LOG.info("metrics on http://{}/metrics", config.metricsAddress().replaceAll(":0$", ":" + m.port()));
               return null;
             }))
-        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this::status))
+        .compose(v -> vertx.executeBlocking(() -> {
+          pushed = new ApiObjectStore(config.stateDir());
+          return null;
+        }, false))
+        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this))
         .compose(server -> {
           api = server;
           return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();
         })
-        .compose(v -> config.podManifests() == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
-          manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), volumes::update);
-          manifests.start();
-          return null;
-        }, false))
+        .compose(v -> {
+          if (config.podManifests() == null) {
+            sourcesChanged(); // the API is the only source: it is ready now
+            return Future.succeededFuture();
+          }
+          return vertx.executeBlocking(() -> {
+            manifests = new ManifestDirectorySource(config.podManifests(), vertx.getOrCreateContext(), objects -> {
+              manifestObjects = objects;
+              sourcesChanged();
+            });
+            manifests.start();
+            return null;
+          }, false);
+        })
         .map(v -> {
           LOG.info("agent for node {} running: root {}, API {}", config.nodeName(), config.rootDir(), config.apiSocket());
           return this;
@@ -117,9 +136,65 @@ public final class Agent {
     });
   }
 
+  @Override
   public StatusReport status() {
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers, volumes.pods(),
         volumes.volumes(), volumes.objects().errors());
+  }
+
+  private void sourcesChanged() {
+    volumes.update(ApiObjectStore.merge(manifestObjects, pushed.all()));
+  }
+
+  @Override
+  public Future<ApplyResult> apply(String manifest) {
+    ManifestParser.Result parsed = ManifestParser.parse(Path.of("request"), manifest);
+    return vertx.executeBlocking(() -> {
+      pushed.apply(parsed.objects());
+      return new ApplyResult(parsed.objects().stream().map(o -> o.getKind() + " " + ClusterObjects.key(o)).toList(), parsed.errors());
+    }, false).onSuccess(r -> {
+      if (!r.applied().isEmpty()) {
+        LOG.info("API: applied {}", r.applied());
+        sourcesChanged();
+      }
+    });
+  }
+
+  @Override
+  public Future<Boolean> deletePod(String namespace, String name) {
+    return vertx.executeBlocking(() -> pushed.delete("Pod", namespace, name), false).onSuccess(deleted -> {
+      if (deleted) {
+        LOG.info("API: deleted pod {}/{}", namespace, name);
+        sourcesChanged();
+      }
+    });
+  }
+
+  @Override
+  public Object pod(String namespace, String name) {
+    return volumes.pods().stream().filter(p -> p.pod().equals(namespace + "/" + name)).findFirst().orElse(null);
+  }
+
+  @Override
+  public Future<Object> waitReady(String namespace, String name, Duration timeout) {
+    io.vertx.core.Promise<Object> done = io.vertx.core.Promise.promise();
+    long deadline = System.currentTimeMillis() + timeout.toMillis();
+    Runnable check = () -> {
+      var p = volumes.pods().stream().filter(x -> x.pod().equals(namespace + "/" + name)).findFirst();
+      if (p.isPresent() && p.get().ready()) {
+        done.tryComplete(p.get());
+      } else if (p.isPresent() && !p.get().errors().isEmpty()) {
+        done.tryFail(new ApiException(422, "pod " + namespace + "/" + name + " cannot get ready: " + String.join("; ", p.get().errors())));
+      } else if (System.currentTimeMillis() > deadline) {
+        String why = p.map(x -> x.volumes().stream().filter(v -> !v.state().equals("published"))
+            .map(v -> v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")")).toList().toString())
+            .orElse("the pod is unknown");
+        done.tryFail(new ApiException(408, "pod " + namespace + "/" + name + " not ready after " + timeout.toSeconds() + " s: " + why));
+      }
+    };
+    long timer = vertx.setPeriodic(20, t -> check.run());
+    check.run();
+    return done.future().onComplete(ar -> vertx.cancelTimer(timer));
   }
 
   /** The metrics port, or -1 when metrics are off. */

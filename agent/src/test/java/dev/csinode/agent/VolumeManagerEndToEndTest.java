@@ -427,6 +427,55 @@ class VolumeManagerEndToEndTest {
   }
 
   @Test
+  void runtimesPushPodsThroughTheApiAndWaitForTheirVolumes() throws Exception {
+    var applied = Await.result(agent.apply(pod("pushed", "77777777-aaaa-4bbb-8ccc-000000000001", """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """)));
+    assertEquals(java.util.List.of("Pod default/pushed"), applied.applied());
+    var ready = (dev.csinode.agent.status.VolumeManagerStatus.PodStatus) Await.result(
+        agent.waitReady("default", "pushed", Duration.ofSeconds(30)));
+    Path hostPath = Path.of(ready.volumes().get(0).hostPath());
+    assertTrue(new Mounter().isMountPoint(hostPath));
+
+    // A pod that cannot get ready fails the wait at once with its reason, not after the timeout.
+    Await.result(agent.apply(pod("broken", "77777777-aaaa-4bbb-8ccc-000000000002", """
+        - name: data
+          persistentVolumeClaim:
+            claimName: nope
+        """)));
+    var e = assertThrows(dev.csinode.agent.api.AgentApi.ApiException.class,
+        () -> Await.result(agent.waitReady("default", "broken", Duration.ofMinutes(5))));
+    assertEquals(422, e.status());
+    assertTrue(e.getMessage().contains("claimName default/nope does not exist"), e.getMessage());
+
+    // The CLI, as a runtime would call it.
+    var cmd = new java.util.ArrayList<>(java.util.List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        System.getProperty("java.class.path"), dev.csinode.agent.cli.Main.class.getName(), "pod", "wait", "default/pushed",
+        "--timeout", "10s", "--root-dir", root.toString()));
+    Path out = root.resolve("wait.json");
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), Files.readString(out));
+    assertTrue(Files.readString(out).contains(hostPath.toString()), Files.readString(out));
+
+    // Pushed pods survive a restart of the agent: nothing is torn down or re-made.
+    Await.result(agent.stop());
+    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
+        VolumeManager.Options.defaults(), null, false));
+    Await.result(agent.start());
+    Await.result(agent.waitReady("default", "pushed", Duration.ofSeconds(30)));
+    assertTrue(new Mounter().isMountPoint(hostPath));
+
+    assertTrue(Await.result(agent.deletePod("default", "pushed")));
+    assertFalse(Await.result(agent.deletePod("default", "pushed")), "a second delete finds nothing");
+    eventually(() -> !new Mounter().isMountPoint(hostPath), () -> "still mounted after delete");
+    Await.result(agent.deletePod("default", "broken"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+  }
+
+  @Test
   void aVanishedPublishMountIsRestored() throws Exception {
     write("pod-inline.yaml", pod("drift", "44444444-aaaa-4bbb-8ccc-000000000001", """
         - name: data

@@ -3,17 +3,25 @@ package dev.csinode.agent.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.csinode.grpc.UnixHttpListener;
+import dev.csinode.plugins.registrar.RegistrarCommand;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.function.Supplier;
+import java.time.Duration;
+import java.util.Map;
 
 /**
  * The agent's local API: HTTP with JSON bodies on a UNIX socket (mode 0600, so only root and the agent's
- * user may use it). {@code GET /v1/status} returns the status report. Usable with
- * {@code curl --unix-socket <root>/csi-node-agent.sock http://localhost/v1/status}.
+ * user may use it), e.g. {@code curl --unix-socket <root>/csi-node-agent.sock http://localhost/v1/status}.
+ * <ul>
+ *   <li>{@code GET /v1/status}: drivers, pods, volumes</li>
+ *   <li>{@code POST /v1/objects}: body = manifest (YAML or JSON; Pod, PVC, PV, StorageClass, CSIDriver, Secret)</li>
+ *   <li>{@code GET /v1/pods/<namespace>/<name>}: the pod's volume status; {@code ?wait=30s} waits until ready</li>
+ *   <li>{@code DELETE /v1/pods/<namespace>/<name>}</li>
+ * </ul>
  */
 public final class AgentApiServer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -23,21 +31,70 @@ public final class AgentApiServer {
     this.listener = listener;
   }
 
-  public static Future<AgentApiServer> start(Vertx vertx, Path socket, Supplier<Object> status) {
-    return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, status))
+  public static Future<AgentApiServer> start(Vertx vertx, Path socket, AgentApi api) {
+    return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, api))
         .map(AgentApiServer::new);
   }
 
-  private static void handle(HttpServerRequest req, Supplier<Object> status) {
+  private static void handle(HttpServerRequest req, AgentApi api) {
+    String[] parts = req.path().split("/");
     try {
-      if (req.path().equals("/v1/status") && req.method().name().equals("GET")) {
-        req.response().putHeader("content-type", "application/json").end(JSON.writeValueAsString(status.get()));
+      if (req.path().equals("/v1/status") && req.method() == HttpMethod.GET) {
+        reply(req, 200, api.status());
+      } else if (req.path().equals("/v1/objects") && req.method() == HttpMethod.POST) {
+        req.body().compose(body -> api.apply(body.toString())).onComplete(ar -> {
+          if (ar.succeeded()) {
+            reply(req, ar.result().applied().isEmpty() ? 400 : 200, ar.result());
+          } else {
+            fail(req, ar.cause());
+          }
+        });
+      } else if (parts.length == 5 && parts[1].equals("v1") && parts[2].equals("pods")) {
+        String ns = parts[3];
+        String name = parts[4];
+        if (req.method() == HttpMethod.DELETE) {
+          api.deletePod(ns, name).onComplete(ar -> {
+            if (ar.failed()) {
+              fail(req, ar.cause());
+            } else {
+              reply(req, ar.result() ? 200 : 404, Map.of(ar.result() ? "deleted" : "error",
+                  ar.result() ? ns + "/" + name : "no pod " + ns + "/" + name + " was pushed through the API"));
+            }
+          });
+        } else if (req.method() == HttpMethod.GET && req.getParam("wait") != null) {
+          Duration timeout = RegistrarCommand.parseDuration(req.getParam("wait"));
+          api.waitReady(ns, name, timeout).onComplete(ar -> {
+            if (ar.succeeded()) {
+              reply(req, 200, ar.result());
+            } else {
+              fail(req, ar.cause());
+            }
+          });
+        } else if (req.method() == HttpMethod.GET) {
+          Object pod = api.pod(ns, name);
+          reply(req, pod == null ? 404 : 200, pod == null ? Map.of("error", "pod " + ns + "/" + name + " is unknown") : pod);
+        } else {
+          reply(req, 405, Map.of("error", req.method() + " is not allowed on " + req.path()));
+        }
       } else {
-        req.response().setStatusCode(404).putHeader("content-type", "application/json")
-            .end("{\"error\":\"no such endpoint: " + req.method() + " " + req.path() + "; try GET /v1/status\"}");
+        reply(req, 404, Map.of("error", "no such endpoint: " + req.method() + " " + req.path()
+            + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>"));
       }
+    } catch (RuntimeException e) {
+      fail(req, e);
+    }
+  }
+
+  private static void fail(HttpServerRequest req, Throwable err) {
+    int status = err instanceof AgentApi.ApiException a ? a.status() : err instanceof IllegalArgumentException ? 400 : 500;
+    reply(req, status, Map.of("error", String.valueOf(err.getMessage())));
+  }
+
+  private static void reply(HttpServerRequest req, int status, Object body) {
+    try {
+      req.response().setStatusCode(status).putHeader("content-type", "application/json").end(JSON.writeValueAsString(body));
     } catch (Exception e) {
-      req.response().setStatusCode(500).end("{\"error\":\"" + String.valueOf(e.getMessage()).replace("\"", "'") + "\"}");
+      req.response().setStatusCode(500).end("{\"error\":\"cannot serialize the answer\"}");
     }
   }
 

@@ -2,13 +2,7 @@ package dev.csinode.agent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.RequestOptions;
-import io.vertx.core.net.SocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -19,16 +13,8 @@ import picocli.CommandLine.Option;
 /** {@code csi-node-agent status}: asks a running agent over its API socket. */
 @Command(name = "status", mixinStandardHelpOptions = true, description = "Show the drivers a running agent knows.")
 public final class StatusCommand implements Callable<Integer> {
-  static final class Where {
-    @Option(names = "--root-dir", paramLabel = "DIR", description = "The agent's root directory (default: /var/lib/kubelet).")
-    Path rootDir;
-
-    @Option(names = "--api-socket", paramLabel = "PATH", description = "The agent's API socket.")
-    Path apiSocket;
-  }
-
   @ArgGroup(exclusive = true)
-  Where where;
+  ApiClient.Where where;
 
   @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
   String output;
@@ -39,39 +25,23 @@ public final class StatusCommand implements Callable<Integer> {
       System.err.println("status: -o must be table or json, not '" + output + "'");
       return 2;
     }
-    Path socket = where != null && where.apiSocket != null ? where.apiSocket
-        : (where != null && where.rootDir != null ? where.rootDir : Path.of("/var/lib/kubelet")).resolve("csi-node-agent.sock");
-    if (!Files.exists(socket)) {
-      System.err.println("status: no agent API socket at " + socket + "; is the agent running with this --root-dir?");
-      return 1;
-    }
-    Vertx vertx = Vertx.vertx();
+    ApiClient.Answer resp;
     try {
-      var client = vertx.createHttpClient();
-      // The body is read inside the response callback: from this plain thread it could already have streamed by.
-      record Answer(int statusCode, Buffer body) {}
-      Answer resp = client.request(new RequestOptions().setMethod(HttpMethod.GET)
-          .setServer(SocketAddress.domainSocketAddress(socket.toString())).setHost("localhost").setURI("/v1/status"))
-          .compose(req -> req.send())
-          .compose(r -> r.body().map(b -> new Answer(r.statusCode(), b)))
-          .await();
-      Buffer body = resp.body();
-      if (resp.statusCode() != 200) {
-        System.err.println("status: the agent answered " + resp.statusCode() + ": " + body);
-        return 1;
-      }
-      if (output.equals("json")) {
-        System.out.println(body.toString());
-      } else {
-        printTable(new ObjectMapper().readTree(body.toString()));
-      }
-      return 0;
+      resp = ApiClient.send(ApiClient.Where.socket(where), HttpMethod.GET, "/v1/status", null);
     } catch (Exception e) {
-      System.err.println("status: cannot reach the agent at " + socket + ": " + e.getMessage());
+      System.err.println("status: " + e.getMessage());
       return 1;
-    } finally {
-      vertx.close().await();
     }
+    if (resp.status() != 200) {
+      System.err.println("status: the agent answered " + resp.status() + ": " + resp.body());
+      return 1;
+    }
+    if (output.equals("json")) {
+      System.out.println(resp.body());
+    } else {
+      printTable(new ObjectMapper().readTree(resp.body()));
+    }
+    return 0;
   }
 
   private static void printTable(JsonNode report) {

@@ -1,0 +1,96 @@
+package dev.csinode.agent.podsource;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Objects pushed through the local API by a container runtime. Each is kept as a JSON file under
+ * {@code <state-dir>/api-objects/} (written atomically), so after a restart the agent still knows the pods it
+ * was given, and does not take their absence for a deletion. Thread-safe.
+ */
+public final class ApiObjectStore {
+  private static final Logger LOG = LoggerFactory.getLogger(ApiObjectStore.class);
+  private static final KubernetesSerialization KUBE = new KubernetesSerialization();
+  private final Path dir;
+  private final Map<String, HasMetadata> objects = new TreeMap<>();
+
+  public ApiObjectStore(Path stateDir) {
+    this.dir = stateDir.resolve("api-objects");
+    load();
+  }
+
+  /** {@code Kind_namespace_name}: the file name and the identity of an object. */
+  static String id(HasMetadata o) {
+    String ns = o.getKind().equals("PersistentVolume") || o.getKind().equals("StorageClass") || o.getKind().equals("CSIDriver")
+        ? "_" : ClusterObjects.namespaceOf(o);
+    return o.getKind() + "_" + ns + "_" + o.getMetadata().getName();
+  }
+
+  public synchronized void apply(List<HasMetadata> items) throws IOException {
+    Files.createDirectories(dir);
+    for (HasMetadata o : items) {
+      HasMetadata withUid = ManifestDirectorySource.withUid(o);
+      String id = id(withUid);
+      Path tmp = dir.resolve(id + ".json.tmp");
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        ch.write(java.nio.ByteBuffer.wrap(KUBE.asJson(withUid).getBytes(StandardCharsets.UTF_8)));
+        ch.force(true);
+      }
+      Files.move(tmp, dir.resolve(id + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      objects.put(id, withUid);
+    }
+  }
+
+  /** Deletes one object; returns false when there was none. */
+  public synchronized boolean delete(String kind, String namespace, String name) throws IOException {
+    String id = kind + "_" + namespace + "_" + name;
+    if (objects.remove(id) == null) {
+      return false;
+    }
+    Files.deleteIfExists(dir.resolve(id + ".json"));
+    return true;
+  }
+
+  public synchronized List<HasMetadata> all() {
+    return List.copyOf(objects.values());
+  }
+
+  private void load() {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
+        ManifestParser.Result r = ManifestParser.parse(f);
+        r.errors().forEach(e -> LOG.error("stored API object {}: {}", f, e));
+        r.objects().forEach(o -> objects.put(id(o), o));
+      }
+    } catch (IOException e) {
+      LOG.error("cannot read {}: {}", dir, e.getMessage());
+    }
+  }
+
+  /** Combines the manifests' objects with the pushed ones; a pushed object replaces a manifest object of the same id. */
+  public static ClusterObjects merge(ClusterObjects manifests, List<HasMetadata> pushed) {
+    Map<String, HasMetadata> byId = new TreeMap<>();
+    Stream.of(manifests.pods().values(), manifests.claims().values(), manifests.volumes().values(),
+        manifests.storageClasses().values(), manifests.csiDrivers().values(), manifests.secrets().values())
+        .flatMap(java.util.Collection::stream).forEach(o -> byId.put(id(o), o));
+    pushed.forEach(o -> byId.put(id(o), o));
+    return ClusterObjects.of(new ArrayList<>(byId.values()), manifests.errors());
+  }
+}
