@@ -62,7 +62,8 @@ public final class VolumeManager {
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects);
-    this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval());
+    this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval(),
+        driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L));
     this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, effective -> {
       if (draining) {
         return;
@@ -171,11 +172,12 @@ public final class VolumeManager {
         OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
             .orElse(s.failures().get(OperationKey.volume(unique)));
         String state = state(view.orElse(null), mp, failure);
+        String limit = s.limited().get(unique);
         ready &= state.equals("published");
         vols.add(new PodVolume(pv.podVolumeNames().get(unique), unique, spec == null ? "" : spec.driver(),
             spec == null ? "" : spec.volumeHandle(), state, view.map(VolumeView::stagingPath).orElse(null),
             mp != null && mp.state() == MountState.MOUNTED ? mp.targetPath() : null,
-            failure == null ? null : failure.error(),
+            limit != null ? limit : failure == null ? null : failure.error(),
             failure == null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
       }
       out.add(new PodStatus(pv.podKey(), pv.podUid(), ready, vols, pv.errors(), pv.notHandled()));

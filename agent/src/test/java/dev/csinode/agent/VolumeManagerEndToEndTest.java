@@ -476,6 +476,49 @@ class VolumeManagerEndToEndTest {
   }
 
   @Test
+  void maxVolumesPerNodeIsEnforcedAndTheWaitingPodIsTold() throws Exception {
+    // A second driver, allowing one volume on this node, registered through its own registration socket.
+    var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins/limited.example.com/csi.sock")),
+        "node-e2e", root.resolve("plugins/limited.example.com/state"), "limited.example.com", 1, 1L << 30, false);
+    var limitedDriver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
+    var registrar = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, cfg.endpoint(), cfg.endpoint().path().toString(),
+        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    try {
+      eventually(() -> agent.drivers().get("limited.example.com").map(d -> d.maxVolumesPerNode() == 1).orElse(false), () -> "not registered");
+      write("limited.yaml", """
+          apiVersion: storage.k8s.io/v1
+          kind: CSIDriver
+          metadata: {name: limited.example.com}
+          spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Ephemeral]}
+          """);
+      String inline = """
+          - name: data
+            csi:
+              driver: limited.example.com
+          """;
+      write("pod-first.yaml", pod("first", "88888888-aaaa-4bbb-8ccc-000000000001", inline));
+      eventually(() -> ready("default/first"), () -> "" + pod("default/first"));
+      write("pod-second.yaml", pod("second", "88888888-aaaa-4bbb-8ccc-000000000002", inline));
+      eventually(() -> pod("default/second").map(p -> p.volumes().get(0).lastError() != null).orElse(false), () -> "" + pod("default/second"));
+      PodVolume waiting = pod("default/second").orElseThrow().volumes().get(0);
+      assertTrue(waiting.lastError().contains("max_volumes_per_node") && waiting.lastError().contains("limited.example.com"), waiting.lastError());
+      assertFalse(ready("default/second"));
+      Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
+      assertTrue(hasSample(scrape(), "csi_operations_seconds_count", "driver_name=\"limited.example.com\"",
+          "method_name=\"/csi.v1.Node/NodePublishVolume\"", "grpc_status_code=\"OK\"", "} 1"), "nothing attempted for the extra volume");
+      assertFalse(scrape().contains("driver_name=\"limited.example.com\",grpc_status_code=\"ResourceExhausted\""));
+      // The first pod goes: its slot frees and the second pod's volume proceeds.
+      Files.delete(manifests.resolve("pod-first.yaml"));
+      eventually(() -> ready("default/second"), () -> "" + pod("default/second"));
+      Files.delete(manifests.resolve("pod-second.yaml"));
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    } finally {
+      Await.result(registrar.stop());
+      Await.result(limitedDriver.stop());
+    }
+  }
+
+  @Test
   void aVanishedPublishMountIsRestored() throws Exception {
     write("pod-inline.yaml", pod("drift", "44444444-aaaa-4bbb-8ccc-000000000001", """
         - name: data

@@ -39,20 +39,24 @@ public final class Reconciler {
   private final VolumeOperations operations;
   private final Duration resyncInterval;
   private final Mounter mounter = new Mounter();
+  private final java.util.function.ToLongFunction<String> maxVolumes;
+  private java.util.Map<String, String> limited = java.util.Map.of();
   private DesiredStateOfWorld dsw = DesiredStateOfWorld.EMPTY;
   private boolean passScheduled;
   private long resyncTimer = -1;
   private long retryTimer = -1;
   private long retryAt;
-  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of());
+  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of(), java.util.Map.of());
 
   /** What status readers see: the desired state, the actual state and the last failure per operation key. */
   public record Snapshot(DesiredStateOfWorld desired, List<ActualStateOfWorld.VolumeView> actual,
-                         java.util.Map<OperationKey, OperationExecutor.Failure> failures) {}
+                         java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited) {}
 
+  /** @param maxVolumes a driver's max_volumes_per_node from NodeGetInfo; 0 means no limit */
   public Reconciler(Vertx vertx, Context context, ActualStateOfWorld asw, OperationExecutor executor,
-                    VolumeOperations operations, Duration resyncInterval) {
+                    VolumeOperations operations, Duration resyncInterval, java.util.function.ToLongFunction<String> maxVolumes) {
     this.vertx = vertx;
+    this.maxVolumes = maxVolumes;
     this.context = context;
     this.asw = asw;
     this.executor = executor;
@@ -126,7 +130,27 @@ public final class Reconciler {
   }
 
   private void mountVolumes() {
+    // max_volumes_per_node: volumes already on the node count first; a new one beyond the limit is not attempted.
+    java.util.Map<String, Long> used = new java.util.HashMap<>();
+    for (AttachedVolume v : asw.volumes()) {
+      if (v.mayHoldAnything()) {
+        used.merge(v.spec.driver(), 1L, Long::sum);
+      }
+    }
+    java.util.Map<String, String> nowLimited = new java.util.HashMap<>();
     for (DesiredVolume dv : dsw.volumes().values()) {
+      String driver = dv.spec().driver();
+      AttachedVolume present = asw.get(dv.spec().uniqueName());
+      if (present == null || !present.mayHoldAnything()) {
+        long max = maxVolumes.applyAsLong(driver);
+        long inUse = used.getOrDefault(driver, 0L);
+        if (max > 0 && inUse >= max) {
+          nowLimited.put(dv.spec().uniqueName(), "not attempted: driver " + driver + " allows at most " + max
+              + " volumes on this node (max_volumes_per_node) and " + inUse + " are in use");
+          continue;
+        }
+        used.put(driver, inUse + 1);
+      }
       for (PodToMount pod : dv.pods().values()) {
         if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED) {
           continue;
@@ -136,6 +160,10 @@ public final class Reconciler {
             : OperationKey.volume(dv.spec().uniqueName());
         executor.tryRun(key, "volume_mount", plugin(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), this::operationDone);
       }
+    }
+    if (!nowLimited.equals(limited)) {
+      nowLimited.keySet().stream().filter(k -> !limited.containsKey(k)).forEach(k -> LOG.warn("volume {} {}", k, nowLimited.get(k)));
+      limited = java.util.Map.copyOf(nowLimited);
     }
   }
 
@@ -210,6 +238,6 @@ public final class Reconciler {
         executor.lastFailure(pk).ifPresent(f -> failures.put(pk, f));
       }
     }
-    snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures));
+    snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures), limited);
   }
 }
