@@ -80,8 +80,8 @@ public final class Agent implements AgentApi {
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
     VolumeManagerMetrics.register(metrics, volumes);
-    volumes.start();
-    return plugins.start()
+    return volumes.start()
+        .compose(v -> plugins.start())
         .compose(v -> config.metricsAddress() == null || config.metricsAddress().isEmpty() ? Future.succeededFuture()
             : MetricsServer.start(vertx, config.metricsAddress(), metrics).map(m -> {
               metricsServer = m;

@@ -1,6 +1,8 @@
 package dev.csinode.agent;
 
+import dev.csinode.agent.cache.ActualStateJournal;
 import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.mount.Mounter;
 import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
@@ -37,6 +39,7 @@ import java.util.Optional;
  * Feed it {@link ClusterObjects}; read {@link #pods()} and {@link #volumes()}.
  */
 public final class VolumeManager {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(VolumeManager.class);
   /** Knobs; defaults are the kubelet's backoff and a 10 s resync. */
   public record Options(int maxParallelOperations, Duration backoffInitial, Duration backoffMax, Duration resyncInterval,
                         Duration csiTimeout) {
@@ -46,6 +49,10 @@ public final class VolumeManager {
   }
 
   private final Reconciler reconciler;
+  private final ActualStateOfWorld asw;
+  private final ActualStateJournal journal;
+  private final io.prometheus.metrics.core.metrics.Counter reconstructed;
+  private final io.prometheus.metrics.core.metrics.Counter reconstructErrors;
   private final Provisioner provisioner;
   private final Context context;
   private final OperationExecutor executor;
@@ -57,11 +64,16 @@ public final class VolumeManager {
                        PrometheusRegistry metrics, Options options) {
     this.layout = layout;
     this.context = vertx.getOrCreateContext();
-    ActualStateOfWorld asw = new ActualStateOfWorld();
+    this.asw = new ActualStateOfWorld();
+    this.journal = new ActualStateJournal(stateDir, ActualStateJournal.currentBootId());
+    this.reconstructed = io.prometheus.metrics.core.metrics.Counter.builder().name("reconstruct_volume_operations_total")
+        .help("Volumes rebuilt from the journal at start").register(metrics);
+    this.reconstructErrors = io.prometheus.metrics.core.metrics.Counter.builder().name("reconstruct_volume_operations_errors_total")
+        .help("Journal records that could not be used at start").register(metrics);
     this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
-    VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects);
+    VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects, journal);
     this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval(),
         driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L));
     this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, effective -> {
@@ -84,8 +96,39 @@ public final class VolumeManager {
     return provisioner;
   }
 
-  public void start() {
-    reconciler.start();
+  /**
+   * Rebuilds the actual state from the journal and the host, then starts reconciling. What is correctly mounted
+   * is not staged or published again; what is doubtful is UNCERTAIN.
+   */
+  public Future<Void> start() {
+    Vertx vertx = context.owner();
+    return vertx.executeBlocking(() -> {
+      var entries = journal.readAll();
+      Mounter mounter = new Mounter();
+      // Check the host off the event loop, apply on the reconciler's context.
+      ActualStateOfWorld scratch = new ActualStateOfWorld();
+      ActualStateJournal.reconstruct(entries, journal.bootId(), mounter::isMountPoint, scratch);
+      return scratch;
+    }, false).compose(rebuilt -> {
+      io.vertx.core.Promise<Void> applied = io.vertx.core.Promise.promise();
+      context.runOnContext(x -> {
+        for (var v : rebuilt.volumes()) {
+          var target = asw.getOrAdd(v.spec);
+          target.attached = v.attached;
+          target.publishContext = v.publishContext;
+          target.device = v.device;
+          target.stagingPath = v.stagingPath;
+          target.pods.putAll(v.pods);
+          reconstructed.inc();
+          LOG.info("reconstructed volume {} (driver {}): device {}, pods {}", v.spec.specName(), v.spec.driver(), v.device,
+              v.pods.values().stream().map(p -> p.podKey() + "=" + p.state()).toList());
+        }
+        reconstructErrors.inc(journal.skippedRecords());
+        reconciler.start();
+        applied.complete();
+      });
+      return applied.future();
+    });
   }
 
   /** Must be called before {@link #start()}: the executor belongs to the reconciler's context afterwards. */

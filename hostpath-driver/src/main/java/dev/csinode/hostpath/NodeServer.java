@@ -100,6 +100,12 @@ final class NodeServer extends NodeService {
     } catch (IOException e) {
       throw CsiErrors.internal("cannot create staging directory " + staging + ": " + e.getMessage());
     }
+    if (!cap.hasBlock() && mounter.isMountPoint(staging)) {
+      // Mounted by an attempt that died before recording it (driver killed mid-call): adopt, do not stack a second mount.
+      LOG.warn("volume {} is already mounted at {} without a record (an interrupted earlier attempt); adopting it", v.id(), staging);
+      String device = v.usesImage() ? loops.find(storage.image(v.id())).orElse(null) : null;
+      return new HostpathVolume.Staged(staging.toString(), device, false, v.usesImage() ? "ext4" : "", flags);
+    }
     if (!v.usesImage()) {
       mounter.bind(storage.directory(v.id()), staging, false, flags);
       return new HostpathVolume.Staged(staging.toString(), null, false, "", flags);
@@ -203,7 +209,9 @@ final class NodeServer extends NodeService {
       return NodePublishVolumeResponse.getDefaultInstance();
     }
     List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
-    if (cap.hasBlock()) {
+    if (adoptable(v, target)) {
+      // nothing to mount: an interrupted earlier attempt mounted it
+    } else if (cap.hasBlock()) {
       publishBlock(v, target, req.getReadonly());
     } else {
       makeDirectory(target);
@@ -213,6 +221,15 @@ final class NodeServer extends NodeService {
         req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
     LOG.info("published volume {} at {}{}", v.id(), target, req.getReadonly() ? " (read-only)" : "");
     return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  /** A target mounted although no publication is recorded: an earlier attempt died between mount and record. */
+  private boolean adoptable(HostpathVolume v, Path target) {
+    if (!v.published().containsKey(target.toString()) && mounter.isMountPoint(target)) {
+      LOG.warn("volume {} is already mounted at {} without a record (an interrupted earlier attempt); adopting it", v.id(), target);
+      return true;
+    }
+    return false;
   }
 
   /** True when this exact publication exists and is mounted; throws when a conflicting one exists. */
@@ -273,8 +290,10 @@ final class NodeServer extends NodeService {
       return NodePublishVolumeResponse.getDefaultInstance();
     }
     List<String> flags = req.getVolumeCapability().getMount().getMountFlagsList();
-    makeDirectory(target);
-    mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
+    if (!adoptable(v, target)) {
+      makeDirectory(target);
+      mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
+    }
     store.put(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
         req.getVolumeCapability().getAccessMode().getModeValue(), flags)));
     LOG.info("published ephemeral volume {} at {}", id, target);

@@ -372,6 +372,27 @@ class NodeConformanceTest {
     d.unstage(id, staging);
   }
 
+  /** Regression: a driver killed between mount(2) and its state write must not stack a second mount on retry. */
+  @Test
+  void aMountLeftByAnInterruptedAttemptIsAdoptedNotStacked() throws Exception {
+    Volume v = d.create("interrupted", null, MIB, mountCap());
+    String id = v.getVolumeId();
+    Path staging = d.staging(id);
+    Path target = d.target("p", "v");
+    // What an interrupted NodeStage and NodePublish leave: mounts, and no record of them.
+    Files.createDirectories(staging);
+    Files.createDirectories(target);
+    new dev.csinode.mount.Mounter().bind(d.root.resolve("state/volumes").resolve(id), staging, false, java.util.List.of());
+    new dev.csinode.mount.Mounter().bind(staging, target, false, java.util.List.of());
+    d.stage(id, staging, mountCap());
+    d.publish(id, staging, target, mountCap(), false);
+    assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(staging.toString())).count());
+    assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(target.toString())).count());
+    d.unpublish(id, target);
+    d.unstage(id, staging);
+    assertFalse(mounted(target) || mounted(staging));
+  }
+
   @Test
   void maxVolumesPerNodeIsReportedAndEnforced() throws Exception {
     try (DriverFixture small = new DriverFixture(false, 1, 1L << 30)) {

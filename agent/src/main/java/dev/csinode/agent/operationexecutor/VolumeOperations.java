@@ -1,5 +1,6 @@
 package dev.csinode.agent.operationexecutor;
 
+import dev.csinode.agent.cache.ActualStateJournal;
 import dev.csinode.agent.cache.ActualStateOfWorld;
 import dev.csinode.agent.cache.ActualStateOfWorld.AttachedVolume;
 import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
@@ -50,9 +51,13 @@ public final class VolumeOperations {
   private final CsiNodeClient csi;
   private final ActualStateOfWorld asw;
   private final Supplier<ClusterObjects> objects;
+  private final ActualStateJournal journal;
+  /** Per volume, the last journal write: writes of one volume land in the order their states were taken. */
+  private final Map<String, Future<Void>> lastWrite = new HashMap<>();
 
   public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
-                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects) {
+                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal) {
+    this.journal = journal;
     this.vertx = vertx;
     this.layout = layout;
     this.nodeName = nodeName;
@@ -86,17 +91,19 @@ public final class VolumeOperations {
                 + "attachRequired: false) but does not offer ControllerPublishVolume; add a CSIDriver object for "
                 + d.name() + " with spec.attachRequired: false", false));
           }
-          return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerPublishVolume, ControllerPublishVolumeRequest.newBuilder()
-              .setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId()).setVolumeCapability(capability(spec, d))
-              .putAllVolumeContext(spec.volumeAttributes()).build());
+          // Recorded as attached before the call: if we die during it, teardown still detaches (idempotent).
+          v.attached = true;
+          return persist(v).compose(x -> csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerPublishVolume,
+              ControllerPublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId())
+                  .setVolumeCapability(capability(spec, d)).putAllVolumeContext(spec.volumeAttributes()).build()));
         })
         .map(resp -> {
-          v.attached = true;
           v.publishContext = Map.copyOf(resp.getPublishContextMap());
           LOG.info("attached volume {} (driver {}) to node {}", spec.volumeHandle(), d.name(), d.nodeId());
           return (Void) null;
         })
-        .recover(err -> Future.failedFuture(wrap("ControllerPublishVolume", spec, err)));
+        .recover(err -> Future.failedFuture(wrap("ControllerPublishVolume", spec, err)))
+        .transform(ar -> persistThen(v, ar.succeeded() ? Future.succeededFuture() : Future.failedFuture(ar.cause())));
   }
 
   private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
@@ -114,21 +121,21 @@ public final class VolumeOperations {
       v.stagingPath = staging.toString();
       if (!d.hasNodeCapability(STAGE_UNSTAGE)) {
         v.device = DeviceState.MOUNTED; // nothing to stage: the kubelet also just records it
-        return Future.<Void>succeededFuture();
+        return persist(v);
       }
       NodeStageVolumeRequest.Builder req = NodeStageVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
           .putAllPublishContext(v.publishContext).setStagingTargetPath(staging.toString())
           .setVolumeCapability(capability(spec, d)).putAllVolumeContext(spec.volumeAttributes());
       req.putAllSecrets(secrets(spec.stageSecret()));
-      return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()).<Void>map(r -> {
-        v.device = DeviceState.MOUNTED;
-        LOG.info("staged volume {} (driver {}) at {}", spec.volumeHandle(), d.name(), staging);
-        return null;
-      }).recover(err -> {
-        // Whatever the code, a failed stage may have left something behind: keep it for teardown.
-        v.device = DeviceState.UNCERTAIN;
-        return Future.failedFuture(wrap("NodeStageVolume", spec, err));
-      });
+      v.device = DeviceState.UNCERTAIN; // until the driver says otherwise; recorded before the call
+      return persistThen(v, persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()))
+          .<Void>map(r -> {
+            v.device = DeviceState.MOUNTED;
+            LOG.info("staged volume {} (driver {}) at {}", spec.volumeHandle(), d.name(), staging);
+            return null;
+          })
+          // Whatever the code, a failed stage may have left something behind: it stays UNCERTAIN for teardown.
+          .recover(err -> Future.failedFuture(wrap("NodeStageVolume", spec, err))));
     });
   }
 
@@ -152,16 +159,20 @@ public final class VolumeOperations {
         req.setStagingTargetPath(v.stagingPath);
       }
       req.putAllSecrets(secrets(spec.publishSecret()));
-      return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodePublishVolume, req.build()).compose(r -> {
-        v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.MOUNTED, target.toString()));
-        LOG.info("published volume {} (driver {}) for pod {} at {}", spec.specName(), d.name(), pod.podKey(), target);
-        return spec.block() ? blocking(() -> linkBlockDevice(pod, spec, target)) : Future.<Void>succeededFuture();
-      }).recover(err -> {
-        if (CsiNodeClient.isUncertain(err) || v.pods.containsKey(pod.podUid())) {
-          v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, target.toString()));
-        }
-        return Future.failedFuture(wrap("NodePublishVolume", spec, err));
-      });
+      boolean known = v.pods.containsKey(pod.podUid());
+      v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, target.toString()));
+      return persistThen(v, persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodePublishVolume, req.build()))
+          .compose(r -> {
+            v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.MOUNTED, target.toString()));
+            LOG.info("published volume {} (driver {}) for pod {} at {}", spec.specName(), d.name(), pod.podKey(), target);
+            return spec.block() ? blocking(() -> linkBlockDevice(pod, spec, target)) : Future.<Void>succeededFuture();
+          }).recover(err -> {
+            // A final error on a first publish did nothing; any other failure may have mounted: keep it UNCERTAIN.
+            if (!CsiNodeClient.isUncertain(err) && !known) {
+              v.pods.remove(pod.podUid());
+            }
+            return Future.failedFuture(wrap("NodePublishVolume", spec, err));
+          }));
     });
   }
 
@@ -185,11 +196,12 @@ public final class VolumeOperations {
           return Future.failedFuture(wrap("NodeUnpublishVolume", spec, err));
         })
         .compose(r -> blocking(() -> cleanPodVolume(spec, pod)))
-        .map(x -> {
+        .<Void>map(x -> {
           v.pods.remove(pod.podUid());
           LOG.info("unpublished volume {} (driver {}) for pod {}", spec.specName(), d.name(), pod.podKey());
           return null;
-        });
+        })
+        .transform(ar -> persistThen(v, ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause())));
   }
 
   private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
@@ -232,7 +244,7 @@ public final class VolumeOperations {
     } else {
       v.device = DeviceState.NOT_MOUNTED;
     }
-    return unstage.compose(x -> detach(spec, d, v)).map(x -> {
+    return persistThen(v, unstage.compose(x -> detach(spec, d, v))).map(x -> {
       asw.remove(spec.uniqueName());
       return null;
     });
@@ -265,6 +277,32 @@ public final class VolumeOperations {
           return null;
         })
         .recover(err -> Future.failedFuture(wrap("ControllerUnpublishVolume", spec, err)));
+  }
+
+  // ------------------------------------------------------------------ journal
+
+  /** Records the volume's state as it is now; completes when it is on disk. */
+  private Future<Void> persist(AttachedVolume v) {
+    ActualStateJournal.Entry entry = ActualStateJournal.snapshot(v, journal.bootId());
+    String key = v.spec.uniqueName();
+    Future<Void> previous = lastWrite.getOrDefault(key, Future.succeededFuture());
+    Future<Void> next = previous.transform(ignored -> vertx.executeBlocking(() -> {
+      journal.write(entry);
+      return null;
+    }, false));
+    lastWrite.put(key, next);
+    next.onComplete(ar -> lastWrite.remove(key, next));
+    return next;
+  }
+
+  /** After an outcome: record it, but report the operation's own result. */
+  private <T> Future<T> persistThen(AttachedVolume v, Future<T> outcome) {
+    return outcome.transform(ar -> persist(v).transform(w -> {
+      if (w.failed()) {
+        LOG.error("cannot record the state of volume {} in the journal: {}", v.spec.specName(), w.cause().getMessage());
+      }
+      return ar.succeeded() ? Future.succeededFuture(ar.result()) : Future.failedFuture(ar.cause());
+    }));
   }
 
   // ------------------------------------------------------------------ request fields

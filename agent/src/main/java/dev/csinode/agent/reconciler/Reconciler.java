@@ -42,6 +42,11 @@ public final class Reconciler {
   private final java.util.function.ToLongFunction<String> maxVolumes;
   private java.util.Map<String, String> limited = java.util.Map.of();
   private DesiredStateOfWorld dsw = DesiredStateOfWorld.EMPTY;
+  /**
+   * False until the pod sources delivered a desired state: before that an empty desired state means "not known
+   * yet", not "nothing wanted", so nothing reconstructed is torn down (the kubelet's readyToUnmount).
+   */
+  private boolean desiredPopulated;
   private boolean passScheduled;
   private long resyncTimer = -1;
   private long retryTimer = -1;
@@ -82,6 +87,7 @@ public final class Reconciler {
   public void update(DesiredStateOfWorld desired) {
     context.runOnContext(v -> {
       dsw = desired;
+      desiredPopulated = true;
       trigger();
     });
   }
@@ -111,9 +117,13 @@ public final class Reconciler {
   }
 
   private void reconcile() {
-    unmountVolumes();
+    if (desiredPopulated) {
+      unmountVolumes();
+    }
     mountVolumes();
-    unmountDevices();
+    if (desiredPopulated) {
+      unmountDevices();
+    }
     scheduleRetry();
     publishSnapshot();
   }
