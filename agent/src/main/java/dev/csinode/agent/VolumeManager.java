@@ -204,13 +204,15 @@ public final class VolumeManager {
 
   public List<PodStatus> pods() {
     Reconciler.Snapshot s = reconciler.snapshot();
+    Map<String, VolumeView> actual = new java.util.HashMap<>();
+    s.actual().forEach(v -> actual.put(v.uniqueName(), v));
     List<PodStatus> out = new ArrayList<>();
     for (PodVolumes pv : s.desired().pods().values()) {
       List<PodVolume> vols = new ArrayList<>();
       boolean ready = pv.errors().isEmpty();
       for (String unique : pv.uniqueNames()) {
         VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
-        Optional<VolumeView> view = s.actual().stream().filter(v -> v.uniqueName().equals(unique)).findFirst();
+        Optional<VolumeView> view = Optional.ofNullable(actual.get(unique));
         MountedPod mp = view.flatMap(v -> v.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst()).orElse(null);
         OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
             .orElse(s.failures().get(OperationKey.volume(unique)));

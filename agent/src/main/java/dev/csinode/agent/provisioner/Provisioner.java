@@ -103,8 +103,13 @@ public final class Provisioner {
   public void update(ClusterObjects objects) {
     last = objects;
     sourcesReady = true;
+    refreshPending = false;
     downstream.accept(effective(objects));
   }
+
+  private boolean refreshPending;
+  /** Re-evaluations are coalesced: with a thousand claims provisioned in a burst, one rebuild per 20 ms, not per claim. */
+  private static final long COALESCE_MS = 20;
 
   /**
    * Re-evaluates the last objects: after a provisioning finished, a driver registered or a volume was released.
@@ -112,8 +117,13 @@ public final class Provisioner {
    * every claim was deleted.
    */
   public void refresh() {
-    if (sourcesReady) {
-      update(last);
+    if (sourcesReady && !refreshPending) {
+      refreshPending = true;
+      vertx.setTimer(COALESCE_MS, t -> {
+        if (refreshPending) {
+          update(last);
+        }
+      });
     }
   }
 
