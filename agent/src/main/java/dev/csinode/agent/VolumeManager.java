@@ -139,6 +139,7 @@ public final class VolumeManager {
   public void stop() {
     reconciler.stop();
     csi.close();
+    journal.close();
   }
 
   /**

@@ -52,8 +52,6 @@ public final class VolumeOperations {
   private final ActualStateOfWorld asw;
   private final Supplier<ClusterObjects> objects;
   private final ActualStateJournal journal;
-  /** Per volume, the last journal write: writes of one volume land in the order their states were taken. */
-  private final Map<String, Future<Void>> lastWrite = new HashMap<>();
 
   public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
                           ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal) {
@@ -281,18 +279,21 @@ public final class VolumeOperations {
 
   // ------------------------------------------------------------------ journal
 
-  /** Records the volume's state as it is now; completes when it is on disk. */
+  /**
+   * Records the volume's state as it is now; completes, on the caller's context, once it is durable. The journal
+   * keeps the order of appends, so records of one volume land in the order their states were taken.
+   */
   private Future<Void> persist(AttachedVolume v) {
-    ActualStateJournal.Entry entry = ActualStateJournal.snapshot(v, journal.bootId());
-    String key = v.spec.uniqueName();
-    Future<Void> previous = lastWrite.getOrDefault(key, Future.succeededFuture());
-    Future<Void> next = previous.transform(ignored -> vertx.executeBlocking(() -> {
-      journal.write(entry);
-      return null;
-    }, false));
-    lastWrite.put(key, next);
-    next.onComplete(ar -> lastWrite.remove(key, next));
-    return next;
+    io.vertx.core.Context ctx = vertx.getOrCreateContext();
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    journal.append(ActualStateJournal.snapshot(v, journal.bootId())).whenComplete((r, err) -> ctx.runOnContext(x -> {
+      if (err == null) {
+        done.complete();
+      } else {
+        done.fail(err);
+      }
+    }));
+    return done.future();
   }
 
   /** After an outcome: record it, but report the operation's own result. */
