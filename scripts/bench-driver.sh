@@ -20,7 +20,8 @@ driver=$!
 cleanup() {
   kill "$driver" 2>/dev/null || true
   wait "$driver" 2>/dev/null || true
-  rm -rf "$work"
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do [[ -S "$work/csi.sock" ]] && break; sleep 0.1; done

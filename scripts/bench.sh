@@ -13,7 +13,12 @@ if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
   exec unshare --mount --propagation private -- "$0" "$@"
 fi
 work=$(mktemp -d /tmp/csi-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  # Never rm across a mount point: unmount what an aborted run left (this namespace only), then remove.
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 echo "csi-node-agent volume manager benchmark ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
 java -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -jar "$here/agent/target/csi-node-agent.jar" \
-  bench-agent --work-dir "$work" "$@" 2>/dev/null
+  bench-agent --work-dir "$work" "$@" 2>"$work/bench.err" || { echo "benchmark failed:" >&2; tail -20 "$work/bench.err" >&2; exit 1; }

@@ -217,10 +217,19 @@ public final class Reconciler {
     });
   }
 
-  /** Drift: a publish mount recorded as mounted but gone from the host is marked uncertain and published again. */
+  /**
+   * Drift: a publish mount recorded as mounted but gone from the host is marked uncertain and published again.
+   * Volumes with an operation in flight are left alone: an unpublish in progress is not drift.
+   */
   private void resync() {
     for (AttachedVolume v : asw.volumes()) {
+      if (executor.isRunning(OperationKey.volume(v.spec.uniqueName()))) {
+        continue;
+      }
       for (MountedPod pod : List.copyOf(v.pods.values())) {
+        if (executor.isRunning(new OperationKey(v.spec.uniqueName(), pod.podUid()))) {
+          continue;
+        }
         if (pod.state() == MountState.MOUNTED && !v.spec.block() && !mounter.isMountPoint(Path.of(pod.targetPath()))) {
           LOG.warn("publish mount of volume {} for pod {} at {} vanished; publishing it again", v.spec.specName(),
               pod.podKey(), pod.targetPath());
