@@ -519,6 +519,58 @@ class VolumeManagerEndToEndTest {
   }
 
   @Test
+  void aStageThatTimesOutIsUncertainNeverPublishedAndStillUnstagedWhenThePodGoes() throws Exception {
+    Await.result(agent.stop());
+    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
+        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMillis(200), Duration.ofMillis(300)),
+        null, false));
+    Await.result(agent.start());
+    HangingStageDriver slow = new HangingStageDriver(vertx, root.resolve("plugins/slow.example.com/csi.sock"), "slow.example.com");
+    var registrar = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx,
+        new UnixEndpoint(slow.server.path()), slow.server.path().toString(), root.resolve("plugins_registry"),
+        Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    try {
+      eventually(() -> agent.drivers().get("slow.example.com").isPresent(), () -> "slow driver not registered");
+      write("slow.yaml", """
+          apiVersion: storage.k8s.io/v1
+          kind: CSIDriver
+          metadata: {name: slow.example.com}
+          spec: {attachRequired: false}
+          ---
+          apiVersion: v1
+          kind: PersistentVolume
+          metadata: {name: pv-slow}
+          spec:
+            capacity: {storage: 1Gi}
+            accessModes: [ReadWriteOnce]
+            csi: {driver: slow.example.com, volumeHandle: slow-1}
+          ---
+          apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: slow, namespace: default}
+          spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}, volumeName: pv-slow}
+          """);
+      write("pod-slow.yaml", pod("slow", "99999999-aaaa-4bbb-8ccc-000000000001", """
+          - name: data
+            persistentVolumeClaim:
+              claimName: slow
+          """));
+      eventually(() -> pod("default/slow").map(p -> p.volumes().get(0).state().equals("uncertain")
+          && p.volumes().get(0).lastError() != null && p.volumes().get(0).lastError().contains("DEADLINE_EXCEEDED")).orElse(false),
+          () -> "" + pod("default/slow"));
+      assertTrue(slow.calls.stream().noneMatch(c -> c.startsWith("NodePublishVolume")), "no publish without a successful stage: " + slow.calls);
+      assertFalse(ready("default/slow"));
+      Files.delete(manifests.resolve("pod-slow.yaml"));
+      eventually(() -> slow.calls.stream().anyMatch(c -> c.startsWith("NodeUnstageVolume slow-1")), () -> "not unstaged: " + slow.calls);
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+      assertTrue(slow.calls.stream().filter(c -> c.startsWith("NodeUnstageVolume")).allMatch(c -> c.endsWith("/globalmount")), "" + slow.calls);
+    } finally {
+      Await.result(registrar.stop());
+      Await.result(slow.server.close());
+    }
+  }
+
+  @Test
   void aVanishedPublishMountIsRestored() throws Exception {
     write("pod-inline.yaml", pod("drift", "44444444-aaaa-4bbb-8ccc-000000000001", """
         - name: data
