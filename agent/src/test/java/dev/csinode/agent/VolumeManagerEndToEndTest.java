@@ -570,6 +570,72 @@ class VolumeManagerEndToEndTest {
     }
   }
 
+  record RunningDriver(dev.csinode.hostpath.HostpathDriver driver, dev.csinode.plugins.registrar.Registrar registrar) {
+    void stop() {
+      Await.result(registrar.stop());
+      Await.result(driver.stop());
+    }
+  }
+
+  RunningDriver startDriver(String name) {
+    var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins").resolve(name).resolve("csi.sock")),
+        "node-e2e", root.resolve("plugins").resolve(name).resolve("state"), name, 0, 1L << 30, false);
+    var d = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
+    var r = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, cfg.endpoint(), cfg.endpoint().path().toString(),
+        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    return new RunningDriver(d, r);
+  }
+
+  @Test
+  void aDriverRestartedWhilePodsComeAndGoConverges() throws Exception {
+    String name = "restarting.example.com";
+    RunningDriver first = startDriver(name);
+    write("restarting.yaml", """
+        apiVersion: storage.k8s.io/v1
+        kind: CSIDriver
+        metadata: {name: restarting.example.com}
+        spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Ephemeral]}
+        """);
+    String inline = """
+        - name: data
+          csi:
+            driver: restarting.example.com
+        """;
+    for (int i = 1; i <= 3; i++) {
+      write("pod-r" + i + ".yaml", pod("r" + i, "aaaaaaaa-aaaa-4bbb-8ccc-00000000000" + i, inline));
+    }
+    eventually(() -> ready("default/r1") && ready("default/r2") && ready("default/r3"), () -> agent.volumeManager().pods().toString());
+    Path t1 = Path.of(pod("default/r1").orElseThrow().volumes().get(0).hostPath());
+    Files.writeString(Path.of(pod("default/r2").orElseThrow().volumes().get(0).hostPath()).resolve("kept"), "r2");
+
+    // The driver goes away; meanwhile pods come and go.
+    first.stop();
+    eventually(() -> agent.drivers().get(name).isEmpty(), () -> "still registered");
+    write("pod-r4.yaml", pod("r4", "aaaaaaaa-aaaa-4bbb-8ccc-000000000004", inline));
+    Files.delete(manifests.resolve("pod-r1.yaml"));
+    eventually(() -> pod("default/r4").map(p -> p.volumes().get(0).lastError() != null
+        && p.volumes().get(0).lastError().contains("not registered")).orElse(false), () -> "" + pod("default/r4"));
+    assertTrue(new Mounter().isMountPoint(t1), "r1 cannot be unpublished while its driver is away; it stays mounted");
+
+    // It comes back on the same state: everything converges.
+    RunningDriver second = startDriver(name);
+    try {
+      eventually(() -> ready("default/r2") && ready("default/r3") && ready("default/r4") && !new Mounter().isMountPoint(t1),
+          () -> agent.volumeManager().pods() + " / r1 mounted: " + new Mounter().isMountPoint(t1));
+      assertEquals("r2", Files.readString(Path.of(pod("default/r2").orElseThrow().volumes().get(0).hostPath()).resolve("kept")));
+      for (String p : new String[] {"r2", "r3", "r4"}) {
+        Path t = Path.of(pod("default/" + p).orElseThrow().volumes().get(0).hostPath());
+        assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(t.toString())).count(), "one mount at " + t);
+      }
+      for (String p : new String[] {"r2", "r3", "r4"}) {
+        Files.delete(manifests.resolve("pod-" + p + ".yaml"));
+      }
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    } finally {
+      second.stop();
+    }
+  }
+
   @Test
   void aVanishedPublishMountIsRestored() throws Exception {
     write("pod-inline.yaml", pod("drift", "44444444-aaaa-4bbb-8ccc-000000000001", """
