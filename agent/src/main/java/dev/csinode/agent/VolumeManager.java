@@ -131,6 +131,11 @@ public final class VolumeManager {
     });
   }
 
+  /** Operations running now (an operation completes only after its outcome is journaled). */
+  public int operationsInFlight() {
+    return executor.runningCount();
+  }
+
   /** Must be called before {@link #start()}: the executor belongs to the reconciler's context afterwards. */
   public void observeOperations(OperationExecutor.Observer observer) {
     executor.observe(observer);

@@ -148,6 +148,12 @@ class AgentRestartTest {
     eventually(this::allPublished, "all volumes published after the restart");
     eventually(() -> metrics().contains("volume_manager_total_volumes{plugin_name=\"kubernetes.io/csi:hostpath.csinode.dev\",state=\"actual_state_of_world\"} " + PODS + ".0"),
         "actual state complete");
+    // Settled: nothing uncertain and nothing in flight (an operation completes only once its outcome is journaled).
+    // Mounts alone are no sign of it: those of the killed run are still there.
+    eventually(() -> {
+      String m = metrics();
+      return m.contains("csi_node_agent_uncertain_volumes 0.0") && m.contains("csi_node_agent_operations_in_flight 0.0");
+    }, "settled");
     for (int i = 0; i < PODS; i++) {
       assertEquals(1, mountsAt(target(i)), "exactly one mount at " + target(i));
       Files.writeString(target(i).resolve("data.txt"), "pod " + i);

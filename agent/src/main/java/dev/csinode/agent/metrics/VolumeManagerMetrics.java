@@ -40,6 +40,9 @@ public final class VolumeManagerMetrics {
           desired.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "desired_state_of_world"));
           actual.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "actual_state_of_world"));
         }).register(registry);
+    GaugeWithCallback.builder().name("csi_node_agent_operations_in_flight")
+        .help("Volume operations running now; 0 with no uncertain volume means the node has settled and is journaled")
+        .callback(cb -> cb.call(vm.operationsInFlight())).register(registry);
     GaugeWithCallback.builder().name("csi_node_agent_uncertain_volumes")
         .help("Volumes whose staging or a publish is in an uncertain state (may be mounted; torn down when unused)")
         .callback(cb -> cb.call(vm.reconciler().snapshot().actual().stream().filter(v ->

@@ -53,12 +53,9 @@ public final class Registrar {
    */
   public static Future<Registrar> start(Vertx vertx, UnixEndpoint csiAddress, String kubeletRegistrationPath,
                                         Path registrationDir, Duration waitForDriver, Duration callTimeout) {
-    return waitForSocket(vertx, csiAddress.path(), System.nanoTime() + waitForDriver.toNanos())
-        .compose(v -> {
-          GrpcUnixClient client = new GrpcUnixClient(vertx, csiAddress);
-          return client.call(IdentityGrpcClient.GetPluginInfo, GetPluginInfoRequest.getDefaultInstance(), callTimeout)
-              .onComplete(ar -> client.close());
-        })
+    long deadline = System.nanoTime() + waitForDriver.toNanos();
+    return waitForSocket(vertx, csiAddress.path(), deadline)
+        .compose(v -> pluginInfo(vertx, csiAddress, callTimeout, deadline))
         .compose(info -> {
           String name = info.getName();
           if (!PluginInfoValidation.isValidDriverName(name)) {
@@ -94,6 +91,26 @@ public final class Registrar {
                 LOG.info("registrar for driver {} serving {} (endpoint announced: {})", name, socket, kubeletRegistrationPath);
                 return new Registrar(server, name, rejection, accepted);
               });
+        });
+  }
+
+  /**
+   * GetPluginInfo, tried again until the deadline: a driver that just started listening may be too slow to answer
+   * its first call within the call timeout (a cold JVM on a busy node).
+   */
+  private static Future<dev.csinode.csi.v1.GetPluginInfoResponse> pluginInfo(Vertx vertx, UnixEndpoint csiAddress, Duration callTimeout,
+                                                                              long deadlineNanos) {
+    GrpcUnixClient client = new GrpcUnixClient(vertx, csiAddress);
+    return client.call(IdentityGrpcClient.GetPluginInfo, GetPluginInfoRequest.getDefaultInstance(), callTimeout)
+        .onComplete(ar -> client.close())
+        .recover(err -> {
+          if (System.nanoTime() > deadlineNanos) {
+            return Future.failedFuture(new IllegalStateException("GetPluginInfo on " + csiAddress + " kept failing: " + err.getMessage()));
+          }
+          LOG.info("GetPluginInfo on {} failed ({}); trying again", csiAddress, err.getMessage());
+          Promise<dev.csinode.csi.v1.GetPluginInfoResponse> later = Promise.promise();
+          vertx.setTimer(500, t -> pluginInfo(vertx, csiAddress, callTimeout, deadlineNanos).onComplete(later));
+          return later.future();
         });
   }
 
