@@ -148,8 +148,8 @@ public final class Agent implements AgentApi {
 
   @Override
   public Future<ApplyResult> apply(String manifest) {
-    ManifestParser.Result parsed = ManifestParser.parse(Path.of("request"), manifest);
     return vertx.executeBlocking(() -> {
+      ManifestParser.Result parsed = ManifestParser.parse(Path.of("request"), manifest);
       pushed.apply(parsed.objects());
       return new ApplyResult(parsed.objects().stream().map(o -> o.getKind() + " " + ClusterObjects.key(o)).toList(), parsed.errors());
     }, false).onSuccess(r -> {

@@ -269,8 +269,4 @@ public final class VolumeManager {
   public KubeletLayout layout() {
     return layout;
   }
-
-  Map<String, Object> statusFields() {
-    return Map.of("pods", pods(), "volumes", volumes());
-  }
 }

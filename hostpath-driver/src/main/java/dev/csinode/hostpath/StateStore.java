@@ -2,13 +2,11 @@ package dev.csinode.hostpath;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.mount.AtomicFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -16,9 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One JSON file per volume and per snapshot under {@code <state-dir>/state}. Each write goes to a temp file
- * that is fsynced and renamed over the old one, then the directory is fsynced, so a crash leaves either the
- * old or the new record, never half of one. One file per object keeps a write small with thousands of volumes.
+ * One JSON file per volume and per snapshot under {@code <state-dir>/state}, each replaced with {@link AtomicFile},
+ * so a crash leaves either the old or the new record, never half of one. One file per object keeps a write small with thousands of volumes.
  */
 final class StateStore {
   private static final Logger LOG = LoggerFactory.getLogger(StateStore.class);
@@ -84,17 +81,8 @@ final class StateStore {
   }
 
   private void write(Path dir, String id, Object value) {
-    Path target = Names.within(dir, id + ".json");
-    Path tmp = Names.within(dir, id + ".json.tmp");
     try {
-      byte[] bytes = json.writerWithDefaultPrettyPrinter().writeValueAsBytes(value);
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE)) {
-        ch.write(java.nio.ByteBuffer.wrap(bytes));
-        ch.force(true);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      fsyncDir(dir);
+      AtomicFile.write(Names.within(dir, id + ".json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(value));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot persist state of " + id + " in " + dir, e);
     }
@@ -103,15 +91,9 @@ final class StateStore {
   private void delete(Path dir, String id) {
     try {
       Files.deleteIfExists(Names.within(dir, id + ".json"));
-      fsyncDir(dir);
+      AtomicFile.fsyncDirectory(dir);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot delete state of " + id + " in " + dir, e);
-    }
-  }
-
-  private static void fsyncDir(Path dir) throws IOException {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
     }
   }
 }

@@ -82,11 +82,6 @@ public final class Mounter {
     return (buf.getLong(STATX_ATTRIBUTES_OFFSET) & STATX_ATTR_MOUNT_ROOT) != 0;
   }
 
-  public List<MountInfo> mountsAt(Path target) {
-    String p = target.toAbsolutePath().normalize().toString();
-    return MountTable.read().all().stream().filter(m -> m.mountPoint().equals(p)).toList();
-  }
-
   private static void call(String source, Path target, String fsType, long flags, String data, String what) {
     if (LibC.INSTANCE.mount(source, target.toString(), fsType, flags, data) != 0) {
       int errno = LibC.lastErrno();

@@ -6,11 +6,11 @@ import dev.csinode.agent.cache.ActualStateOfWorld.AttachedVolume;
 import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
+import dev.csinode.mount.AtomicFile;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -191,24 +191,16 @@ public final class ActualStateJournal implements AutoCloseable {
     }
   }
 
-  /** Rewrites the log with the live records only: temp file, fsync, rename, directory fsync; reopens for append. */
+  /** Rewrites the log with the live records only ({@link AtomicFile}); reopens it for appending. */
   private synchronized void compact() throws IOException {
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(LOG_FILE + ".tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      for (Entry e : live.values()) {
-        ch.write(java.nio.ByteBuffer.wrap((JSON.writeValueAsString(new Line(e.spec().uniqueName(), e)) + "\n")
-            .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-      }
-      ch.force(true);
+    StringBuilder content = new StringBuilder();
+    for (Entry e : live.values()) {
+      content.append(JSON.writeValueAsString(new Line(e.spec().uniqueName(), e))).append('\n');
     }
     if (out != null) {
       out.close();
     }
-    Files.move(tmp, dir.resolve(LOG_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    }
+    AtomicFile.write(dir.resolve(LOG_FILE), content.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     out = FileChannel.open(dir.resolve(LOG_FILE), StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     linesSinceCompaction = 0;
   }

@@ -1,14 +1,12 @@
 package dev.csinode.agent.podsource;
 
+import dev.csinode.mount.AtomicFile;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +17,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Objects pushed through the local API by a container runtime. Each is kept as a JSON file under
- * {@code <state-dir>/api-objects/} (written atomically), so after a restart the agent still knows the pods it
+ * {@code <state-dir>/api-objects/} (written with {@link AtomicFile}), so after a restart the agent still knows the pods it
  * was given, and does not take their absence for a deletion. Thread-safe.
  */
 public final class ApiObjectStore {
@@ -41,18 +39,15 @@ public final class ApiObjectStore {
   }
 
   public synchronized void apply(List<HasMetadata> items) throws IOException {
-    Files.createDirectories(dir);
+    Map<String, HasMetadata> byId = new TreeMap<>();
+    Map<String, byte[]> files = new TreeMap<>();
     for (HasMetadata o : items) {
       HasMetadata withUid = ManifestDirectorySource.withUid(o);
-      String id = id(withUid);
-      Path tmp = dir.resolve(id + ".json.tmp");
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-        ch.write(java.nio.ByteBuffer.wrap(KUBE.asJson(withUid).getBytes(StandardCharsets.UTF_8)));
-        ch.force(true);
-      }
-      Files.move(tmp, dir.resolve(id + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      objects.put(id, withUid);
+      byId.put(id(withUid), withUid);
+      files.put(id(withUid) + ".json", KUBE.asJson(withUid).getBytes(StandardCharsets.UTF_8));
     }
+    AtomicFile.writeAll(dir, files);
+    objects.putAll(byId);
   }
 
   /** Deletes one object; returns false when there was none. */
@@ -62,6 +57,7 @@ public final class ApiObjectStore {
       return false;
     }
     Files.deleteIfExists(dir.resolve(id + ".json"));
+    AtomicFile.fsyncDirectory(dir);
     return true;
   }
 

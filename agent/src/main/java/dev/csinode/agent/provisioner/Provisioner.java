@@ -3,6 +3,7 @@ package dev.csinode.agent.provisioner;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.mount.AtomicFile;
 import dev.csinode.csi.v1.CapacityRange;
 import dev.csinode.csi.v1.ControllerGrpcClient;
 import dev.csinode.csi.v1.CreateVolumeRequest;
@@ -25,12 +26,9 @@ import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -321,13 +319,7 @@ public final class Provisioner {
   }
 
   private void save(PersistentVolume pv) throws IOException {
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(pv.getMetadata().getName() + ".json.tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(KUBE.asJson(pv).getBytes(StandardCharsets.UTF_8)));
-      ch.force(true);
-    }
-    Files.move(tmp, file(pv.getMetadata().getName()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    AtomicFile.write(file(pv.getMetadata().getName()), KUBE.asJson(pv).getBytes(StandardCharsets.UTF_8));
   }
 
   private void load() {

@@ -2,20 +2,18 @@ package dev.csinode.agent.volume;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.mount.AtomicFile;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
 /**
  * The kubelet's vol_data.json files: a flat JSON object of strings, written next to a staging or publish path
- * before the CSI call, read at teardown and after a restart. Written atomically (temp, fsync, rename).
+ * before the CSI call, read at teardown and after a restart. Written with {@link AtomicFile}.
  */
 public final class VolData {
   public static final String FILE = "vol_data.json";
@@ -33,14 +31,7 @@ public final class VolData {
   private VolData() {}
 
   public static void write(Path dir, Map<String, String> data) throws IOException {
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(FILE + ".tmp");
-    byte[] bytes = JSON.writeValueAsBytes(new TreeMap<>(data));
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(bytes));
-      ch.force(true);
-    }
-    Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    AtomicFile.write(dir.resolve(FILE), JSON.writeValueAsBytes(new TreeMap<>(data)));
   }
 
   public static Optional<Map<String, String>> read(Path dir) throws IOException {

@@ -40,11 +40,6 @@ public final class DriverRegistry {
     return false;
   }
 
-  void update(String name, java.util.function.UnaryOperator<RegisteredDriver> change) {
-    drivers.computeIfPresent(name, (k, v) -> change.apply(v));
-    listeners.forEach(l -> l.accept(name));
-  }
-
   /** Called with the driver name after every change. */
   public void onChange(Consumer<String> listener) {
     listeners.add(listener);
