@@ -138,8 +138,9 @@ public final class Agent implements AgentApi {
 
   @Override
   public StatusReport status() {
+    var housekeeping = volumes.reconciler().snapshot();
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers, volumes.pods(),
-        volumes.volumes(), volumes.objects().errors());
+        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans());
   }
 
   private void sourcesChanged() {
@@ -195,6 +196,11 @@ public final class Agent implements AgentApi {
     long timer = vertx.setPeriodic(20, t -> check.run());
     check.run();
     return done.future().onComplete(ar -> vertx.cancelTimer(timer));
+  }
+
+  @Override
+  public Future<Object> orphans(boolean remove) {
+    return volumes.orphans(remove).map(list -> list);
   }
 
   /** The metrics port, or -1 when metrics are off. */

@@ -18,6 +18,9 @@ import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
 import dev.csinode.agent.provisioner.Provisioner;
 import dev.csinode.agent.reconciler.Reconciler;
+import dev.csinode.agent.reconciler.VolumeReconstruction;
+import dev.csinode.agent.volume.VolumeDirectories;
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.agent.status.VolumeManagerStatus.VolumeStatus;
@@ -40,9 +43,31 @@ import java.util.Optional;
  */
 public final class VolumeManager {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(VolumeManager.class);
-  /** Knobs; defaults are the kubelet's backoff and a 10 s resync. */
+  /**
+   * Knobs; defaults are the kubelet's backoff, a 10 s resync (drift, unmanaged mounts, orphaned pod directories),
+   * the kubelet's 1 min volume stats period, and orphaned pod directories removed (false: only reported).
+   */
   public record Options(int maxParallelOperations, Duration backoffInitial, Duration backoffMax, Duration resyncInterval,
-                        Duration csiTimeout) {
+                        Duration csiTimeout, Duration volumeStatsInterval, boolean removeOrphans) {
+    public Options(int maxParallelOperations, Duration backoffInitial, Duration backoffMax, Duration resyncInterval,
+                   Duration csiTimeout) {
+      this(maxParallelOperations, backoffInitial, backoffMax, resyncInterval, csiTimeout, Duration.ofMinutes(1), true);
+    }
+
+    public Options {
+      if (maxParallelOperations < 1) {
+        throw new IllegalArgumentException("the number of parallel volume operations must be at least 1, not " + maxParallelOperations);
+      }
+      for (Duration d : List.of(backoffInitial, backoffMax, resyncInterval, csiTimeout, volumeStatsInterval)) {
+        if (d.isNegative() || d.isZero()) {
+          throw new IllegalArgumentException("volume manager durations must be positive, not " + d);
+        }
+      }
+      if (backoffMax.compareTo(backoffInitial) < 0) {
+        throw new IllegalArgumentException("the maximum backoff (" + backoffMax + ") is below the initial one (" + backoffInitial + ")");
+      }
+    }
+
     public static Options defaults() {
       return new Options(64, Duration.ofMillis(500), Duration.ofSeconds(122), Duration.ofSeconds(10), Duration.ofMinutes(2));
     }
@@ -59,6 +84,7 @@ public final class VolumeManager {
   private final CsiNodeClient csi;
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
+  private volatile int diskProblems;
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, java.nio.file.Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
@@ -74,8 +100,8 @@ public final class VolumeManager {
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects, journal);
-    this.reconciler = new Reconciler(vertx, context, asw, executor, operations, options.resyncInterval(),
-        driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L));
+    this.reconciler = new Reconciler(vertx, context, layout, asw, executor, operations, options.resyncInterval(),
+        driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L), options.removeOrphans());
     this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, effective -> {
       if (draining) {
         return;
@@ -108,6 +134,13 @@ public final class VolumeManager {
       // Check the host off the event loop, apply on the reconciler's context.
       ActualStateOfWorld scratch = new ActualStateOfWorld();
       ActualStateJournal.reconstruct(entries, journal.bootId(), mounter::isMountPoint, scratch);
+      // What the disk shows mounted and the journal does not know (a lost state dir, a root taken over from a kubelet).
+      VolumeDirectories.Scan scan = VolumeDirectories.scan(layout, mounter::isMountPoint);
+      scan.problems().forEach(p -> LOG.warn("reconstruction: {}", p));
+      for (String unique : VolumeReconstruction.addFromDisk(scan, layout, scratch)) {
+        LOG.info("volume {} found mounted on disk but not in the journal: uncertain until set up again or torn down", unique);
+      }
+      diskProblems = scan.problems().size();
       return scratch;
     }, false).compose(rebuilt -> {
       io.vertx.core.Promise<Void> applied = io.vertx.core.Promise.promise();
@@ -123,7 +156,7 @@ public final class VolumeManager {
           LOG.info("reconstructed volume {} (driver {}): device {}, pods {}", v.spec.specName(), v.spec.driver(), v.device,
               v.pods.values().stream().map(p -> p.podKey() + "=" + p.state()).toList());
         }
-        reconstructErrors.inc(journal.skippedRecords());
+        reconstructErrors.inc(journal.skippedRecords() + diskProblems);
         reconciler.start();
         applied.complete();
       });
@@ -264,6 +297,11 @@ public final class VolumeManager {
           f == null ? null : Instant.ofEpochMilli(f.notBeforeMillis()).toString()));
     }
     return out;
+  }
+
+  /** Orphaned pod directories: with {@code remove}, removes those it can now; otherwise what it would do. */
+  public Future<List<OrphanedPodDirectories.Orphan>> orphans(boolean remove) {
+    return reconciler.housekeep(remove);
   }
 
   public KubeletLayout layout() {

@@ -29,124 +29,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The agent, its bundled driver and a manifests directory, with real mounts in a private mount namespace. */
-class VolumeManagerEndToEndTest {
-  static final String DRIVER = "hostpath.csinode.dev";
-  Path root;
-  Path manifests;
-  Vertx vertx;
-  Agent agent;
-
-  @BeforeEach
-  void start() throws Exception {
-    PrivateMountNamespace.require();
-    root = Files.createTempDirectory("csi-node-agent-test-");
-    manifests = Files.createDirectories(root.resolve("manifests"));
-    write("csidriver.yaml", """
-        apiVersion: storage.k8s.io/v1
-        kind: CSIDriver
-        metadata:
-          name: hostpath.csinode.dev
-        spec:
-          attachRequired: false
-          podInfoOnMount: true
-          volumeLifecycleModes: [Persistent, Ephemeral]
-        """);
-    vertx = Vertx.vertx();
-    agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
-        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30)),
-        "127.0.0.1:0", false));
-    Await.result(agent.start());
-    eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver not registered: " + agent.status());
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    try {
-      Await.result(agent.stop());
-      Await.result(vertx.close());
-    } finally {
-      var left = MountTable.read().under(root);
-      for (int i = left.size() - 1; i >= 0; i--) {
-        new Mounter().unmountAll(Path.of(left.get(i).mountPoint()));
-      }
-      for (String l : LoopDevices.list()) {
-        if (l.contains(root.toString())) {
-          new LoopDevices().detach(l.split(" ")[0]);
-        }
-      }
-    }
-  }
-
-  void write(String name, String yaml) throws Exception {
-    Path tmp = manifests.resolve("." + name + ".tmp");
-    Files.writeString(tmp, yaml);
-    Files.move(tmp, manifests.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  static void eventually(BooleanSupplier condition, Supplier<String> describe) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not reached in 30 s: " + describe.get());
-      }
-      Thread.sleep(10);
-    }
-  }
-
-  Optional<PodStatus> pod(String key) {
-    return agent.volumeManager().pods().stream().filter(p -> p.pod().equals(key)).findFirst();
-  }
-
-  boolean ready(String key) {
-    return pod(key).map(PodStatus::ready).orElse(false);
-  }
-
-  String volumeHandle(String name, String kind) {
-    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
-      return Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
-          .putParameters("kind", kind).setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(32L << 20))
-          .addVolumeCapabilities(VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.getDefaultInstance())
-              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
-          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
-    }
-  }
-
-  static String pod(String name, String uid, String volumesYaml) {
-    return """
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: %s
-          namespace: default
-          uid: %s
-        spec:
-          containers:
-          - name: app
-            image: busybox
-            volumeMounts:
-            - name: data
-              mountPath: /data
-          volumes:
-        %s""".formatted(name, uid, volumesYaml.indent(2));
-  }
-
-  String scrape() throws Exception {
-    var resp = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create("http://127.0.0.1:" + agent.metricsPort() + "/metrics")).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
-    assertEquals(200, resp.statusCode());
-    return resp.body();
-  }
-
-  /**
-   * A sample line of the metric that contains every given part (label order is the library's business);
-   * a part starting with "} " is the value and must end the line.
-   */
-  static boolean hasSample(String text, String metric, String... parts) {
-    return text.lines().anyMatch(l -> l.startsWith(metric + "{") && java.util.Arrays.stream(parts)
-        .allMatch(p -> p.startsWith("} ") ? l.endsWith(p) : l.contains(p)));
-  }
-
+class VolumeManagerEndToEndTest extends AgentFixture {
   @Test
   void inlineVolumeIsPublishedAndRemovedWithItsPod() throws Exception {
     write("pod-inline.yaml", pod("inline", "11111111-aaaa-4bbb-8ccc-000000000001", """
@@ -166,6 +49,8 @@ class VolumeManagerEndToEndTest {
     eventually(() -> pod("default/inline").isEmpty() && agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
     assertFalse(Files.exists(target), "the publish directory is removed once unmounted");
     assertTrue(MountTable.read().under(root.resolve("pods")).isEmpty());
+    eventually(() -> !Files.exists(root.resolve("pods/11111111-aaaa-4bbb-8ccc-000000000001")),
+        () -> "the pod directory is removed by the housekeeping pass: " + agent.status().orphanedPodDirectories());
   }
 
   @Test
@@ -283,13 +168,6 @@ class VolumeManagerEndToEndTest {
     eventually(() -> pod("default/unknown").map(p -> p.volumes().get(0).state().equals("failed")).orElse(false),
         () -> "" + pod("default/unknown"));
     assertTrue(pod("default/unknown").orElseThrow().volumes().get(0).lastError().contains("nobody.example.com is not registered"));
-  }
-
-  int driverVolumeCount() {
-    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
-      return Await.result(c.call(ControllerGrpcClient.ListVolumes, dev.csinode.csi.v1.ListVolumesRequest.getDefaultInstance(),
-          Duration.ofSeconds(10))).getEntriesCount();
-    }
   }
 
   @Test
@@ -568,22 +446,6 @@ class VolumeManagerEndToEndTest {
       Await.result(registrar.stop());
       Await.result(slow.server.close());
     }
-  }
-
-  record RunningDriver(dev.csinode.hostpath.HostpathDriver driver, dev.csinode.plugins.registrar.Registrar registrar) {
-    void stop() {
-      Await.result(registrar.stop());
-      Await.result(driver.stop());
-    }
-  }
-
-  RunningDriver startDriver(String name) {
-    var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins").resolve(name).resolve("csi.sock")),
-        "node-e2e", root.resolve("plugins").resolve(name).resolve("state"), name, 0, 1L << 30, false);
-    var d = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
-    var r = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, cfg.endpoint(), cfg.endpoint().path().toString(),
-        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
-    return new RunningDriver(d, r);
   }
 
   @Test

@@ -19,6 +19,12 @@ public interface AgentApi {
   /** Completes with the pod's status when ready; fails with the reason when it cannot or did not get ready in time. */
   Future<Object> waitReady(String namespace, String name, Duration timeout);
 
+  /**
+   * Orphaned pod directories. With {@code remove}, those that can go are removed now; otherwise the answer says
+   * what a cleanup would do (dry run).
+   */
+  Future<Object> orphans(boolean remove);
+
   /** What apply did: objects stored ({@code Kind namespace/name}) and problems found in the manifest. */
   record ApplyResult(java.util.List<String> applied, java.util.List<String> errors) {}
 

@@ -21,6 +21,8 @@ import java.util.Map;
  *   <li>{@code POST /v1/objects}: body = manifest (YAML or JSON; Pod, PVC, PV, StorageClass, CSIDriver, Secret)</li>
  *   <li>{@code GET /v1/pods/<namespace>/<name>}: the pod's volume status; {@code ?wait=30s} waits until ready</li>
  *   <li>{@code DELETE /v1/pods/<namespace>/<name>}</li>
+ *   <li>{@code GET /v1/orphans}: orphaned pod directories and what a cleanup would do (dry run);
+ *       {@code POST /v1/orphans/cleanup} removes those that can go now</li>
  * </ul>
  */
 public final class AgentApiServer {
@@ -47,6 +49,15 @@ public final class AgentApiServer {
             reply(req, ar.result().applied().isEmpty() ? 400 : 200, ar.result());
           } else {
             fail(req, ar.cause());
+          }
+        });
+      } else if ((req.path().equals("/v1/orphans") && req.method() == HttpMethod.GET)
+          || (req.path().equals("/v1/orphans/cleanup") && req.method() == HttpMethod.POST)) {
+        api.orphans(req.method() == HttpMethod.POST).onComplete(ar -> {
+          if (ar.succeeded()) {
+            reply(req, 200, Map.of("orphanedPodDirectories", ar.result()));
+          } else {
+            fail(req, new AgentApi.ApiException(503, ar.cause().getMessage()));
           }
         });
       } else if (parts.length == 5 && parts[1].equals("v1") && parts[2].equals("pods")) {
@@ -78,7 +89,8 @@ public final class AgentApiServer {
         }
       } else {
         reply(req, 404, Map.of("error", "no such endpoint: " + req.method() + " " + req.path()
-            + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>"));
+            + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>, GET /v1/orphans, "
+            + "POST /v1/orphans/cleanup"));
       }
     } catch (RuntimeException e) {
       fail(req, e);

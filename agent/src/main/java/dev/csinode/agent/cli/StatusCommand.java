@@ -68,6 +68,13 @@ public final class StatusCommand implements Callable<Integer> {
     for (JsonNode e : report.path("manifestErrors")) {
       System.out.println("manifest error: " + e.asText());
     }
+    for (JsonNode m : report.path("unmanagedMounts")) {
+      System.out.println("not managed by the agent (left alone): " + m.asText() + " is mounted");
+    }
+    for (JsonNode o : report.path("orphanedPodDirectories")) {
+      System.out.println("orphaned pod directory " + o.path("path").asText() + " ("
+          + o.path("action").asText() + ": " + o.path("reason").asText() + ")");
+    }
   }
 
   private static void print(List<String[]> rows) {

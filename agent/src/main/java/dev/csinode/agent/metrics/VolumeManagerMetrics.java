@@ -49,5 +49,15 @@ public final class VolumeManagerMetrics {
             v.device() == ActualStateOfWorld.DeviceState.UNCERTAIN
                 || v.pods().stream().anyMatch(p -> p.state() == ActualStateOfWorld.MountState.UNCERTAIN)).count()))
         .register(registry);
+    GaugeWithCallback.builder().name("kubelet_orphan_pod_cleaned_volumes")
+        .help("Orphaned pod directories seen by the last housekeeping pass")
+        .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().size())).register(registry);
+    GaugeWithCallback.builder().name("kubelet_orphan_pod_cleaned_volumes_errors")
+        .help("Orphaned pod directories the last housekeeping pass kept (something mounted below, or files the agent did not create)")
+        .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().stream().filter(o -> o.action().equals("keep")).count()))
+        .register(registry);
+    GaugeWithCallback.builder().name("csi_node_agent_unmanaged_mounts")
+        .help("Mounts in the agent's pod and staging directories that it did not make (reported, never touched)")
+        .callback(cb -> cb.call(vm.reconciler().snapshot().unmanagedMounts().size())).register(registry);
   }
 }

@@ -12,6 +12,7 @@ import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.VolData;
+import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
@@ -43,6 +44,7 @@ public final class VolumeOperations {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeOperations.class);
   static final String STAGE_UNSTAGE = "STAGE_UNSTAGE_VOLUME";
   static final String MULTI_WRITER = "SINGLE_NODE_MULTI_WRITER";
+  static final String MOUNT_GROUP = "VOLUME_MOUNT_GROUP";
 
   private final Vertx vertx;
   private final KubeletLayout layout;
@@ -72,7 +74,7 @@ public final class VolumeOperations {
     RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
     AttachedVolume v = asw.getOrAdd(spec);
     return attach(spec, d, v)
-        .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v))
+        .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v, pod))
         .compose(x -> publish(spec, d, v, pod));
   }
 
@@ -93,7 +95,7 @@ public final class VolumeOperations {
           v.attached = true;
           return persist(v).compose(x -> csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerPublishVolume,
               ControllerPublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId())
-                  .setVolumeCapability(capability(spec, d)).putAllVolumeContext(spec.volumeAttributes()).build()));
+                  .setVolumeCapability(capability(spec, d, null)).putAllVolumeContext(spec.volumeAttributes()).build()));
         })
         .map(resp -> {
           v.publishContext = Map.copyOf(resp.getPublishContextMap());
@@ -104,7 +106,7 @@ public final class VolumeOperations {
         .transform(ar -> persistThen(v, ar.succeeded() ? Future.succeededFuture() : Future.failedFuture(ar.cause())));
   }
 
-  private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
+  private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
     if (v.device == DeviceState.MOUNTED) {
       return Future.succeededFuture();
     }
@@ -123,7 +125,7 @@ public final class VolumeOperations {
       }
       NodeStageVolumeRequest.Builder req = NodeStageVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
           .putAllPublishContext(v.publishContext).setStagingTargetPath(staging.toString())
-          .setVolumeCapability(capability(spec, d)).putAllVolumeContext(spec.volumeAttributes());
+          .setVolumeCapability(capability(spec, d, mountGroup(spec, pod, d))).putAllVolumeContext(spec.volumeAttributes());
       req.putAllSecrets(secrets(spec.stageSecret()));
       v.device = DeviceState.UNCERTAIN; // until the driver says otherwise; recorded before the call
       return persistThen(v, persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()))
@@ -151,7 +153,8 @@ public final class VolumeOperations {
       }
     }).compose(x -> {
       NodePublishVolumeRequest.Builder req = NodePublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
-          .putAllPublishContext(v.publishContext).setTargetPath(target.toString()).setVolumeCapability(capability(spec, d))
+          .putAllPublishContext(v.publishContext).setTargetPath(target.toString())
+          .setVolumeCapability(capability(spec, d, mountGroup(spec, pod, d)))
           .setReadonly(pod.readOnly()).putAllVolumeContext(volumeContext(spec, pod));
       if (d.hasNodeCapability(STAGE_UNSTAGE) && !spec.inline()) {
         req.setStagingTargetPath(v.stagingPath);
@@ -160,6 +163,7 @@ public final class VolumeOperations {
       boolean known = v.pods.containsKey(pod.podUid());
       v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, target.toString()));
       return persistThen(v, persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodePublishVolume, req.build()))
+          .compose(r -> agentAppliesFsGroup(spec, pod, d) ? blocking(() -> applyFsGroup(spec, pod, target)) : Future.<Void>succeededFuture())
           .compose(r -> {
             v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.MOUNTED, target.toString()));
             LOG.info("published volume {} (driver {}) for pod {} at {}", spec.specName(), d.name(), pod.podKey(), target);
@@ -172,6 +176,40 @@ public final class VolumeOperations {
             return Future.failedFuture(wrap("NodePublishVolume", spec, err));
           }));
     });
+  }
+
+  /**
+   * The kubelet's rule: the agent sets fsGroup ownership itself when the pod has an fsGroup, uses the volume
+   * read-write, the driver cannot do it (no VOLUME_MOUNT_GROUP), and the CSIDriver's fsGroupPolicy asks for it:
+   * {@code File} always, {@code ReadWriteOnceWithFSType} (the default) for a volume with an fs type used
+   * ReadWriteOnce, {@code None} never.
+   */
+  static boolean agentAppliesFsGroup(VolumeSpec spec, PodToMount pod, RegisteredDriver d) {
+    if (pod.fsGroup() == null || spec.block() || pod.readOnly() || d.hasNodeCapability(MOUNT_GROUP)) {
+      return false;
+    }
+    return switch (spec.fsGroupPolicy()) {
+      case "File" -> true;
+      case "ReadWriteOnceWithFSType" -> !spec.fsType().isEmpty() && (spec.inline() || spec.accessMode().equals("ReadWriteOnce"));
+      default -> false;
+    };
+  }
+
+  /** The fsGroup for volume_mount_group: for drivers that apply it themselves, unless the policy is None. */
+  static Long mountGroup(VolumeSpec spec, PodToMount pod, RegisteredDriver d) {
+    return pod.fsGroup() != null && d.hasNodeCapability(MOUNT_GROUP) && !"None".equals(spec.fsGroupPolicy()) ? pod.fsGroup() : null;
+  }
+
+  private void applyFsGroup(VolumeSpec spec, PodToMount pod, Path target) {
+    try {
+      if (VolumeOwnership.apply(target, pod.fsGroup(), pod.fsGroupChangePolicy())) {
+        LOG.info("set group {} on volume {} for pod {} (fsGroup)", pod.fsGroup(), spec.specName(), pod.podKey());
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // The volume is mounted: uncertain, so the next attempt publishes again (idempotent) and retries this.
+      throw new OperationException("volume " + spec.specName() + " was published for pod " + pod.podKey()
+          + " but setting its fsGroup " + pod.fsGroup() + " failed: " + e.getMessage(), true);
+    }
   }
 
   private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws java.io.IOException {
@@ -207,11 +245,12 @@ public final class VolumeOperations {
     if (MountPoints.isMountPoint(target)) {
       throw new OperationException("NodeUnpublishVolume succeeded but " + target + " is still a mount point; left in place", true);
     }
+    // The directories follow from the recorded target, not the spec: a volume rebuilt from disk may know less.
     if (spec.block()) {
       Files.deleteIfExists(target);
-      Files.deleteIfExists(layout.podBlockDeviceLink(pod.podUid(), spec.specName()));
+      Files.deleteIfExists(layout.podBlockDeviceLink(pod.podUid(), target.getParent().getFileName().toString()));
     } else {
-      Path dir = layout.podVolumeDir(pod.podUid(), spec.specName());
+      Path dir = target.getParent();
       deleteEmptyDir(target);
       VolData.delete(dir);
       deleteEmptyDir(dir);
@@ -313,13 +352,18 @@ public final class VolumeOperations {
         + " is not registered; is it running and registered through " + layout.root().resolve("plugins_registry") + "?", false));
   }
 
-  static VolumeCapability capability(VolumeSpec spec, RegisteredDriver d) {
+  static VolumeCapability capability(VolumeSpec spec, RegisteredDriver d, Long mountGroup) {
     VolumeCapability.Builder b = VolumeCapability.newBuilder()
         .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode(spec.accessMode(), d.hasNodeCapability(MULTI_WRITER))));
     if (spec.block()) {
       b.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
     } else {
-      b.setMount(VolumeCapability.MountVolume.newBuilder().setFsType(spec.fsType()).addAllMountFlags(spec.mountOptions()));
+      VolumeCapability.MountVolume.Builder mount = VolumeCapability.MountVolume.newBuilder().setFsType(spec.fsType())
+          .addAllMountFlags(spec.mountOptions());
+      if (mountGroup != null) {
+        mount.setVolumeMountGroup(Long.toString(mountGroup));
+      }
+      b.setMount(mount);
     }
     return b.build();
   }

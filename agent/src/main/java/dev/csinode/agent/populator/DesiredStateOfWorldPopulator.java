@@ -84,9 +84,10 @@ public final class DesiredStateOfWorldPopulator {
           }
           names.add(r.spec().uniqueName());
           podVolumeNames.put(r.spec().uniqueName(), vol.getName());
-          Long fsGroup = pod.getSpec().getSecurityContext() == null ? null : pod.getSpec().getSecurityContext().getFsGroup();
+          var security = pod.getSpec().getSecurityContext();
           podsByVolume.computeIfAbsent(r.spec().uniqueName(), k -> new LinkedHashMap<>()).put(uid, new PodToMount(uid, podKey,
-              ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(), serviceAccount(pod), vol.getName(), r.readOnly(), fsGroup));
+              ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(), serviceAccount(pod), vol.getName(), r.readOnly(),
+              security == null ? null : security.getFsGroup(), security == null ? null : security.getFsGroupChangePolicy()));
         } catch (ResolveException e) {
           errors.add(e.getMessage());
         }

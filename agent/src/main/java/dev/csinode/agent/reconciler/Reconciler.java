@@ -17,7 +17,14 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
+import dev.csinode.agent.housekeeping.UnmanagedMounts;
+import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.mount.MountTable;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,16 +58,37 @@ public final class Reconciler {
   private long resyncTimer = -1;
   private long retryTimer = -1;
   private long retryAt;
-  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of(), java.util.Map.of());
+  private final KubeletLayout layout;
+  private final boolean removeOrphans;
+  /** Pods with a mount operation running, by UID: their directories are being made, never orphans. */
+  private final java.util.Map<String, Integer> mountsInFlight = new java.util.HashMap<>();
+  /** Pods whose orphaned directory is being removed: no mount starts for them until it is done. */
+  private final Set<String> cleaning = new HashSet<>();
+  private Future<List<Orphan>> housekeeping = Future.succeededFuture(List.of());
+  private List<String> unmanagedMounts = List.of();
+  private List<Orphan> orphans = List.of();
+  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of(), java.util.Map.of(),
+      List.of(), List.of());
 
-  /** What status readers see: the desired state, the actual state and the last failure per operation key. */
+  /**
+   * What status readers see: the desired state, the actual state, the last failure per operation key, volumes
+   * held back by max_volumes_per_node, and what the last housekeeping pass found (mounts the agent does not
+   * manage, orphaned pod directories).
+   */
   public record Snapshot(DesiredStateOfWorld desired, List<ActualStateOfWorld.VolumeView> actual,
-                         java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited) {}
+                         java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited,
+                         List<String> unmanagedMounts, List<Orphan> orphans) {}
 
-  /** @param maxVolumes a driver's max_volumes_per_node from NodeGetInfo; 0 means no limit */
-  public Reconciler(Vertx vertx, Context context, ActualStateOfWorld asw, OperationExecutor executor,
-                    VolumeOperations operations, Duration resyncInterval, java.util.function.ToLongFunction<String> maxVolumes) {
+  /**
+   * @param maxVolumes a driver's max_volumes_per_node from NodeGetInfo; 0 means no limit
+   * @param removeOrphans whether housekeeping removes orphaned pod directories or only reports them
+   */
+  public Reconciler(Vertx vertx, Context context, KubeletLayout layout, ActualStateOfWorld asw, OperationExecutor executor,
+                    VolumeOperations operations, Duration resyncInterval, java.util.function.ToLongFunction<String> maxVolumes,
+                    boolean removeOrphans) {
     this.vertx = vertx;
+    this.layout = layout;
+    this.removeOrphans = removeOrphans;
     this.maxVolumes = maxVolumes;
     this.context = context;
     this.asw = asw;
@@ -162,13 +190,20 @@ public final class Reconciler {
         used.put(driver, inUse + 1);
       }
       for (PodToMount pod : dv.pods().values()) {
-        if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED) {
+        if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED || cleaning.contains(pod.podUid())) {
           continue;
         }
         // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
         OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())
             : OperationKey.volume(dv.spec().uniqueName());
-        executor.tryRun(key, "volume_mount", plugin(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), this::operationDone);
+        String uid = pod.podUid();
+        mountsInFlight.merge(uid, 1, Integer::sum); // before: a mount that fails at once completes inside tryRun
+        if (!executor.tryRun(key, "volume_mount", plugin(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {
+          mountEnded(uid);
+          operationDone();
+        })) {
+          mountEnded(uid);
+        }
       }
     }
     if (!nowLimited.equals(limited)) {
@@ -190,6 +225,10 @@ public final class Reconciler {
       }
       executor.tryRun(key, "unmount_device", plugin(v.spec.driver()), () -> operations.unmountDevice(v), this::operationDone);
     }
+  }
+
+  private void mountEnded(String uid) {
+    mountsInFlight.computeIfPresent(uid, (k, n) -> n == 1 ? null : n - 1);
   }
 
   /** The kubelet's metric label for a CSI driver. */
@@ -217,27 +256,113 @@ public final class Reconciler {
     });
   }
 
-  /**
-   * Drift: a publish mount recorded as mounted but gone from the host is marked uncertain and published again.
-   * Volumes with an operation in flight are left alone: an unpublish in progress is not drift.
-   */
+  /** The periodic pass: drift, unmanaged mounts and orphans; skipped while the previous one still runs. */
   private void resync() {
-    for (AttachedVolume v : asw.volumes()) {
-      if (executor.isRunning(OperationKey.volume(v.spec.uniqueName()))) {
-        continue;
+    if (housekeeping.isComplete()) {
+      housekeep(removeOrphans);
+    }
+    trigger();
+  }
+
+  /**
+   * One housekeeping pass, after those already running: a publish mount recorded as mounted but gone from the
+   * host is marked uncertain and published again; mounts in the agent's directories that it does not know are
+   * reported; orphaned pod directories are found and, when {@code remove}, removed. Completes with the orphans
+   * (what was or would be done with each). Fails until the pod sources have delivered: before that every pod
+   * directory would look orphaned.
+   */
+  public Future<List<Orphan>> housekeep(boolean remove) {
+    Promise<List<Orphan>> result = Promise.promise();
+    context.runOnContext(v -> {
+      if (!desiredPopulated) {
+        result.fail("the pod sources have not delivered their pods yet; try again in a moment");
+        return;
       }
-      for (MountedPod pod : List.copyOf(v.pods.values())) {
-        if (executor.isRunning(new OperationKey(v.spec.uniqueName(), pod.podUid()))) {
-          continue;
-        }
-        if (pod.state() == MountState.MOUNTED && !v.spec.block() && !mounter.isMountPoint(Path.of(pod.targetPath()))) {
-          LOG.warn("publish mount of volume {} for pod {} at {} vanished; publishing it again", v.spec.specName(),
-              pod.podKey(), pod.targetPath());
-          v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, pod.targetPath()));
+      housekeeping = housekeeping.transform(ar -> pass(remove));
+      housekeeping.onComplete(result);
+    });
+    return result.future();
+  }
+
+  private record Published(String uniqueName, MountedPod pod) {}
+
+  private record Findings(List<Published> vanished, List<String> unmanaged, List<Orphan> orphans) {}
+
+  private Future<List<Orphan>> pass(boolean remove) {
+    Set<String> known = podsInUse();
+    Set<String> paths = new HashSet<>();
+    List<Published> toCheck = new java.util.ArrayList<>();
+    for (AttachedVolume v : asw.volumes()) {
+      if (v.stagingPath != null) {
+        paths.add(v.stagingPath);
+      }
+      boolean busy = executor.isRunning(OperationKey.volume(v.spec.uniqueName()));
+      for (MountedPod pod : v.pods.values()) {
+        paths.add(pod.targetPath());
+        // An operation in flight is not drift: an unpublish in progress removes the mount on purpose.
+        if (!busy && pod.state() == MountState.MOUNTED && !v.spec.block()
+            && !executor.isRunning(new OperationKey(v.spec.uniqueName(), pod.podUid()))) {
+          toCheck.add(new Published(v.spec.uniqueName(), pod));
         }
       }
     }
-    trigger();
+    return vertx.executeBlocking(() -> {
+      List<Published> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath()))).toList();
+      MountTable table = MountTable.read();
+      return new Findings(vanished, UnmanagedMounts.find(layout, table, paths), OrphanedPodDirectories.find(layout, known, table));
+    }, false).compose(found -> {
+      for (Published p : found.vanished()) {
+        AttachedVolume v = asw.get(p.uniqueName());
+        if (v != null && p.pod().equals(v.pods.get(p.pod().podUid()))
+            && !executor.isRunning(new OperationKey(p.uniqueName(), p.pod().podUid()))
+            && !executor.isRunning(OperationKey.volume(p.uniqueName()))) {
+          LOG.warn("publish mount of volume {} for pod {} at {} vanished; publishing it again", v.spec.specName(),
+              p.pod().podKey(), p.pod().targetPath());
+          v.pods.put(p.pod().podUid(), new MountedPod(p.pod().podUid(), p.pod().podKey(), MountState.UNCERTAIN, p.pod().targetPath()));
+        }
+      }
+      found.unmanaged().stream().filter(m -> !unmanagedMounts.contains(m)).forEach(m ->
+          LOG.warn("{} is mounted where the agent keeps volumes, but the agent did not mount it: reported, left alone", m));
+      unmanagedMounts = found.unmanaged();
+      if (!remove) {
+        return Future.succeededFuture(found.orphans());
+      }
+      Set<String> inUse = podsInUse(); // pods may have come while the disk was read
+      List<Orphan> removable = found.orphans().stream()
+          .filter(o -> o.action().equals("remove") && !inUse.contains(o.podUid())).toList();
+      Set<String> uids = new HashSet<>(removable.stream().map(Orphan::podUid).toList());
+      cleaning.addAll(uids);
+      return vertx.executeBlocking(() -> {
+        java.util.Map<String, Orphan> done = new java.util.HashMap<>();
+        for (Orphan o : removable) {
+          Orphan r = OrphanedPodDirectories.remove(o, mounter::isMountPoint);
+          if (r.action().equals("removed")) {
+            LOG.info("removed orphaned pod directory {} ({})", r.path(), r.reason());
+          } else {
+            LOG.warn("orphaned pod directory {} kept: {}", r.path(), r.reason());
+          }
+          done.put(o.podUid(), r);
+        }
+        return found.orphans().stream().map(o -> done.getOrDefault(o.podUid(), o)).toList();
+      }, false).onComplete(x -> {
+        cleaning.removeAll(uids);
+        trigger();
+      });
+    }).map(result -> {
+      orphans = List.copyOf(result);
+      publishSnapshot();
+      return result;
+    });
+  }
+
+  /** Pod UIDs that are wanted or may hold something: their directories are never orphans. */
+  private Set<String> podsInUse() {
+    Set<String> uids = new HashSet<>(mountsInFlight.keySet());
+    dsw.pods().values().forEach(p -> uids.add(p.podUid()));
+    for (AttachedVolume v : asw.volumes()) {
+      uids.addAll(v.pods.keySet());
+    }
+    return uids;
   }
 
   private void publishSnapshot() {
@@ -257,6 +382,6 @@ public final class Reconciler {
         executor.lastFailure(pk).ifPresent(f -> failures.put(pk, f));
       }
     }
-    snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures), limited);
+    snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures), limited, unmanagedMounts, orphans);
   }
 }

@@ -1,5 +1,6 @@
 package dev.csinode.agent.status;
 
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
 import dev.csinode.plugins.PluginStatus;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
@@ -8,14 +9,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The agent's status as the API serves it and {@code status -o json} prints it. */
+/**
+ * The agent's status as the API serves it and {@code status -o json} prints it. {@code unmanagedMounts} and
+ * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync).
+ */
 public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers,
                            List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
-                           List<String> manifestErrors) {
+                           List<String> manifestErrors, List<String> unmanagedMounts,
+                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
 
   public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry,
                                 List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
-                                List<String> manifestErrors) {
+                                List<String> manifestErrors, List<String> unmanagedMounts,
+                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
       RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
@@ -27,6 +33,6 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
             p.socketPath(), null, p.nextRetryAtMillis() > 0 ? Instant.ofEpochMilli(p.nextRetryAtMillis()).toString() : null));
       }
     }
-    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors);
+    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories);
   }
 }
