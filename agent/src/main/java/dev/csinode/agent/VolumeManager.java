@@ -60,11 +60,12 @@ public final class VolumeManager {
       }
       for (Duration d : List.of(backoffInitial, backoffMax, resyncInterval, csiTimeout, volumeStatsInterval)) {
         if (d.isNegative() || d.isZero()) {
-          throw new IllegalArgumentException("volume manager durations must be positive, not " + d);
+          throw new IllegalArgumentException("volume manager durations must be positive, not " + d.toMillis() + " ms");
         }
       }
       if (backoffMax.compareTo(backoffInitial) < 0) {
-        throw new IllegalArgumentException("the maximum backoff (" + backoffMax + ") is below the initial one (" + backoffInitial + ")");
+        throw new IllegalArgumentException("the maximum backoff (" + backoffMax.toMillis() + " ms) is below the initial one ("
+            + backoffInitial.toMillis() + " ms)");
       }
     }
 
@@ -85,6 +86,7 @@ public final class VolumeManager {
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
   private volatile int diskProblems;
+  private final dev.csinode.agent.metrics.VolumeStatsCollector volumeStats;
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, java.nio.file.Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
@@ -114,6 +116,8 @@ public final class VolumeManager {
       Reconciler.Snapshot s = reconciler.snapshot();
       return s.desired().volume(unique).isPresent() || s.actual().stream().anyMatch(v -> v.uniqueName().equals(unique));
     });
+    this.volumeStats = new dev.csinode.agent.metrics.VolumeStatsCollector(vertx, reconciler::snapshot, drivers, csi,
+        options.volumeStatsInterval(), metrics);
     // A driver that (re)registers may unblock waiting claims and volumes: look again at once.
     drivers.onChange(name -> context.runOnContext(v -> provisioner.refresh()));
   }
@@ -158,6 +162,7 @@ public final class VolumeManager {
         }
         reconstructErrors.inc(journal.skippedRecords() + diskProblems);
         reconciler.start();
+        volumeStats.start();
         applied.complete();
       });
       return applied.future();
@@ -175,6 +180,7 @@ public final class VolumeManager {
   }
 
   public void stop() {
+    context.runOnContext(v -> volumeStats.stop());
     reconciler.stop();
     csi.close();
     journal.close();

@@ -182,10 +182,15 @@ abstract class AgentFixture {
         %s""".formatted(name, uid, volumesYaml.indent(2));
   }
 
+  /** HTTP/1.1 as Prometheus scrapes; the JDK's default h2c upgrade can leave a request unanswered in a tight loop. */
+  static final java.util.function.IntFunction<java.net.URI> URI_FOR_METRICS =
+      port -> java.net.URI.create("http://127.0.0.1:" + port + "/metrics");
+  static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
+      .version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+
   String scrape() throws Exception {
-    var resp = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create("http://127.0.0.1:" + agent.metricsPort() + "/metrics")).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
+    var resp = HTTP.send(java.net.http.HttpRequest.newBuilder(URI_FOR_METRICS.apply(agent.metricsPort()))
+        .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
     assertEquals(200, resp.statusCode());
     return resp.body();
   }

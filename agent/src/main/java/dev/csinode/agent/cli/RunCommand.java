@@ -1,6 +1,7 @@
 package dev.csinode.agent.cli;
 
 import dev.csinode.agent.Agent;
+import dev.csinode.agent.VolumeManager;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.registrar.RegistrarCommand;
 import dev.csinode.grpc.Lifecycle;
@@ -47,12 +48,51 @@ public final class RunCommand implements Callable<Integer> {
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
   String probeInterval;
 
+  @Option(names = "--max-parallel-operations", defaultValue = "64", paramLabel = "N",
+      description = "Volume operations (stage+publish, unpublish, unstage) running at once; each volume has at most one (default: ${DEFAULT-VALUE}).")
+  int maxParallelOperations;
+
+  @Option(names = "--backoff-initial", defaultValue = "500ms", paramLabel = "DURATION",
+      description = "Wait after a failed volume operation before the same one is tried again; doubles per failure (default: ${DEFAULT-VALUE}).")
+  String backoffInitial;
+
+  @Option(names = "--backoff-max", defaultValue = "2m2s", paramLabel = "DURATION",
+      description = "Longest wait between attempts of a failing volume operation (default: ${DEFAULT-VALUE}, the kubelet's).")
+  String backoffMax;
+
+  @Option(names = "--resync-period", defaultValue = "10s", paramLabel = "DURATION",
+      description = "How often mounts are checked against the actual state (a vanished publish mount is restored), mounts the "
+          + "agent did not make are reported, and orphaned pod directories are cleaned up (default: ${DEFAULT-VALUE}).")
+  String resyncPeriod;
+
+  @Option(names = "--csi-timeout", defaultValue = "2m", paramLabel = "DURATION",
+      description = "Deadline of each CSI call; a call that runs out leaves its volume uncertain (default: ${DEFAULT-VALUE}).")
+  String csiTimeout;
+
+  @Option(names = "--volume-stats-period", defaultValue = "1m", paramLabel = "DURATION",
+      description = "How often NodeGetVolumeStats is asked for published claims, for kubelet_volume_stats_* (default: ${DEFAULT-VALUE}).")
+  String volumeStatsPeriod;
+
+  @Option(names = "--remove-orphans", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Remove orphaned pod directories at each resync (only ever empty directories and the agent's own files, never "
+          + "anything with a mount below); --no-remove-orphans only reports them (default: ${DEFAULT-VALUE}).")
+  boolean removeOrphans;
+
   @Override
   public Integer call() throws Exception {
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    VolumeManager.Options volumeOptions;
+    try {
+      volumeOptions = new VolumeManager.Options(maxParallelOperations, RegistrarCommand.parseDuration(backoffInitial),
+          RegistrarCommand.parseDuration(backoffMax), RegistrarCommand.parseDuration(resyncPeriod),
+          RegistrarCommand.parseDuration(csiTimeout), RegistrarCommand.parseDuration(volumeStatsPeriod), removeOrphans);
+    } catch (IllegalArgumentException e) {
+      System.err.println("run: " + e.getMessage());
+      return 2;
+    }
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,
         PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)), podManifests,
-        dev.csinode.agent.VolumeManager.Options.defaults(), metricsAddress, drainOnExit);
+        volumeOptions, metricsAddress, drainOnExit);
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));

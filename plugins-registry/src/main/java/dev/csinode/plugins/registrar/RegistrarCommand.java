@@ -49,16 +49,24 @@ public final class RegistrarCommand implements Callable<Integer> {
 
   /** Durations as in Kubernetes flags: 500ms, 1s, 2m. */
   public static Duration parseDuration(String s) {
-    var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(s.trim());
-    if (!m.matches()) {
-      throw new IllegalArgumentException("'" + s + "' is not a duration; use e.g. 500ms, 1s or 2m");
+    // Go's notation, as kubelet flags use it: 500ms, 10s, 2m2s, 1h.
+    String text = s == null ? "" : s.trim();
+    var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(text);
+    Duration total = Duration.ZERO;
+    int end = 0;
+    while (m.find() && m.start() == end) {
+      long n = Long.parseLong(m.group(1));
+      total = total.plus(switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      });
+      end = m.end();
     }
-    long n = Long.parseLong(m.group(1));
-    return switch (m.group(2)) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      default -> Duration.ofHours(n);
-    };
+    if (text.isEmpty() || end != text.length()) {
+      throw new IllegalArgumentException("'" + s + "' is not a duration; use e.g. 500ms, 1s, 2m or 2m2s");
+    }
+    return total;
   }
 }
