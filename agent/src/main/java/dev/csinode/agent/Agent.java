@@ -68,7 +68,7 @@ public final class Agent implements AgentApi {
   private ManifestDirectorySource manifests;
   private MetricsServer metricsServer;
   private ApiObjectStore pushed;
-  private ClusterObjects manifestObjects = ClusterObjects.EMPTY;
+  private volatile ClusterObjects manifestObjects = ClusterObjects.EMPTY;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -76,6 +76,7 @@ public final class Agent implements AgentApi {
   }
 
   public Future<Agent> start() {
+    sourcesContext = vertx.getOrCreateContext();
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
@@ -143,8 +144,17 @@ public final class Agent implements AgentApi {
         volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans());
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean mergePending = new java.util.concurrent.atomic.AtomicBoolean();
+  private io.vertx.core.Context sourcesContext;
+
+  /** Coalesced: changes arriving while a merge waits are merged with it (one O(objects) merge per burst). */
   private void sourcesChanged() {
-    volumes.update(ApiObjectStore.merge(manifestObjects, pushed.all()));
+    if (mergePending.compareAndSet(false, true)) {
+      sourcesContext.runOnContext(v -> {
+        mergePending.set(false);
+        volumes.update(ApiObjectStore.merge(manifestObjects, pushed.all()));
+      });
+    }
   }
 
   @Override
@@ -163,9 +173,15 @@ public final class Agent implements AgentApi {
 
   @Override
   public Future<Boolean> deletePod(String namespace, String name) {
-    return vertx.executeBlocking(() -> pushed.delete("Pod", namespace, name), false).onSuccess(deleted -> {
+    return deleteObject("Pod", namespace, name);
+  }
+
+  @Override
+  public Future<Boolean> deleteObject(String kind, String namespace, String name) {
+    String ns = ApiObjectStore.CLUSTER_SCOPED.contains(kind) ? "_" : namespace;
+    return vertx.executeBlocking(() -> pushed.delete(kind, ns, name), false).onSuccess(deleted -> {
       if (deleted) {
-        LOG.info("API: deleted pod {}/{}", namespace, name);
+        LOG.info("API: deleted {} {}/{}", kind, namespace, name);
         sourcesChanged();
       }
     });
@@ -173,29 +189,13 @@ public final class Agent implements AgentApi {
 
   @Override
   public Object pod(String namespace, String name) {
-    return volumes.pods().stream().filter(p -> p.pod().equals(namespace + "/" + name)).findFirst().orElse(null);
+    return volumes.pod(namespace + "/" + name).orElse(null);
   }
 
   @Override
   public Future<Object> waitReady(String namespace, String name, Duration timeout) {
-    io.vertx.core.Promise<Object> done = io.vertx.core.Promise.promise();
-    long deadline = System.currentTimeMillis() + timeout.toMillis();
-    Runnable check = () -> {
-      var p = volumes.pods().stream().filter(x -> x.pod().equals(namespace + "/" + name)).findFirst();
-      if (p.isPresent() && p.get().ready()) {
-        done.tryComplete(p.get());
-      } else if (p.isPresent() && !p.get().errors().isEmpty()) {
-        done.tryFail(new ApiException(422, "pod " + namespace + "/" + name + " cannot get ready: " + String.join("; ", p.get().errors())));
-      } else if (System.currentTimeMillis() > deadline) {
-        String why = p.map(x -> x.volumes().stream().filter(v -> !v.state().equals("published"))
-            .map(v -> v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")")).toList().toString())
-            .orElse("the pod is unknown");
-        done.tryFail(new ApiException(408, "pod " + namespace + "/" + name + " not ready after " + timeout.toSeconds() + " s: " + why));
-      }
-    };
-    long timer = vertx.setPeriodic(20, t -> check.run());
-    check.run();
-    return done.future().onComplete(ar -> vertx.cancelTimer(timer));
+    return volumes.whenReady(namespace + "/" + name, timeout).<Object>map(p -> p).recover(err ->
+        Future.failedFuture(err instanceof VolumeManager.WaitException w ? new ApiException(w.timedOut() ? 408 : 422, w.getMessage()) : err));
   }
 
   @Override

@@ -118,6 +118,7 @@ public final class VolumeManager {
     });
     this.volumeStats = new dev.csinode.agent.metrics.VolumeStatsCollector(vertx, reconciler::snapshot, drivers, csi,
         options.volumeStatsInterval(), metrics);
+    reconciler.onSnapshot(this::checkWaiters);
     // A driver that (re)registers may unblock waiting claims and volumes: look again at once.
     drivers.onChange(name -> context.runOnContext(v -> provisioner.refresh()));
   }
@@ -228,13 +229,24 @@ public final class VolumeManager {
     return done.future();
   }
 
-  /** New pod-source content: provision what needs it, rebuild the desired state and reconcile. */
+  private volatile ClusterObjects incoming;
+  private final java.util.concurrent.atomic.AtomicBoolean updatePending = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /**
+   * New pod-source content: provision what needs it, rebuild the desired state and reconcile. Coalesced: updates
+   * that arrive while one is being worked on collapse into one, so a burst of a thousand pod changes costs a few
+   * rebuilds, not a thousand.
+   */
   public void update(ClusterObjects newObjects) {
-    context.runOnContext(v -> {
-      if (!draining) {
-        provisioner.update(newObjects);
-      }
-    });
+    incoming = newObjects;
+    if (updatePending.compareAndSet(false, true)) {
+      context.runOnContext(v -> {
+        updatePending.set(false);
+        if (!draining) {
+          provisioner.update(incoming);
+        }
+      });
+    }
   }
 
   private volatile boolean draining;
@@ -247,32 +259,141 @@ public final class VolumeManager {
     return reconciler;
   }
 
-  public List<PodStatus> pods() {
+  /** The actual state by unique name, built once per reconciler snapshot, so a pod's status costs its own volumes only. */
+  private record Indexed(Reconciler.Snapshot snapshot, Map<String, VolumeView> actual) {}
+
+  private volatile Indexed indexed;
+
+  private Indexed index() {
     Reconciler.Snapshot s = reconciler.snapshot();
-    Map<String, VolumeView> actual = new java.util.HashMap<>();
-    s.actual().forEach(v -> actual.put(v.uniqueName(), v));
+    Indexed i = indexed;
+    if (i == null || i.snapshot() != s) {
+      Map<String, VolumeView> actual = new java.util.HashMap<>();
+      s.actual().forEach(v -> actual.put(v.uniqueName(), v));
+      i = new Indexed(s, actual);
+      indexed = i;
+    }
+    return i;
+  }
+
+  public List<PodStatus> pods() {
+    Indexed i = index();
     List<PodStatus> out = new ArrayList<>();
-    for (PodVolumes pv : s.desired().pods().values()) {
-      List<PodVolume> vols = new ArrayList<>();
-      boolean ready = pv.errors().isEmpty();
-      for (String unique : pv.uniqueNames()) {
-        VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
-        Optional<VolumeView> view = Optional.ofNullable(actual.get(unique));
-        MountedPod mp = view.flatMap(v -> v.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst()).orElse(null);
-        OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
-            .orElse(s.failures().get(OperationKey.volume(unique)));
-        String state = state(view.orElse(null), mp, failure);
-        String limit = s.limited().get(unique);
-        ready &= state.equals("published");
-        vols.add(new PodVolume(pv.podVolumeNames().get(unique), unique, spec == null ? "" : spec.driver(),
-            spec == null ? "" : spec.volumeHandle(), state, view.map(VolumeView::stagingPath).orElse(null),
-            mp != null && mp.state() == MountState.MOUNTED ? mp.targetPath() : null,
-            limit != null ? limit : failure == null ? null : failure.error(),
-            failure == null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
-      }
-      out.add(new PodStatus(pv.podKey(), pv.podUid(), ready, vols, pv.errors(), pv.notHandled()));
+    for (PodVolumes pv : i.snapshot().desired().pods().values()) {
+      out.add(status(i, pv));
     }
     return out;
+  }
+
+  /** One pod's status ({@code namespace/name}), or empty when no source names it. */
+  public Optional<PodStatus> pod(String podKey) {
+    Indexed i = index();
+    return Optional.ofNullable(i.snapshot().desired().pods().get(podKey)).map(pv -> status(i, pv));
+  }
+
+  private static PodStatus status(Indexed i, PodVolumes pv) {
+    Reconciler.Snapshot s = i.snapshot();
+    List<PodVolume> vols = new ArrayList<>();
+    boolean ready = pv.errors().isEmpty() && pv.waiting().isEmpty();
+    for (String unique : pv.uniqueNames()) {
+      VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
+      VolumeView view = i.actual().get(unique);
+      MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst().orElse(null);
+      OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
+          .orElse(s.failures().get(OperationKey.volume(unique)));
+      String state = state(view, mp, failure);
+      String limit = s.limited().get(unique);
+      ready &= state.equals("published");
+      vols.add(new PodVolume(pv.podVolumeNames().get(unique), unique, spec == null ? "" : spec.driver(),
+          spec == null ? "" : spec.volumeHandle(), state, view == null ? null : view.stagingPath(),
+          mp != null && mp.state() == MountState.MOUNTED ? mp.targetPath() : null,
+          limit != null ? limit : failure == null ? null : failure.error(),
+          failure == null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
+    }
+    return new PodStatus(pv.podKey(), pv.podUid(), ready, vols, pv.errors(), pv.waiting(), pv.notHandled());
+  }
+
+  /** A pod a runtime waits for, until ready, in error or out of time. */
+  private record Waiter(String podKey, io.vertx.core.Promise<PodStatus> promise, long timer) {}
+
+  private final List<Waiter> waiters = new ArrayList<>(); // on the reconciler's context
+
+  /**
+   * Completes with the pod's status once all its volumes are published; fails at once when the pod has errors
+   * that only a change of its objects can fix, and after the timeout otherwise, saying what it still waits for.
+   * Event driven: checked when the reconciler publishes a new state, not polled.
+   */
+  public Future<PodStatus> whenReady(String podKey, Duration timeout) {
+    io.vertx.core.Promise<PodStatus> promise = io.vertx.core.Promise.promise();
+    context.runOnContext(x -> {
+      if (check(podKey, promise)) {
+        return;
+      }
+      long timer = context.owner().setTimer(Math.max(1, timeout.toMillis()), t -> {
+        waiters.removeIf(w -> w.promise() == promise);
+        String why = pod(podKey).map(p -> {
+          List<String> parts = new ArrayList<>(p.waiting());
+          p.volumes().stream().filter(v -> !v.state().equals("published"))
+              .forEach(v -> parts.add(v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")")));
+          return parts.toString();
+        }).orElse("the pod is unknown");
+        promise.tryFail(new WaitException(true, "pod " + podKey + " not ready after " + timeout.toMillis() + " ms: " + why));
+      });
+      waiters.add(new Waiter(podKey, promise, timer));
+    });
+    return promise.future();
+  }
+
+  /** Why a wait ended without a ready pod: {@code timedOut}, or the pod has errors. */
+  public static final class WaitException extends RuntimeException {
+    private final boolean timedOut;
+
+    WaitException(boolean timedOut, String message) {
+      super(message);
+      this.timedOut = timedOut;
+    }
+
+    public boolean timedOut() {
+      return timedOut;
+    }
+  }
+
+  /** True when the wait is over (ready or failed). */
+  private boolean check(String podKey, io.vertx.core.Promise<PodStatus> promise) {
+    Indexed i = index();
+    PodVolumes pv = i.snapshot().desired().pods().get(podKey);
+    if (pv == null) {
+      return false;
+    }
+    if (!pv.errors().isEmpty()) {
+      promise.tryFail(new WaitException(false, "pod " + podKey + " cannot get ready: " + String.join("; ", pv.errors())));
+      return true;
+    }
+    // Checked on every new state for every waiting pod: look at the pod's own volumes before building a status.
+    if (!pv.waiting().isEmpty() || !pv.uniqueNames().stream().allMatch(unique -> {
+      VolumeView v = i.actual().get(unique);
+      return v != null && v.pods().stream().anyMatch(p -> p.podUid().equals(pv.podUid()) && p.state() == MountState.MOUNTED);
+    })) {
+      return false;
+    }
+    PodStatus status = status(i, pv);
+    if (status.ready()) {
+      promise.tryComplete(status);
+      return true;
+    }
+    return false;
+  }
+
+  private void checkWaiters() {
+    if (!waiters.isEmpty()) {
+      waiters.removeIf(w -> {
+        boolean over = check(w.podKey(), w.promise());
+        if (over) {
+          context.owner().cancelTimer(w.timer());
+        }
+        return over;
+      });
+    }
   }
 
   private static String state(VolumeView view, MountedPod mp, OperationExecutor.Failure failure) {

@@ -351,6 +351,28 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     eventually(() -> !new Mounter().isMountPoint(hostPath), () -> "still mounted after delete");
     Await.result(agent.deletePod("default", "broken"));
     eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+
+    // A claim to provision, pushed with its pod: the wait does not fail while the claim is provisioned.
+    Await.result(agent.apply("""
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: pushed-class}
+        provisioner: hostpath.csinode.dev
+        parameters: {kind: directory}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: pushed-claim, namespace: default}
+        spec: {storageClassName: pushed-class, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+        ---
+        """ + pod("claimer", "77777777-aaaa-4bbb-8ccc-000000000003", claimVolume("pushed-claim"))));
+    Await.result(agent.waitReady("default", "claimer", Duration.ofSeconds(30)));
+    assertEquals(1, driverVolumeCount());
+    // Deleting the pod and then the claim (any pushed object, DELETE /v1/objects/<Kind>/<ns>/<name>) deletes the volume.
+    assertTrue(Await.result(agent.deletePod("default", "claimer")));
+    assertTrue(Await.result(agent.deleteObject("PersistentVolumeClaim", "default", "pushed-claim")));
+    assertFalse(Await.result(agent.deleteObject("PersistentVolumeClaim", "default", "pushed-claim")));
+    eventually(() -> driverVolumeCount() == 0, () -> "the provisioned volume is deleted with its claim");
   }
 
   @Test

@@ -50,25 +50,45 @@ final class ControllerServer extends ControllerService {
       long size = size(req.hasCapacityRange() ? req.getCapacityRange() : CapacityRange.getDefaultInstance(), kind);
       checkTopology(req);
       checkSourceExists(req);
-      return store.serialized(() -> {
+      boolean fromSource = req.hasVolumeContentSource();
+      // Names are decided under the store's lock; the slow part (directory or image, state record) of a plain
+      // create runs outside it, so a burst of CreateVolume calls proceeds in parallel. A second call for a name
+      // being created gets ABORTED, as the spec asks. Creating from a source stays under the lock.
+      HostpathVolume planned = store.serialized(() -> {
         var existing = store.volumeByName(req.getName());
         if (existing.isPresent()) {
-          return CreateVolumeResponse.newBuilder().setVolume(toCsi(sameAs(existing.get(), req, kind, block))).build();
+          return sameAs(existing.get(), req, kind, block);
         }
         long free = config.capacityBytes() - store.allocatedBytes();
         if (size > free) {
           throw CsiErrors.exhausted("volume " + req.getName() + " needs " + size + " bytes but only " + free
               + " of the driver's --capacity remain");
         }
+        if (!store.reserve(req.getName(), size)) {
+          throw CsiErrors.aborted("CreateVolume of volume name " + req.getName() + " is already in progress; retry later");
+        }
         HostpathVolume v = new HostpathVolume(UUID.randomUUID().toString(), req.getName(), kind, block, size,
             req.getParametersMap(), null, null, false, System.currentTimeMillis(), Map.of(), null, Map.of());
-        v = populate(v, req.hasVolumeContentSource() ? req.getVolumeContentSource() : null);
-        store.put(v);
-        LOG.info("created volume {} (name {}, kind {}, {}, {} bytes)", v.id(), v.name(), kind.parameter(),
-            block ? "block" : "mount", size);
-        return CreateVolumeResponse.newBuilder().setVolume(toCsi(v)).build();
+        return fromSource ? create(v, req.getVolumeContentSource()) : v;
       });
+      if (fromSource || store.volume(planned.id()).isPresent()) {
+        return CreateVolumeResponse.newBuilder().setVolume(toCsi(planned)).build();
+      }
+      return CreateVolumeResponse.newBuilder().setVolume(toCsi(create(planned, null))).build();
     });
+  }
+
+  /** Makes the volume's storage and records it; its name stays reserved until it is visible. */
+  private HostpathVolume create(HostpathVolume planned, VolumeContentSource source) {
+    try {
+      HostpathVolume v = populate(planned, source);
+      store.put(v);
+      LOG.info("created volume {} (name {}, kind {}, {}, {} bytes)", v.id(), v.name(), v.kind().parameter(),
+          v.block() ? "block" : "mount", v.capacityBytes());
+      return v;
+    } finally {
+      store.release(planned.name());
+    }
   }
 
   private VolumeKind kindOf(Map<String, String> parameters, boolean block) {

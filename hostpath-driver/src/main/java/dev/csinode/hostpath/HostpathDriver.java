@@ -15,18 +15,33 @@ import org.slf4j.LoggerFactory;
 /** One running hostpath driver: its state, its three CSI services, and the socket they are served on. */
 public final class HostpathDriver {
   private static final Logger LOG = LoggerFactory.getLogger(HostpathDriver.class);
+  /** Blocking calls served at once; more than the CSI calls a node agent sends in parallel. */
+  static final int WORKERS = 32;
   private final HostpathConfig config;
   private final GrpcUnixServer server;
   private final List<String> startupProblems;
+  private final io.vertx.core.WorkerExecutor workers;
+  private final String deployment;
+  private final Vertx vertx;
 
-  private HostpathDriver(HostpathConfig config, GrpcUnixServer server, List<String> startupProblems) {
+  private HostpathDriver(Vertx vertx, HostpathConfig config, GrpcUnixServer server, List<String> startupProblems,
+                         io.vertx.core.WorkerExecutor workers, String deployment) {
+    this.vertx = vertx;
     this.config = config;
     this.server = server;
     this.startupProblems = startupProblems;
+    this.workers = workers;
+    this.deployment = deployment;
   }
 
-  /** Loads the state, checks it against the host, and starts serving on the configured endpoint. */
+  /**
+   * Loads the state, checks it against the host, and starts serving on the configured endpoint. The driver gets
+   * its own event loop (a verticle) and its own worker pool, as if it were a separate process: sharing a Vert.x
+   * with the agent must not put the two on one thread.
+   */
   public static Future<HostpathDriver> start(Vertx vertx, HostpathConfig config) {
+    io.vertx.core.WorkerExecutor workers = vertx.createSharedWorkerExecutor("hostpath-driver-" + config.driverName()
+        + "-" + config.endpoint().path().hashCode(), WORKERS);
     return vertx.executeBlocking(() -> {
       Files.createDirectories(config.stateDir());
       VolumeStore store = new VolumeStore(new StateStore(config.stateDir()));
@@ -34,7 +49,7 @@ public final class HostpathDriver {
       LoopDevices loops = new LoopDevices();
       List<String> problems = StartupCheck.run(store, storage, loops);
       problems.forEach(p -> LOG.warn("state check: {}", p));
-      Rpc rpc = new Rpc(vertx);
+      Rpc rpc = new Rpc(workers);
       List<Service> services = List.of(
           dev.csinode.csi.v1.IdentityGrpcService.of(new IdentityServer(config)),
           dev.csinode.csi.v1.ControllerGrpcService.of(new ControllerServer(config, store, storage, rpc)),
@@ -44,13 +59,19 @@ public final class HostpathDriver {
     }, false).compose(parts -> {
       @SuppressWarnings("unchecked") List<String> problems = (List<String>) parts[0];
       @SuppressWarnings("unchecked") List<Service> services = (List<Service>) parts[1];
-      return GrpcUnixServer.start(vertx, config.endpoint().path(), services).map(server -> {
+      io.vertx.core.Promise<GrpcUnixServer> serving = io.vertx.core.Promise.promise();
+      return vertx.deployVerticle(new io.vertx.core.VerticleBase() {
+        @Override
+        public Future<?> start() {
+          return GrpcUnixServer.start(vertx, config.endpoint().path(), services).onComplete(serving);
+        }
+      }).compose(deployment -> serving.future().map(server -> {
         LOG.info("hostpath driver {} serving {} for node {} (state in {}, {} volumes recorded{})",
             config.driverName(), config.endpoint(), config.nodeId(), config.stateDir(), parts[2],
             problems.isEmpty() ? ", state matches the host" : ", " + problems.size() + " mismatches");
-        return new HostpathDriver(config, server, problems);
-      });
-    });
+        return new HostpathDriver(vertx, config, server, problems, workers, deployment);
+      }));
+    }).onFailure(err -> workers.close());
   }
 
   public HostpathConfig config() {
@@ -63,6 +84,9 @@ public final class HostpathDriver {
   }
 
   public Future<Void> stop() {
-    return server.close().onComplete(ar -> LOG.info("hostpath driver {} stopped serving {}", config.driverName(), config.endpoint()));
+    return server.close()
+        .eventually(() -> vertx.undeploy(deployment))
+        .eventually(workers::close)
+        .onComplete(ar -> LOG.info("hostpath driver {} stopped serving {}", config.driverName(), config.endpoint()));
   }
 }

@@ -3,7 +3,6 @@ package dev.csinode.hostpath;
 import com.google.protobuf.Message;
 import dev.csinode.grpc.SecretRedactor;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.StatusException;
 import java.util.concurrent.Callable;
@@ -17,17 +16,18 @@ import org.slf4j.LoggerFactory;
  */
 final class Rpc {
   private static final Logger LOG = LoggerFactory.getLogger("dev.csinode.hostpath.rpc");
-  private final Vertx vertx;
+  private final io.vertx.core.WorkerExecutor workers;
 
-  Rpc(Vertx vertx) {
-    this.vertx = vertx;
+  /** @param workers the driver's own blocking pool: mounts and state writes never wait behind its host's work */
+  Rpc(io.vertx.core.WorkerExecutor workers) {
+    this.workers = workers;
   }
 
   <T extends Message> Future<T> run(String method, Message request, Callable<T> body) {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} request: {}", method, SecretRedactor.toLogString(request));
     }
-    return vertx.executeBlocking(() -> {
+    return workers.executeBlocking(() -> {
       try {
         return body.call();
       } catch (StatusException e) {

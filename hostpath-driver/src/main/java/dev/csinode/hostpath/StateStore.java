@@ -90,8 +90,7 @@ final class StateStore {
 
   private void delete(Path dir, String id) {
     try {
-      Files.deleteIfExists(Names.within(dir, id + ".json"));
-      AtomicFile.fsyncDirectory(dir);
+      AtomicFile.delete(Names.within(dir, id + ".json"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot delete state of " + id + " in " + dir, e);
     }

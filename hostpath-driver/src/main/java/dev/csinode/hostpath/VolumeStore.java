@@ -18,6 +18,8 @@ final class VolumeStore {
   private final ConcurrentHashMap<String, HostpathVolume> volumes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, HostpathSnapshot> snapshots = new ConcurrentHashMap<>();
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
+  /** Volume names being created outside the lock, with their sizes (guarded by this). */
+  private final java.util.Map<String, Long> creating = new java.util.HashMap<>();
 
   VolumeStore(StateStore disk) {
     this.disk = disk;
@@ -49,9 +51,20 @@ final class VolumeStore {
     return snapshots.values().stream().sorted(Comparator.comparing(HostpathSnapshot::id)).toList();
   }
 
+  /** Bytes of volumes, snapshots and creations in progress. Call under {@link #serialized}. */
   long allocatedBytes() {
     return volumes.values().stream().mapToLong(HostpathVolume::capacityBytes).sum()
-        + snapshots.values().stream().mapToLong(HostpathSnapshot::sizeBytes).sum();
+        + snapshots.values().stream().mapToLong(HostpathSnapshot::sizeBytes).sum()
+        + creating.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Claims a volume name and its capacity for a creation in progress; false when the name is already being created. */
+  synchronized boolean reserve(String name, long bytes) {
+    return creating.putIfAbsent(name, bytes) == null;
+  }
+
+  synchronized void release(String name) {
+    creating.remove(name);
   }
 
   Collection<HostpathVolume> all() {

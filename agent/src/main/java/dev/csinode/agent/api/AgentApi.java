@@ -13,6 +13,9 @@ public interface AgentApi {
   /** Deletes a pushed pod; false when the API holds no such pod. */
   Future<Boolean> deletePod(String namespace, String name);
 
+  /** Deletes a pushed object of any kind ({@code namespace} is ignored for cluster-scoped kinds); false when there was none. */
+  Future<Boolean> deleteObject(String kind, String namespace, String name);
+
   /** The pod's volume status, or null when unknown. */
   Object pod(String namespace, String name);
 

@@ -20,7 +20,8 @@ import java.util.Map;
  *   <li>{@code GET /v1/status}: drivers, pods, volumes</li>
  *   <li>{@code POST /v1/objects}: body = manifest (YAML or JSON; Pod, PVC, PV, StorageClass, CSIDriver, Secret)</li>
  *   <li>{@code GET /v1/pods/<namespace>/<name>}: the pod's volume status; {@code ?wait=30s} waits until ready</li>
- *   <li>{@code DELETE /v1/pods/<namespace>/<name>}</li>
+ *   <li>{@code DELETE /v1/pods/<namespace>/<name>}, and for any pushed object
+ *       {@code DELETE /v1/objects/<Kind>/<namespace>/<name>} (namespace {@code _} for cluster-scoped kinds)</li>
  *   <li>{@code GET /v1/orphans}: orphaned pod directories and what a cleanup would do (dry run);
  *       {@code POST /v1/orphans/cleanup} removes those that can go now</li>
  * </ul>
@@ -49,6 +50,16 @@ public final class AgentApiServer {
             reply(req, ar.result().applied().isEmpty() ? 400 : 200, ar.result());
           } else {
             fail(req, ar.cause());
+          }
+        });
+      } else if (parts.length == 6 && parts[1].equals("v1") && parts[2].equals("objects") && req.method() == HttpMethod.DELETE) {
+        String kind = parts[3];
+        api.deleteObject(kind, parts[4], parts[5]).onComplete(ar -> {
+          if (ar.failed()) {
+            fail(req, ar.cause());
+          } else {
+            reply(req, ar.result() ? 200 : 404, Map.of(ar.result() ? "deleted" : "error", ar.result()
+                ? kind + " " + parts[4] + "/" + parts[5] : "no " + kind + " " + parts[4] + "/" + parts[5] + " was pushed through the API"));
           }
         });
       } else if ((req.path().equals("/v1/orphans") && req.method() == HttpMethod.GET)
@@ -89,7 +100,7 @@ public final class AgentApiServer {
         }
       } else {
         reply(req, 404, Map.of("error", "no such endpoint: " + req.method() + " " + req.path()
-            + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>, GET /v1/orphans, "
+            + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>, DELETE /v1/objects/<Kind>/<namespace>/<name>, GET /v1/orphans, "
             + "POST /v1/orphans/cleanup"));
       }
     } catch (RuntimeException e) {

@@ -21,15 +21,17 @@ public record DesiredStateOfWorld(Map<String, DesiredVolume> volumes, Map<String
   }
 
   /**
-   * Per pod: the unique names of its volumes the agent handles, its errors (bad references, limits) and the
-   * volumes it leaves to others (types this agent does not handle).
+   * Per pod: the unique names of its volumes the agent handles, its errors (bad references, limits: nothing
+   * happens until the objects change), what it waits for (a claim being provisioned) and the volumes it leaves
+   * to others (types this agent does not handle).
    */
   public record PodVolumes(String podUid, String podKey, List<String> uniqueNames, Map<String, String> podVolumeNames,
-                           List<String> errors, List<String> notHandled) {
+                           List<String> errors, List<String> waiting, List<String> notHandled) {
     public PodVolumes {
       uniqueNames = List.copyOf(uniqueNames);
       podVolumeNames = Map.copyOf(podVolumeNames);
       errors = List.copyOf(errors);
+      waiting = List.copyOf(waiting);
       notHandled = List.copyOf(notHandled);
     }
   }

@@ -68,6 +68,11 @@ public final class DemoCommand implements Callable<Integer> {
           System.out.printf("  pod %-22s error: %s%n", p.pod(), e);
         }
       }
+      for (String w : p.waiting()) {
+        if (shown.put(p.pod() + "?" + w, w) == null) {
+          System.out.printf("  pod %-22s waiting: %s%n", p.pod(), w);
+        }
+      }
       String ready = p.ready() ? "ready" : "not ready";
       if (!ready.equals(shown.put(p.pod(), ready)) && p.ready()) {
         System.out.printf("pod %s is ready: all its volumes are published%n", p.pod());

@@ -57,6 +57,9 @@ public final class StatusCommand implements Callable<Integer> {
       for (JsonNode e : p.path("errors")) {
         pods.add(new String[] {p.path("pod").asText(), "-", "error", "-", e.asText()});
       }
+      for (JsonNode w : p.path("waiting")) {
+        pods.add(new String[] {p.path("pod").asText(), "-", "waiting", "-", w.asText()});
+      }
       for (JsonNode n : p.path("notHandled")) {
         pods.add(new String[] {p.path("pod").asText(), n.asText(), "not handled", "-", ""});
       }

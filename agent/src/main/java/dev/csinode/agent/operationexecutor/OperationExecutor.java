@@ -26,6 +26,8 @@ public final class OperationExecutor {
   private final Duration maxBackoff;
   private final LongSupplier clock;
   private final Set<OperationKey> running = new HashSet<>();
+  /** The running keys by volume: a conflict check looks at one volume's operations, not at all of them. */
+  private final Map<String, Set<OperationKey>> runningByVolume = new HashMap<>();
   private Observer observer = (operation, plugin, success, seconds) -> { };
 
   /** Hears of every finished operation, for {@code storage_operation_duration_seconds}. */
@@ -47,7 +49,8 @@ public final class OperationExecutor {
 
   /** Why the operation cannot start now, or empty when it can. */
   public Optional<String> blocked(OperationKey key, String operation) {
-    if (running.stream().anyMatch(key::conflictsWith)) {
+    Set<OperationKey> sameVolume = runningByVolume.get(key.volume());
+    if (sameVolume != null && sameVolume.stream().anyMatch(key::conflictsWith)) {
       return Optional.of("another operation on " + key + " is in progress");
     }
     Failure f = failures.get(key);
@@ -75,6 +78,7 @@ public final class OperationExecutor {
     }
     long start = System.nanoTime();
     running.add(key);
+    runningByVolume.computeIfAbsent(key.volume(), v -> new HashSet<>()).add(key);
     Future<Void> f;
     try {
       f = op.get();
@@ -83,6 +87,7 @@ public final class OperationExecutor {
     }
     f.onComplete(ar -> {
       running.remove(key);
+      runningByVolume.computeIfPresent(key.volume(), (v, keys) -> keys.remove(key) && keys.isEmpty() ? null : keys);
       observer.finished(operation, volumePlugin, ar.succeeded(), (System.nanoTime() - start) / 1e9);
       if (ar.succeeded()) {
         failures.remove(key);

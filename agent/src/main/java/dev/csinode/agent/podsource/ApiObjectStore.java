@@ -31,10 +31,11 @@ public final class ApiObjectStore {
     load();
   }
 
+  public static final java.util.Set<String> CLUSTER_SCOPED = java.util.Set.of("PersistentVolume", "StorageClass", "CSIDriver");
+
   /** {@code Kind_namespace_name}: the file name and the identity of an object. */
   static String id(HasMetadata o) {
-    String ns = o.getKind().equals("PersistentVolume") || o.getKind().equals("StorageClass") || o.getKind().equals("CSIDriver")
-        ? "_" : ClusterObjects.namespaceOf(o);
+    String ns = CLUSTER_SCOPED.contains(o.getKind()) ? "_" : ClusterObjects.namespaceOf(o);
     return o.getKind() + "_" + ns + "_" + o.getMetadata().getName();
   }
 
@@ -56,8 +57,7 @@ public final class ApiObjectStore {
     if (objects.remove(id) == null) {
       return false;
     }
-    Files.deleteIfExists(dir.resolve(id + ".json"));
-    AtomicFile.fsyncDirectory(dir);
+    AtomicFile.delete(dir.resolve(id + ".json"));
     return true;
   }
 

@@ -47,12 +47,13 @@ public final class DesiredStateOfWorldPopulator {
       String podKey = ClusterObjects.key(pod);
       String uid = pod.getMetadata().getUid();
       List<String> errors = new ArrayList<>();
+      List<String> waiting = new ArrayList<>();
       List<String> notHandled = new ArrayList<>();
       List<String> names = new ArrayList<>();
       Map<String, String> podVolumeNames = new LinkedHashMap<>();
       if (!KubeletLayout.isValidUid(uid)) {
         errors.add("pod " + podKey + ": metadata.uid '" + uid + "' is missing or not usable as a directory name");
-        pods.put(podKey, new PodVolumes(uid == null ? "" : uid, podKey, names, podVolumeNames, errors, notHandled));
+        pods.put(podKey, new PodVolumes(uid == null ? "" : uid, podKey, names, podVolumeNames, errors, waiting, notHandled));
         continue;
       }
       Set<String> mounted = new HashSet<>();
@@ -89,10 +90,10 @@ public final class DesiredStateOfWorldPopulator {
               ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(), serviceAccount(pod), vol.getName(), r.readOnly(),
               security == null ? null : security.getFsGroup(), security == null ? null : security.getFsGroupChangePolicy()));
         } catch (ResolveException e) {
-          errors.add(e.getMessage());
+          (e.inProgress ? waiting : errors).add(e.getMessage());
         }
       }
-      pods.put(podKey, new PodVolumes(uid, podKey, names, podVolumeNames, errors, notHandled));
+      pods.put(podKey, new PodVolumes(uid, podKey, names, podVolumeNames, errors, waiting, notHandled));
     }
     Map<String, DesiredVolume> desired = new LinkedHashMap<>();
     specs.forEach((name, spec) -> {
@@ -107,8 +108,16 @@ public final class DesiredStateOfWorldPopulator {
   record Resolved(VolumeSpec spec, boolean readOnly) {}
 
   static final class ResolveException extends Exception {
+    /** Something the agent is doing will resolve it (a claim being provisioned): not an error to report. */
+    final boolean inProgress;
+
     ResolveException(String message) {
+      this(message, false);
+    }
+
+    ResolveException(String message, boolean inProgress) {
       super(message);
+      this.inProgress = inProgress;
     }
   }
 
@@ -165,7 +174,7 @@ public final class DesiredStateOfWorldPopulator {
     if (pvName == null || pvName.isEmpty()) {
       String why = claimProblems.get(namespace + "/" + claimName);
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
-          + (why == null ? " (provisioning)" : ": " + why));
+          + (why == null ? " (provisioning)" : ": " + why), why == null);
     }
     PersistentVolume pv = objects.volumes().get(pvName);
     if (pv == null) {

@@ -67,6 +67,15 @@ public final class Provisioner {
   private final Consumer<ClusterObjects> downstream;
   private final Map<String, PersistentVolume> provisioned = new HashMap<>();
   private final Set<String> inFlight = new HashSet<>();
+  /**
+   * CreateVolume calls in flight, bounded: a burst of a thousand claims must not queue a thousand calls ahead of
+   * the stage and publish calls of the volumes already provisioned.
+   */
+  private int creating;
+  static final int MAX_CONCURRENT_CREATES = 16;
+  /** Claims waiting for a creation slot, in the order they were seen; rebuilt by every evaluation. */
+  private final Map<String, Runnable> waitingForSlot = new java.util.LinkedHashMap<>();
+  private Set<String> lastWanted = Set.of();
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
   private final Set<String> seenClaims = new HashSet<>();
   private boolean sourcesReady;
@@ -133,6 +142,7 @@ public final class Provisioner {
     out.addAll(objects.csiDrivers().values());
     out.addAll(objects.secrets().values());
     provisioned.values().stream().filter(pv -> !objects.volumes().containsKey(pv.getMetadata().getName())).forEach(out::add);
+    waitingForSlot.clear();
     Map<String, PersistentVolumeClaim> claims = new HashMap<>(objects.claims());
     ephemeralClaims(objects).forEach(c -> claims.putIfAbsent(ClusterObjects.key(c), c));
     Set<String> wanted = new HashSet<>();
@@ -153,6 +163,7 @@ public final class Provisioner {
       out.add(c);
       maybeProvision(c, objects);
     }
+    lastWanted = wanted;
     reclaim(wanted);
     return ClusterObjects.of(out, objects.errors());
   }
@@ -206,10 +217,21 @@ public final class Provisioner {
       return;
     }
     String name = pvName(c);
-    if (!inFlight.add(name)) {
+    if (inFlight.contains(name)) {
+      return;
+    }
+    if (creating >= MAX_CONCURRENT_CREATES) {
+      // Started as soon as a creation finishes, if the claim is still wanted then.
+      waitingForSlot.putIfAbsent(name, () -> {
+        if (lastWanted.contains(key)) {
+          maybeProvision(c, last);
+        }
+      });
       return;
     }
     long bytes = requestedBytes(c);
+    inFlight.add(name);
+    creating++;
     boolean block = "Block".equals(c.getSpec().getVolumeMode());
     List<String> modes = c.getSpec().getAccessModes() == null || c.getSpec().getAccessModes().isEmpty()
         ? List.of("ReadWriteOnce") : c.getSpec().getAccessModes();
@@ -254,6 +276,8 @@ public final class Provisioner {
         })
         .onComplete(ar -> {
           inFlight.remove(name);
+          creating--;
+          startWaiting();
           if (ar.succeeded()) {
             provisioned.put(name, ar.result());
             errors.remove(key);
@@ -265,6 +289,14 @@ public final class Provisioner {
             vertx.setTimer(2000, t -> refresh());
           }
         });
+  }
+
+  private void startWaiting() {
+    while (creating < MAX_CONCURRENT_CREATES && !waitingForSlot.isEmpty()) {
+      var next = waitingForSlot.entrySet().iterator().next();
+      waitingForSlot.remove(next.getKey());
+      next.getValue().run();
+    }
   }
 
   /** Claims that went away release their volumes: deleted (Delete) once unused, or kept (Retain). */
@@ -290,7 +322,7 @@ public final class Provisioner {
       csi.call(d.name(), d.endpoint(), ControllerGrpcClient.DeleteVolume,
               DeleteVolumeRequest.newBuilder().setVolumeId(pv.getSpec().getCsi().getVolumeHandle()).build())
           .compose(r -> vertx.executeBlocking(() -> {
-            Files.deleteIfExists(file(name));
+            AtomicFile.delete(file(name));
             return null;
           }, false))
           .onComplete(ar -> {

@@ -124,6 +124,13 @@ public final class Reconciler {
     return snapshot;
   }
 
+  private Runnable snapshotListener = () -> { };
+
+  /** Runs on the reconciler's context after each new snapshot (set before {@link #start()}). */
+  public void onSnapshot(Runnable listener) {
+    this.snapshotListener = listener;
+  }
+
   /** Runs one pass on the context; completes after the pass (not after the operations it started). */
   public Future<Void> reconcileNow() {
     Promise<Void> p = Promise.promise();
@@ -383,5 +390,6 @@ public final class Reconciler {
       }
     }
     snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures), limited, unmanagedMounts, orphans);
+    snapshotListener.run();
   }
 }

@@ -6,9 +6,12 @@ import java.util.List;
 public final class VolumeManagerStatus {
   private VolumeManagerStatus() {}
 
-  /** A pod's volumes; {@code ready} when every volume it needs is published and nothing is wrong. */
+  /**
+   * A pod's volumes; {@code ready} when every volume it needs is published and nothing is wrong. {@code waiting}:
+   * volumes not known yet because the agent is still at work on them (a claim being provisioned).
+   */
   public record PodStatus(String pod, String uid, boolean ready, List<PodVolume> volumes, List<String> errors,
-                          List<String> notHandled) {}
+                          List<String> waiting, List<String> notHandled) {}
 
   /**
    * One volume of a pod. {@code state}: pending, staged, published, uncertain or failed. {@code hostPath} is

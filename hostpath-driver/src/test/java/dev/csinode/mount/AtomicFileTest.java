@@ -1,0 +1,74 @@
+package dev.csinode.mount;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Group-committed file replacement: every caller's content lands whole, in order, with no temp file left. */
+class AtomicFileTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void concurrentWritersAllLandWholeAndTheLastWriteOfAFileWins() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(32);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 32; t++) {
+        int writer = t;
+        done.add(pool.submit(() -> {
+          for (int i = 0; i < 40; i++) {
+            // Each writer owns a file in one of four directories and rewrites it: batches mix directories and rewrites.
+            AtomicFile.write(dir.resolve("d" + writer % 4).resolve("w" + writer + ".json"),
+                ("writer " + writer + " version " + i).getBytes(StandardCharsets.UTF_8));
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdown();
+    }
+    for (int t = 0; t < 32; t++) {
+      assertEquals("writer " + t + " version 39", Files.readString(dir.resolve("d" + t % 4).resolve("w" + t + ".json")));
+    }
+    try (Stream<Path> all = Files.walk(dir)) {
+      assertEquals(List.of(), all.filter(p -> p.toString().endsWith(".tmp")).toList(), "no temp file is left behind");
+    }
+  }
+
+  @Test
+  void aBatchOfManyFilesAndADeletionAreAppliedInTheOrderAsked() throws Exception {
+    Map<String, byte[]> many = new java.util.TreeMap<>();
+    for (int i = 0; i < AtomicFile.SYNCFS_FROM * 4; i++) {
+      many.put("f" + i, ("content " + i).getBytes(StandardCharsets.UTF_8));
+    }
+    AtomicFile.writeAll(dir, many); // large enough for the one-flush path
+    AtomicFile.delete(dir.resolve("f3"));
+    AtomicFile.delete(dir.resolve("never-existed"));
+    assertEquals("content 7", Files.readString(dir.resolve("f7")));
+    assertFalse(Files.exists(dir.resolve("f3")));
+    assertEquals(many.size() - 1, Files.list(dir).count());
+  }
+
+  @Test
+  void aFailedWriteFailsOnlyItsCaller() throws Exception {
+    Path blocked = Files.writeString(dir.resolve("not-a-directory"), "x");
+    assertThrows(java.io.IOException.class, () -> AtomicFile.write(blocked.resolve("child.json"), new byte[1]));
+    AtomicFile.write(dir.resolve("fine.json"), "ok".getBytes(StandardCharsets.UTF_8));
+    assertEquals("ok", Files.readString(dir.resolve("fine.json")));
+  }
+}
