@@ -114,7 +114,7 @@ public final class VolumeManager {
     provisioner.inUse(pv -> {
       String unique = KubeletLayout.uniqueVolumeName(pv.getSpec().getCsi().getDriver(), pv.getSpec().getCsi().getVolumeHandle());
       Reconciler.Snapshot s = reconciler.snapshot();
-      return s.desired().volume(unique).isPresent() || s.actual().stream().anyMatch(v -> v.uniqueName().equals(unique));
+      return s.desired().volume(unique).isPresent() || s.actualByName().containsKey(unique);
     });
     this.volumeStats = new dev.csinode.agent.metrics.VolumeStatsCollector(vertx, reconciler::snapshot, drivers, csi,
         options.volumeStatsInterval(), metrics);
@@ -259,21 +259,12 @@ public final class VolumeManager {
     return reconciler;
   }
 
-  /** The actual state by unique name, built once per reconciler snapshot, so a pod's status costs its own volumes only. */
+  /** A snapshot with its lookups; kept as a type so status code reads one consistent snapshot. */
   private record Indexed(Reconciler.Snapshot snapshot, Map<String, VolumeView> actual) {}
-
-  private volatile Indexed indexed;
 
   private Indexed index() {
     Reconciler.Snapshot s = reconciler.snapshot();
-    Indexed i = indexed;
-    if (i == null || i.snapshot() != s) {
-      Map<String, VolumeView> actual = new java.util.HashMap<>();
-      s.actual().forEach(v -> actual.put(v.uniqueName(), v));
-      i = new Indexed(s, actual);
-      indexed = i;
-    }
-    return i;
+    return new Indexed(s, s.actualByName());
   }
 
   public List<PodStatus> pods() {
@@ -415,7 +406,7 @@ public final class VolumeManager {
   public List<VolumeStatus> volumes() {
     Reconciler.Snapshot s = reconciler.snapshot();
     List<VolumeStatus> out = new ArrayList<>();
-    for (VolumeView v : s.actual()) {
+    for (VolumeView v : s.actual().stream().sorted(java.util.Comparator.comparing(VolumeView::uniqueName)).toList()) {
       OperationExecutor.Failure f = s.failures().get(OperationKey.volume(v.uniqueName()));
       String state = v.device() == DeviceState.UNCERTAIN || v.pods().stream().anyMatch(p -> p.state() == MountState.UNCERTAIN)
           ? "uncertain" : !v.pods().isEmpty() ? "published" : v.device() == DeviceState.MOUNTED ? "staged" : f != null ? "failed" : "pending";

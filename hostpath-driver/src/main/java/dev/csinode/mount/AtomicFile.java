@@ -45,6 +45,18 @@ public final class AtomicFile {
     COMMITTER.submit(List.of(new Op(target, content)));
   }
 
+  /**
+   * Replaces the file atomically (temp file and rename) without flushing it to disk: the new content survives a
+   * crash of this process, not necessarily a power loss. For records of what is mounted, which a reboot makes
+   * moot anyway (nothing is mounted after one), and which must not cost a disk flush per mount.
+   */
+  public static void writeUntilReboot(Path target, byte[] content) throws IOException {
+    Files.createDirectories(target.getParent());
+    Path tmp = target.resolveSibling(target.getFileName() + "." + COMMITTER.sequence.incrementAndGet() + ".tmp");
+    Files.write(tmp, content);
+    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
   /** Several files of one directory, committed together. */
   public static void writeAll(Path dir, Map<String, byte[]> contents) throws IOException {
     List<Op> ops = new ArrayList<>();

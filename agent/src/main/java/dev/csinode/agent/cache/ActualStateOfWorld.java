@@ -2,7 +2,6 @@ package dev.csinode.agent.cache;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +74,6 @@ public final class ActualStateOfWorld {
     for (AttachedVolume v : volumes.values()) {
       out.add(new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath, List.copyOf(v.pods.values())));
     }
-    out.sort(Comparator.comparing(VolumeView::uniqueName));
-    return List.copyOf(out);
+    return List.copyOf(out); // in the order volumes appeared; readers sort for display
   }
 }

@@ -77,7 +77,8 @@ public final class VolumeStatsCollector {
   }
 
   public void start() {
-    timer = vertx.setPeriodic(1, period.toMillis(), t -> collect());
+    // The first round one period after start: a restart has better things to do than asking every volume's stats.
+    timer = vertx.setPeriodic(period.toMillis(), t -> collect());
   }
 
   public void stop() {

@@ -111,6 +111,11 @@ public final class OperationExecutor {
     return d.compareTo(maxBackoff) > 0 ? maxBackoff : d;
   }
 
+  /** Every key's last failure (a copy). */
+  public Map<OperationKey, Failure> failures() {
+    return Map.copyOf(failures);
+  }
+
   public Optional<Failure> lastFailure(OperationKey key) {
     return Optional.ofNullable(failures.get(key));
   }

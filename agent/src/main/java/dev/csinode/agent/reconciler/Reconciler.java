@@ -68,7 +68,7 @@ public final class Reconciler {
   private List<String> unmanagedMounts = List.of();
   private List<Orphan> orphans = List.of();
   private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of(), java.util.Map.of(),
-      List.of(), List.of());
+      java.util.Map.of(), List.of(), List.of());
 
   /**
    * What status readers see: the desired state, the actual state, the last failure per operation key, volumes
@@ -76,6 +76,7 @@ public final class Reconciler {
    * manage, orphaned pod directories).
    */
   public record Snapshot(DesiredStateOfWorld desired, List<ActualStateOfWorld.VolumeView> actual,
+                         java.util.Map<String, ActualStateOfWorld.VolumeView> actualByName,
                          java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited,
                          List<String> unmanagedMounts, List<Orphan> orphans) {}
 
@@ -372,24 +373,13 @@ public final class Reconciler {
     return uids;
   }
 
+  /** O(volumes) per pass, nothing more: it runs after every operation. */
   private void publishSnapshot() {
-    java.util.Map<OperationKey, OperationExecutor.Failure> failures = new java.util.HashMap<>();
-    for (DesiredVolume dv : dsw.volumes().values()) {
-      executor.lastFailure(OperationKey.volume(dv.spec().uniqueName())).ifPresent(f -> failures.put(OperationKey.volume(dv.spec().uniqueName()), f));
-      for (PodToMount p : dv.pods().values()) {
-        OperationKey k = new OperationKey(dv.spec().uniqueName(), p.podUid());
-        executor.lastFailure(k).ifPresent(f -> failures.put(k, f));
-      }
-    }
-    for (AttachedVolume v : asw.volumes()) {
-      OperationKey k = OperationKey.volume(v.spec.uniqueName());
-      executor.lastFailure(k).ifPresent(f -> failures.put(k, f));
-      for (MountedPod p : v.pods.values()) {
-        OperationKey pk = new OperationKey(v.spec.uniqueName(), p.podUid());
-        executor.lastFailure(pk).ifPresent(f -> failures.put(pk, f));
-      }
-    }
-    snapshot = new Snapshot(dsw, asw.snapshot(), java.util.Map.copyOf(failures), limited, unmanagedMounts, orphans);
+    List<ActualStateOfWorld.VolumeView> actual = asw.snapshot();
+    java.util.Map<String, ActualStateOfWorld.VolumeView> byName = new java.util.HashMap<>(actual.size() * 2);
+    actual.forEach(v -> byName.put(v.uniqueName(), v));
+    snapshot = new Snapshot(dsw, actual, java.util.Collections.unmodifiableMap(byName), executor.failures(), limited,
+        unmanagedMounts, orphans);
     snapshotListener.run();
   }
 }

@@ -31,7 +31,9 @@ public final class VolData {
   private VolData() {}
 
   public static void write(Path dir, Map<String, String> data) throws IOException {
-    AtomicFile.write(dir.resolve(FILE), JSON.writeValueAsBytes(new TreeMap<>(data)));
+    // Like the kubelet, no flush: vol_data.json describes a mount, and after a reboot nothing is mounted. The
+    // journal is what restarts rely on; this file is the fallback a kubelet or a lost journal can use.
+    AtomicFile.writeUntilReboot(dir.resolve(FILE), JSON.writeValueAsBytes(new TreeMap<>(data)));
   }
 
   public static Optional<Map<String, String>> read(Path dir) throws IOException {
