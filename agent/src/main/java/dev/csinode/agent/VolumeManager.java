@@ -86,11 +86,13 @@ public final class VolumeManager {
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
   private volatile int diskProblems;
+  private final boolean removeOrphans;
   private final dev.csinode.agent.metrics.VolumeStatsCollector volumeStats;
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, java.nio.file.Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
     this.layout = layout;
+    this.removeOrphans = options.removeOrphans();
     this.context = vertx.getOrCreateContext();
     this.asw = new ActualStateOfWorld();
     this.journal = new ActualStateJournal(stateDir, ActualStateJournal.currentBootId());
@@ -200,7 +202,9 @@ public final class VolumeManager {
     vertx.setPeriodic(50, t -> {
       if (reconciler.snapshot().actual().isEmpty() && reconciler.snapshot().desired().volumes().isEmpty()) {
         vertx.cancelTimer(t);
-        done.tryComplete();
+        // Nothing is mounted any more: the pods' directories are orphans now, removed as at any resync.
+        (removeOrphans ? reconciler.housekeep(true).<Void>mapEmpty().otherwiseEmpty() : Future.<Void>succeededFuture())
+            .onComplete(x -> done.tryComplete());
       } else if (System.currentTimeMillis() > deadline) {
         vertx.cancelTimer(t);
         done.tryFail("volumes still mounted after " + timeout.toSeconds() + " s: " + volumes());

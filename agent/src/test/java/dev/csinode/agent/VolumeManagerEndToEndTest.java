@@ -282,6 +282,9 @@ class VolumeManagerEndToEndTest extends AgentFixture {
 
     // Drain and restart with the same manifests (what the demo does): same volume, same data.
     Await.result(agent.volumeManager().drain(Duration.ofSeconds(30)));
+    try (var left = Files.list(root.resolve("pods"))) {
+      assertEquals(java.util.List.of(), left.toList(), "a drain leaves no pod directory behind");
+    }
     Await.result(agent.stop());
     agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
         VolumeManager.Options.defaults(), null, false));
