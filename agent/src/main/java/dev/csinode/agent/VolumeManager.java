@@ -86,6 +86,8 @@ public final class VolumeManager {
   private final KubeletLayout layout;
   private volatile ClusterObjects objects = ClusterObjects.EMPTY;
   private volatile int diskProblems;
+  /** Used on the context only; remembers each pod's resolution. */
+  private final DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
   private final boolean removeOrphans;
   private final dev.csinode.agent.metrics.VolumeStatsCollector volumeStats;
 
@@ -111,7 +113,7 @@ public final class VolumeManager {
         return;
       }
       objects = effective;
-      reconciler.update(DesiredStateOfWorldPopulator.populate(effective, provisioner().errors()));
+      reconciler.update(populator.build(effective, provisioner().errors()));
     });
     provisioner.inUse(pv -> {
       String unique = KubeletLayout.uniqueVolumeName(pv.getSpec().getCsi().getDriver(), pv.getSpec().getCsi().getVolumeHandle());

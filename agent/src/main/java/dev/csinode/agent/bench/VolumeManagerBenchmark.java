@@ -211,6 +211,13 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     while (latency.size() < added.size() && System.nanoTime() < grace) {
       Thread.sleep(10);
     }
+    if (timeline) {
+      // Ready latency by the second the pod was added: shows whether slow pods come in waves or steadily.
+      java.util.TreeMap<Long, List<Long>> bySecond = new java.util.TreeMap<>();
+      latency.forEach((name, l) -> bySecond.computeIfAbsent((added.get(name) - start) / 1_000_000_000L, k -> new ArrayList<>()).add(l));
+      bySecond.forEach((sec, ls) -> System.err.printf("churn second %d: %d pods ready, median %.0f ms, max %.0f ms%n", sec, ls.size(),
+          ls.stream().sorted().toList().get(ls.size() / 2) / 1e6, ls.stream().mapToLong(Long::longValue).max().orElse(0) / 1e6));
+    }
     return new ArrayList<>(latency.values());
   }
 

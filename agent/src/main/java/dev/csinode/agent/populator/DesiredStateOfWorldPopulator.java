@@ -32,69 +32,67 @@ import java.util.stream.Stream;
  * not handle are listed and skipped, and the pod's CSI volumes still proceed.
  */
 public final class DesiredStateOfWorldPopulator {
-  private DesiredStateOfWorldPopulator() {}
+  public DesiredStateOfWorldPopulator() {}
 
+  /** One volume of one pod, resolved. */
+  private record Mount(VolumeSpec spec, PodToMount pod, String where) {}
+
+  /** Everything one pod contributes, before it is checked against the other pods. */
+  private record PodResult(String uid, String podKey, List<Mount> mounts, List<String> errors, List<String> waiting,
+                           List<String> notHandled) {}
+
+  /** A pod's result and the objects it was resolved from, by identity: unchanged pods are not resolved again. */
+  private record Cached(Pod pod, List<Lookups.Dep> deps, PodResult result) {}
+
+  private Map<String, Cached> cache = new HashMap<>();
+
+  /** Resolves everything (no memory of earlier calls). */
   public static DesiredStateOfWorld populate(ClusterObjects objects) {
     return populate(objects, Map.of());
   }
 
   /** @param claimProblems why claims are not bound yet (from the provisioner), by {@code namespace/name} */
   public static DesiredStateOfWorld populate(ClusterObjects objects, Map<String, String> claimProblems) {
+    return new DesiredStateOfWorldPopulator().build(objects, claimProblems);
+  }
+
+  /**
+   * The desired state for these objects. Incremental: a pod whose object and whose looked-up objects (claim, PV,
+   * CSIDriver, Secrets, claim problem) are the same instances as at the last call keeps its earlier result, so a
+   * change to one pod among thousands costs one pod's resolution. Not thread-safe: one caller (the volume
+   * manager's context).
+   */
+  public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems) {
+    Lookups lookups = new Lookups(objects, claimProblems, null);
+    Map<String, Cached> next = new HashMap<>();
     Map<String, VolumeSpec> specs = new LinkedHashMap<>();
     Map<String, Map<String, PodToMount>> podsByVolume = new HashMap<>();
     Map<String, PodVolumes> pods = new LinkedHashMap<>();
     for (Pod pod : objects.sortedPods()) {
       String podKey = ClusterObjects.key(pod);
-      String uid = pod.getMetadata().getUid();
-      List<String> errors = new ArrayList<>();
-      List<String> waiting = new ArrayList<>();
-      List<String> notHandled = new ArrayList<>();
+      Cached c = cache.get(podKey);
+      if (c == null || c.pod() != pod || !lookups.unchanged(c.deps())) {
+        Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
+        c = new Cached(pod, recording.deps, resolvePod(pod, recording));
+      }
+      next.put(podKey, c);
+      PodResult r = c.result();
+      List<String> errors = new ArrayList<>(r.errors());
       List<String> names = new ArrayList<>();
       Map<String, String> podVolumeNames = new LinkedHashMap<>();
-      if (!KubeletLayout.isValidUid(uid)) {
-        errors.add("pod " + podKey + ": metadata.uid '" + uid + "' is missing or not usable as a directory name");
-        pods.put(podKey, new PodVolumes(uid == null ? "" : uid, podKey, names, podVolumeNames, errors, waiting, notHandled));
-        continue;
+      for (Mount m : r.mounts()) {
+        VolumeSpec existing = specs.putIfAbsent(m.spec().uniqueName(), m.spec());
+        if (existing != null && existing.block() != m.spec().block()) {
+          errors.add(m.where() + ": volume " + m.spec().specName() + " is used as a block device and as a filesystem");
+          continue;
+        }
+        names.add(m.spec().uniqueName());
+        podVolumeNames.put(m.spec().uniqueName(), m.pod().podVolumeName());
+        podsByVolume.computeIfAbsent(m.spec().uniqueName(), k -> new LinkedHashMap<>()).put(r.uid(), m.pod());
       }
-      Set<String> mounted = new HashSet<>();
-      Set<String> devices = new HashSet<>();
-      containers(pod).forEach(c -> {
-        if (c.getVolumeMounts() != null) {
-          c.getVolumeMounts().forEach(m -> mounted.add(m.getName()));
-        }
-        if (c.getVolumeDevices() != null) {
-          c.getVolumeDevices().forEach(d -> devices.add(d.getName()));
-        }
-      });
-      List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
-      for (Volume vol : volumes) {
-        if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
-          continue; // the kubelet only mounts volumes a container uses
-        }
-        String where = "pod " + podKey + " volume " + vol.getName();
-        try {
-          Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, claimProblems, where);
-          if (r == null) {
-            notHandled.add(vol.getName() + " (" + typeOf(vol) + ": not handled by this agent)");
-            continue;
-          }
-          VolumeSpec existing = specs.putIfAbsent(r.spec().uniqueName(), r.spec());
-          if (existing != null && existing.block() != r.spec().block()) {
-            errors.add(where + ": volume " + r.spec().specName() + " is used as a block device and as a filesystem");
-            continue;
-          }
-          names.add(r.spec().uniqueName());
-          podVolumeNames.put(r.spec().uniqueName(), vol.getName());
-          var security = pod.getSpec().getSecurityContext();
-          podsByVolume.computeIfAbsent(r.spec().uniqueName(), k -> new LinkedHashMap<>()).put(uid, new PodToMount(uid, podKey,
-              ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(), serviceAccount(pod), vol.getName(), r.readOnly(),
-              security == null ? null : security.getFsGroup(), security == null ? null : security.getFsGroupChangePolicy()));
-        } catch (ResolveException e) {
-          (e.inProgress ? waiting : errors).add(e.getMessage());
-        }
-      }
-      pods.put(podKey, new PodVolumes(uid, podKey, names, podVolumeNames, errors, waiting, notHandled));
+      pods.put(podKey, new PodVolumes(r.uid(), podKey, names, podVolumeNames, errors, r.waiting(), r.notHandled()));
     }
+    cache = next;
     Map<String, DesiredVolume> desired = new LinkedHashMap<>();
     specs.forEach((name, spec) -> {
       Map<String, PodToMount> p = podsByVolume.get(name);
@@ -103,6 +101,122 @@ public final class DesiredStateOfWorldPopulator {
       }
     });
     return new DesiredStateOfWorld(desired, pods);
+  }
+
+  private static PodResult resolvePod(Pod pod, Lookups objects) {
+    String podKey = ClusterObjects.key(pod);
+    String uid = pod.getMetadata().getUid();
+    List<String> errors = new ArrayList<>();
+    List<String> waiting = new ArrayList<>();
+    List<String> notHandled = new ArrayList<>();
+    List<Mount> mounts = new ArrayList<>();
+    if (!KubeletLayout.isValidUid(uid)) {
+      errors.add("pod " + podKey + ": metadata.uid '" + uid + "' is missing or not usable as a directory name");
+      return new PodResult(uid == null ? "" : uid, podKey, mounts, errors, waiting, notHandled);
+    }
+    Set<String> mounted = new HashSet<>();
+    Set<String> devices = new HashSet<>();
+    containers(pod).forEach(c -> {
+      if (c.getVolumeMounts() != null) {
+        c.getVolumeMounts().forEach(m -> mounted.add(m.getName()));
+      }
+      if (c.getVolumeDevices() != null) {
+        c.getVolumeDevices().forEach(d -> devices.add(d.getName()));
+      }
+    });
+    List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
+    var security = pod.getSpec() == null ? null : pod.getSpec().getSecurityContext();
+    for (Volume vol : volumes) {
+      if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
+        continue; // the kubelet only mounts volumes a container uses
+      }
+      String where = "pod " + podKey + " volume " + vol.getName();
+      try {
+        Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, where);
+        if (r == null) {
+          notHandled.add(vol.getName() + " (" + typeOf(vol) + ": not handled by this agent)");
+          continue;
+        }
+        mounts.add(new Mount(r.spec(), new PodToMount(uid, podKey, ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(),
+            serviceAccount(pod), vol.getName(), r.readOnly(), security == null ? null : security.getFsGroup(),
+            security == null ? null : security.getFsGroupChangePolicy()), where));
+      } catch (ResolveException e) {
+        (e.inProgress ? waiting : errors).add(e.getMessage());
+      }
+    }
+    return new PodResult(uid, podKey, List.copyOf(mounts), List.copyOf(errors), List.copyOf(waiting), List.copyOf(notHandled));
+  }
+
+  /**
+   * The objects a pod's resolution looks up. With a {@code deps} list it records each lookup and what it found,
+   * so {@link #unchanged} can later tell whether a new set of objects would give the same answers.
+   */
+  static final class Lookups {
+    record Dep(int kind, String key, Object found) {}
+
+    private static final int DRIVER = 0;
+    private static final int CLAIM = 1;
+    private static final int VOLUME = 2;
+    private static final int SECRET = 3;
+    private static final int PROBLEM = 4;
+    private final ClusterObjects objects;
+    private final Map<String, String> problems;
+    final List<Dep> deps;
+
+    Lookups(ClusterObjects objects, Map<String, String> problems, List<Dep> deps) {
+      this.objects = objects;
+      this.problems = problems;
+      this.deps = deps;
+    }
+
+    private Object find(int kind, String key) {
+      return switch (kind) {
+        case DRIVER -> objects.csiDrivers().get(key);
+        case CLAIM -> objects.claims().get(key);
+        case VOLUME -> objects.volumes().get(key);
+        case SECRET -> objects.secrets().get(key);
+        default -> problems.get(key);
+      };
+    }
+
+    private Object lookup(int kind, String key) {
+      Object found = find(kind, key);
+      if (deps != null) {
+        deps.add(new Dep(kind, key, found));
+      }
+      return found;
+    }
+
+    /** Same instances (claim problems: equal text) for every lookup recorded. */
+    boolean unchanged(List<Dep> recorded) {
+      for (Dep d : recorded) {
+        Object now = find(d.kind(), d.key());
+        if (d.kind() == PROBLEM ? !java.util.Objects.equals(now, d.found()) : now != d.found()) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    CSIDriver driver(String name) {
+      return (CSIDriver) lookup(DRIVER, name);
+    }
+
+    java.util.Optional<PersistentVolumeClaim> claim(String namespace, String name) {
+      return java.util.Optional.ofNullable((PersistentVolumeClaim) lookup(CLAIM, namespace + "/" + name));
+    }
+
+    PersistentVolume volume(String name) {
+      return (PersistentVolume) lookup(VOLUME, name);
+    }
+
+    boolean hasSecret(String namespace, String name) {
+      return lookup(SECRET, namespace + "/" + name) != null;
+    }
+
+    String claimProblem(String key) {
+      return (String) lookup(PROBLEM, key);
+    }
   }
 
   record Resolved(VolumeSpec spec, boolean readOnly) {}
@@ -121,25 +235,24 @@ public final class DesiredStateOfWorldPopulator {
     }
   }
 
-  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, ClusterObjects objects, Map<String, String> claimProblems,
-                                  String where) throws ResolveException {
+  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, Lookups objects, String where) throws ResolveException {
     if (vol.getCsi() != null) {
       return inline(pod, vol, vol.getCsi(), objects, where);
     }
     if (vol.getPersistentVolumeClaim() != null) {
       String claimName = vol.getPersistentVolumeClaim().getClaimName();
       boolean ro = Boolean.TRUE.equals(vol.getPersistentVolumeClaim().getReadOnly());
-      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, claimProblems, where);
+      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
     }
     if (vol.getEphemeral() != null) {
       // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template.
       String claimName = pod.getMetadata().getName() + "-" + vol.getName();
-      return claim(ClusterObjects.namespaceOf(pod), claimName, false, asDevice, objects, claimProblems, where);
+      return claim(ClusterObjects.namespaceOf(pod), claimName, false, asDevice, objects, where);
     }
     return null;
   }
 
-  private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, ClusterObjects objects, String where) throws ResolveException {
+  private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, Lookups objects, String where) throws ResolveException {
     String driver = csi.getDriver();
     if (driver == null || driver.isEmpty()) {
       throw new ResolveException(where + ": csi.driver is required");
@@ -148,7 +261,7 @@ public final class DesiredStateOfWorldPopulator {
     if (!KubeletLayout.isValidName(vol.getName())) {
       throw new ResolveException(where + ": the volume name is not usable as a directory name");
     }
-    CSIDriver d = objects.csiDrivers().get(driver);
+    CSIDriver d = objects.driver(driver);
     List<String> modes = d == null || d.getSpec().getVolumeLifecycleModes() == null ? List.of("Persistent") : d.getSpec().getVolumeLifecycleModes();
     if (!modes.contains("Ephemeral")) {
       throw new ResolveException(where + ": inline CSI volumes of driver " + driver + " need a CSIDriver object named "
@@ -166,17 +279,17 @@ public final class DesiredStateOfWorldPopulator {
     return new Resolved(spec, Boolean.TRUE.equals(csi.getReadOnly()));
   }
 
-  private static Resolved claim(String namespace, String claimName, boolean readOnly, boolean asDevice, ClusterObjects objects,
-                                Map<String, String> claimProblems, String where) throws ResolveException {
+  private static Resolved claim(String namespace, String claimName, boolean readOnly, boolean asDevice, Lookups objects,
+                                String where) throws ResolveException {
     PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElseThrow(() ->
         new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
     String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
     if (pvName == null || pvName.isEmpty()) {
-      String why = claimProblems.get(namespace + "/" + claimName);
+      String why = objects.claimProblem(namespace + "/" + claimName);
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
           + (why == null ? " (provisioning)" : ": " + why), why == null);
     }
-    PersistentVolume pv = objects.volumes().get(pvName);
+    PersistentVolume pv = objects.volume(pvName);
     if (pv == null) {
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is bound to PersistentVolume "
           + pvName + ", which does not exist");
@@ -204,7 +317,7 @@ public final class DesiredStateOfWorldPopulator {
       throw new ResolveException(where + ": PersistentVolume " + pvName + " has volumeMode " + (block ? "Block" : "Filesystem")
           + " but the pod uses it " + (asDevice ? "in volumeDevices" : "in volumeMounts"));
     }
-    CSIDriver d = objects.csiDrivers().get(csi.getDriver());
+    CSIDriver d = objects.driver(csi.getDriver());
     VolumeSpec.SecretRef stage = ref(csi.getNodeStageSecretRef());
     VolumeSpec.SecretRef publish = ref(csi.getNodePublishSecretRef());
     checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
@@ -233,8 +346,8 @@ public final class DesiredStateOfWorldPopulator {
         : new VolumeSpec.SecretRef(r.getNamespace() == null ? "default" : r.getNamespace(), r.getName());
   }
 
-  private static void checkSecret(VolumeSpec.SecretRef ref, ClusterObjects objects, String field) throws ResolveException {
-    if (ref != null && objects.secret(ref.namespace(), ref.name()).isEmpty()) {
+  private static void checkSecret(VolumeSpec.SecretRef ref, Lookups objects, String field) throws ResolveException {
+    if (ref != null && !objects.hasSecret(ref.namespace(), ref.name())) {
       throw new ResolveException(field + " names Secret " + ref + ", which does not exist");
     }
   }

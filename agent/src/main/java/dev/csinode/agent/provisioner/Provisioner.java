@@ -76,6 +76,16 @@ public final class Provisioner {
   /** Claims waiting for a creation slot, in the order they were seen; rebuilt by every evaluation. */
   private final Map<String, Runnable> waitingForSlot = new java.util.LinkedHashMap<>();
   private Set<String> lastWanted = Set.of();
+
+  /** A claim bound to a PV the provisioner made, and the bound copy handed downstream. */
+  private record Bound(PersistentVolumeClaim claim, PersistentVolume pv, PersistentVolumeClaim copy) {}
+
+  private Map<String, Bound> bound = new HashMap<>();
+
+  /** A generic ephemeral volume's claim and the pod it was made from. */
+  private record Ephemeral(Pod pod, PersistentVolumeClaim claim) {}
+
+  private Map<String, Ephemeral> ephemeral = new HashMap<>();
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
   private final Set<String> seenClaims = new HashSet<>();
   private boolean sourcesReady;
@@ -143,8 +153,21 @@ public final class Provisioner {
     out.addAll(objects.secrets().values());
     provisioned.values().stream().filter(pv -> !objects.volumes().containsKey(pv.getMetadata().getName())).forEach(out::add);
     waitingForSlot.clear();
+    Map<String, Bound> nextBound = new HashMap<>();
     Map<String, PersistentVolumeClaim> claims = new HashMap<>(objects.claims());
-    ephemeralClaims(objects).forEach(c -> claims.putIfAbsent(ClusterObjects.key(c), c));
+    Map<String, Ephemeral> nextEphemeral = new HashMap<>();
+    for (PersistentVolumeClaim made : ephemeralClaims(objects)) {
+      // Made again from its pod each time; the earlier instance is kept while the pod is the same object.
+      String key = ClusterObjects.key(made);
+      Pod owner = objects.pods().get(ClusterObjects.namespaceOf(made) + "/" + made.getMetadata().getOwnerReferences().get(0).getName());
+      Ephemeral e = ephemeral.get(key);
+      if (e == null || e.pod() != owner) {
+        e = new Ephemeral(owner, made);
+      }
+      nextEphemeral.put(key, e);
+      claims.putIfAbsent(key, e.claim());
+    }
+    ephemeral = nextEphemeral;
     Set<String> wanted = new HashSet<>();
     for (PersistentVolumeClaim c : claims.values()) {
       String key = ClusterObjects.key(c);
@@ -157,13 +180,20 @@ public final class Provisioner {
       }
       PersistentVolume pv = provisioned.get(pvName(c));
       if (pv != null) {
-        out.add(new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(pv.getMetadata().getName()).endSpec().build());
+        // The same bound copy while neither claim nor PV changes, so the populator sees an unchanged object.
+        Bound b = bound.get(key);
+        if (b == null || b.claim() != c || b.pv() != pv) {
+          b = new Bound(c, pv, new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(pv.getMetadata().getName()).endSpec().build());
+        }
+        nextBound.put(key, b);
+        out.add(b.copy());
         continue;
       }
       out.add(c);
       maybeProvision(c, objects);
     }
     lastWanted = wanted;
+    bound = nextBound;
     reclaim(wanted);
     return ClusterObjects.of(out, objects.errors());
   }
