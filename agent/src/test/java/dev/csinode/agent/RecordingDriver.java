@@ -14,7 +14,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * Test double: a CSI node plugin that keeps every request it gets, so a test can look at the fields the agent
  * sent (secrets, volume context, volume_mount_group). It mounts for real (a bind mount of a directory per
  * volume at the staging path, and of the staging path at the target) so the agent sees what a driver does.
- * Advertises STAGE_UNSTAGE_VOLUME and VOLUME_MOUNT_GROUP.
+ * Advertises VOLUME_MOUNT_GROUP, and STAGE_UNSTAGE_VOLUME unless told not to (then publish binds the volume's
+ * directory directly).
  */
 final class RecordingDriver {
   final List<com.google.protobuf.Message> requests = new CopyOnWriteArrayList<>();
@@ -22,6 +23,10 @@ final class RecordingDriver {
   private final Mounter mounter = new Mounter();
 
   RecordingDriver(Vertx vertx, Path socket, String name, Path dataDir) {
+    this(vertx, socket, name, dataDir, true);
+  }
+
+  RecordingDriver(Vertx vertx, Path socket, String name, Path dataDir, boolean stageUnstage) {
     IdentityService identity = new IdentityService() {
       @Override
       public Future<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest r) {
@@ -42,7 +47,8 @@ final class RecordingDriver {
       @Override
       public Future<NodeGetCapabilitiesResponse> nodeGetCapabilities(NodeGetCapabilitiesRequest r) {
         NodeGetCapabilitiesResponse.Builder b = NodeGetCapabilitiesResponse.newBuilder();
-        for (var t : List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)) {
+        for (var t : stageUnstage ? List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)
+            : List.of(NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)) {
           b.addCapabilities(NodeServiceCapability.newBuilder().setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
         }
         return Future.succeededFuture(b.build());
@@ -75,7 +81,8 @@ final class RecordingDriver {
         return vertx.executeBlocking(() -> {
           Path target = Path.of(r.getTargetPath());
           if (!mounter.isMountPoint(target)) {
-            mounter.bind(Path.of(r.getStagingTargetPath()), Files.createDirectories(target), r.getReadonly(), List.of());
+            Path source = stageUnstage ? Path.of(r.getStagingTargetPath()) : Files.createDirectories(dataDir.resolve(r.getVolumeId()));
+            mounter.bind(source, Files.createDirectories(target), r.getReadonly(), List.of());
           }
           return NodePublishVolumeResponse.getDefaultInstance();
         }, false);

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -109,6 +110,41 @@ class VolumeRequestsEndToEndTest extends AgentFixture {
           "a driver with VOLUME_MOUNT_GROUP applies the group itself: the agent does not chown");
       String status = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(agent.status());
       assertFalse(status.contains("s3cr3t") || status.contains("admin"), "secret values never reach the status");
+    } finally {
+      Await.result(r.stop());
+      Await.result(d.server.close());
+    }
+  }
+
+  @Test
+  void aDriverWithoutStageUnstageIsPublishedWithoutNodeStage() throws Exception {
+    String driver = "nostage.csinode.dev";
+    Path dir = Files.createDirectories(root.resolve("plugins").resolve(driver));
+    RecordingDriver d = new RecordingDriver(vertx, dir.resolve("csi.sock"), driver, Files.createDirectories(root.resolve("nostage-data")), false);
+    Registrar r = Await.result(Registrar.start(vertx, new UnixEndpoint(dir.resolve("csi.sock")), dir.resolve("csi.sock").toString(),
+        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    try {
+      eventually(() -> agent.drivers().get(driver).isPresent(), () -> "" + agent.status().drivers());
+      write("nostage.yaml", """
+          apiVersion: storage.k8s.io/v1
+          kind: CSIDriver
+          metadata: {name: nostage.csinode.dev}
+          spec: {attachRequired: false}
+          ---
+          """ + boundClaim("unstaged", driver, "vol-u", "", ""));
+      write("pod.yaml", pod("nostage", "88888888-aaaa-4bbb-8ccc-000000000002", claimVolume("unstaged")));
+      eventually(() -> ready("default/nostage"), () -> agent.volumeManager().pods().toString());
+      NodePublishVolumeRequest publish = d.requests(NodePublishVolumeRequest.class).get(0);
+      assertEquals("", publish.getStagingTargetPath(), "no staging path for a driver that does not stage");
+      Path staging = root.resolve("plugins/kubernetes.io/csi").resolve(driver).resolve(dev.csinode.agent.volume.KubeletLayout.sha256("vol-u"));
+      assertTrue(Files.exists(staging.resolve("vol_data.json")), "the staging directory and vol_data.json are still kept, as the kubelet does");
+
+      Files.delete(manifests.resolve("pod.yaml"));
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+      assertEquals(List.of(), d.requests(NodeStageVolumeRequest.class), "never staged");
+      assertEquals(List.of(), d.requests(dev.csinode.csi.v1.NodeUnstageVolumeRequest.class), "never unstaged");
+      assertEquals(1, d.requests(dev.csinode.csi.v1.NodeUnpublishVolumeRequest.class).size());
+      assertFalse(Files.exists(staging), "its directory is removed with the volume");
     } finally {
       Await.result(r.stop());
       Await.result(d.server.close());
