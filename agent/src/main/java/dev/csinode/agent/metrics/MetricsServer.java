@@ -30,7 +30,9 @@ public final class MetricsServer {
       return Future.failedFuture(new IllegalArgumentException("--metrics-address '" + address + "' has no numeric port"));
     }
     PrometheusTextFormatWriter writer = new PrometheusTextFormatWriter(false);
-    return vertx.createHttpServer().requestHandler(req -> {
+    // No h2c: a client that offers the HTTP/2 upgrade on http:// (the JDK's HttpClient does by default) otherwise
+    // waits forever for most answers from this Vert.x server. Prometheus scrapes over HTTP/1.1 anyway.
+    return vertx.createHttpServer(new io.vertx.core.http.HttpServerOptions().setHttp2ClearTextEnabled(false)).requestHandler(req -> {
       if (!req.path().equals("/metrics")) {
         req.response().setStatusCode(404).end("see /metrics\n");
         return;
