@@ -13,9 +13,12 @@ import java.util.Optional;
 public final class MountTable {
   private static final Path SELF = Path.of("/proc/self/mountinfo");
   private final List<MountInfo> mounts;
+  /** The topmost mount at each mount point: a node with thousands of volumes asks this thousands of times. */
+  private final java.util.Map<String, MountInfo> top = new java.util.HashMap<>();
 
   private MountTable(List<MountInfo> mounts) {
     this.mounts = List.copyOf(mounts);
+    this.mounts.forEach(m -> top.put(m.mountPoint(), m)); // later lines are mounted on top of earlier ones
   }
 
   public static MountTable read() {
@@ -88,14 +91,7 @@ public final class MountTable {
 
   /** The topmost mount at exactly this path, if any. */
   public Optional<MountInfo> at(Path path) {
-    String p = path.toAbsolutePath().normalize().toString();
-    MountInfo found = null;
-    for (MountInfo m : mounts) {
-      if (m.mountPoint().equals(p)) {
-        found = m;
-      }
-    }
-    return Optional.ofNullable(found);
+    return Optional.ofNullable(top.get(path.toAbsolutePath().normalize().toString()));
   }
 
   public boolean isMountPoint(Path path) {
