@@ -142,14 +142,30 @@ public final class Reconciler {
     return p.future();
   }
 
+  /**
+   * A pass at once, or, when the last one ended less than {@link #MIN_PASS_GAP_NANOS} ago, right after that gap:
+   * under load (hundreds of operations finishing per second) one pass serves many of them, and a pass is
+   * O(volumes).
+   */
   private void trigger() {
     if (!passScheduled) {
       passScheduled = true;
-      context.runOnContext(v -> {
-        passScheduled = false;
-        reconcile();
-      });
+      long wait = lastPassEnd + MIN_PASS_GAP_NANOS - System.nanoTime();
+      if (wait <= 0) {
+        context.runOnContext(v -> pass());
+      } else {
+        vertx.setTimer(Math.max(1, wait / 1_000_000), t -> pass());
+      }
     }
+  }
+
+  private static final long MIN_PASS_GAP_NANOS = 2_000_000;
+  private long lastPassEnd;
+
+  private void pass() {
+    passScheduled = false;
+    reconcile();
+    lastPassEnd = System.nanoTime();
   }
 
   private void reconcile() {
