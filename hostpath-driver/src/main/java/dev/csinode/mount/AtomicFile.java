@@ -142,6 +142,7 @@ public final class AtomicFile {
     private void commit(List<Request> batch) {
       List<Request> ok = new ArrayList<>();
       List<Path[]> renames = new ArrayList<>(); // {tmp, target}, or {null, target} for a deletion, in request order
+      Set<Path> madeDirs = new java.util.HashSet<>(); // directories already ensured in this batch
       try {
         for (Request r : batch) {
           try {
@@ -151,7 +152,9 @@ public final class AtomicFile {
                 mine.add(new Path[] {null, op.target()});
                 continue;
               }
-              Files.createDirectories(op.target().getParent());
+              if (madeDirs.add(op.target().getParent())) {
+                Files.createDirectories(op.target().getParent());
+              }
               Path tmp = op.target().resolveSibling(op.target().getFileName() + "." + sequence.incrementAndGet() + ".tmp");
               try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                   StandardOpenOption.WRITE)) {
