@@ -120,6 +120,11 @@ public final class OperationExecutor {
     return Optional.ofNullable(failures.get(key));
   }
 
+  /** Forgets the failures of keys that no longer matter; running keys keep theirs until they finish. */
+  public void retainFailures(java.util.function.Predicate<OperationKey> matters) {
+    failures.keySet().removeIf(k -> !running.contains(k) && !matters.test(k));
+  }
+
   /** Forgets backoff state of keys that no longer matter (the pod or volume is gone). */
   public void forget(OperationKey key) {
     failures.remove(key);

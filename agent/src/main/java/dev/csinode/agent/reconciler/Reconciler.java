@@ -175,6 +175,10 @@ public final class Reconciler {
     mountVolumes();
     if (desiredPopulated) {
       unmountDevices();
+      // A pod that went before its volume was ever mounted leaves a failure nobody will look at again.
+      executor.retainFailures(k -> k.podUid().isEmpty()
+          ? dsw.volume(k.volume()).isPresent() || asw.get(k.volume()) != null
+          : dsw.podNeeds(k.volume(), k.podUid()) || asw.podState(k.volume(), k.podUid()) != null);
     }
     scheduleRetry();
     publishSnapshot();

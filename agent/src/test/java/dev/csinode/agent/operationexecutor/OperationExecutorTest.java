@@ -31,6 +31,25 @@ class OperationExecutorTest {
   }
 
   @Test
+  void failuresOfKeysThatNoLongerMatterAreForgottenButNotWhileRunning() {
+    OperationKey gone = new OperationKey("v1", "gone-pod");
+    OperationKey kept = new OperationKey("v1", "kept-pod");
+    OperationKey busy = new OperationKey("v2", "busy-pod");
+    ex.tryRun(gone, "volume_mount", () -> Future.failedFuture(new RuntimeException("failed")), () -> { });
+    ex.tryRun(kept, "volume_mount", () -> Future.failedFuture(new RuntimeException("failed")), () -> { });
+    ex.tryRun(busy, "volume_mount", () -> Future.failedFuture(new RuntimeException("failed")), () -> { });
+    now.addAndGet(10_000);
+    Promise<Void> running = Promise.promise();
+    assertTrue(ex.tryRun(busy, "volume_mount", running::future, () -> { }));
+    ex.retainFailures(k -> k.equals(kept));
+    assertTrue(ex.lastFailure(gone).isEmpty());
+    assertTrue(ex.lastFailure(kept).isPresent());
+    assertTrue(ex.lastFailure(busy).isPresent(), "a running operation keeps its history until it finishes");
+    running.complete();
+    assertTrue(ex.lastFailure(busy).isEmpty(), "and a success clears it");
+  }
+
+  @Test
   void failuresBackOffDoublingToTheCapAndSuccessResets() {
     OperationKey k = OperationKey.volume("v1");
     long[] expected = {500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 122000, 122000};
