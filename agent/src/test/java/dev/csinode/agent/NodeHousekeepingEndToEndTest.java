@@ -49,6 +49,7 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
     // Left by a pod whose teardown finished but whose directories were not removed: only the agent's own files.
     Path emptyVol = Files.createDirectories(pods.resolve(EMPTY).resolve("volumes/kubernetes.io~csi/gone/mount"));
     Files.writeString(emptyVol.getParent().resolve("vol_data.json"), "{\"driverName\":\"hostpath.csinode.dev\"}");
+    Files.writeString(emptyVol.getParent().resolve("vol_data.json.17.tmp"), "{"); // a replacement cut short by a crash
     Files.createDirectories(pods.resolve(EMPTY).resolve("volumeDevices/kubernetes.io~csi"));
     Files.createSymbolicLink(pods.resolve(EMPTY).resolve("volumeDevices/kubernetes.io~csi/blk"), Path.of("/nonexistent"));
     // Something is mounted below it, which the agent did not mount.

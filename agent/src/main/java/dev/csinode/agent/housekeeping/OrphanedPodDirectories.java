@@ -98,9 +98,14 @@ public final class OrphanedPodDirectories {
     }
   }
 
-  /** Files the agent writes under a pod directory: vol_data.json and block device links. */
+  /**
+   * Files the agent writes under a pod directory: vol_data.json (and the temp file a crash during its replacement
+   * can leave) and block device links.
+   */
   private static boolean ownFile(Path p) {
-    return p.getFileName().toString().equals(VolData.FILE) || Files.isSymbolicLink(p) && p.toString().contains("/volumeDevices/");
+    String name = p.getFileName().toString();
+    return name.equals(VolData.FILE) || name.startsWith(VolData.FILE + ".") && name.endsWith(".tmp")
+        || Files.isSymbolicLink(p) && p.toString().contains("/volumeDevices/");
   }
 
   private static List<Path> foreignFiles(Path dir) throws IOException {
