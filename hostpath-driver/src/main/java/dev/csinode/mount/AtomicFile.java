@@ -83,6 +83,21 @@ public final class AtomicFile {
     }
   }
 
+  /**
+   * Deletes the temp files a crash during a replacement can leave in dir (never the targets). Call at start-up,
+   * before anything writes there.
+   */
+  public static void removeLeftovers(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (var files = Files.list(dir)) {
+      for (Path p : files.filter(f -> f.getFileName().toString().endsWith(".tmp") && Files.isRegularFile(f)).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   /** Makes renames and deletions in the directory durable. */
   public static void fsyncDirectory(Path dir) throws IOException {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

@@ -71,4 +71,15 @@ class AtomicFileTest {
     AtomicFile.write(dir.resolve("fine.json"), "ok".getBytes(StandardCharsets.UTF_8));
     assertEquals("ok", Files.readString(dir.resolve("fine.json")));
   }
+
+  @Test
+  void leftoversOfAnInterruptedReplacementAreRemovedAndTargetsKept() throws Exception {
+    AtomicFile.write(dir.resolve("state.json"), "kept".getBytes(StandardCharsets.UTF_8));
+    Files.writeString(dir.resolve("state.json.41.tmp"), "{\"half");
+    AtomicFile.removeLeftovers(dir);
+    try (Stream<Path> left = Files.list(dir)) {
+      assertEquals(List.of(dir.resolve("state.json")), left.toList());
+    }
+    AtomicFile.removeLeftovers(dir.resolve("absent")); // nothing to do, no error
+  }
 }

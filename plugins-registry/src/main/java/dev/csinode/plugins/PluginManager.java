@@ -219,13 +219,14 @@ public final class PluginManager {
 
   /** Everything that makes a registration visible, done before the plugin hears it is registered. */
   private void installed(Entry e, RegisteredDriver d) {
+    // Metrics before the registry: whoever sees the driver registered finds the metrics saying so already.
+    totalPlugins.labelValues(e.socket.path().toString(), "actual_state_of_world").set(1);
+    driverHealthy.labelValues(d.name()).set(1);
     registry.put(d);
     e.state = new PluginState.Registered(d.name());
     e.nextBackoff = options.backoffInitial();
     e.probeFailures = 0;
     e.probeClient = new GrpcUnixClient(vertx, UnixEndpoint.parse(d.endpoint()));
-    totalPlugins.labelValues(e.socket.path().toString(), "actual_state_of_world").set(1);
-    driverHealthy.labelValues(d.name()).set(1);
     publishStatus();
   }
 
@@ -246,15 +247,16 @@ public final class PluginManager {
         if (ar.succeeded()) {
           if (e.probeFailures >= options.probeFailuresUnhealthy()) {
             LOG.info("driver {} is healthy again: Probe answered", r.driverName());
-            registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(true)));
+            // The gauge first: whoever sees the registry change must find the metric already saying so.
             driverHealthy.labelValues(r.driverName()).set(1);
+            registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(true)));
           }
           e.probeFailures = 0;
         } else if (++e.probeFailures == options.probeFailuresUnhealthy()) {
           LOG.warn("driver {} is unhealthy: {} Probe calls in a row failed, last: {}; its mounts are left alone",
               r.driverName(), e.probeFailures, ar.cause().getMessage());
-          registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(false)));
           driverHealthy.labelValues(r.driverName()).set(0);
+          registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(false)));
         }
       });
     }

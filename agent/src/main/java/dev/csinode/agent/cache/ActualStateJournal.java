@@ -90,6 +90,11 @@ public final class ActualStateJournal implements AutoCloseable {
     int bad = 0;
     Path file = dir.resolve(LOG_FILE);
     live.clear();
+    try {
+      AtomicFile.removeLeftovers(dir); // a compaction cut short by a crash
+    } catch (IOException e) {
+      LOG.warn("cannot remove temp files left in {}: {}", dir, e.getMessage());
+    }
     if (Files.exists(file)) {
       try {
         List<String> lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);

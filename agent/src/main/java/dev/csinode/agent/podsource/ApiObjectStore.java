@@ -70,6 +70,7 @@ public final class ApiObjectStore {
       return;
     }
     try (Stream<Path> files = Files.list(dir)) {
+      AtomicFile.removeLeftovers(dir);
       for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
         ManifestParser.Result r = ManifestParser.parse(f);
         r.errors().forEach(e -> LOG.error("stored API object {}: {}", f, e));

@@ -388,6 +388,11 @@ public final class Provisioner {
     if (!Files.isDirectory(dir)) {
       return;
     }
+    try {
+      AtomicFile.removeLeftovers(dir);
+    } catch (IOException e) {
+      LOG.warn("cannot remove temp files left in {}: {}", dir, e.getMessage());
+    }
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
         try {
