@@ -34,7 +34,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -265,36 +264,27 @@ public final class VolumeManager {
     return reconciler;
   }
 
-  /** A snapshot with its lookups; kept as a type so status code reads one consistent snapshot. */
-  private record Indexed(Reconciler.Snapshot snapshot, Map<String, VolumeView> actual) {}
-
-  private Indexed index() {
-    Reconciler.Snapshot s = reconciler.snapshot();
-    return new Indexed(s, s.actualByName());
-  }
-
   public List<PodStatus> pods() {
-    Indexed i = index();
+    Reconciler.Snapshot s = reconciler.snapshot();
     List<PodStatus> out = new ArrayList<>();
-    for (PodVolumes pv : i.snapshot().desired().pods().values()) {
-      out.add(status(i, pv));
+    for (PodVolumes pv : s.desired().pods().values()) {
+      out.add(status(s, pv));
     }
     return out;
   }
 
   /** One pod's status ({@code namespace/name}), or empty when no source names it. */
   public Optional<PodStatus> pod(String podKey) {
-    Indexed i = index();
-    return Optional.ofNullable(i.snapshot().desired().pods().get(podKey)).map(pv -> status(i, pv));
+    Reconciler.Snapshot s = reconciler.snapshot(); // one snapshot for the whole answer
+    return Optional.ofNullable(s.desired().pods().get(podKey)).map(pv -> status(s, pv));
   }
 
-  private static PodStatus status(Indexed i, PodVolumes pv) {
-    Reconciler.Snapshot s = i.snapshot();
+  private static PodStatus status(Reconciler.Snapshot s, PodVolumes pv) {
     List<PodVolume> vols = new ArrayList<>();
     boolean ready = pv.errors().isEmpty() && pv.waiting().isEmpty();
     for (String unique : pv.uniqueNames()) {
       VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
-      VolumeView view = i.actual().get(unique);
+      VolumeView view = s.actualByName().get(unique);
       MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst().orElse(null);
       OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
           .orElse(s.failures().get(OperationKey.volume(unique)));
@@ -357,8 +347,8 @@ public final class VolumeManager {
 
   /** True when the wait is over (ready or failed). */
   private boolean check(String podKey, io.vertx.core.Promise<PodStatus> promise) {
-    Indexed i = index();
-    PodVolumes pv = i.snapshot().desired().pods().get(podKey);
+    Reconciler.Snapshot s = reconciler.snapshot();
+    PodVolumes pv = s.desired().pods().get(podKey);
     if (pv == null) {
       return false;
     }
@@ -368,12 +358,12 @@ public final class VolumeManager {
     }
     // Checked on every new state for every waiting pod: look at the pod's own volumes before building a status.
     if (!pv.waiting().isEmpty() || !pv.uniqueNames().stream().allMatch(unique -> {
-      VolumeView v = i.actual().get(unique);
+      VolumeView v = s.actualByName().get(unique);
       return v != null && v.pods().stream().anyMatch(p -> p.podUid().equals(pv.podUid()) && p.state() == MountState.MOUNTED);
     })) {
       return false;
     }
-    PodStatus status = status(i, pv);
+    PodStatus status = status(s, pv);
     if (status.ready()) {
       promise.tryComplete(status);
       return true;

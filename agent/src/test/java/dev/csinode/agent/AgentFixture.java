@@ -3,7 +3,6 @@ package dev.csinode.agent;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
-import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.csi.v1.CapacityRange;
 import dev.csinode.csi.v1.ControllerGrpcClient;
 import dev.csinode.csi.v1.CreateVolumeRequest;
@@ -26,7 +25,6 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 
 /** The agent, its bundled driver and a manifests directory, with real mounts in a private mount namespace; helpers for end-to-end tests. */
 abstract class AgentFixture {
@@ -227,9 +225,13 @@ abstract class AgentFixture {
     var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins").resolve(name).resolve("csi.sock")),
         "node-e2e", root.resolve("plugins").resolve(name).resolve("state"), name, 0, 1L << 30, attachRequired);
     var d = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
-    var r = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, cfg.endpoint(), cfg.endpoint().path().toString(),
+    return new RunningDriver(d, register(cfg.endpoint().path()));
+  }
+
+  /** Registers the driver serving this socket with the agent, as its node-driver-registrar would; stop it after. */
+  dev.csinode.plugins.registrar.Registrar register(Path csiSocket) {
+    return Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, new UnixEndpoint(csiSocket), csiSocket.toString(),
         root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
-    return new RunningDriver(d, r);
   }
 
 }

@@ -15,17 +15,7 @@ final class HangingStageDriver {
   final GrpcUnixServer server;
 
   HangingStageDriver(Vertx vertx, Path socket, String name) {
-    IdentityService identity = new IdentityService() {
-      @Override
-      public Future<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest r) {
-        return Future.succeededFuture(GetPluginInfoResponse.newBuilder().setName(name).setVendorVersion("test").build());
-      }
-
-      @Override
-      public Future<ProbeResponse> probe(ProbeRequest r) {
-        return Future.succeededFuture(ProbeResponse.getDefaultInstance());
-      }
-    };
+    IdentityService identity = TestIdentity.of(name);
     NodeService node = new NodeService() {
       @Override
       public Future<NodeGetInfoResponse> nodeGetInfo(NodeGetInfoRequest r) {
@@ -34,8 +24,7 @@ final class HangingStageDriver {
 
       @Override
       public Future<NodeGetCapabilitiesResponse> nodeGetCapabilities(NodeGetCapabilitiesRequest r) {
-        return Future.succeededFuture(NodeGetCapabilitiesResponse.newBuilder().addCapabilities(NodeServiceCapability.newBuilder()
-            .setRpc(NodeServiceCapability.RPC.newBuilder().setType(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME))).build());
+        return Future.succeededFuture(TestIdentity.nodeCapabilities(List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME)));
       }
 
       @Override

@@ -27,17 +27,7 @@ final class RecordingDriver {
   }
 
   RecordingDriver(Vertx vertx, Path socket, String name, Path dataDir, boolean stageUnstage) {
-    IdentityService identity = new IdentityService() {
-      @Override
-      public Future<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest r) {
-        return Future.succeededFuture(GetPluginInfoResponse.newBuilder().setName(name).setVendorVersion("test").build());
-      }
-
-      @Override
-      public Future<ProbeResponse> probe(ProbeRequest r) {
-        return Future.succeededFuture(ProbeResponse.getDefaultInstance());
-      }
-    };
+    IdentityService identity = TestIdentity.of(name);
     NodeService node = new NodeService() {
       @Override
       public Future<NodeGetInfoResponse> nodeGetInfo(NodeGetInfoRequest r) {
@@ -46,12 +36,9 @@ final class RecordingDriver {
 
       @Override
       public Future<NodeGetCapabilitiesResponse> nodeGetCapabilities(NodeGetCapabilitiesRequest r) {
-        NodeGetCapabilitiesResponse.Builder b = NodeGetCapabilitiesResponse.newBuilder();
-        for (var t : stageUnstage ? List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)
-            : List.of(NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)) {
-          b.addCapabilities(NodeServiceCapability.newBuilder().setRpc(NodeServiceCapability.RPC.newBuilder().setType(t)));
-        }
-        return Future.succeededFuture(b.build());
+        return Future.succeededFuture(TestIdentity.nodeCapabilities(stageUnstage
+            ? List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME, NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)
+            : List.of(NodeServiceCapability.RPC.Type.VOLUME_MOUNT_GROUP)));
       }
 
       @Override

@@ -4,28 +4,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
-import dev.csinode.csi.v1.CapacityRange;
-import dev.csinode.csi.v1.ControllerGrpcClient;
-import dev.csinode.csi.v1.CreateVolumeRequest;
-import dev.csinode.csi.v1.VolumeCapability;
-import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;
-import dev.csinode.testing.PrivateMountNamespace;
-import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The agent, its bundled driver and a manifests directory, with real mounts in a private mount namespace. */
@@ -384,8 +372,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins/limited.example.com/csi.sock")),
         "node-e2e", root.resolve("plugins/limited.example.com/state"), "limited.example.com", 1, 1L << 30, false);
     var limitedDriver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
-    var registrar = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx, cfg.endpoint(), cfg.endpoint().path().toString(),
-        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    var registrar = register(cfg.endpoint().path());
     try {
       eventually(() -> agent.drivers().get("limited.example.com").map(d -> d.maxVolumesPerNode() == 1).orElse(false), () -> "not registered");
       write("limited.yaml", """
@@ -429,9 +416,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
         null, false));
     Await.result(agent.start());
     HangingStageDriver slow = new HangingStageDriver(vertx, root.resolve("plugins/slow.example.com/csi.sock"), "slow.example.com");
-    var registrar = Await.result(dev.csinode.plugins.registrar.Registrar.start(vertx,
-        new UnixEndpoint(slow.server.path()), slow.server.path().toString(), root.resolve("plugins_registry"),
-        Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    var registrar = register(slow.server.path());
     try {
       eventually(() -> agent.drivers().get("slow.example.com").isPresent(), () -> "slow driver not registered");
       write("slow.yaml", """

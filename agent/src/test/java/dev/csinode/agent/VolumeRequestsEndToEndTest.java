@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.csi.v1.NodePublishVolumeRequest;
 import dev.csinode.csi.v1.NodeStageVolumeRequest;
-import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.plugins.registrar.Registrar;
 import dev.csinode.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -52,8 +50,7 @@ class VolumeRequestsEndToEndTest extends AgentFixture {
     String driver = "recorder.csinode.dev";
     Path dir = Files.createDirectories(root.resolve("plugins").resolve(driver));
     RecordingDriver d = new RecordingDriver(vertx, dir.resolve("csi.sock"), driver, Files.createDirectories(root.resolve("recorder-data")));
-    Registrar r = Await.result(Registrar.start(vertx, new UnixEndpoint(dir.resolve("csi.sock")), dir.resolve("csi.sock").toString(),
-        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    Registrar r = register(dir.resolve("csi.sock"));
     try {
       eventually(() -> agent.drivers().get(driver).isPresent(), () -> "" + agent.status().drivers());
       write("recorder.yaml", """
@@ -121,8 +118,7 @@ class VolumeRequestsEndToEndTest extends AgentFixture {
     String driver = "nostage.csinode.dev";
     Path dir = Files.createDirectories(root.resolve("plugins").resolve(driver));
     RecordingDriver d = new RecordingDriver(vertx, dir.resolve("csi.sock"), driver, Files.createDirectories(root.resolve("nostage-data")), false);
-    Registrar r = Await.result(Registrar.start(vertx, new UnixEndpoint(dir.resolve("csi.sock")), dir.resolve("csi.sock").toString(),
-        root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+    Registrar r = register(dir.resolve("csi.sock"));
     try {
       eventually(() -> agent.drivers().get(driver).isPresent(), () -> "" + agent.status().drivers());
       write("nostage.yaml", """

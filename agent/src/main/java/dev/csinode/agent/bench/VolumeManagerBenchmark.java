@@ -2,7 +2,6 @@ package dev.csinode.agent.bench;
 
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
-import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.grpc.GrpcUnixClient;
@@ -16,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -80,7 +78,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         agent.deleteObject("PersistentVolumeClaim", "default", "w" + i).await();
       }
       await(() -> first.volumeManager().volumes().isEmpty(), Duration.ofMinutes(10));
-      row("warm-up (not measured)", pods(warmUp) + " published and torn down", "done");
+      row("warm-up (not measured)", warmUp + " pods published and torn down", "done");
     }
 
     // 1. A batch of pods, one provisioned claim each, added at once.
@@ -229,14 +227,6 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         .anyMatch(p -> p.state() == dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED)).count();
     System.err.printf("%6.0f ms: desired %d, staged %d, published %d, operations running %d%n", (System.nanoTime() - t0) / 1e6,
         s.desired().volumes().size(), staged, published, agent.volumeManager().operationsInFlight());
-  }
-
-  private static String pods(int n) {
-    return n + " pods";
-  }
-
-  private static long readyCount(Agent agent, String prefix) {
-    return agent.volumeManager().pods().stream().filter(p -> p.ready() && p.pod().startsWith("default/" + prefix)).count();
   }
 
   private static long csiCalls(Agent agent, String method) {

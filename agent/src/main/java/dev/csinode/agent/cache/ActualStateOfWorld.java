@@ -1,6 +1,5 @@
 package dev.csinode.agent.cache;
 
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,11 +68,13 @@ public final class ActualStateOfWorld {
     return p == null ? null : p.state();
   }
 
-  public List<VolumeView> snapshot() {
-    List<VolumeView> out = new ArrayList<>();
+  /** Every volume by unique name, in the order volumes appeared (readers sort for display). */
+  public Map<String, VolumeView> snapshot() {
+    Map<String, VolumeView> out = new LinkedHashMap<>();
     for (AttachedVolume v : volumes.values()) {
-      out.add(new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath, List.copyOf(v.pods.values())));
+      out.put(v.spec.uniqueName(), new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath,
+          List.copyOf(v.pods.values())));
     }
-    return List.copyOf(out); // in the order volumes appeared; readers sort for display
+    return java.util.Collections.unmodifiableMap(out);
   }
 }

@@ -25,9 +25,9 @@ public final class OperationExecutor {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final LongSupplier clock;
-  private final Set<OperationKey> running = new HashSet<>();
   /** The running keys by volume: a conflict check looks at one volume's operations, not at all of them. */
   private final Map<String, Set<OperationKey>> runningByVolume = new HashMap<>();
+  private int runningCount;
   private Observer observer = (operation, plugin, success, seconds) -> { };
 
   /** Hears of every finished operation, for {@code storage_operation_duration_seconds}. */
@@ -57,7 +57,7 @@ public final class OperationExecutor {
     if (f != null && f.operation().equals(operation) && clock.getAsLong() < f.notBeforeMillis()) {
       return Optional.of("in backoff after: " + f.error());
     }
-    if (running.size() >= maxParallel) {
+    if (runningCount >= maxParallel) {
       return Optional.of("the limit of " + maxParallel + " parallel operations is reached");
     }
     return Optional.empty();
@@ -77,7 +77,7 @@ public final class OperationExecutor {
       return false;
     }
     long start = System.nanoTime();
-    running.add(key);
+    runningCount++;
     runningByVolume.computeIfAbsent(key.volume(), v -> new HashSet<>()).add(key);
     Future<Void> f;
     try {
@@ -86,7 +86,7 @@ public final class OperationExecutor {
       f = Future.failedFuture(e);
     }
     f.onComplete(ar -> {
-      running.remove(key);
+      runningCount--;
       runningByVolume.computeIfPresent(key.volume(), (v, keys) -> keys.remove(key) && keys.isEmpty() ? null : keys);
       observer.finished(operation, volumePlugin, ar.succeeded(), (System.nanoTime() - start) / 1e9);
       if (ar.succeeded()) {
@@ -122,7 +122,7 @@ public final class OperationExecutor {
 
   /** Forgets the failures of keys that no longer matter; running keys keep theirs until they finish. */
   public void retainFailures(java.util.function.Predicate<OperationKey> matters) {
-    failures.keySet().removeIf(k -> !running.contains(k) && !matters.test(k));
+    failures.keySet().removeIf(k -> !isRunning(k) && !matters.test(k));
   }
 
   /** Forgets backoff state of keys that no longer matter (the pod or volume is gone). */
@@ -131,11 +131,11 @@ public final class OperationExecutor {
   }
 
   public boolean isRunning(OperationKey key) {
-    return running.contains(key);
+    return runningByVolume.getOrDefault(key.volume(), Set.of()).contains(key);
   }
 
   public int runningCount() {
-    return running.size();
+    return runningCount;
   }
 
   /** The earliest time a failed operation may run again, to schedule the next reconcile; 0 when none waits. */

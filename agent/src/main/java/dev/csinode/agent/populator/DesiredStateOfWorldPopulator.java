@@ -152,13 +152,10 @@ public final class DesiredStateOfWorldPopulator {
    * so {@link #unchanged} can later tell whether a new set of objects would give the same answers.
    */
   static final class Lookups {
-    record Dep(int kind, String key, Object found) {}
+    enum Kind { DRIVER, CLAIM, VOLUME, SECRET, PROBLEM }
 
-    private static final int DRIVER = 0;
-    private static final int CLAIM = 1;
-    private static final int VOLUME = 2;
-    private static final int SECRET = 3;
-    private static final int PROBLEM = 4;
+    record Dep(Kind kind, String key, Object found) {}
+
     private final ClusterObjects objects;
     private final Map<String, String> problems;
     final List<Dep> deps;
@@ -169,17 +166,17 @@ public final class DesiredStateOfWorldPopulator {
       this.deps = deps;
     }
 
-    private Object find(int kind, String key) {
+    private Object find(Kind kind, String key) {
       return switch (kind) {
         case DRIVER -> objects.csiDrivers().get(key);
         case CLAIM -> objects.claims().get(key);
         case VOLUME -> objects.volumes().get(key);
         case SECRET -> objects.secrets().get(key);
-        default -> problems.get(key);
+        case PROBLEM -> problems.get(key);
       };
     }
 
-    private Object lookup(int kind, String key) {
+    private Object lookup(Kind kind, String key) {
       Object found = find(kind, key);
       if (deps != null) {
         deps.add(new Dep(kind, key, found));
@@ -191,7 +188,7 @@ public final class DesiredStateOfWorldPopulator {
     boolean unchanged(List<Dep> recorded) {
       for (Dep d : recorded) {
         Object now = find(d.kind(), d.key());
-        if (d.kind() == PROBLEM ? !java.util.Objects.equals(now, d.found()) : now != d.found()) {
+        if (d.kind() == Kind.PROBLEM ? !java.util.Objects.equals(now, d.found()) : now != d.found()) {
           return false;
         }
       }
@@ -199,23 +196,23 @@ public final class DesiredStateOfWorldPopulator {
     }
 
     CSIDriver driver(String name) {
-      return (CSIDriver) lookup(DRIVER, name);
+      return (CSIDriver) lookup(Kind.DRIVER, name);
     }
 
     java.util.Optional<PersistentVolumeClaim> claim(String namespace, String name) {
-      return java.util.Optional.ofNullable((PersistentVolumeClaim) lookup(CLAIM, namespace + "/" + name));
+      return java.util.Optional.ofNullable((PersistentVolumeClaim) lookup(Kind.CLAIM, namespace + "/" + name));
     }
 
     PersistentVolume volume(String name) {
-      return (PersistentVolume) lookup(VOLUME, name);
+      return (PersistentVolume) lookup(Kind.VOLUME, name);
     }
 
     boolean hasSecret(String namespace, String name) {
-      return lookup(SECRET, namespace + "/" + name) != null;
+      return lookup(Kind.SECRET, namespace + "/" + name) != null;
     }
 
     String claimProblem(String key) {
-      return (String) lookup(PROBLEM, key);
+      return (String) lookup(Kind.PROBLEM, key);
     }
   }
 

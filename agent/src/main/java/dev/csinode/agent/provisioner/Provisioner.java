@@ -23,7 +23,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -82,8 +81,8 @@ public final class Provisioner {
 
   private Map<String, Bound> bound = new HashMap<>();
 
-  /** A generic ephemeral volume's claim and the pod it was made from. */
-  private record Ephemeral(Pod pod, PersistentVolumeClaim claim) {}
+  /** A pod's generic ephemeral claims, and the pod object they were made from. */
+  private record Ephemeral(Pod pod, List<PersistentVolumeClaim> claims) {}
 
   private Map<String, Ephemeral> ephemeral = new HashMap<>();
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
@@ -155,19 +154,7 @@ public final class Provisioner {
     waitingForSlot.clear();
     Map<String, Bound> nextBound = new HashMap<>();
     Map<String, PersistentVolumeClaim> claims = new HashMap<>(objects.claims());
-    Map<String, Ephemeral> nextEphemeral = new HashMap<>();
-    for (PersistentVolumeClaim made : ephemeralClaims(objects)) {
-      // Made again from its pod each time; the earlier instance is kept while the pod is the same object.
-      String key = ClusterObjects.key(made);
-      Pod owner = objects.pods().get(ClusterObjects.namespaceOf(made) + "/" + made.getMetadata().getOwnerReferences().get(0).getName());
-      Ephemeral e = ephemeral.get(key);
-      if (e == null || e.pod() != owner) {
-        e = new Ephemeral(owner, made);
-      }
-      nextEphemeral.put(key, e);
-      claims.putIfAbsent(key, e.claim());
-    }
-    ephemeral = nextEphemeral;
+    ephemeralClaims(objects).forEach(c -> claims.putIfAbsent(ClusterObjects.key(c), c));
     Set<String> wanted = new HashSet<>();
     for (PersistentVolumeClaim c : claims.values()) {
       String key = ClusterObjects.key(c);
@@ -198,26 +185,43 @@ public final class Provisioner {
     return ClusterObjects.of(out, objects.errors());
   }
 
-  /** Generic ephemeral volumes: one claim per pod volume, named {@code <pod>-<volume>}, owned by the pod. */
-  static List<PersistentVolumeClaim> ephemeralClaims(ClusterObjects objects) {
+  /**
+   * Generic ephemeral volumes: one claim per pod volume, named {@code <pod>-<volume>}, owned by the pod. Made
+   * again only when the pod object changed, so the populator sees the same claim objects and keeps its work.
+   */
+  private List<PersistentVolumeClaim> ephemeralClaims(ClusterObjects objects) {
+    Map<String, Ephemeral> next = new HashMap<>();
     List<PersistentVolumeClaim> out = new ArrayList<>();
     for (Pod pod : objects.pods().values()) {
-      if (pod.getSpec() == null || pod.getSpec().getVolumes() == null || !KubeletLayout.isValidUid(pod.getMetadata().getUid())) {
+      String podKey = ClusterObjects.key(pod);
+      Ephemeral e = ephemeral.get(podKey);
+      if (e == null || e.pod() != pod) {
+        e = new Ephemeral(pod, ephemeralClaims(pod));
+      }
+      next.put(podKey, e);
+      out.addAll(e.claims());
+    }
+    ephemeral = next;
+    return out;
+  }
+
+  static List<PersistentVolumeClaim> ephemeralClaims(Pod pod) {
+    List<PersistentVolumeClaim> out = new ArrayList<>();
+    if (pod.getSpec() == null || pod.getSpec().getVolumes() == null || !KubeletLayout.isValidUid(pod.getMetadata().getUid())) {
+      return out;
+    }
+    for (Volume v : pod.getSpec().getVolumes()) {
+      if (v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null) {
         continue;
       }
-      for (Volume v : pod.getSpec().getVolumes()) {
-        if (v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null) {
-          continue;
-        }
-        out.add(new PersistentVolumeClaimBuilder().withNewMetadata().withName(pod.getMetadata().getName() + "-" + v.getName())
-            .withNamespace(ClusterObjects.namespaceOf(pod))
-            .withUid(UUID.nameUUIDFromBytes((pod.getMetadata().getUid() + "/" + v.getName()).getBytes(StandardCharsets.UTF_8)).toString())
-            .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
-                .withUid(pod.getMetadata().getUid()).withController(true).build())
-            .endMetadata().withSpec(v.getEphemeral().getVolumeClaimTemplate().getSpec()).build());
-      }
+      out.add(new PersistentVolumeClaimBuilder().withNewMetadata().withName(pod.getMetadata().getName() + "-" + v.getName())
+          .withNamespace(ClusterObjects.namespaceOf(pod))
+          .withUid(UUID.nameUUIDFromBytes((pod.getMetadata().getUid() + "/" + v.getName()).getBytes(StandardCharsets.UTF_8)).toString())
+          .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
+              .withUid(pod.getMetadata().getUid()).withController(true).build())
+          .endMetadata().withSpec(v.getEphemeral().getVolumeClaimTemplate().getSpec()).build());
     }
-    return out;
+    return List.copyOf(out);
   }
 
   /** {@code pvc-<uid>}; claims from manifests often have no uid, so one is derived from namespace and name. */

@@ -67,7 +67,7 @@ public final class Reconciler {
   private Future<List<Orphan>> housekeeping = Future.succeededFuture(List.of());
   private List<String> unmanagedMounts = List.of();
   private List<Orphan> orphans = List.of();
-  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, List.of(), java.util.Map.of(), java.util.Map.of(),
+  private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, java.util.Map.of(), java.util.Map.of(),
       java.util.Map.of(), List.of(), List.of());
 
   /**
@@ -75,10 +75,14 @@ public final class Reconciler {
    * held back by max_volumes_per_node, and what the last housekeeping pass found (mounts the agent does not
    * manage, orphaned pod directories).
    */
-  public record Snapshot(DesiredStateOfWorld desired, List<ActualStateOfWorld.VolumeView> actual,
-                         java.util.Map<String, ActualStateOfWorld.VolumeView> actualByName,
+  public record Snapshot(DesiredStateOfWorld desired, java.util.Map<String, ActualStateOfWorld.VolumeView> actualByName,
                          java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited,
-                         List<String> unmanagedMounts, List<Orphan> orphans) {}
+                         List<String> unmanagedMounts, List<Orphan> orphans) {
+    /** The actual state's volumes, in the order they appeared. */
+    public java.util.Collection<ActualStateOfWorld.VolumeView> actual() {
+      return actualByName.values();
+    }
+  }
 
   /**
    * @param maxVolumes a driver's max_volumes_per_node from NodeGetInfo; 0 means no limit
@@ -395,11 +399,7 @@ public final class Reconciler {
 
   /** O(volumes) per pass, nothing more: it runs after every operation. */
   private void publishSnapshot() {
-    List<ActualStateOfWorld.VolumeView> actual = asw.snapshot();
-    java.util.Map<String, ActualStateOfWorld.VolumeView> byName = new java.util.HashMap<>(actual.size() * 2);
-    actual.forEach(v -> byName.put(v.uniqueName(), v));
-    snapshot = new Snapshot(dsw, actual, java.util.Collections.unmodifiableMap(byName), executor.failures(), limited,
-        unmanagedMounts, orphans);
+    snapshot = new Snapshot(dsw, asw.snapshot(), executor.failures(), limited, unmanagedMounts, orphans);
     snapshotListener.run();
   }
 }
