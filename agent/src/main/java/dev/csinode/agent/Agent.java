@@ -251,6 +251,13 @@ public final class Agent implements AgentApi {
     if (api != null) {
       f = f.eventually(api::stop);
     }
+    if (pushed != null) {
+      ApiObjectStore store = pushed;
+      f = f.eventually(() -> {
+        store.close(); // after the API: no apply can come any more
+        return Future.succeededFuture();
+      });
+    }
     if (metricsServer != null) {
       f = f.eventually(metricsServer::stop);
     }

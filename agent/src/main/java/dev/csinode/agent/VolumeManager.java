@@ -188,6 +188,7 @@ public final class VolumeManager {
     reconciler.stop();
     csi.close();
     journal.close();
+    provisioner.close();
   }
 
   /**

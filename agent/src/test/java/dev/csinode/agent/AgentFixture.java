@@ -209,6 +209,29 @@ abstract class AgentFixture {
     }
   }
 
+  /**
+   * Names of the PersistentVolumes the agent keeps as provisioned: the live records of its log, folded here line
+   * by line (the agent holds the log open, so it is not opened a second time).
+   */
+  java.util.Set<String> provisionedRecords() {
+    Path log = root.resolve("csi-node-agent/provisioned.log");
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    try {
+      for (String line : Files.exists(log) ? Files.readAllLines(log) : java.util.List.<String>of()) {
+        var node = json.readTree(line);
+        if (node.hasNonNull("value")) {
+          names.add(node.get("key").asText());
+        } else {
+          names.remove(node.get("key").asText());
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return names;
+  }
+
   record RunningDriver(dev.csinode.hostpath.HostpathDriver driver, dev.csinode.plugins.registrar.Registrar registrar) {
     void stop() {
       Await.result(registrar.stop());

@@ -213,7 +213,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
         """));
     eventually(() -> ready("default/fs") && ready("default/raw") && ready("default/eph"), () -> agent.volumeManager().pods().toString());
     assertEquals(3, driverVolumeCount());
-    assertEquals(3, Files.list(root.resolve("csi-node-agent/provisioned")).count(), "one PersistentVolume record per claim");
+    assertEquals(3, provisionedRecords().size(), "one PersistentVolume record per claim: " + provisionedRecords());
 
     Path fs = Path.of(pod("default/fs").orElseThrow().volumes().get(0).hostPath());
     assertEquals("ext4", MountTable.read().at(fs).orElseThrow().fsType());
@@ -236,7 +236,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     Files.delete(manifests.resolve("storage.yaml"));
     eventually(() -> driverVolumeCount() == 0, () -> "volumes not deleted: " + agent.volumeManager().volumes());
     eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
-    assertEquals(0, Files.list(root.resolve("csi-node-agent/provisioned")).count());
+    eventually(() -> provisionedRecords().isEmpty(), () -> "records of deleted volumes kept");
     assertTrue(MountTable.read().under(root.resolve("pods")).isEmpty());
     assertTrue(MountTable.read().under(root.resolve("plugins/kubernetes.io")).isEmpty());
   }
@@ -291,8 +291,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver");
     Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
     assertEquals(1, driverVolumeCount(), "the provisioned volume survives a restart without its claim");
-    assertTrue(Files.exists(root.resolve("csi-node-agent/provisioned").resolve(
-        "pvc-" + java.util.UUID.nameUUIDFromBytes("claim/default/precious".getBytes()) + ".json")));
+    assertEquals(java.util.Set.of("pvc-" + java.util.UUID.nameUUIDFromBytes("claim/default/precious".getBytes())), provisionedRecords());
   }
 
   @Test

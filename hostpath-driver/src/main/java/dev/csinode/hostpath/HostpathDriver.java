@@ -23,15 +23,17 @@ public final class HostpathDriver {
   private final io.vertx.core.WorkerExecutor workers;
   private final String deployment;
   private final Vertx vertx;
+  private final StateStore disk;
 
   private HostpathDriver(Vertx vertx, HostpathConfig config, GrpcUnixServer server, List<String> startupProblems,
-                         io.vertx.core.WorkerExecutor workers, String deployment) {
+                         io.vertx.core.WorkerExecutor workers, String deployment, StateStore disk) {
     this.vertx = vertx;
     this.config = config;
     this.server = server;
     this.startupProblems = startupProblems;
     this.workers = workers;
     this.deployment = deployment;
+    this.disk = disk;
   }
 
   /**
@@ -42,9 +44,11 @@ public final class HostpathDriver {
   public static Future<HostpathDriver> start(Vertx vertx, HostpathConfig config) {
     io.vertx.core.WorkerExecutor workers = vertx.createSharedWorkerExecutor("hostpath-driver-" + config.driverName()
         + "-" + config.endpoint().path().hashCode(), WORKERS);
+    java.util.concurrent.atomic.AtomicReference<StateStore> disk = new java.util.concurrent.atomic.AtomicReference<>();
     return vertx.executeBlocking(() -> {
       Files.createDirectories(config.stateDir());
-      VolumeStore store = new VolumeStore(new StateStore(config.stateDir()));
+      disk.set(new StateStore(config.stateDir()));
+      VolumeStore store = new VolumeStore(disk.get());
       Storage storage = new Storage(config.stateDir());
       LoopDevices loops = new LoopDevices();
       List<String> problems = StartupCheck.run(store, storage, loops);
@@ -69,9 +73,14 @@ public final class HostpathDriver {
         LOG.info("hostpath driver {} serving {} for node {} (state in {}, {} volumes recorded{})",
             config.driverName(), config.endpoint(), config.nodeId(), config.stateDir(), parts[2],
             problems.isEmpty() ? ", state matches the host" : ", " + problems.size() + " mismatches");
-        return new HostpathDriver(vertx, config, server, problems, workers, deployment);
+        return new HostpathDriver(vertx, config, server, problems, workers, deployment, disk.get());
       }));
-    }).onFailure(err -> workers.close());
+    }).onFailure(err -> {
+      workers.close();
+      if (disk.get() != null) {
+        disk.get().close();
+      }
+    });
   }
 
   public HostpathConfig config() {
@@ -87,6 +96,10 @@ public final class HostpathDriver {
     return server.close()
         .eventually(() -> vertx.undeploy(deployment))
         .eventually(workers::close)
+        .eventually(() -> {
+          disk.close(); // no call is served any more: nothing writes the state now
+          return Future.succeededFuture();
+        })
         .onComplete(ar -> LOG.info("hostpath driver {} stopped serving {}", config.driverName(), config.endpoint()));
   }
 }

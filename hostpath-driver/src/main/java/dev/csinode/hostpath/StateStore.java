@@ -2,97 +2,97 @@ package dev.csinode.hostpath;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.csinode.mount.AtomicFile;
+import dev.csinode.mount.RecordLog;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One JSON file per volume and per snapshot under {@code <state-dir>/state}, each replaced with {@link AtomicFile},
- * so a crash leaves either the old or the new record, never half of one. One file per object keeps a write small with thousands of volumes.
+ * The driver's records of its volumes and snapshots: one {@link RecordLog}, {@code <state-dir>/state/state.log},
+ * with the keys {@code volume/<id>} and {@code snapshot/<id>}. A change returns once it is durable; a crash
+ * leaves the old or the new record, never half of one.
  */
-final class StateStore {
+final class StateStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(StateStore.class);
+  private static final String VOLUME = "volume/";
+  private static final String SNAPSHOT = "snapshot/";
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-  private final Path volumes;
-  private final Path snapshots;
+  private final RecordLog log;
 
+  /** Opens the log (blocking); records of an older version, a file each in state/volumes and state/snapshots, are moved in. */
   StateStore(Path stateDir) {
-    this.volumes = stateDir.resolve("state/volumes");
-    this.snapshots = stateDir.resolve("state/snapshots");
     try {
-      Files.createDirectories(volumes);
-      Files.createDirectories(snapshots);
+      this.log = RecordLog.open(stateDir.resolve("state/state.log"));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create state directories under " + stateDir, e);
+      throw new UncheckedIOException("cannot open the driver's state under " + stateDir, e);
     }
+    log.adoptFiles(stateDir.resolve("state/volumes"), id -> VOLUME + id);
+    log.adoptFiles(stateDir.resolve("state/snapshots"), id -> SNAPSHOT + id);
   }
 
   List<HostpathVolume> loadVolumes() {
-    return load(volumes, HostpathVolume.class);
+    return load(VOLUME, HostpathVolume.class);
   }
 
   List<HostpathSnapshot> loadSnapshots() {
-    return load(snapshots, HostpathSnapshot.class);
+    return load(SNAPSHOT, HostpathSnapshot.class);
   }
 
   void save(HostpathVolume v) {
-    write(volumes, v.id(), v);
+    write(VOLUME + v.id(), v);
   }
 
   void save(HostpathSnapshot s) {
-    write(snapshots, s.id(), s);
+    write(SNAPSHOT + s.id(), s);
   }
 
   void deleteVolume(String id) {
-    delete(volumes, id);
+    await(log.remove(VOLUME + id), id);
   }
 
   void deleteSnapshot(String id) {
-    delete(snapshots, id);
+    await(log.remove(SNAPSHOT + id), id);
   }
 
-  private <T> List<T> load(Path dir, Class<T> type) {
+  private <T> List<T> load(String prefix, Class<T> type) {
     List<T> out = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
-        try {
-          out.add(json.readValue(f.toFile(), type));
-        } catch (IOException e) {
-          // A corrupt record is reported and kept for inspection; the driver serves the rest.
-          LOG.error("state file {} is unreadable and was skipped: {}", f, e.getMessage());
-        }
+    for (var record : log.records().entrySet()) {
+      if (!record.getKey().startsWith(prefix)) {
+        continue;
       }
-      try (Stream<Path> tmp = Files.list(dir)) {
-        for (Path t : tmp.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList()) {
-          Files.deleteIfExists(t);
-        }
+      try {
+        out.add(json.readValue(record.getValue(), type));
+      } catch (IOException e) {
+        // A corrupt record is reported and kept for inspection; the driver serves the rest.
+        LOG.error("state record {} in {} is unreadable and was skipped: {}", record.getKey(), log.file(), e.getMessage());
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read state directory " + dir, e);
     }
     return out;
   }
 
-  private void write(Path dir, String id, Object value) {
+  private void write(String key, Object value) {
     try {
-      AtomicFile.write(Names.within(dir, id + ".json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(value));
+      await(log.put(key, json.writeValueAsString(value)), key);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot persist state of " + id + " in " + dir, e);
+      throw new UncheckedIOException("cannot persist state of " + key, e);
     }
   }
 
-  private void delete(Path dir, String id) {
+  private void await(java.util.concurrent.CompletableFuture<Void> durable, String what) {
     try {
-      AtomicFile.delete(Names.within(dir, id + ".json"));
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete state of " + id + " in " + dir, e);
+      durable.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw new UncheckedIOException("cannot persist state of " + what + " in " + log.file(),
+          e.getCause() instanceof IOException io ? io : new IOException(e.getCause()));
     }
+  }
+
+  @Override
+  public void close() {
+    log.close();
   }
 }

@@ -97,7 +97,11 @@ class ControllerConformanceTest {
     d.delete(v.getVolumeId());
     d.delete("never-existed");
     assertFalse(Files.exists(d.root.resolve("state/volumes").resolve(v.getVolumeId())));
-    assertFalse(Files.exists(d.root.resolve("state/state/volumes").resolve(v.getVolumeId() + ".json")));
+    Volume kept = d.create("kept", "directory", MIB, mountCap());
+    d.restart();
+    var listed = d.call(ControllerGrpcClient.ListVolumes, ListVolumesRequest.getDefaultInstance()).getEntriesList();
+    assertEquals(java.util.List.of(kept.getVolumeId()), listed.stream().map(e -> e.getVolume().getVolumeId()).toList(),
+        "the deletion is durable: a restarted driver knows only the kept volume");
     assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(ControllerGrpcClient.DeleteVolume, DeleteVolumeRequest.getDefaultInstance()));
   }
 

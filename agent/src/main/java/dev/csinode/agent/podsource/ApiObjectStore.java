@@ -1,11 +1,9 @@
 package dev.csinode.agent.podsource;
 
-import dev.csinode.mount.AtomicFile;
+import dev.csinode.mount.RecordLog;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,69 +14,74 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Objects pushed through the local API by a container runtime. Each is kept as a JSON file under
- * {@code <state-dir>/api-objects/} (written with {@link AtomicFile}), so after a restart the agent still knows the pods it
- * was given, and does not take their absence for a deletion. Thread-safe.
+ * Objects pushed through the local API by a container runtime, kept in {@code <state-dir>/api-objects.log} (a
+ * {@link RecordLog}, one record per object), so after a restart the agent still knows the pods it was given, and
+ * does not take their absence for a deletion. An apply returns once its objects are durable. Thread-safe.
  */
-public final class ApiObjectStore {
+public final class ApiObjectStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ApiObjectStore.class);
   private static final KubernetesSerialization KUBE = new KubernetesSerialization();
-  private final Path dir;
+  private final RecordLog log;
   private final Map<String, HasMetadata> objects = new TreeMap<>();
 
-  public ApiObjectStore(Path stateDir) {
-    this.dir = stateDir.resolve("api-objects");
-    load();
+  /** Opens the store (blocking); objects kept by an older version, a file each in {@code api-objects/}, are moved in. */
+  public ApiObjectStore(Path stateDir) throws IOException {
+    this.log = RecordLog.open(stateDir.resolve("api-objects.log"));
+    log.adoptFiles(stateDir.resolve("api-objects"), id -> id);
+    for (var record : log.records().entrySet()) {
+      ManifestParser.Result r = ManifestParser.parse(log.file(), record.getValue());
+      r.errors().forEach(e -> LOG.error("stored API object {}: {}", record.getKey(), e));
+      r.objects().forEach(o -> objects.put(id(o), o));
+    }
   }
 
   public static final java.util.Set<String> CLUSTER_SCOPED = java.util.Set.of("PersistentVolume", "StorageClass", "CSIDriver");
 
-  /** {@code Kind_namespace_name}: the file name and the identity of an object. */
+  /** {@code Kind_namespace_name}: the identity of an object. */
   static String id(HasMetadata o) {
     String ns = CLUSTER_SCOPED.contains(o.getKind()) ? "_" : ClusterObjects.namespaceOf(o);
     return o.getKind() + "_" + ns + "_" + o.getMetadata().getName();
   }
 
+  /** Adds or replaces the objects; returns once they are durable. Blocking. */
   public synchronized void apply(List<HasMetadata> items) throws IOException {
     Map<String, HasMetadata> byId = new TreeMap<>();
-    Map<String, byte[]> files = new TreeMap<>();
+    Map<String, String> records = new TreeMap<>();
     for (HasMetadata o : items) {
       HasMetadata withUid = ManifestDirectorySource.withUid(o);
       byId.put(id(withUid), withUid);
-      files.put(id(withUid) + ".json", KUBE.asJson(withUid).getBytes(StandardCharsets.UTF_8));
+      records.put(id(withUid), KUBE.asJson(withUid));
     }
-    AtomicFile.writeAll(dir, files);
+    await(log.putAll(records));
     objects.putAll(byId);
   }
 
-  /** Deletes one object; returns false when there was none. */
+  /** Deletes one object; returns false when there was none. Blocking. */
   public synchronized boolean delete(String kind, String namespace, String name) throws IOException {
     String id = kind + "_" + namespace + "_" + name;
-    if (objects.remove(id) == null) {
+    if (!objects.containsKey(id)) {
       return false;
     }
-    AtomicFile.delete(dir.resolve(id + ".json"));
+    await(log.remove(id));
+    objects.remove(id);
     return true;
+  }
+
+  private static void await(java.util.concurrent.CompletableFuture<Void> durable) throws IOException {
+    try {
+      durable.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    }
   }
 
   public synchronized List<HasMetadata> all() {
     return List.copyOf(objects.values());
   }
 
-  private void load() {
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
-    try (Stream<Path> files = Files.list(dir)) {
-      AtomicFile.removeLeftovers(dir);
-      for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
-        ManifestParser.Result r = ManifestParser.parse(f);
-        r.errors().forEach(e -> LOG.error("stored API object {}: {}", f, e));
-        r.objects().forEach(o -> objects.put(id(o), o));
-      }
-    } catch (IOException e) {
-      LOG.error("cannot read {}: {}", dir, e.getMessage());
-    }
+  @Override
+  public void close() {
+    log.close();
   }
 
   /** Combines the manifests' objects with the pushed ones; a pushed object replaces a manifest object of the same id. */

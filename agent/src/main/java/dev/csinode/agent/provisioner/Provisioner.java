@@ -3,7 +3,7 @@ package dev.csinode.agent.provisioner;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.KubeletLayout;
-import dev.csinode.mount.AtomicFile;
+import dev.csinode.mount.RecordLog;
 import dev.csinode.csi.v1.CapacityRange;
 import dev.csinode.csi.v1.ControllerGrpcClient;
 import dev.csinode.csi.v1.CreateVolumeRequest;
@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -45,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * Standalone-mode provisioning: the agent is the only control plane, so it does what external-provisioner
  * and the PV controller would. A claim with a StorageClass whose provisioner is a registered driver, and no
  * volume yet, gets a CreateVolume (named {@code pvc-<claim uid>}, so retries and restarts are idempotent) and
- * a PersistentVolume kept under {@code <state-dir>/provisioned/}; the claim is then seen as bound to it.
+ * a PersistentVolume kept under {@code <state-dir>/provisioned.log}; the claim is then seen as bound to it.
  * Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod. When a claim seen
  * in this run goes and its volume is no longer in use, the volume is deleted (reclaimPolicy Delete, the default)
  * or kept (Retain). A claim not seen since start (the agent restarted with other manifests) never causes a
@@ -60,7 +61,9 @@ public final class Provisioner {
   static final String PREFIX = "csi.storage.k8s.io/";
 
   private final Vertx vertx;
-  private final Path dir;
+  private final Path stateDir;
+  /** The PersistentVolumes this agent provisioned, by name. */
+  private final RecordLog records;
   private final DriverRegistry drivers;
   private final CsiNodeClient csi;
   private final Consumer<ClusterObjects> downstream;
@@ -94,7 +97,12 @@ public final class Provisioner {
 
   public Provisioner(Vertx vertx, Path stateDir, DriverRegistry drivers, CsiNodeClient csi, Consumer<ClusterObjects> downstream) {
     this.vertx = vertx;
-    this.dir = stateDir.resolve("provisioned");
+    this.stateDir = stateDir;
+    try {
+      this.records = RecordLog.open(stateDir.resolve("provisioned.log"));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot open the provisioned volumes' log in " + stateDir, e);
+    }
     this.drivers = drivers;
     this.csi = csi;
     this.downstream = downstream;
@@ -303,10 +311,7 @@ public final class Provisioner {
                   .withName(c.getMetadata().getName()).build())
               .withNewCsi().withDriver(d.name()).withVolumeHandle(vol.getVolumeId()).withFsType(block ? null : fsType)
               .withVolumeAttributes(vol.getVolumeContextMap()).endCsi().endSpec().build();
-          return vertx.executeBlocking(() -> {
-            save(pv);
-            return pv;
-          }, false);
+          return save(pv).map(x -> pv);
         })
         .onComplete(ar -> {
           inFlight.remove(name);
@@ -355,10 +360,7 @@ public final class Provisioner {
       inFlight.add(name);
       csi.call(d.name(), d.endpoint(), ControllerGrpcClient.DeleteVolume,
               DeleteVolumeRequest.newBuilder().setVolumeId(pv.getSpec().getCsi().getVolumeHandle()).build())
-          .compose(r -> vertx.executeBlocking(() -> {
-            AtomicFile.delete(file(name));
-            return null;
-          }, false))
+          .compose(r -> Future.fromCompletionStage(records.remove(name), vertx.getOrCreateContext()))
           .onComplete(ar -> {
             inFlight.remove(name);
             if (ar.succeeded()) {
@@ -380,34 +382,28 @@ public final class Provisioner {
     return q == null ? 1L << 30 : Quantity.getAmountInBytes(q).longValue();
   }
 
-  private Path file(String pvName) {
-    return dir.resolve(KubeletLayout.requireName(pvName, "PersistentVolume name") + ".json");
-  }
-
-  private void save(PersistentVolume pv) throws IOException {
-    AtomicFile.write(file(pv.getMetadata().getName()), KUBE.asJson(pv).getBytes(StandardCharsets.UTF_8));
+  /** Durable once the future completes; completes on the caller's context. */
+  private Future<Void> save(PersistentVolume pv) {
+    return Future.fromCompletionStage(records.put(pv.getMetadata().getName(), KUBE.asJson(pv)), vertx.getOrCreateContext());
   }
 
   private void load() {
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
-    try {
-      AtomicFile.removeLeftovers(dir);
-    } catch (IOException e) {
-      LOG.warn("cannot remove temp files left in {}: {}", dir, e.getMessage());
-    }
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
-        try {
-          PersistentVolume pv = KUBE.unmarshal(Files.readString(f), PersistentVolume.class);
-          provisioned.put(pv.getMetadata().getName(), pv);
-        } catch (IOException | RuntimeException e) {
-          LOG.error("provisioned volume record {} is unreadable and was skipped: {}", f, e.getMessage());
-        }
+    // Records of an older version, a file per volume in provisioned/, are moved into the log first.
+    records.adoptFiles(stateDir.resolve("provisioned"), name -> name);
+    for (var record : records.records().entrySet()) {
+      try {
+        PersistentVolume pv = KUBE.unmarshal(record.getValue(), PersistentVolume.class);
+        KubeletLayout.requireName(pv.getMetadata().getName(), "PersistentVolume name");
+        provisioned.put(pv.getMetadata().getName(), pv);
+      } catch (RuntimeException e) {
+        LOG.error("provisioned volume record {} in {} is unreadable and was skipped: {}", record.getKey(), records.file(),
+            e.getMessage());
       }
-    } catch (IOException e) {
-      LOG.error("cannot read {}: {}", dir, e.getMessage());
     }
+  }
+
+  /** Closes the provisioned volumes' log; nothing is provisioned or deleted afterwards. */
+  public void close() {
+    records.close();
   }
 }

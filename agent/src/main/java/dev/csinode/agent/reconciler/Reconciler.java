@@ -66,6 +66,8 @@ public final class Reconciler {
   private final Set<String> cleaning = new HashSet<>();
   private Future<List<Orphan>> housekeeping = Future.succeededFuture(List.of());
   private List<String> unmanagedMounts = List.of();
+  /** Mounts the last housekeeping pass found unmanaged; reported once the next one finds them too. */
+  private Set<String> unmanagedSuspects = Set.of();
   private List<Orphan> orphans = List.of();
   private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, java.util.Map.of(), java.util.Map.of(),
       java.util.Map.of(), List.of(), List.of());
@@ -322,15 +324,11 @@ public final class Reconciler {
 
   private Future<List<Orphan>> pass(boolean remove) {
     Set<String> known = podsInUse();
-    Set<String> paths = new HashSet<>();
+    Set<String> paths = managedPaths();
     List<Published> toCheck = new java.util.ArrayList<>();
     for (AttachedVolume v : asw.volumes()) {
-      if (v.stagingPath != null) {
-        paths.add(v.stagingPath);
-      }
       boolean busy = executor.isRunning(OperationKey.volume(v.spec.uniqueName()));
       for (MountedPod pod : v.pods.values()) {
-        paths.add(pod.targetPath());
         // An operation in flight is not drift: an unpublish in progress removes the mount on purpose.
         if (!busy && pod.state() == MountState.MOUNTED && !v.spec.block()
             && !executor.isRunning(new OperationKey(v.spec.uniqueName(), pod.podUid()))) {
@@ -353,9 +351,15 @@ public final class Reconciler {
           v.pods.put(p.pod().podUid(), new MountedPod(p.pod().podUid(), p.pod().podKey(), MountState.UNCERTAIN, p.pod().targetPath()));
         }
       }
-      found.unmanaged().stream().filter(m -> !unmanagedMounts.contains(m)).forEach(m ->
+      // The mount table was read while operations ran: a mount made (or removed) meanwhile can be in the table
+      // and not in the paths known before. Known now is better; only what two passes in a row find unmanaged is.
+      Set<String> managedNow = managedPaths();
+      List<String> suspects = found.unmanaged().stream().filter(m -> !managedNow.contains(m)).toList();
+      List<String> confirmed = suspects.stream().filter(unmanagedSuspects::contains).toList();
+      unmanagedSuspects = Set.copyOf(suspects);
+      confirmed.stream().filter(m -> !unmanagedMounts.contains(m)).forEach(m ->
           LOG.warn("{} is mounted where the agent keeps volumes, but the agent did not mount it: reported, left alone", m));
-      unmanagedMounts = found.unmanaged();
+      unmanagedMounts = confirmed;
       if (!remove) {
         return Future.succeededFuture(found.orphans());
       }
@@ -385,6 +389,18 @@ public final class Reconciler {
       publishSnapshot();
       return result;
     });
+  }
+
+  /** Staging and publish paths of every volume the agent holds or may hold. */
+  private Set<String> managedPaths() {
+    Set<String> paths = new HashSet<>();
+    for (AttachedVolume v : asw.volumes()) {
+      if (v.stagingPath != null) {
+        paths.add(v.stagingPath);
+      }
+      v.pods.values().forEach(pod -> paths.add(pod.targetPath()));
+    }
+    return paths;
   }
 
   /** Pod UIDs that are wanted or may hold something: their directories are never orphans. */

@@ -1,0 +1,300 @@
+package dev.csinode.mount;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A durable map of small JSON records in one append-only file: each change is one line,
+ * {@code {"<key field>": key, "<value field>": record}}, and a line without the value removes the key. The last
+ * line of a key wins.
+ *
+ * <p>Why not a file per record: every replaced file costs a new inode and a deleted one. On ext4 without a journal
+ * (this project's CI machines) each inode allocation skips every inode deleted in the last minutes, so a thousand
+ * records changing a few times each made every later file creation on the node slower, mounts included.
+ *
+ * <p>Group commit: one writer thread takes everything queued, writes it with one write(2) and one fdatasync, then
+ * completes all of it, so a thousand records changing at once cost a few disk flushes. A torn last line (a crash
+ * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
+ * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
+ * past several times the live records. Thread-safe.
+ */
+public final class RecordLog implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RecordLog.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private record Pending(String key, String value, byte[] line, CompletableFuture<Void> done) {}
+
+  private final Path file;
+  private final String keyField;
+  private final String valueField;
+  private final LinkedBlockingQueue<List<Pending>> queue = new LinkedBlockingQueue<>();
+  /** The records as written to the file so far (the writer's view; compaction rewrites exactly this). */
+  private final Map<String, String> live = new LinkedHashMap<>();
+  private final int skipped;
+  private final Thread writer;
+  private FileChannel out;
+  private long linesSinceCompaction;
+  private boolean broken;
+  private volatile boolean closed;
+
+  private RecordLog(Path file, String keyField, String valueField) throws IOException {
+    this.file = file;
+    this.keyField = keyField;
+    this.valueField = valueField;
+    Files.createDirectories(file.getParent());
+    AtomicFile.removeLeftovers(file.getParent()); // a compaction cut short by a crash
+    this.skipped = read();
+    compact();
+    this.writer = new Thread(this::writeLoop, "record-log-" + file.getFileName());
+    writer.setDaemon(true);
+    writer.start();
+  }
+
+  /** Opens (creating it if needed) the log with the fields {@code key} and {@code value}. Blocking. */
+  public static RecordLog open(Path file) throws IOException {
+    return open(file, "key", "value");
+  }
+
+  /** Opens the log with its own field names (a format older than this class). Blocking. */
+  public static RecordLog open(Path file, String keyField, String valueField) throws IOException {
+    return new RecordLog(file, keyField, valueField);
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  /** The records durable now, by key, in the order they were first written. For start-up: it copies them all. */
+  public synchronized Map<String, String> records() {
+    return new LinkedHashMap<>(live);
+  }
+
+  /** Lines that could not be read when the log was opened (each was logged). */
+  public int skippedLines() {
+    return skipped;
+  }
+
+  /** Sets one record; completes once it is durable. {@code json} must be one line of JSON (not pretty-printed). */
+  public CompletableFuture<Void> put(String key, String json) {
+    return submit(Map.of(key, json), List.of());
+  }
+
+  /** Sets several records, durable together. */
+  public CompletableFuture<Void> putAll(Map<String, String> records) {
+    return submit(records, List.of());
+  }
+
+  /** Removes one record (nothing happens if there is none); completes once that is durable. */
+  public CompletableFuture<Void> remove(String key) {
+    return submit(Map.of(), List.of(key));
+  }
+
+  private CompletableFuture<Void> submit(Map<String, String> puts, List<String> removals) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (closed) {
+      done.completeExceptionally(new IOException("record log " + file + " is closed"));
+      return done;
+    }
+    List<Pending> batch = new ArrayList<>();
+    try {
+      for (var e : puts.entrySet()) {
+        batch.add(new Pending(e.getKey(), e.getValue(), line(e.getKey(), e.getValue()), done));
+      }
+      for (String key : removals) {
+        batch.add(new Pending(key, null, line(key, null), done));
+      }
+    } catch (IOException | IllegalArgumentException e) {
+      done.completeExceptionally(e);
+      return done;
+    }
+    if (batch.isEmpty()) {
+      done.complete(null);
+    } else {
+      queue.add(batch);
+    }
+    return done;
+  }
+
+  private byte[] line(String key, String json) throws IOException {
+    if (json != null && (json.indexOf('\n') >= 0 || json.indexOf('\r') >= 0)) {
+      throw new IllegalArgumentException("record " + key + " for " + file + " must be single-line JSON");
+    }
+    StringBuilder b = new StringBuilder(32 + key.length() + (json == null ? 0 : json.length()));
+    b.append("{\"").append(keyField).append("\":").append(JSON.writeValueAsString(key));
+    if (json != null) {
+      b.append(",\"").append(valueField).append("\":").append(json);
+    }
+    return b.append("}\n").toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void writeLoop() {
+    List<List<Pending>> batches = new ArrayList<>();
+    while (!closed) {
+      try {
+        batches.add(queue.take());
+      } catch (InterruptedException e) {
+        return;
+      }
+      queue.drainTo(batches);
+      List<Pending> all = batches.stream().flatMap(List::stream).toList();
+      try {
+        synchronized (this) {
+          if (broken) {
+            compact(); // a failed write may have left a partial line: rewrite the file from what is known
+          }
+          ByteBuffer buf = ByteBuffer.allocate(all.stream().mapToInt(p -> p.line().length).sum());
+          all.forEach(p -> buf.put(p.line()));
+          buf.flip();
+          try {
+            while (buf.hasRemaining()) {
+              out.write(buf);
+            }
+            out.force(false);
+          } catch (IOException e) {
+            broken = true;
+            throw e;
+          }
+          for (Pending p : all) {
+            if (p.value() == null) {
+              live.remove(p.key());
+            } else {
+              live.put(p.key(), p.value());
+            }
+          }
+          linesSinceCompaction += all.size();
+          if (linesSinceCompaction > 1000 + 4L * live.size()) {
+            compact();
+          }
+        }
+        all.forEach(p -> p.done().complete(null));
+      } catch (IOException | RuntimeException e) {
+        LOG.error("cannot write {}: {}", file, e.getMessage());
+        all.forEach(p -> p.done().completeExceptionally(e));
+      }
+      batches.clear();
+    }
+  }
+
+  /** Reads the file into {@link #live}; returns the number of unreadable lines (a torn last one is not counted). */
+  private int read() throws IOException {
+    if (!Files.exists(file)) {
+      return 0;
+    }
+    int bad = 0;
+    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    for (int i = 0; i < lines.size(); i++) {
+      String l = lines.get(i);
+      if (l.isBlank()) {
+        continue;
+      }
+      try {
+        JsonNode node = JSON.readTree(l);
+        JsonNode key = node == null ? null : node.get(keyField);
+        if (key == null || !key.isTextual()) {
+          throw new IOException("no \"" + keyField + "\" field");
+        }
+        JsonNode value = node.get(valueField);
+        if (value == null || value.isNull()) {
+          live.remove(key.asText());
+        } else {
+          live.put(key.asText(), value.toString());
+        }
+      } catch (IOException e) {
+        if (i < lines.size() - 1) { // the last line may be torn by a crash: never acknowledged, not an error
+          LOG.error("line {} of {} is unreadable and was skipped: {}", i + 1, file, e.getMessage());
+          bad++;
+        }
+      }
+    }
+    return bad;
+  }
+
+  /** Rewrites the file with the live records only, and reopens it for appending. */
+  private synchronized void compact() throws IOException {
+    StringBuilder content = new StringBuilder();
+    for (var e : live.entrySet()) {
+      content.append(new String(line(e.getKey(), e.getValue()), StandardCharsets.UTF_8));
+    }
+    if (out != null) {
+      out.close();
+    }
+    AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8));
+    out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    linesSinceCompaction = 0;
+    broken = false;
+  }
+
+  /**
+   * Moves the records of an older layout, one JSON file per record in {@code dir}, into this log: each readable
+   * {@code *.json} file becomes the record {@code keyOf(file name without .json)}; once all are durable here, the
+   * files are deleted (and the directory, when nothing else is left in it). An unreadable file is kept and logged.
+   * Returns the records moved. Blocking.
+   */
+  public int adoptFiles(Path dir, Function<String, String> keyOf) {
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    Map<String, String> records = new LinkedHashMap<>();
+    List<Path> moved = new ArrayList<>();
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
+        String name = f.getFileName().toString();
+        try {
+          records.put(keyOf.apply(name.substring(0, name.length() - ".json".length())), JSON.readTree(f.toFile()).toString());
+          moved.add(f);
+        } catch (IOException | RuntimeException e) {
+          LOG.error("record file {} is unreadable and was left where it is: {}", f, e.getMessage());
+        }
+      }
+      if (!records.isEmpty()) {
+        putAll(records).join();
+      }
+      for (Path f : moved) {
+        Files.delete(f);
+      }
+      AtomicFile.removeLeftovers(dir);
+      try (Stream<Path> rest = Files.list(dir)) {
+        if (rest.findAny().isEmpty()) {
+          Files.delete(dir);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot move the records of " + dir + " into " + file, e);
+    }
+    if (!moved.isEmpty()) {
+      LOG.info("moved {} records from {} into {}", moved.size(), dir, file);
+    }
+    return moved.size();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    writer.interrupt();
+    synchronized (this) {
+      try {
+        out.close();
+      } catch (IOException e) {
+        LOG.debug("closing {}: {}", file, e.getMessage());
+      }
+    }
+  }
+}

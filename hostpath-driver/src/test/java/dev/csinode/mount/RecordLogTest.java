@@ -1,0 +1,115 @@
+package dev.csinode.mount;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RecordLogTest {
+  @TempDir Path dir;
+
+  private Path file() {
+    return dir.resolve("sub/records.log");
+  }
+
+  @Test
+  void theLastChangeOfEachKeyWinsAcrossReopens() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      List<CompletableFuture<Void>> all = new ArrayList<>();
+      for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 300; i++) {
+          all.add(log.put("k" + i, "{\"round\":" + round + "}"));
+        }
+      }
+      all.add(log.remove("k7"));
+      all.add(log.putAll(Map.of("a", "[1,2]", "b", "\"text with\\nescaped newline\"")));
+      CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).join();
+      assertEquals(301, log.records().size(), "durable records are visible at once");
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      Map<String, String> r = log.records();
+      assertEquals(301, r.size());
+      assertEquals("{\"round\":4}", r.get("k0"));
+      assertFalse(r.containsKey("k7"), "a removal is durable too");
+      assertEquals("[1,2]", r.get("a"));
+      assertEquals("\"text with\\nescaped newline\"", r.get("b"));
+      assertEquals(0, log.skippedLines());
+      assertEquals(301, Files.readAllLines(file()).size(), "compacted on open: one line per record");
+    }
+  }
+
+  @Test
+  void growsOnlyBoundedWhileOpen() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      for (int i = 0; i < 5000; i++) {
+        log.put("only", "{\"n\":" + i + "}").join();
+      }
+      assertTrue(Files.readAllLines(file()).size() <= 1010, "compacted while running");
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("only", "{\"n\":4999}"), log.records());
+    }
+  }
+
+  @Test
+  void aTornLastLineIsIgnoredAndABadLineElsewhereIsCounted() throws Exception {
+    try (RecordLog log = RecordLog.open(file(), "volume", "entry")) {
+      log.put("x", "{\"v\":1}").join();
+    }
+    assertEquals("{\"volume\":\"x\",\"entry\":{\"v\":1}}\n", Files.readString(file()), "the format older journals have");
+    Files.writeString(file(), "{\"volume\":\"y\",\"entry\":{\"v\"", StandardOpenOption.APPEND);
+    try (RecordLog log = RecordLog.open(file(), "volume", "entry")) {
+      assertEquals(Map.of("x", "{\"v\":1}"), log.records());
+      assertEquals(0, log.skippedLines(), "never acknowledged: not an error");
+    }
+    Files.writeString(file(), "garbage\n{\"entry\":{}}\n" + Files.readString(file()));
+    try (RecordLog log = RecordLog.open(file(), "volume", "entry")) {
+      assertEquals(Map.of("x", "{\"v\":1}"), log.records());
+      assertEquals(2, log.skippedLines());
+    }
+  }
+
+  @Test
+  void aMultiLineValueIsRefusedAndTheLogStaysUsable() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      CompletionException e = assertThrows(CompletionException.class, () -> log.put("p", "{\n\"a\": 1\n}").join());
+      assertTrue(e.getCause().getMessage().contains("record p"), e.getCause().getMessage());
+      log.put("q", "{}").join();
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("q", "{}"), log.records());
+    }
+  }
+
+  @Test
+  void filesOfTheOlderLayoutAreMovedInAndUnreadableOnesKept() throws Exception {
+    Path old = Files.createDirectories(dir.resolve("volumes"));
+    Files.writeString(old.resolve("vol-1.json"), "{\n  \"id\" : \"vol-1\"\n}");
+    Files.writeString(old.resolve("vol-2.json"), "{\"id\":\"vol-2\"}");
+    Files.writeString(old.resolve("vol-2.json.5.tmp"), "{\"id\":");
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(2, log.adoptFiles(old, id -> "volume/" + id));
+      assertEquals(Map.of("volume/vol-1", "{\"id\":\"vol-1\"}", "volume/vol-2", "{\"id\":\"vol-2\"}"), log.records());
+    }
+    assertFalse(Files.exists(old), "emptied and removed once the records were durable in the log");
+
+    Path broken = Files.createDirectories(dir.resolve("snapshots"));
+    Files.writeString(broken.resolve("s.json"), "{not json");
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(0, log.adoptFiles(broken, id -> "snapshot/" + id));
+      assertEquals(2, log.records().size());
+    }
+    assertTrue(Files.exists(broken.resolve("s.json")), "an unreadable record is left for inspection, never deleted");
+  }
+}
