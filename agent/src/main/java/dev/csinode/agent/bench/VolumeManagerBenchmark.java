@@ -34,58 +34,71 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   @Option(names = "--pods", defaultValue = "1000") int pods;
   @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
   @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
-  @Option(names = "--warm-up", defaultValue = "300",
-      description = "Pods taken through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
+  @Option(names = "--warm-up", defaultValue = "2000",
+      description = "Pods taken through a whole batch first (in a root on a tmpfs), not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
   int warmUp;
   @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
   boolean timeline;
 
   private final List<String[]> rows = new ArrayList<>();
 
+  private static final String STORAGE = """
+      apiVersion: storage.k8s.io/v1
+      kind: CSIDriver
+      metadata: {name: hostpath.csinode.dev}
+      spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Persistent, Ephemeral]}
+      ---
+      apiVersion: storage.k8s.io/v1
+      kind: StorageClass
+      metadata: {name: dir}
+      provisioner: hostpath.csinode.dev
+      parameters: {kind: directory}
+      """;
+
   @Override
   public Integer call() throws Exception {
     Path root = work.resolve("root");
     Vertx vertx = Vertx.vertx();
-    Agent first = start(vertx, root);
-    Agent agent = first;
-    agent.apply("""
-        apiVersion: storage.k8s.io/v1
-        kind: CSIDriver
-        metadata: {name: hostpath.csinode.dev}
-        spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Persistent, Ephemeral]}
-        ---
-        apiVersion: storage.k8s.io/v1
-        kind: StorageClass
-        metadata: {name: dir}
-        provisioner: hostpath.csinode.dev
-        parameters: {kind: directory}
-        """).await();
 
     // 0. Warm-up: the same batch, smaller, through publish and teardown (a long-running agent is not a cold JVM).
+    // In its own root on a tmpfs: on ext4 without a journal every inode allocation skips the inodes deleted in the
+    // last minute or more, so a warm-up on the measured filesystem would slow every mkdir of the batch after it.
     if (warmUp > 0) {
+      Path warmRoot = Files.createDirectories(work.resolve("warm-up"));
+      run("mount", "-t", "tmpfs", "-o", "size=1g", "bench-warm-up", warmRoot.toString());
+      Agent warm = start(vertx, warmRoot);
+      warm.apply(STORAGE).await();
       StringBuilder w = new StringBuilder();
       for (int i = 0; i < warmUp; i++) {
         w.append(claimAndPod("w" + i));
       }
-      agent.apply(w.toString()).await();
-      List<io.vertx.core.Future<?>> warm = new ArrayList<>();
+      warm.apply(w.toString()).await();
+      List<io.vertx.core.Future<?>> ready = new ArrayList<>();
       for (int i = 0; i < warmUp; i++) {
-        warm.add(first.volumeManager().whenReady("default/w" + i, Duration.ofMinutes(10)));
+        ready.add(warm.volumeManager().whenReady("default/w" + i, Duration.ofMinutes(10)));
       }
-      io.vertx.core.Future.all(warm).await();
+      io.vertx.core.Future.all(ready).await();
       for (int i = 0; i < warmUp; i++) {
-        agent.deletePod("default", "w" + i).await();
-        agent.deleteObject("PersistentVolumeClaim", "default", "w" + i).await();
+        warm.deletePod("default", "w" + i).await();
+        warm.deleteObject("PersistentVolumeClaim", "default", "w" + i).await();
       }
-      await(() -> first.volumeManager().volumes().isEmpty(), Duration.ofMinutes(10));
-      row("warm-up (not measured)", warmUp + " pods published and torn down", "done");
+      await(() -> warm.volumeManager().volumes().isEmpty() && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
+      warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
+      warm.stop().await();
+      run("umount", warmRoot.toString());
+      row("warm-up (not measured)", warmUp + " pods published and torn down", "done (root on a tmpfs)");
     }
+    Agent first = start(vertx, root);
+    Agent agent = first;
+    agent.apply(STORAGE).await();
+    String mkdirFloor = floorMkdir(root);
 
     // 1. A batch of pods, one provisioned claim each, added at once.
     StringBuilder batch = new StringBuilder();
     for (int i = 0; i < pods; i++) {
       batch.append(claimAndPod("b" + i));
     }
+    long jit0 = compilerCpuMillis();
     long t0 = System.nanoTime();
     long timer = timeline ? vertx.setPeriodic(250, t -> progress(first, t0)) : -1;
     agent.apply(batch.toString()).await();
@@ -99,7 +112,12 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
     io.vertx.core.Future.all(ready).await();
     vertx.cancelTimer(timer);
+    if (timeline) { // wall-clock bounds, to cut a profile (JFR, perf) down to the batch
+      System.err.printf("batch ran from %d to %d (epoch ms)%n",
+          System.currentTimeMillis() - (System.nanoTime() - t0) / 1_000_000, System.currentTimeMillis());
+    }
     row(pods + " pods, 1 PVC each, added at once", "all published", ms(System.nanoTime() - t0));
+    row("", "CPU of the JIT compiler threads meanwhile", (compilerCpuMillis() - jit0) + " ms");
     for (String method : List.of("CreateVolume", "NodeStageVolume", "NodePublishVolume")) {
       row("", "mean " + method + " as the agent saw it", ms((long) (csiSeconds(agent, method) / Math.max(1, csiCalls(agent, method)) * 1e9)));
     }
@@ -108,7 +126,10 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     long cpu0 = cpu();
     Thread.sleep(10_000);
     row("idle with " + pods + " volumes mounted, 10 s", "CPU", String.format("%.1f %% of one core", (cpu() - cpu0) / 1e7 / 10));
-    row("idle with " + pods + " volumes mounted", "RSS", rss());
+    System.gc(); // what the agent holds, not what the warm-up and the batch left for the collector
+    row("idle with " + pods + " volumes mounted", "RSS after a full GC", rss());
+    row("idle with " + pods + " volumes mounted", "Java heap in use after a full GC", String.format("%.0f MiB",
+        ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / 1048576.0));
 
     // 3. Restart with everything mounted: rebuild from the journal and the host.
     agent.stop().await();
@@ -142,6 +163,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     row("", "ready latency p99", ms(l[(int) Math.min(l.length - 1, Math.ceil(l.length * 0.99) - 1)]));
 
     // 6. Floors on this machine.
+    row("floor", "mkdir in the kubelet root, before the batch", mkdirFloor);
     row("floor", "bind mount + umount2 (syscalls)", floorMount(work));
     row("floor", "gRPC round trip over a UNIX socket (Probe)", floorGrpc(vertx, root));
 
@@ -256,6 +278,33 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
   }
 
+  /**
+   * What one directory costs now, where the agent makes pod directories: on ext4 without a journal it grows with
+   * the inodes deleted in the last minutes (each is skipped one by one), which is most of a batch's CPU then.
+   */
+  private static String floorMkdir(Path root) throws Exception {
+    Path dir = Files.createDirectories(root.resolve("pods"));
+    long[] t = new long[200];
+    for (int i = 0; i < t.length; i++) {
+      long s = System.nanoTime();
+      Files.createDirectory(dir.resolve("floor-" + i));
+      t[i] = System.nanoTime() - s;
+    }
+    for (int i = 0; i < t.length; i++) {
+      Files.delete(dir.resolve("floor-" + i));
+    }
+    Arrays.sort(t);
+    return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
+  }
+
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+    }
+  }
+
   private static String floorGrpc(Vertx vertx, Path root) {
     try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
       long[] t = new long[5000];
@@ -277,6 +326,29 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       }
       Thread.sleep(5);
     }
+  }
+
+  /**
+   * CPU time of the JVM's JIT compiler threads, from /proc (they are not visible to ThreadMXBean): on 2 cores,
+   * compiling competes with the work being measured.
+   */
+  private static long compilerCpuMillis() throws java.io.IOException {
+    long ticks = 0;
+    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          if (!Files.readString(task.resolve("comm")).contains("Compiler")) {
+            continue;
+          }
+          String stat = Files.readString(task.resolve("stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
+        } catch (java.io.IOException gone) {
+          // the thread ended meanwhile
+        }
+      }
+    }
+    return ticks * 10; // USER_HZ is 100 on Linux
   }
 
   private static long cpu() {
