@@ -118,14 +118,25 @@ final class Storage {
     return Files.exists(dataPath(v));
   }
 
-  /** Recursive delete that never follows symlinks and never descends into another filesystem. */
+  private static final dev.csinode.mount.Mounter MOUNTS = new dev.csinode.mount.Mounter();
+
+  /**
+   * Recursive delete that never follows symlinks and never descends into another filesystem, and deletes nothing
+   * when anything in the tree is a mount point. That is checked entry by entry (statx), not by reading the mount
+   * table: with a thousand volumes mounted, reading /proc/self/mountinfo for every deleted volume was most of the
+   * driver's CPU under pod churn.
+   */
   static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
-    List<dev.csinode.mount.MountInfo> mounted = dev.csinode.mount.MountTable.read().under(root);
-    if (!mounted.isEmpty()) {
-      throw new IOException("refusing to delete " + root + ": " + mounted.get(0).mountPoint() + " is still mounted");
+    try (java.util.stream.Stream<Path> entries = Files.walk(root)) {
+      java.util.Optional<Path> mounted = entries.filter(MOUNTS::isMountPoint).findFirst();
+      if (mounted.isPresent()) {
+        throw new IOException("refusing to delete " + root + ": " + mounted.get() + " is still mounted");
+      }
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause();
     }
     Object rootDev = Files.getAttribute(root, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS);
     Files.walkFileTree(root, new SimpleFileVisitor<>() {

@@ -156,7 +156,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     row(pods + " pods deleted at once", "all unpublished and unstaged", ms(System.nanoTime() - d0));
 
     // 5. Churn: churnRate pods/s with an inline volume each, each living 5 s; ready latency per pod.
+    long c0 = System.currentTimeMillis();
     List<Long> latencies = churn(agent);
+    if (timeline) {
+      System.err.printf("churn ran from %d to %d (epoch ms)%n", c0, System.currentTimeMillis());
+    }
     long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
     row("churn " + churnRate + " pods/s for " + churnSeconds + " s (" + l.length + " pods)", "ready latency p50",
         ms(l[l.length / 2]));
