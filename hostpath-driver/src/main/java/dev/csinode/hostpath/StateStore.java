@@ -51,11 +51,11 @@ final class StateStore implements AutoCloseable {
   }
 
   void deleteVolume(String id) {
-    await(log.remove(VOLUME + id), id);
+    await(log.remove(VOLUME + id), VOLUME + id);
   }
 
   void deleteSnapshot(String id) {
-    await(log.remove(SNAPSHOT + id), id);
+    await(log.remove(SNAPSHOT + id), SNAPSHOT + id);
   }
 
   private <T> List<T> load(String prefix, Class<T> type) {
@@ -84,10 +84,9 @@ final class StateStore implements AutoCloseable {
 
   private void await(java.util.concurrent.CompletableFuture<Void> durable, String what) {
     try {
-      durable.join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw new UncheckedIOException("cannot persist state of " + what + " in " + log.file(),
-          e.getCause() instanceof IOException io ? io : new IOException(e.getCause()));
+      RecordLog.await(durable);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot persist state of " + what + " in " + log.file(), e);
     }
   }
 

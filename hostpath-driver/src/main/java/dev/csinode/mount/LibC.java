@@ -19,13 +19,6 @@ public interface LibC {
 
   String strerror(int errnum);
 
-  int open(String pathname, int flags);
-
-  int close(int fd);
-
-  /** Flushes the filesystem that holds fd: one journal commit for every file written before it. */
-  int syncfs(int fd);
-
   static String lastError() {
     int errno = RUNTIME.getLastError();
     return INSTANCE.strerror(errno) + " (errno " + errno + ")";

@@ -2,7 +2,6 @@ package dev.csinode.mount;
 
 import java.nio.file.Path;
 import java.util.Collection;
-import java.util.List;
 
 /**
  * Mounts and unmounts through the mount(2) and umount2(2) system calls. No /bin/mount process per call:

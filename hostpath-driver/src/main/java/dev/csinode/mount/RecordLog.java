@@ -107,6 +107,15 @@ public final class RecordLog implements AutoCloseable {
     return submit(Map.of(), List.of(key));
   }
 
+  /** Waits until a change is durable, for callers on worker threads; its failure is thrown as it was. */
+  public static void await(CompletableFuture<Void> durable) throws IOException {
+    try {
+      durable.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause().getMessage(), e.getCause());
+    }
+  }
+
   private CompletableFuture<Void> submit(Map<String, String> puts, List<String> removals) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     if (closed) {

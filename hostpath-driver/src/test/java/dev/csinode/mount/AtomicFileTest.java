@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -15,7 +14,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Group-committed file replacement: every caller's content lands whole, in order, with no temp file left. */
+/** Crash-safe file replacement: every caller's content lands whole, with no temp file left. */
 class AtomicFileTest {
   @TempDir
   Path dir;
@@ -29,7 +28,7 @@ class AtomicFileTest {
         int writer = t;
         done.add(pool.submit(() -> {
           for (int i = 0; i < 40; i++) {
-            // Each writer owns a file in one of four directories and rewrites it: batches mix directories and rewrites.
+            // Each writer owns a file in one of four directories and rewrites it, all at once.
             AtomicFile.write(dir.resolve("d" + writer % 4).resolve("w" + writer + ".json"),
                 ("writer " + writer + " version " + i).getBytes(StandardCharsets.UTF_8));
           }
@@ -48,20 +47,6 @@ class AtomicFileTest {
     try (Stream<Path> all = Files.walk(dir)) {
       assertEquals(List.of(), all.filter(p -> p.toString().endsWith(".tmp")).toList(), "no temp file is left behind");
     }
-  }
-
-  @Test
-  void aBatchOfManyFilesAndADeletionAreAppliedInTheOrderAsked() throws Exception {
-    Map<String, byte[]> many = new java.util.TreeMap<>();
-    for (int i = 0; i < AtomicFile.SYNCFS_FROM * 4; i++) {
-      many.put("f" + i, ("content " + i).getBytes(StandardCharsets.UTF_8));
-    }
-    AtomicFile.writeAll(dir, many); // large enough for the one-flush path
-    AtomicFile.delete(dir.resolve("f3"));
-    AtomicFile.delete(dir.resolve("never-existed"));
-    assertEquals("content 7", Files.readString(dir.resolve("f7")));
-    assertFalse(Files.exists(dir.resolve("f3")));
-    assertEquals(many.size() - 1, Files.list(dir).count());
   }
 
   @Test

@@ -3,7 +3,6 @@ package dev.csinode.agent.housekeeping;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.mount.MountInfo;
 import dev.csinode.mount.MountTable;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -17,20 +16,16 @@ public final class UnmanagedMounts {
 
   /** {@code known}: every staging and publish path of the actual state, whatever its state. */
   public static List<String> find(KubeletLayout layout, MountTable mounts, Set<String> known) {
-    List<String> out = new ArrayList<>();
+    java.util.SortedSet<String> out = new java.util.TreeSet<>(); // a path mounted over twice is listed once
     String pods = layout.podsDir() + "/";
     String csi = layout.root().resolve("plugins").resolve(KubeletLayout.PLUGIN_NAME) + "/";
     for (MountInfo m : mounts.all()) {
       String p = m.mountPoint();
-      if (!(p.startsWith(pods) || p.startsWith(csi)) || known.contains(p) || insideKnown(p, known)) {
-        continue;
-      }
-      if (!out.contains(p)) {
+      if ((p.startsWith(pods) || p.startsWith(csi)) && !known.contains(p) && !insideKnown(p, known)) {
         out.add(p);
       }
     }
-    out.sort(null);
-    return out;
+    return List.copyOf(out);
   }
 
   private static boolean insideKnown(String p, Set<String> known) {

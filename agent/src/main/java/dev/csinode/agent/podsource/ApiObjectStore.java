@@ -52,7 +52,7 @@ public final class ApiObjectStore implements AutoCloseable {
       byId.put(id(withUid), withUid);
       records.put(id(withUid), KUBE.asJson(withUid));
     }
-    await(log.putAll(records));
+    RecordLog.await(log.putAll(records));
     objects.putAll(byId);
   }
 
@@ -62,17 +62,9 @@ public final class ApiObjectStore implements AutoCloseable {
     if (!objects.containsKey(id)) {
       return false;
     }
-    await(log.remove(id));
+    RecordLog.await(log.remove(id));
     objects.remove(id);
     return true;
-  }
-
-  private static void await(java.util.concurrent.CompletableFuture<Void> durable) throws IOException {
-    try {
-      durable.join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-    }
   }
 
   public synchronized List<HasMetadata> all() {
