@@ -22,3 +22,6 @@ trap cleanup EXIT
 echo "csi-node-agent volume manager benchmark ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
 java -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -jar "$here/agent/target/csi-node-agent.jar" \
   bench-agent --work-dir "$work" "$@" 2>"$work/bench.err" || { echo "benchmark failed:" >&2; tail -20 "$work/bench.err" >&2; exit 1; }
+
+# --timeline: its progress lines and wall-clock bounds (to cut profiles with) go to stderr.
+if [[ " $* " == *" --timeline "* ]]; then grep -v "^\\[" "$work/bench.err" >&2 || true; fi

@@ -152,7 +152,7 @@ public final class Agent implements AgentApi {
     if (mergePending.compareAndSet(false, true)) {
       sourcesContext.runOnContext(v -> {
         mergePending.set(false);
-        volumes.update(ApiObjectStore.merge(manifestObjects, pushed.all()));
+        volumes.update(ApiObjectStore.merge(manifestObjects, pushed.objects()));
       });
     }
   }

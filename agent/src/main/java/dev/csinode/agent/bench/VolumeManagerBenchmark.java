@@ -113,8 +113,10 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     io.vertx.core.Future.all(ready).await();
     vertx.cancelTimer(timer);
     if (timeline) { // wall-clock bounds, to cut a profile (JFR, perf) down to the batch
-      System.err.printf("batch ran from %d to %d (epoch ms)%n",
-          System.currentTimeMillis() - (System.nanoTime() - t0) / 1_000_000, System.currentTimeMillis());
+      long took = (System.nanoTime() - t0) / 1_000_000;
+      long uptime = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+      System.err.printf("batch ran from %d to %d (epoch ms), JVM uptime %d to %d ms (-XX:+PrintCompilation's clock)%n",
+          System.currentTimeMillis() - took, System.currentTimeMillis(), uptime - took, uptime);
     }
     row(pods + " pods, 1 PVC each, added at once", "all published", ms(System.nanoTime() - t0));
     row("", "CPU of the JIT compiler threads meanwhile", (compilerCpuMillis() - jit0) + " ms");

@@ -1,5 +1,6 @@
 package dev.csinode.agent.cache;
 
+import dev.csinode.agent.util.FrozenMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,8 +38,8 @@ public record DesiredStateOfWorld(Map<String, DesiredVolume> volumes, Map<String
   }
 
   public DesiredStateOfWorld {
-    volumes = Map.copyOf(volumes);
-    pods = Map.copyOf(pods);
+    volumes = FrozenMap.of(volumes);
+    pods = FrozenMap.of(pods);
   }
 
   public Optional<DesiredVolume> volume(String uniqueName) {

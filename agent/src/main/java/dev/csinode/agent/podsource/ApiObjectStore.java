@@ -5,11 +5,10 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.HashMap;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +21,9 @@ public final class ApiObjectStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ApiObjectStore.class);
   private static final KubernetesSerialization KUBE = new KubernetesSerialization();
   private final RecordLog log;
-  private final Map<String, HasMetadata> objects = new TreeMap<>();
+  private final Map<String, HasMetadata> objects = new HashMap<>();
+  /** The same objects as a view, replaced (never changed) on each apply or delete: readers take it without a lock. */
+  private volatile ClusterObjects view = ClusterObjects.EMPTY;
 
   /** Opens the store (blocking); objects kept by an older version, a file each in {@code api-objects/}, are moved in. */
   public ApiObjectStore(Path stateDir) throws IOException {
@@ -33,6 +34,7 @@ public final class ApiObjectStore implements AutoCloseable {
       r.errors().forEach(e -> LOG.error("stored API object {}: {}", record.getKey(), e));
       r.objects().forEach(o -> objects.put(id(o), o));
     }
+    view = ClusterObjects.of(objects.values(), List.of());
   }
 
   public static final java.util.Set<String> CLUSTER_SCOPED = java.util.Set.of("PersistentVolume", "StorageClass", "CSIDriver");
@@ -54,6 +56,7 @@ public final class ApiObjectStore implements AutoCloseable {
     }
     RecordLog.await(log.putAll(records));
     objects.putAll(byId);
+    view = view.with(byId.values(), List.of());
   }
 
   /** Deletes one object; returns false when there was none. Blocking. */
@@ -63,12 +66,17 @@ public final class ApiObjectStore implements AutoCloseable {
       return false;
     }
     RecordLog.await(log.remove(id));
-    objects.remove(id);
+    view = view.with(List.of(), List.of(objects.remove(id)));
     return true;
   }
 
-  public synchronized List<HasMetadata> all() {
-    return List.copyOf(objects.values());
+  public List<HasMetadata> all() {
+    return view.all();
+  }
+
+  /** What the store holds now, as an immutable view. */
+  public ClusterObjects objects() {
+    return view;
   }
 
   @Override
@@ -76,13 +84,8 @@ public final class ApiObjectStore implements AutoCloseable {
     log.close();
   }
 
-  /** Combines the manifests' objects with the pushed ones; a pushed object replaces a manifest object of the same id. */
-  public static ClusterObjects merge(ClusterObjects manifests, List<HasMetadata> pushed) {
-    Map<String, HasMetadata> byId = new TreeMap<>();
-    Stream.of(manifests.pods().values(), manifests.claims().values(), manifests.volumes().values(),
-        manifests.storageClasses().values(), manifests.csiDrivers().values(), manifests.secrets().values())
-        .flatMap(java.util.Collection::stream).forEach(o -> byId.put(id(o), o));
-    pushed.forEach(o -> byId.put(id(o), o));
-    return ClusterObjects.of(new ArrayList<>(byId.values()), manifests.errors());
+  /** Combines the manifests' objects with the pushed ones; a pushed object replaces a manifest object of the same kind and key. */
+  public static ClusterObjects merge(ClusterObjects manifests, ClusterObjects pushed) {
+    return ClusterObjects.overlay(manifests, pushed);
   }
 }

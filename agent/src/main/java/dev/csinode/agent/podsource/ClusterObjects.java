@@ -9,7 +9,8 @@ import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
+import dev.csinode.agent.util.FrozenMap;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,12 +28,12 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
   public static final ClusterObjects EMPTY = of(List.of(), List.of());
 
   public ClusterObjects {
-    pods = Map.copyOf(pods);
-    claims = Map.copyOf(claims);
-    volumes = Map.copyOf(volumes);
-    storageClasses = Map.copyOf(storageClasses);
-    csiDrivers = Map.copyOf(csiDrivers);
-    secrets = Map.copyOf(secrets);
+    pods = FrozenMap.of(pods);
+    claims = FrozenMap.of(claims);
+    volumes = FrozenMap.of(volumes);
+    storageClasses = FrozenMap.of(storageClasses);
+    csiDrivers = FrozenMap.of(csiDrivers);
+    secrets = FrozenMap.of(secrets);
     errors = List.copyOf(errors);
   }
 
@@ -62,6 +63,108 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
     return new ClusterObjects(pods, claims, volumes, classes, drivers, secrets, errs);
   }
 
+  /**
+   * These objects with some added or replaced (same kind and key) and some removed. Only the maps of the kinds
+   * touched are copied, and the others are shared: a pod added to thousands of objects costs one copy of the pod
+   * map, not a rebuild of everything. Kinds this view does not hold are ignored.
+   */
+  public ClusterObjects with(Collection<? extends HasMetadata> upserts, Collection<? extends HasMetadata> removals) {
+    Map<String, Map<String, HasMetadata>> touched = new HashMap<>();
+    for (HasMetadata o : removals) {
+      Map<String, HasMetadata> m = copyFor(o, touched);
+      if (m != null) {
+        m.remove(keyInKind(o));
+      }
+    }
+    for (HasMetadata o : upserts) {
+      Map<String, HasMetadata> m = copyFor(o, touched);
+      if (m != null) {
+        m.put(keyInKind(o), o);
+      }
+    }
+    return new ClusterObjects(pick(touched, "Pod", pods), pick(touched, "PersistentVolumeClaim", claims),
+        pick(touched, "PersistentVolume", volumes), pick(touched, "StorageClass", storageClasses),
+        pick(touched, "CSIDriver", csiDrivers), pick(touched, "Secret", secrets), errors);
+  }
+
+  /** The same objects with other read errors. */
+  public ClusterObjects withErrors(List<String> newErrors) {
+    return new ClusterObjects(pods, claims, volumes, storageClasses, csiDrivers, secrets, newErrors);
+  }
+
+  /**
+   * {@code base} with every object of {@code top} added, replacing those of {@code base} with the same kind and
+   * key; errors of both. Costs a copy of each kind's map that {@code top} has objects of.
+   */
+  public static ClusterObjects overlay(ClusterObjects base, ClusterObjects top) {
+    List<String> errs = new ArrayList<>(base.errors);
+    errs.addAll(top.errors);
+    if (top.isEmpty()) {
+      return base.withErrors(errs);
+    }
+    return new ClusterObjects(overlay(base.pods, top.pods), overlay(base.claims, top.claims),
+        overlay(base.volumes, top.volumes), overlay(base.storageClasses, top.storageClasses),
+        overlay(base.csiDrivers, top.csiDrivers), overlay(base.secrets, top.secrets), errs);
+  }
+
+  private static <T> Map<String, T> overlay(Map<String, T> base, Map<String, T> top) {
+    if (top.isEmpty()) {
+      return base;
+    }
+    if (base.isEmpty()) {
+      return top;
+    }
+    HashMap<String, T> m = new HashMap<>(base);
+    m.putAll(top);
+    return FrozenMap.adopt(m);
+  }
+
+  /** No objects at all (there may be errors). */
+  public boolean isEmpty() {
+    return pods.isEmpty() && claims.isEmpty() && volumes.isEmpty() && storageClasses.isEmpty() && csiDrivers.isEmpty()
+        && secrets.isEmpty();
+  }
+
+  /** Every object, kind by kind. */
+  public List<HasMetadata> all() {
+    List<HasMetadata> out = new ArrayList<>();
+    out.addAll(pods.values());
+    out.addAll(claims.values());
+    out.addAll(volumes.values());
+    out.addAll(storageClasses.values());
+    out.addAll(csiDrivers.values());
+    out.addAll(secrets.values());
+    return out;
+  }
+
+  private Map<String, HasMetadata> copyFor(HasMetadata o, Map<String, Map<String, HasMetadata>> touched) {
+    String kind = o instanceof Pod ? "Pod" : o instanceof PersistentVolumeClaim ? "PersistentVolumeClaim"
+        : o instanceof PersistentVolume ? "PersistentVolume" : o instanceof StorageClass ? "StorageClass"
+        : o instanceof CSIDriver ? "CSIDriver" : o instanceof Secret ? "Secret" : null;
+    if (kind == null) {
+      return null;
+    }
+    return touched.computeIfAbsent(kind, k -> new HashMap<>(switch (k) {
+      case "Pod" -> pods;
+      case "PersistentVolumeClaim" -> claims;
+      case "PersistentVolume" -> volumes;
+      case "StorageClass" -> storageClasses;
+      case "CSIDriver" -> csiDrivers;
+      default -> secrets;
+    }));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> Map<String, T> pick(Map<String, Map<String, HasMetadata>> touched, String kind, Map<String, T> current) {
+    Map<String, HasMetadata> m = touched.get(kind);
+    return m == null ? current : (Map<String, T>) FrozenMap.adopt((HashMap<String, HasMetadata>) m);
+  }
+
+  /** The key of an object in its kind's map: {@code namespace/name}, or the name for cluster-scoped kinds. */
+  static String keyInKind(HasMetadata o) {
+    return o instanceof PersistentVolume || o instanceof StorageClass || o instanceof CSIDriver ? o.getMetadata().getName() : key(o);
+  }
+
   private static <T extends HasMetadata> void put(Map<String, T> map, String key, T value, List<String> errors) {
     if (map.putIfAbsent(key, value) != null) {
       errors.add(value.getKind() + " " + key + " is defined more than once; the first definition is used");
@@ -85,7 +188,4 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
     return Optional.ofNullable(secrets.get(namespace + "/" + name));
   }
 
-  public List<Pod> sortedPods() {
-    return pods.values().stream().sorted(Comparator.comparing(ClusterObjects::key)).toList();
-  }
 }

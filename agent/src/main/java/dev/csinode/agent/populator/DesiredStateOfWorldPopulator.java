@@ -6,6 +6,7 @@ import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
 import dev.csinode.agent.cache.PodToMount;
 import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.util.FrozenMap;
 import dev.csinode.agent.volume.KubeletLayout;
 import io.fabric8.kubernetes.api.model.CSIPersistentVolumeSource;
 import io.fabric8.kubernetes.api.model.CSIVolumeSource;
@@ -17,12 +18,14 @@ import io.fabric8.kubernetes.api.model.SecretReference;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
@@ -44,7 +47,13 @@ public final class DesiredStateOfWorldPopulator {
   /** A pod's result and the objects it was resolved from, by identity: unchanged pods are not resolved again. */
   private record Cached(Pod pod, List<Lookups.Dep> deps, PodResult result) {}
 
-  private Map<String, Cached> cache = new HashMap<>();
+  /** Every pod's last resolution, by {@code namespace/name}. */
+  private final Map<String, Cached> cache = new HashMap<>();
+  /** The pods (keys, in key order) whose resolution uses each unique volume name. */
+  private final Map<String, TreeSet<String>> podsByVolume = new HashMap<>();
+  private DesiredStateOfWorld last = DesiredStateOfWorld.EMPTY;
+  private ClusterObjects lastObjects = ClusterObjects.EMPTY;
+  private Map<String, String> lastProblems = Map.of();
 
   /** Resolves everything (no memory of earlier calls). */
   public static DesiredStateOfWorld populate(ClusterObjects objects) {
@@ -58,49 +67,144 @@ public final class DesiredStateOfWorldPopulator {
 
   /**
    * The desired state for these objects. Incremental: a pod whose object and whose looked-up objects (claim, PV,
-   * CSIDriver, Secrets, claim problem) are the same instances as at the last call keeps its earlier result, so a
-   * change to one pod among thousands costs one pod's resolution. Not thread-safe: one caller (the volume
-   * manager's context).
+   * CSIDriver, Secrets, claim problem) are the same instances as at the last call keeps its earlier resolution,
+   * and only the volumes of the pods that changed, and the entries of the pods sharing those volumes, are built
+   * again; the rest of the earlier desired state is carried over. So a change to one pod among thousands costs
+   * one pod's resolution and an identity check per pod. Not thread-safe: one caller (the volume manager's context).
    */
   public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems) {
+    // Only the kinds whose map is not the same instance as last time are looked up again for each pod.
+    EnumSet<Lookups.Kind> changedKinds = EnumSet.noneOf(Lookups.Kind.class);
+    if (objects.csiDrivers() != lastObjects.csiDrivers()) {
+      changedKinds.add(Lookups.Kind.DRIVER);
+    }
+    if (objects.claims() != lastObjects.claims()) {
+      changedKinds.add(Lookups.Kind.CLAIM);
+    }
+    if (objects.volumes() != lastObjects.volumes()) {
+      changedKinds.add(Lookups.Kind.VOLUME);
+    }
+    if (objects.secrets() != lastObjects.secrets()) {
+      changedKinds.add(Lookups.Kind.SECRET);
+    }
+    if (!claimProblems.equals(lastProblems)) {
+      changedKinds.add(Lookups.Kind.PROBLEM);
+    }
+    lastObjects = objects;
+    lastProblems = claimProblems;
     Lookups lookups = new Lookups(objects, claimProblems, null);
-    Map<String, Cached> next = new HashMap<>();
-    Map<String, VolumeSpec> specs = new LinkedHashMap<>();
-    Map<String, Map<String, PodToMount>> podsByVolume = new HashMap<>();
-    Map<String, PodVolumes> pods = new LinkedHashMap<>();
-    for (Pod pod : objects.sortedPods()) {
-      String podKey = ClusterObjects.key(pod);
+    Set<String> changedPods = new HashSet<>();
+    Set<String> touchedVolumes = new HashSet<>();
+    objects.pods().forEach((podKey, pod) -> {
       Cached c = cache.get(podKey);
-      if (c == null || c.pod() != pod || !lookups.unchanged(c.deps())) {
-        Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
-        c = new Cached(pod, recording.deps, resolvePod(pod, recording));
+      if (c != null && c.pod() == pod && (changedKinds.isEmpty() || lookups.unchanged(c.deps(), changedKinds))) {
+        return;
       }
-      next.put(podKey, c);
-      PodResult r = c.result();
-      List<String> errors = new ArrayList<>(r.errors());
-      List<String> names = new ArrayList<>();
-      Map<String, String> podVolumeNames = new LinkedHashMap<>();
+      Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
+      Cached next = new Cached(pod, recording.deps, resolvePod(pod, recording));
+      if (c != null) {
+        unindex(podKey, c, touchedVolumes);
+      }
+      index(podKey, next, touchedVolumes);
+      cache.put(podKey, next);
+      changedPods.add(podKey);
+    });
+    if (cache.size() > objects.pods().size()) { // the cache holds every current pod now: the rest are gone
+      for (var it = cache.entrySet().iterator(); it.hasNext(); ) {
+        var e = it.next();
+        if (!objects.pods().containsKey(e.getKey())) {
+          unindex(e.getKey(), e.getValue(), touchedVolumes);
+          it.remove();
+          changedPods.add(e.getKey());
+        }
+      }
+    }
+    if (changedPods.isEmpty()) {
+      return last;
+    }
+    // The volumes those pods use or used, from all the pods using them now; and every pod sharing one of them,
+    // since which pod's spec wins (and which pods conflict with it) may have changed.
+    HashMap<String, DesiredVolume> volumes = new HashMap<>(last.volumes());
+    Set<String> podsToBuild = new HashSet<>(changedPods);
+    for (String unique : touchedVolumes) {
+      TreeSet<String> users = podsByVolume.get(unique);
+      DesiredVolume v = users == null ? null : desiredVolume(unique, users);
+      if (v == null) {
+        volumes.remove(unique);
+      } else {
+        volumes.put(unique, v);
+        podsToBuild.addAll(users);
+      }
+    }
+    HashMap<String, PodVolumes> pods = new HashMap<>(last.pods());
+    for (String podKey : podsToBuild) {
+      Cached c = cache.get(podKey);
+      if (c == null) {
+        pods.remove(podKey);
+      } else {
+        pods.put(podKey, podVolumes(c.result(), volumes));
+      }
+    }
+    last = new DesiredStateOfWorld(FrozenMap.adopt(volumes), FrozenMap.adopt(pods));
+    return last;
+  }
+
+  private void index(String podKey, Cached c, Set<String> touched) {
+    for (Mount m : c.result().mounts()) {
+      podsByVolume.computeIfAbsent(m.spec().uniqueName(), k -> new TreeSet<>()).add(podKey);
+      touched.add(m.spec().uniqueName());
+    }
+  }
+
+  private void unindex(String podKey, Cached c, Set<String> touched) {
+    for (Mount m : c.result().mounts()) {
+      String unique = m.spec().uniqueName();
+      TreeSet<String> users = podsByVolume.get(unique);
+      if (users != null && users.remove(podKey) && users.isEmpty()) {
+        podsByVolume.remove(unique);
+      }
+      touched.add(unique);
+    }
+  }
+
+  /**
+   * One volume from the pods using it, in pod key order: the first use gives the spec; a pod using it the other
+   * way (a block device against a filesystem) is left out (and told so by {@link #podVolumes}).
+   */
+  private DesiredVolume desiredVolume(String unique, TreeSet<String> users) {
+    VolumeSpec spec = null;
+    Map<String, PodToMount> pods = new LinkedHashMap<>();
+    for (String podKey : users) {
+      PodResult r = cache.get(podKey).result();
       for (Mount m : r.mounts()) {
-        VolumeSpec existing = specs.putIfAbsent(m.spec().uniqueName(), m.spec());
-        if (existing != null && existing.block() != m.spec().block()) {
-          errors.add(m.where() + ": volume " + m.spec().specName() + " is used as a block device and as a filesystem");
+        if (!m.spec().uniqueName().equals(unique)) {
           continue;
         }
-        names.add(m.spec().uniqueName());
-        podVolumeNames.put(m.spec().uniqueName(), m.pod().podVolumeName());
-        podsByVolume.computeIfAbsent(m.spec().uniqueName(), k -> new LinkedHashMap<>()).put(r.uid(), m.pod());
+        if (spec == null) {
+          spec = m.spec();
+        }
+        if (spec.block() == m.spec().block()) {
+          pods.put(r.uid(), m.pod());
+        }
       }
-      pods.put(podKey, new PodVolumes(r.uid(), podKey, names, podVolumeNames, errors, r.waiting(), r.notHandled()));
     }
-    cache = next;
-    Map<String, DesiredVolume> desired = new LinkedHashMap<>();
-    specs.forEach((name, spec) -> {
-      Map<String, PodToMount> p = podsByVolume.get(name);
-      if (p != null && !p.isEmpty()) {
-        desired.put(name, new DesiredVolume(spec, p));
+    return spec == null ? null : new DesiredVolume(spec, pods);
+  }
+
+  private static PodVolumes podVolumes(PodResult r, Map<String, DesiredVolume> volumes) {
+    List<String> errors = new ArrayList<>(r.errors());
+    List<String> names = new ArrayList<>();
+    Map<String, String> podVolumeNames = new LinkedHashMap<>();
+    for (Mount m : r.mounts()) {
+      DesiredVolume v = volumes.get(m.spec().uniqueName());
+      if (v != null && v.spec().block() != m.spec().block()) {
+        errors.add(m.where() + ": volume " + m.spec().specName() + " is used as a block device and as a filesystem");
+        continue;
       }
-    });
-    return new DesiredStateOfWorld(desired, pods);
+      names.add(m.spec().uniqueName());
+      podVolumeNames.put(m.spec().uniqueName(), m.pod().podVolumeName());
+    }
+    return new PodVolumes(r.uid(), r.podKey(), names, podVolumeNames, errors, r.waiting(), r.notHandled());
   }
 
   private static PodResult resolvePod(Pod pod, Lookups objects) {
@@ -184,9 +288,12 @@ public final class DesiredStateOfWorldPopulator {
       return found;
     }
 
-    /** Same instances (claim problems: equal text) for every lookup recorded. */
-    boolean unchanged(List<Dep> recorded) {
+    /** Same instances (claim problems: equal text) for every lookup recorded of these kinds. */
+    boolean unchanged(List<Dep> recorded, Set<Kind> kinds) {
       for (Dep d : recorded) {
+        if (!kinds.contains(d.kind())) {
+          continue;
+        }
         Object now = find(d.kind(), d.key());
         if (d.kind() == Kind.PROBLEM ? !java.util.Objects.equals(now, d.found()) : now != d.found()) {
           return false;

@@ -2,6 +2,7 @@ package dev.csinode.agent.provisioner;
 
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.util.FrozenMap;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.mount.RecordLog;
 import dev.csinode.csi.v1.CapacityRange;
@@ -60,12 +61,22 @@ public final class Provisioner {
 
   private final Vertx vertx;
   private final Path stateDir;
-  /** The PersistentVolumes this agent provisioned, by name. */
+  /** Durable records of the PersistentVolumes this agent provisioned. */
   private final RecordLog records;
   private final DriverRegistry drivers;
   private final CsiNodeClient csi;
   private final Consumer<ClusterObjects> downstream;
-  private final Map<String, PersistentVolume> provisioned = new HashMap<>();
+  /** A PersistentVolume this agent provisioned, and its claim's {@code namespace/name}. */
+  private record Provisioned(PersistentVolume pv, String claim) {
+    Provisioned(PersistentVolume pv) {
+      this(pv, pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName());
+    }
+  }
+
+  /** By PersistentVolume name. */
+  private final Map<String, Provisioned> provisioned = new HashMap<>();
+  /** Bumped on every change of {@link #provisioned}: the effective volume map is rebuilt only then. */
+  private long provisionedVersion;
   private final Set<String> inFlight = new HashSet<>();
   /**
    * CreateVolume calls in flight, bounded: a burst of a thousand claims must not queue a thousand calls ahead of
@@ -75,7 +86,19 @@ public final class Provisioner {
   static final int MAX_CONCURRENT_CREATES = 16;
   /** Claims waiting for a creation slot, in the order they were seen; rebuilt by every evaluation. */
   private final Map<String, Runnable> waitingForSlot = new java.util.LinkedHashMap<>();
-  private Set<String> lastWanted = Set.of();
+  /** The claims of the last evaluation, bound where they can be, by {@code namespace/name}: the wanted claims. */
+  private Map<String, PersistentVolumeClaim> lastClaims = Map.of();
+  private Map<String, PersistentVolume> lastSourceVolumes;
+  /** What the last evaluation of every claim was made from: while they stay the same, it stands. */
+  private Map<String, PersistentVolumeClaim> lastSourceClaims;
+  private List<PersistentVolumeClaim> lastEphemeralClaims;
+  private long lastClaimsVersion = -1;
+  /** Provisioned volumes whose claim was not among the last evaluation's: the only ones to release. */
+  private List<Provisioned> releasable = List.of();
+  /** Claims of the last evaluation with no volume yet, by {@code namespace/name}. */
+  private final Map<String, PersistentVolumeClaim> unbound = new java.util.LinkedHashMap<>();
+  private long lastVolumesVersion = -1;
+  private Map<String, PersistentVolume> lastVolumes = Map.of();
 
   /** A claim bound to a PV the provisioner made, and the bound copy handed downstream. */
   private record Bound(PersistentVolumeClaim claim, PersistentVolume pv, PersistentVolumeClaim copy) {}
@@ -85,7 +108,9 @@ public final class Provisioner {
   /** A pod's generic ephemeral claims, and the pod object they were made from. */
   private record Ephemeral(Pod pod, List<PersistentVolumeClaim> claims) {}
 
-  private Map<String, Ephemeral> ephemeral = new HashMap<>();
+  private final Map<String, Ephemeral> ephemeral = new HashMap<>();
+  private Map<String, Pod> lastPods;
+  private List<PersistentVolumeClaim> lastEphemeralList = List.of();
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
   private final Set<String> seenClaims = new HashSet<>();
   private boolean sourcesReady;
@@ -123,6 +148,9 @@ public final class Provisioner {
   }
 
   public void update(ClusterObjects objects) {
+    if (closed) {
+      return;
+    }
     last = objects;
     sourcesReady = true;
     refreshPending = false;
@@ -130,6 +158,8 @@ public final class Provisioner {
   }
 
   private boolean refreshPending;
+  /** Closed with the volume manager: timers still pending must not provision, delete or hand anything on. */
+  private volatile boolean closed;
   /** Re-evaluations are coalesced: with a thousand claims provisioned in a burst, one rebuild per 20 ms, not per claim. */
   private static final long COALESCE_MS = 20;
 
@@ -149,46 +179,91 @@ public final class Provisioner {
     }
   }
 
+  /**
+   * The sources' objects as the populator must see them: claims bound to the volumes provisioned for them, those
+   * volumes added, generic ephemeral claims added. Maps that did not change are handed on as the same instances
+   * (the populator then sees unchanged objects); the cost per call is a lookup or two per claim, not a rebuild.
+   */
   ClusterObjects effective(ClusterObjects objects) {
-    List<HasMetadata> out = new ArrayList<>();
-    out.addAll(objects.pods().values());
-    out.addAll(objects.volumes().values());
-    out.addAll(objects.storageClasses().values());
-    out.addAll(objects.csiDrivers().values());
-    out.addAll(objects.secrets().values());
-    provisioned.values().stream().filter(pv -> !objects.volumes().containsKey(pv.getMetadata().getName())).forEach(out::add);
     waitingForSlot.clear();
-    Map<String, Bound> nextBound = new HashMap<>();
-    Map<String, PersistentVolumeClaim> claims = new HashMap<>(objects.claims());
-    ephemeralClaims(objects).forEach(c -> claims.putIfAbsent(ClusterObjects.key(c), c));
-    Set<String> wanted = new HashSet<>();
-    for (PersistentVolumeClaim c : claims.values()) {
-      String key = ClusterObjects.key(c);
-      wanted.add(key);
-      seenClaims.add(key);
-      String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
-      if (volumeName != null && !volumeName.isEmpty()) {
-        out.add(c);
-        continue;
-      }
-      PersistentVolume pv = provisioned.get(pvName(c));
-      if (pv != null) {
-        // The same bound copy while neither claim nor PV changes, so the populator sees an unchanged object.
-        Bound b = bound.get(key);
-        if (b == null || b.claim() != c || b.pv() != pv) {
-          b = new Bound(c, pv, new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(pv.getMetadata().getName()).endSpec().build());
+    Map<String, PersistentVolumeClaim> sourceClaims = objects.claims();
+    List<PersistentVolumeClaim> ephemeralClaims = ephemeralClaims(objects);
+    if (sourceClaims != lastSourceClaims || ephemeralClaims != lastEphemeralClaims || provisionedVersion != lastClaimsVersion) {
+      HashMap<String, PersistentVolumeClaim> claims = new HashMap<>(sourceClaims.size() + ephemeralClaims.size());
+      Map<String, Bound> nextBound = new HashMap<>();
+      unbound.clear();
+      sourceClaims.forEach((key, c) -> claims.put(key, evaluate(key, c, objects, nextBound)));
+      for (PersistentVolumeClaim c : ephemeralClaims) {
+        String key = ClusterObjects.key(c);
+        if (!claims.containsKey(key)) {
+          claims.put(key, evaluate(key, c, objects, nextBound));
         }
-        nextBound.put(key, b);
-        out.add(b.copy());
-        continue;
       }
-      out.add(c);
-      maybeProvision(c, objects);
+      bound = nextBound;
+      errors.keySet().retainAll(unbound.keySet()); // a claim bound or gone has no provisioning problem any more
+      if (!sameEntries(claims, lastClaims)) {
+        lastClaims = FrozenMap.adopt(claims);
+      }
+      releasable = provisioned.values().stream().filter(p -> !lastClaims.containsKey(p.claim())).toList();
+      lastSourceClaims = sourceClaims;
+      lastEphemeralClaims = ephemeralClaims;
+      lastClaimsVersion = provisionedVersion;
+    } else {
+      // Nothing a binding depends on changed (a pod came or went): only the claims still waiting for a volume are
+      // looked at again, since their class, their driver or a free creation slot may have come.
+      unbound.values().forEach(c -> maybeProvision(c, objects));
     }
-    lastWanted = wanted;
-    bound = nextBound;
-    reclaim(wanted);
-    return ClusterObjects.of(out, objects.errors());
+    reclaim();
+    return new ClusterObjects(objects.pods(), lastClaims, volumes(objects.volumes()), objects.storageClasses(),
+        objects.csiDrivers(), objects.secrets(), objects.errors());
+  }
+
+  /** The claim as handed downstream: bound to its provisioned volume when there is one; provisioned when needed. */
+  private PersistentVolumeClaim evaluate(String key, PersistentVolumeClaim c, ClusterObjects objects, Map<String, Bound> nextBound) {
+    seenClaims.add(key);
+    String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
+    if (volumeName != null && !volumeName.isEmpty()) {
+      return c;
+    }
+    // The same bound copy while neither claim nor PV changes, so the populator sees an unchanged object.
+    Bound b = bound.get(key);
+    Provisioned still = b == null ? null : provisioned.get(b.pv().getMetadata().getName());
+    if (b == null || b.claim() != c || still == null || still.pv() != b.pv()) {
+      Provisioned p = provisioned.get(pvName(c));
+      b = p == null ? null
+          : new Bound(c, p.pv(), new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(p.pv().getMetadata().getName()).endSpec().build());
+    }
+    if (b != null) {
+      nextBound.put(key, b);
+      return b.copy();
+    }
+    unbound.put(key, c);
+    maybeProvision(c, objects);
+    return c;
+  }
+
+  private static <V> boolean sameEntries(Map<String, V> a, Map<String, V> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (var e : a.entrySet()) {
+      if (b.get(e.getKey()) != e.getValue()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The sources' volumes and the provisioned ones (a source's volume of the same name wins); rebuilt on change only. */
+  private Map<String, PersistentVolume> volumes(Map<String, PersistentVolume> sourceVolumes) {
+    if (sourceVolumes != lastSourceVolumes || provisionedVersion != lastVolumesVersion) {
+      HashMap<String, PersistentVolume> m = new HashMap<>(sourceVolumes);
+      provisioned.forEach((name, p) -> m.putIfAbsent(name, p.pv()));
+      lastVolumes = FrozenMap.adopt(m);
+      lastSourceVolumes = sourceVolumes;
+      lastVolumesVersion = provisionedVersion;
+    }
+    return lastVolumes;
   }
 
   /**
@@ -196,19 +271,39 @@ public final class Provisioner {
    * again only when the pod object changed, so the populator sees the same claim objects and keeps its work.
    */
   private List<PersistentVolumeClaim> ephemeralClaims(ClusterObjects objects) {
-    Map<String, Ephemeral> next = new HashMap<>();
+    Map<String, Pod> pods = objects.pods();
+    if (pods == lastPods) {
+      return lastEphemeralList;
+    }
     List<PersistentVolumeClaim> out = new ArrayList<>();
-    for (Pod pod : objects.pods().values()) {
-      String podKey = ClusterObjects.key(pod);
+    pods.forEach((podKey, pod) -> {
       Ephemeral e = ephemeral.get(podKey);
       if (e == null || e.pod() != pod) {
         e = new Ephemeral(pod, ephemeralClaims(pod));
+        ephemeral.put(podKey, e);
       }
-      next.put(podKey, e);
       out.addAll(e.claims());
+    });
+    if (ephemeral.size() > pods.size()) {
+      ephemeral.keySet().removeIf(k -> !pods.containsKey(k));
     }
-    ephemeral = next;
-    return out;
+    lastPods = pods;
+    if (!sameElements(out, lastEphemeralList)) { // the same list while the claims are the same: nothing to evaluate
+      lastEphemeralList = List.copyOf(out);
+    }
+    return lastEphemeralList;
+  }
+
+  private static <T> boolean sameElements(List<T> a, List<T> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (a.get(i) != b.get(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static List<PersistentVolumeClaim> ephemeralClaims(Pod pod) {
@@ -263,7 +358,7 @@ public final class Provisioner {
     if (creating >= MAX_CONCURRENT_CREATES) {
       // Started as soon as a creation finishes, if the claim is still wanted then.
       waitingForSlot.putIfAbsent(name, () -> {
-        if (lastWanted.contains(key)) {
+        if (lastClaims.containsKey(key)) {
           maybeProvision(c, last);
         }
       });
@@ -316,7 +411,8 @@ public final class Provisioner {
           creating--;
           startWaiting();
           if (ar.succeeded()) {
-            provisioned.put(name, ar.result());
+            provisioned.put(name, new Provisioned(ar.result()));
+            provisionedVersion++;
             errors.remove(key);
             LOG.info("claim {} bound to new PersistentVolume {} (volume {})", key, name, ar.result().getSpec().getCsi().getVolumeHandle());
             refresh();
@@ -337,18 +433,19 @@ public final class Provisioner {
   }
 
   /** Claims that went away release their volumes: deleted (Delete) once unused, or kept (Retain). */
-  private void reclaim(Set<String> wantedClaims) {
-    for (PersistentVolume pv : List.copyOf(provisioned.values())) {
-      String claim = pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName();
+  private void reclaim() {
+    for (Provisioned p : releasable) {
+      String claim = p.claim();
+      PersistentVolume pv = p.pv();
       String name = pv.getMetadata().getName();
-      if (wantedClaims.contains(claim) || inFlight.contains(name) || !seenClaims.contains(claim)) {
+      if (provisioned.get(name) != p || inFlight.contains(name) || !seenClaims.contains(claim)) {
         continue;
       }
       if (!"Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())) {
         continue;
       }
       if (inUse.test(pv)) {
-        vertx.setTimer(500, t -> refresh()); // look again once the reconciler has torn it down
+        lookAgainLater(); // once the reconciler has torn it down
         continue;
       }
       RegisteredDriver d = drivers.get(pv.getSpec().getCsi().getDriver()).orElse(null);
@@ -363,6 +460,7 @@ public final class Provisioner {
             inFlight.remove(name);
             if (ar.succeeded()) {
               provisioned.remove(name);
+              provisionedVersion++;
               seenClaims.remove(claim);
               LOG.info("deleted volume {} of PersistentVolume {}: its claim {} is gone (reclaimPolicy Delete)",
                   pv.getSpec().getCsi().getVolumeHandle(), name, claim);
@@ -371,6 +469,22 @@ public final class Provisioner {
               vertx.setTimer(2000, t -> refresh());
             }
           });
+    }
+  }
+
+  private boolean lookAgainScheduled;
+
+  /**
+   * One re-evaluation in 500 ms, however many volumes wait to be released: a thousand claims deleted at once must
+   * not schedule a thousand timers per evaluation.
+   */
+  private void lookAgainLater() {
+    if (!lookAgainScheduled) {
+      lookAgainScheduled = true;
+      vertx.setTimer(500, t -> {
+        lookAgainScheduled = false;
+        refresh();
+      });
     }
   }
 
@@ -392,7 +506,7 @@ public final class Provisioner {
       try {
         PersistentVolume pv = KUBE.unmarshal(record.getValue(), PersistentVolume.class);
         KubeletLayout.requireName(pv.getMetadata().getName(), "PersistentVolume name");
-        provisioned.put(pv.getMetadata().getName(), pv);
+        provisioned.put(pv.getMetadata().getName(), new Provisioned(pv));
       } catch (RuntimeException e) {
         LOG.error("provisioned volume record {} in {} is unreadable and was skipped: {}", record.getKey(), records.file(),
             e.getMessage());
@@ -402,6 +516,7 @@ public final class Provisioner {
 
   /** Closes the provisioned volumes' log; nothing is provisioned or deleted afterwards. */
   public void close() {
+    closed = true;
     records.close();
   }
 }

@@ -121,4 +121,114 @@ class DesiredStateOfWorldPopulatorTest {
     assertTrue(errors(failed).contains("StorageClass sc does not exist"), errors(failed));
     assertTrue(failed.pods().get("default/app").waiting().isEmpty());
   }
+
+  /**
+   * Random changes to pods sharing claims (some using a claim as a block device and others as a filesystem, so
+   * they conflict), PVs, the CSIDriver and a Secret: after every step the incremental populator must give exactly
+   * what a resolution from scratch gives.
+   */
+  @Test
+  void incrementalBuildsEqualResolutionsFromScratch() {
+    int[] conflicts = {0};
+    for (long seed = 1; seed <= 4; seed++) {
+      java.util.Random random = new java.util.Random(seed);
+      DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
+      java.util.Map<String, HasMetadata> world = new java.util.TreeMap<>();
+      // Changed as the agent changes its views (only the kinds touched are new maps), so the populator's shortcut
+      // for kinds that did not change is exercised; the expected state is resolved from scratch from the world.
+      ClusterObjects current = ClusterObjects.EMPTY;
+      for (int step = 0; step < 400; step++) {
+        java.util.Map<String, HasMetadata> before = new java.util.HashMap<>(world);
+        int what = random.nextInt(10);
+        if (what < 5) {
+          int i = random.nextInt(8);
+          if (random.nextInt(4) == 0) {
+            world.remove("pod/p" + i);
+          } else {
+            world.put("pod/p" + i, randomPod(i, random));
+          }
+        } else if (what < 7) {
+          String c = "abc".substring(random.nextInt(3)).substring(0, 1);
+          if (random.nextInt(3) == 0) {
+            world.remove("pv/" + c);
+          } else {
+            // Two PVs with the same handle are one volume: used as a block device and as a filesystem, they conflict.
+            world.put("pv/" + c, pv(c, random.nextBoolean() ? c : "shared", random.nextBoolean(), random.nextBoolean()));
+          }
+        } else if (what < 8) {
+          String c = "abc".substring(random.nextInt(3)).substring(0, 1);
+          if (random.nextInt(3) == 0) {
+            world.remove("claim/" + c);
+          } else {
+            world.put("claim/" + c, claim(c));
+          }
+        } else if (what < 9) {
+          toggle(world, "driver", () -> parse(DRIVER.replace("podInfoOnMount: true", "podInfoOnMount: true, volumeLifecycleModes: [Persistent, Ephemeral]")).get(0), random);
+        } else {
+          toggle(world, "secret", () -> parse(SECRET).get(0), random);
+        }
+        List<HasMetadata> upserts = new ArrayList<>();
+        List<HasMetadata> removals = new ArrayList<>();
+        before.forEach((k, o) -> {
+          if (!world.containsKey(k)) {
+            removals.add(o);
+          }
+        });
+        world.forEach((k, o) -> {
+          if (before.get(k) != o) {
+            upserts.add(o);
+          }
+        });
+        current = current.with(upserts, removals);
+        DesiredStateOfWorld incremental = populator.build(current, java.util.Map.of());
+        assertEquals(DesiredStateOfWorldPopulator.populate(objects(new ArrayList<>(world.values()))), incremental,
+            "seed " + seed + " step " + step + ": " + world.keySet());
+        incremental.pods().values().stream().flatMap(p -> p.errors().stream()).filter(e -> e.contains("as a block device and as a filesystem"))
+            .findAny().ifPresent(e -> conflicts[0]++);
+      }
+    }
+    assertTrue(conflicts[0] > 50, "the steps must include conflicting uses of one volume, not only independent ones: " + conflicts[0]);
+  }
+
+  private static void toggle(java.util.Map<String, HasMetadata> world, String key, java.util.function.Supplier<HasMetadata> make,
+                             java.util.Random random) {
+    if (world.containsKey(key) && random.nextBoolean()) {
+      world.remove(key);
+    } else {
+      world.put(key, make.get());
+    }
+  }
+
+  private static HasMetadata randomPod(int i, java.util.Random random) {
+    var spec = new io.fabric8.kubernetes.api.model.PodSpecBuilder();
+    var container = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName("c").withImage("busybox");
+    int volumes = 1 + random.nextInt(3);
+    for (int v = 0; v < volumes; v++) {
+      String name = "v" + v;
+      int kind = random.nextInt(4);
+      if (kind == 3) {
+        spec.addNewVolume().withName(name).withNewCsi().withDriver("d.example.com").endCsi().endVolume();
+      } else {
+        spec.addNewVolume().withName(name).withNewPersistentVolumeClaim().withClaimName("claim-" + "abc".charAt(kind)).endPersistentVolumeClaim().endVolume();
+      }
+      if (random.nextBoolean()) {
+        container.addNewVolumeDevice().withName(name).withDevicePath("/dev/" + name).endVolumeDevice();
+      } else {
+        container.addNewVolumeMount().withName(name).withMountPath("/" + name).endVolumeMount();
+      }
+    }
+    return new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("p" + i).withNamespace("default")
+        .withUid(String.format("aaaaaaaa-0000-4000-8000-%012d", i)).endMetadata()
+        .withSpec(spec.withContainers(container.build()).build()).build();
+  }
+
+  private static HasMetadata claim(String c) {
+    return parse(CLAIM.replace("name: claim,", "name: claim-" + c + ",").replace("pv-1", "pv-" + c)).get(0);
+  }
+
+  private static HasMetadata pv(String c, String handle, boolean block, boolean stageSecret) {
+    String yaml = PV.replace("pv-1", "pv-" + c).replace("name: claim}", "name: claim-" + c + "}").replace("h1", "h-" + handle)
+        .replace("  capacity:", "  volumeMode: " + (block ? "Block" : "Filesystem") + "\n  capacity:");
+    return parse(stageSecret ? yaml : yaml.replace(", nodeStageSecretRef: {name: s, namespace: default}", "")).get(0);
+  }
 }

@@ -1,0 +1,48 @@
+package dev.csinode.agent.podsource;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Changing a view copies only the kinds touched; an overlay's objects replace the base's of the same kind and key. */
+class ClusterObjectsTest {
+  static HasMetadata pod(String ns, String name, String uid) {
+    return new PodBuilder().withNewMetadata().withNamespace(ns).withName(name).withUid(uid).endMetadata().build();
+  }
+
+  @Test
+  void withReplacesAndRemovesByKindAndKeyAndSharesUntouchedKinds() {
+    HasMetadata secret = new SecretBuilder().withNewMetadata().withNamespace("ns").withName("s").endMetadata().build();
+    HasMetadata pv = new PersistentVolumeBuilder().withNewMetadata().withName("pv").endMetadata().build();
+    ClusterObjects base = ClusterObjects.of(List.of(pod("ns", "a", "1"), pod("ns", "b", "2"), secret, pv), List.of("e"));
+
+    ClusterObjects next = base.with(List.of(pod("ns", "a", "1-new"), pod("other", "a", "3")), List.of(pod("ns", "b", "")));
+    assertEquals("1-new", next.pods().get("ns/a").getMetadata().getUid());
+    assertEquals("3", next.pods().get("other/a").getMetadata().getUid());
+    assertFalse(next.pods().containsKey("ns/b"));
+    assertEquals(2, base.pods().size(), "the base view is unchanged");
+    assertTrue(base.pods().containsKey("ns/b"));
+    assertSame(base.secrets(), next.secrets(), "kinds not touched are shared, not copied");
+    assertSame(base.volumes(), next.volumes());
+    assertEquals(List.of("e"), next.errors());
+
+    ClusterObjects noPv = next.with(List.of(), List.of(pv));
+    assertTrue(noPv.volumes().isEmpty(), "cluster-scoped objects are keyed by name");
+  }
+
+  @Test
+  void overlayPrefersTheTopObjectsAndKeepsBothErrorLists() {
+    ClusterObjects manifests = ClusterObjects.of(List.of(pod("ns", "a", "from-file"), pod("ns", "m", "m")), List.of("bad file"));
+    ClusterObjects pushed = ClusterObjects.of(List.of(pod("ns", "a", "pushed")), List.of());
+    ClusterObjects merged = ApiObjectStore.merge(manifests, pushed);
+    assertEquals("pushed", merged.pods().get("ns/a").getMetadata().getUid());
+    assertEquals("m", merged.pods().get("ns/m").getMetadata().getUid());
+    assertEquals(List.of("bad file"), merged.errors());
+    assertSame(pushed.pods(), ApiObjectStore.merge(ClusterObjects.EMPTY, pushed).pods(), "no manifests: the pushed view as it is");
+  }
+}
