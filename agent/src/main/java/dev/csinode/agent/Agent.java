@@ -237,10 +237,7 @@ public final class Agent implements AgentApi {
     }
     if (volumes != null) {
       VolumeManager vm = volumes;
-      f = f.eventually(() -> {
-        vm.stop();
-        return Future.succeededFuture();
-      });
+      f = f.eventually(vm::stop);
     }
     if (bundledRegistrar != null) {
       f = f.eventually(bundledRegistrar::stop);

@@ -183,12 +183,15 @@ public final class VolumeManager {
     executor.observe(observer);
   }
 
-  public void stop() {
+  /** Stops reconciling; completes when no housekeeping pass is left reading the root. Mounts stay. */
+  public Future<Void> stop() {
     context.runOnContext(v -> volumeStats.stop());
-    reconciler.stop();
-    csi.close();
-    journal.close();
-    provisioner.close();
+    return reconciler.stop().eventually(() -> {
+      csi.close();
+      journal.close();
+      provisioner.close();
+      return Future.succeededFuture();
+    });
   }
 
   /**

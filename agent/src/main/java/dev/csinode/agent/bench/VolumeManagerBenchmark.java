@@ -85,7 +85,28 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       await(() -> warm.volumeManager().volumes().isEmpty() && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
       warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
       warm.stop().await();
-      run("umount", warmRoot.toString());
+      try {
+        run("umount", warmRoot.toString());
+      } catch (IllegalStateException busy) { // what still holds the warm-up's root after its agent stopped
+        StringBuilder held = new StringBuilder();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+          fds.forEach(fd -> {
+            try {
+              String target = Files.readSymbolicLink(fd).toString();
+              if (target.startsWith(warmRoot.toString()) || target.startsWith("socket:")) {
+                held.append(" fd ").append(fd.getFileName()).append(" -> ").append(target);
+              }
+            } catch (java.io.IOException ignored) {
+              // closed meanwhile
+            }
+          });
+        }
+        held.append("; mounts: ").append(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+            .filter(l -> l.contains(warmRoot.toString() + "/")).toList());
+        held.append("; unix sockets: ").append(Files.readAllLines(Path.of("/proc/net/unix")).stream()
+            .filter(l -> l.contains(warmRoot.toString())).toList());
+        throw new IllegalStateException(busy.getMessage() + " held by:" + held);
+      }
       row("warm-up (not measured)", warmUp + " pods published and torn down", "done (root on a tmpfs)");
     }
     Agent first = start(vertx, root);

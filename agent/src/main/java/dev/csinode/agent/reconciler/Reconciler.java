@@ -111,12 +111,22 @@ public final class Reconciler {
     });
   }
 
-  public void stop() {
+  /**
+   * No more passes; completes once a housekeeping pass in flight is over, since it reads (and may remove)
+   * directories under the root: when the agent has stopped, nothing of it holds the root any more.
+   */
+  public Future<Void> stop() {
+    Promise<Void> stoppedNow = Promise.promise();
     context.runOnContext(v -> {
+      stopped = true;
       vertx.cancelTimer(resyncTimer);
       vertx.cancelTimer(retryTimer);
+      housekeeping.onComplete(ar -> stoppedNow.complete());
     });
+    return stoppedNow.future();
   }
+
+  private boolean stopped;
 
   /** Hands the reconciler a new desired state; work starts at once. */
   public void update(DesiredStateOfWorld desired) {
@@ -310,6 +320,10 @@ public final class Reconciler {
     context.runOnContext(v -> {
       if (!desiredPopulated) {
         result.fail("the pod sources have not delivered their pods yet; try again in a moment");
+        return;
+      }
+      if (stopped) {
+        result.fail("the agent is stopping");
         return;
       }
       housekeeping = housekeeping.transform(ar -> pass(remove));
