@@ -87,7 +87,7 @@ final class NodeServer extends NodeService {
           checkVolumeLimit(id);
         }
         HostpathVolume.Staged staged = stage(v, staging, cap, flags);
-        store.put(v.withStaged(staged));
+        store.putNodeState(v.withStaged(staged));
         LOG.info("staged volume {} at {}{}", id, staging, staged.loopDevice() == null ? "" : " (" + staged.loopDevice() + ")");
         return NodeStageVolumeResponse.getDefaultInstance();
       });
@@ -165,7 +165,7 @@ final class NodeServer extends NodeService {
         if (s.loopDevice() != null) {
           loops.find(storage.image(v.id())).ifPresent(loops::detach);
         }
-        store.put(v.withStaged(null));
+        store.putNodeState(v.withStaged(null));
         LOG.info("unstaged volume {} from {}", id, staging);
         return NodeUnstageVolumeResponse.getDefaultInstance();
       });
@@ -217,7 +217,7 @@ final class NodeServer extends NodeService {
       makeDirectory(target);
       mounter.bind(Path.of(v.staged().path()), target, req.getReadonly(), flags);
     }
-    store.put(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
+    store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
         req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
     LOG.info("published volume {} at {}{}", v.id(), target, req.getReadonly() ? " (read-only)" : "");
     return NodePublishVolumeResponse.getDefaultInstance();
@@ -294,7 +294,7 @@ final class NodeServer extends NodeService {
       makeDirectory(target);
       mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
     }
-    store.put(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
+    store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
         req.getVolumeCapability().getAccessMode().getModeValue(), flags)));
     LOG.info("published ephemeral volume {} at {}", id, target);
     return NodePublishVolumeResponse.getDefaultInstance();
@@ -316,7 +316,7 @@ final class NodeServer extends NodeService {
         removeTarget(target);
         if (p != null) {
           v = v.withPublished(target.toString(), null);
-          store.put(v);
+          store.putNodeState(v);
           LOG.info("unpublished volume {} from {}", id, target);
         }
         if (v.ephemeral() && v.published().isEmpty()) {

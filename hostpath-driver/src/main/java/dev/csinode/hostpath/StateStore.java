@@ -43,11 +43,19 @@ final class StateStore implements AutoCloseable {
   }
 
   void save(HostpathVolume v) {
-    write(VOLUME + v.id(), v);
+    write(VOLUME + v.id(), v, true);
+  }
+
+  /**
+   * Saves a change of where the volume is staged or published on this node: no disk flush, since a reboot
+   * unmounts everything anyway and the NodeUnstage/NodeUnpublish that may follow one are idempotent.
+   */
+  void saveNodeState(HostpathVolume v) {
+    write(VOLUME + v.id(), v, false);
   }
 
   void save(HostpathSnapshot s) {
-    write(SNAPSHOT + s.id(), s);
+    write(SNAPSHOT + s.id(), s, true);
   }
 
   void deleteVolume(String id) {
@@ -74,9 +82,10 @@ final class StateStore implements AutoCloseable {
     return out;
   }
 
-  private void write(String key, Object value) {
+  private void write(String key, Object value, boolean flush) {
     try {
-      await(log.put(key, json.writeValueAsString(value)), key);
+      String record = json.writeValueAsString(value);
+      await(flush ? log.put(key, record) : log.putUntilReboot(key, record), key);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot persist state of " + key, e);
     }

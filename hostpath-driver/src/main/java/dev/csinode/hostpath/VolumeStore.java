@@ -17,14 +17,19 @@ final class VolumeStore {
   private final StateStore disk;
   private final ConcurrentHashMap<String, HostpathVolume> volumes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, HostpathSnapshot> snapshots = new ConcurrentHashMap<>();
+  /** Ids of the (non-ephemeral) volumes by name: CreateVolume looks a name up on every call. */
+  private final ConcurrentHashMap<String, String> idsByName = new ConcurrentHashMap<>();
+  /** Capacity of all volumes and sizes of all snapshots, kept as they change (checked on every creation). */
+  private final java.util.concurrent.atomic.AtomicLong volumeBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong snapshotBytes = new java.util.concurrent.atomic.AtomicLong();
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   /** Volume names being created outside the lock, with their sizes (guarded by this). */
   private final java.util.Map<String, Long> creating = new java.util.HashMap<>();
 
   VolumeStore(StateStore disk) {
     this.disk = disk;
-    disk.loadVolumes().forEach(v -> volumes.put(v.id(), v));
-    disk.loadSnapshots().forEach(s -> snapshots.put(s.id(), s));
+    disk.loadVolumes().forEach(this::remember);
+    disk.loadSnapshots().forEach(this::remember);
   }
 
   Optional<HostpathVolume> volume(String id) {
@@ -32,7 +37,8 @@ final class VolumeStore {
   }
 
   Optional<HostpathVolume> volumeByName(String name) {
-    return volumes.values().stream().filter(v -> !v.ephemeral() && v.name().equals(name)).findFirst();
+    String id = idsByName.get(name);
+    return id == null ? Optional.empty() : volume(id).filter(v -> !v.ephemeral() && v.name().equals(name));
   }
 
   List<HostpathVolume> volumes() {
@@ -53,9 +59,7 @@ final class VolumeStore {
 
   /** Bytes of volumes, snapshots and creations in progress. Call under {@link #serialized}. */
   long allocatedBytes() {
-    return volumes.values().stream().mapToLong(HostpathVolume::capacityBytes).sum()
-        + snapshots.values().stream().mapToLong(HostpathSnapshot::sizeBytes).sum()
-        + creating.values().stream().mapToLong(Long::longValue).sum();
+    return volumeBytes.get() + snapshotBytes.get() + creating.values().stream().mapToLong(Long::longValue).sum();
   }
 
   /** Claims a volume name and its capacity for a creation in progress; false when the name is already being created. */
@@ -73,22 +77,50 @@ final class VolumeStore {
 
   void put(HostpathVolume v) {
     disk.save(v);
-    volumes.put(v.id(), v);
+    remember(v);
+  }
+
+  /** A change of where the volume is staged or published on this node (see {@link StateStore#saveNodeState}). */
+  void putNodeState(HostpathVolume v) {
+    disk.saveNodeState(v);
+    remember(v);
   }
 
   void removeVolume(String id) {
     disk.deleteVolume(id);
-    volumes.remove(id);
+    HostpathVolume old = volumes.remove(id);
+    if (old != null) {
+      volumeBytes.addAndGet(-old.capacityBytes());
+      if (!old.ephemeral()) {
+        idsByName.remove(old.name(), old.id());
+      }
+    }
   }
 
   void put(HostpathSnapshot s) {
     disk.save(s);
-    snapshots.put(s.id(), s);
+    remember(s);
   }
 
   void removeSnapshot(String id) {
     disk.deleteSnapshot(id);
-    snapshots.remove(id);
+    HostpathSnapshot old = snapshots.remove(id);
+    if (old != null) {
+      snapshotBytes.addAndGet(-old.sizeBytes());
+    }
+  }
+
+  private void remember(HostpathVolume v) {
+    HostpathVolume old = volumes.put(v.id(), v);
+    volumeBytes.addAndGet(v.capacityBytes() - (old == null ? 0 : old.capacityBytes()));
+    if (!v.ephemeral()) {
+      idsByName.put(v.name(), v.id());
+    }
+  }
+
+  private void remember(HostpathSnapshot s) {
+    HostpathSnapshot old = snapshots.put(s.id(), s);
+    snapshotBytes.addAndGet(s.sizeBytes() - (old == null ? 0 : old.sizeBytes()));
   }
 
   /** Runs the operation holding the lock of each key, or fails with ABORTED when one is held. */

@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * records changing a few times each made every later file creation on the node slower, mounts included.
  *
  * <p>Group commit: one writer thread takes everything queued, writes it with one write(2) and one fdatasync, then
- * completes all of it, so a thousand records changing at once cost a few disk flushes. A torn last line (a crash
+ * completes all of it, so a thousand records changing at once cost a few disk flushes. Changes that need only
+ * survive a crash of the process ({@link #putUntilReboot}) skip the fdatasync when nothing else in the group
+ * needs it. A torn last line (a crash
  * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
  * past several times the live records. Thread-safe.
@@ -40,7 +42,8 @@ public final class RecordLog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecordLog.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private record Pending(String key, String value, byte[] line, CompletableFuture<Void> done) {}
+  /** {@code flush}: the change must survive a power loss, not only a crash of this process. */
+  private record Pending(String key, String value, byte[] line, boolean flush, CompletableFuture<Void> done) {}
 
   private final Path file;
   private final String keyField;
@@ -94,17 +97,31 @@ public final class RecordLog implements AutoCloseable {
 
   /** Sets one record; completes once it is durable. {@code json} must be one line of JSON (not pretty-printed). */
   public CompletableFuture<Void> put(String key, String json) {
-    return submit(Map.of(key, json), List.of());
+    return submit(Map.of(key, json), List.of(), true);
+  }
+
+  /**
+   * Sets one record; completes once it is written, without waiting for the disk: it survives a crash of this
+   * process, not necessarily a power loss (then the key's last durable record stands). For records a reboot makes
+   * moot anyway (what is mounted), which must not cost a disk flush each. A later durable change flushes it too.
+   */
+  public CompletableFuture<Void> putUntilReboot(String key, String json) {
+    return submit(Map.of(key, json), List.of(), false);
   }
 
   /** Sets several records, durable together. */
   public CompletableFuture<Void> putAll(Map<String, String> records) {
-    return submit(records, List.of());
+    return submit(records, List.of(), true);
   }
 
   /** Removes one record (nothing happens if there is none); completes once that is durable. */
   public CompletableFuture<Void> remove(String key) {
-    return submit(Map.of(), List.of(key));
+    return submit(Map.of(), List.of(key), true);
+  }
+
+  /** Removes one record, surviving a crash of this process but not necessarily a power loss (see {@link #putUntilReboot}). */
+  public CompletableFuture<Void> removeUntilReboot(String key) {
+    return submit(Map.of(), List.of(key), false);
   }
 
   /** Waits until a change is durable, for callers on worker threads; its failure is thrown as it was. */
@@ -116,7 +133,7 @@ public final class RecordLog implements AutoCloseable {
     }
   }
 
-  private CompletableFuture<Void> submit(Map<String, String> puts, List<String> removals) {
+  private CompletableFuture<Void> submit(Map<String, String> puts, List<String> removals, boolean flush) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     if (closed) {
       done.completeExceptionally(new IOException("record log " + file + " is closed"));
@@ -125,10 +142,10 @@ public final class RecordLog implements AutoCloseable {
     List<Pending> batch = new ArrayList<>();
     try {
       for (var e : puts.entrySet()) {
-        batch.add(new Pending(e.getKey(), e.getValue(), line(e.getKey(), e.getValue()), done));
+        batch.add(new Pending(e.getKey(), e.getValue(), line(e.getKey(), e.getValue()), flush, done));
       }
       for (String key : removals) {
-        batch.add(new Pending(key, null, line(key, null), done));
+        batch.add(new Pending(key, null, line(key, null), flush, done));
       }
     } catch (IOException | IllegalArgumentException e) {
       done.completeExceptionally(e);
@@ -176,7 +193,9 @@ public final class RecordLog implements AutoCloseable {
             while (buf.hasRemaining()) {
               out.write(buf);
             }
-            out.force(false);
+            if (all.stream().anyMatch(Pending::flush)) {
+              out.force(false);
+            }
           } catch (IOException e) {
             broken = true;
             throw e;

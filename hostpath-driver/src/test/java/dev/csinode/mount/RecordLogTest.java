@@ -50,6 +50,25 @@ class RecordLogTest {
   }
 
   @Test
+  void changesUntilRebootAreInTheFileWhenTheyCompleteAndMixWithDurableOnes() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      log.put("created", "{\"n\":1}").join();
+      log.putUntilReboot("mounted", "{\"at\":\"/a\"}").join();
+      log.putUntilReboot("created", "{\"n\":2}").join();
+      log.put("other", "{}").join();
+      log.removeUntilReboot("other").join();
+      // What a crash of the process right now would leave: the file as the kernel has it.
+      String text = Files.readString(file());
+      assertTrue(text.contains("\"mounted\""), text);
+      assertTrue(text.contains("\"n\":2"), text);
+      assertEquals(Map.of("created", "{\"n\":2}", "mounted", "{\"at\":\"/a\"}"), log.records());
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("created", "{\"n\":2}", "mounted", "{\"at\":\"/a\"}"), log.records());
+    }
+  }
+
+  @Test
   void growsOnlyBoundedWhileOpen() throws Exception {
     try (RecordLog log = RecordLog.open(file())) {
       for (int i = 0; i < 5000; i++) {

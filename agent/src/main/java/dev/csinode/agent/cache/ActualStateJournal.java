@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
  * The actual state of world on disk: a {@link RecordLog}, {@code <state-dir>/journal/journal.log}, with one
  * record per volume ({@code {"volume": unique name, "entry": ...}}), written before each CSI call (the pending step
  * marked UNCERTAIN) and after it. A crash at any point leaves a log that says at worst "may be mounted", never
- * "not mounted" for something that is. Group-committed, so a thousand volumes changing at once cost a few disk
- * flushes. Each record carries the boot id.
+ * "not mounted" for something that is. Group-committed, and flushed to the disk only for attachments (see
+ * {@link #append}). Each record carries the boot id.
  */
 public final class ActualStateJournal implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ActualStateJournal.class);
@@ -89,10 +89,21 @@ public final class ActualStateJournal implements AutoCloseable {
     return entries;
   }
 
-  /** Records the volume (or that nothing of it is left); the future completes once that is durable on disk. */
+  /**
+   * Records the volume (or that nothing of it is left); the future completes once the record is written. Only an
+   * attachment is flushed to the disk: it outlives a reboot, and a lost record of it would leak it. What is
+   * mounted does not outlive one (the next start sees another boot id), so those records need only survive a
+   * crash of the agent, which the page cache gives them; a record lost to a power loss leaves the one before, and
+   * every step it could make the agent repeat is idempotent.
+   */
   public java.util.concurrent.CompletableFuture<Void> append(Entry e) {
     try {
-      return e.empty() ? log.remove(e.spec().uniqueName()) : log.put(e.spec().uniqueName(), JSON.writeValueAsString(e));
+      String key = e.spec().uniqueName();
+      if (e.empty()) {
+        return log.removeUntilReboot(key);
+      }
+      String record = JSON.writeValueAsString(e);
+      return e.attached() ? log.put(key, record) : log.putUntilReboot(key, record);
     } catch (IOException ex) {
       return java.util.concurrent.CompletableFuture.failedFuture(ex);
     }
