@@ -35,8 +35,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
   @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
   @Option(names = "--warm-up", defaultValue = "2000",
-      description = "Pods taken through a whole batch first (in a root on a tmpfs), not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
+      description = "Pods per warm-up round: taken through a whole batch first (in a root on a tmpfs), not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
   int warmUp;
+  @Option(names = "--warm-up-rounds", defaultValue = "5",
+      description = "At most this many warm-up rounds; fewer when the JIT settles sooner.")
+  int warmUpRounds;
   @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
   boolean timeline;
 
@@ -68,22 +71,20 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       run("mount", "-t", "tmpfs", "-o", "size=1g", "bench-warm-up", warmRoot.toString());
       Agent warm = start(vertx, warmRoot);
       warm.apply(STORAGE).await();
-      StringBuilder w = new StringBuilder();
-      for (int i = 0; i < warmUp; i++) {
-        w.append(claimAndPod("w" + i));
-      }
-      warm.apply(w.toString()).await();
-      List<io.vertx.core.Future<?>> ready = new ArrayList<>();
-      for (int i = 0; i < warmUp; i++) {
-        ready.add(warm.volumeManager().whenReady("default/w" + i, Duration.ofMinutes(10)));
-      }
-      io.vertx.core.Future.all(ready).await();
-      for (int i = 0; i < warmUp; i++) {
-        warm.deletePod("default", "w" + i).await();
-        warm.deleteObject("PersistentVolumeClaim", "default", "w" + i).await();
-      }
-      await(() -> warm.volumeManager().volumes().isEmpty() && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
-      warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
+      // Rounds until the JIT has settled (its compiler threads used under a tenth of a core in the last round):
+      // the figures are of an agent that has been running, as a node's agent is, not of one still compiling.
+      int rounds = 0;
+      long jitMillis;
+      long wallMillis;
+      do {
+        long jit0 = compilerCpuMillis();
+        long w0 = System.nanoTime();
+        warmUpRound(warm, rounds++);
+        jitMillis = compilerCpuMillis() - jit0;
+        wallMillis = (System.nanoTime() - w0) / 1_000_000;
+      } while (rounds < warmUpRounds && jitMillis * 10 > wallMillis);
+      warmUpSummary = rounds + " x " + warmUp + " pods; JIT " + Math.round(100.0 * jitMillis / Math.max(1, wallMillis))
+          + " % of a core in the last";
       warm.stop().await();
       try {
         run("umount", warmRoot.toString());
@@ -107,7 +108,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
             .filter(l -> l.contains(warmRoot.toString())).toList());
         throw new IllegalStateException(busy.getMessage() + " held by:" + held);
       }
-      row("warm-up (not measured)", warmUp + " pods published and torn down", "done (root on a tmpfs)");
+      row("warm-up (not measured, root on a tmpfs)", "rounds of pods published and torn down", warmUpSummary);
     }
     Agent first = start(vertx, root);
     Agent agent = first;
@@ -199,6 +200,29 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     vertx.close().await();
     print();
     return 0;
+  }
+
+  private String warmUpSummary;
+
+  /** One warm-up round: the batch's pods and claims, published, then deleted with their volumes. */
+  private void warmUpRound(Agent warm, int round) throws InterruptedException {
+    String prefix = "w" + round + "-";
+    StringBuilder w = new StringBuilder();
+    for (int i = 0; i < warmUp; i++) {
+      w.append(claimAndPod(prefix + i));
+    }
+    warm.apply(w.toString()).await();
+    List<io.vertx.core.Future<?>> ready = new ArrayList<>();
+    for (int i = 0; i < warmUp; i++) {
+      ready.add(warm.volumeManager().whenReady("default/" + prefix + i, Duration.ofMinutes(10)));
+    }
+    io.vertx.core.Future.all(ready).await();
+    for (int i = 0; i < warmUp; i++) {
+      warm.deletePod("default", prefix + i).await();
+      warm.deleteObject("PersistentVolumeClaim", "default", prefix + i).await();
+    }
+    await(() -> warm.volumeManager().volumes().isEmpty() && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
+    warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
   }
 
   private static Agent start(Vertx vertx, Path root) {
