@@ -45,14 +45,17 @@ public final class ApiObjectStore implements AutoCloseable {
     return o.getKind() + "_" + ns + "_" + o.getMetadata().getName();
   }
 
-  /** Adds or replaces the objects; returns once they are durable. Blocking. */
+  /**
+   * Adds or replaces the objects; returns once they are durable. The objects become the store's (a pod without a
+   * uid gets one, in place): hand it objects just parsed and do not change them afterwards. Blocking.
+   */
   public synchronized void apply(List<HasMetadata> items) throws IOException {
     Map<String, HasMetadata> byId = new TreeMap<>();
     Map<String, String> records = new TreeMap<>();
-    for (HasMetadata o : items) {
-      HasMetadata withUid = ManifestDirectorySource.withUid(o);
-      byId.put(id(withUid), withUid);
-      records.put(id(withUid), KUBE.asJson(withUid));
+    for (HasMetadata item : items) {
+      HasMetadata o = ManifestDirectorySource.assignUidIfMissing(item);
+      byId.put(id(o), o);
+      records.put(id(o), KUBE.asJson(o));
     }
     RecordLog.await(log.putAll(records));
     objects.putAll(byId);

@@ -101,7 +101,7 @@ public final class ManifestDirectorySource implements AutoCloseable {
     List<HasMetadata> objects = new ArrayList<>();
     List<String> errors = new ArrayList<>();
     files.values().forEach(r -> {
-      r.objects().forEach(o -> objects.add(withUid(o)));
+      r.objects().forEach(o -> objects.add(assignUidIfMissing(o)));
       errors.addAll(r.errors());
     });
     errors.forEach(err -> LOG.warn("manifest: {}", err));
@@ -113,10 +113,15 @@ public final class ManifestDirectorySource implements AutoCloseable {
    * Pods written by hand rarely carry a UID; the kubelet gives static pods one too. Ours is derived from
    * namespace and name, so it is stable across edits and restarts (the pod's directories stay the same).
    */
-  static HasMetadata withUid(HasMetadata o) {
+  /**
+   * Gives a pod without a uid one derived from its namespace and name, as the kubelet does for static pods, so
+   * its directories stay the same across restarts. Sets it in place: only for objects just parsed, which nothing
+   * else holds yet (copying a pod through its builder cost more than parsing it).
+   */
+  static HasMetadata assignUidIfMissing(HasMetadata o) {
     if (o instanceof io.fabric8.kubernetes.api.model.Pod p && (p.getMetadata().getUid() == null || p.getMetadata().getUid().isEmpty())) {
-      String uid = java.util.UUID.nameUUIDFromBytes(("static-pod/" + ClusterObjects.key(p)).getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString();
-      return new io.fabric8.kubernetes.api.model.PodBuilder(p).editMetadata().withUid(uid).endMetadata().build();
+      p.getMetadata().setUid(java.util.UUID.nameUUIDFromBytes(("static-pod/" + ClusterObjects.key(p))
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString());
     }
     return o;
   }
