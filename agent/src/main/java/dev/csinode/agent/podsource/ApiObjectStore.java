@@ -5,9 +5,10 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.HashMap;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,9 +48,10 @@ public final class ApiObjectStore implements AutoCloseable {
 
   /**
    * Adds or replaces the objects; returns once they are durable. The objects become the store's (a pod without a
-   * uid gets one, in place): hand it objects just parsed and do not change them afterwards. Blocking.
+   * uid gets one, in place): hand it objects just parsed and do not change them afterwards. Blocking, but not
+   * holding the store while the disk flushes: concurrent applies and deletes share one flush (group commit).
    */
-  public synchronized void apply(List<HasMetadata> items) throws IOException {
+  public void apply(List<HasMetadata> items) throws IOException {
     Map<String, HasMetadata> byId = new TreeMap<>();
     Map<String, String> records = new TreeMap<>();
     for (HasMetadata item : items) {
@@ -57,20 +59,33 @@ public final class ApiObjectStore implements AutoCloseable {
       byId.put(id(o), o);
       records.put(id(o), KUBE.asJson(o));
     }
-    RecordLog.await(log.putAll(records));
-    objects.putAll(byId);
-    view = view.with(byId.values(), List.of());
+    // Changes are taken in once durable, in the log's order (its futures complete in the order of submission).
+    RecordLog.await(log.putAll(records).thenRun(() -> took(byId.values(), List.of())));
   }
 
-  /** Deletes one object; returns false when there was none. Blocking. */
-  public synchronized boolean delete(String kind, String namespace, String name) throws IOException {
+  /** Deletes one object; returns false when there was none. Blocking, like {@link #apply}. */
+  public boolean delete(String kind, String namespace, String name) throws IOException {
     String id = kind + "_" + namespace + "_" + name;
-    if (!objects.containsKey(id)) {
-      return false;
+    synchronized (this) {
+      if (!objects.containsKey(id)) {
+        return false;
+      }
     }
-    RecordLog.await(log.remove(id));
-    view = view.with(List.of(), List.of(objects.remove(id)));
+    RecordLog.await(log.remove(id).thenRun(() -> {
+      synchronized (this) {
+        HasMetadata gone = objects.get(id);
+        if (gone != null) { // else a concurrent delete of the same object came first
+          took(List.of(), List.of(gone));
+        }
+      }
+    }));
     return true;
+  }
+
+  private synchronized void took(Collection<HasMetadata> upserts, List<HasMetadata> removals) {
+    upserts.forEach(o -> objects.put(id(o), o));
+    removals.forEach(o -> objects.remove(id(o)));
+    view = view.with(upserts, removals);
   }
 
   public List<HasMetadata> all() {

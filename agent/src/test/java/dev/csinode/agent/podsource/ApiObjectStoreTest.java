@@ -53,4 +53,38 @@ class ApiObjectStoreTest {
       assertEquals(List.of("Pod_ns_old"), ids(store), "kept in the log from now on");
     }
   }
+
+  @Test
+  void concurrentAppliesAndDeletesEndInTheSameStateInMemoryAndOnDisk() throws Exception {
+    java.util.Set<String> expected = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+      List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int thread = t;
+        done.add(pool.submit(() -> {
+          for (int i = 0; i < 50; i++) {
+            String name = "p" + thread + "-" + i;
+            store.apply(List.of(new PodBuilder().withNewMetadata().withName(name).withNamespace("ns").endMetadata().build()));
+            if (i % 2 == 0) {
+              assertTrue(store.delete("Pod", "ns", name));
+              assertFalse(store.delete("Pod", "ns", name), "already gone");
+            } else {
+              expected.add("Pod_ns_" + name);
+            }
+          }
+          return null;
+        }));
+      }
+      for (var f : done) {
+        f.get();
+      }
+      pool.shutdown();
+      assertEquals(expected.stream().sorted().toList(), ids(store));
+      assertEquals(expected.size(), store.objects().pods().size(), "the view the agent reads agrees");
+    }
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      assertEquals(expected.stream().sorted().toList(), ids(store), "and so does the log after a restart");
+    }
+  }
 }
