@@ -12,7 +12,6 @@ import dev.csinode.csi.v1.DeleteVolumeRequest;
 import dev.csinode.csi.v1.VolumeCapability;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
