@@ -5,7 +5,6 @@ import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.FsStats;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountException;
-import dev.csinode.mount.MountTable;
 import dev.csinode.mount.Mounter;
 import io.vertx.core.Future;
 import java.io.IOException;

@@ -13,8 +13,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The driver's records of its volumes and snapshots: one {@link RecordLog}, {@code <state-dir>/state/state.log},
- * with the keys {@code volume/<id>} and {@code snapshot/<id>}. A change returns once it is durable; a crash
- * leaves the old or the new record, never half of one.
+ * with the keys {@code volume/<id>} and {@code snapshot/<id>}. A change returns once it is durable on disk, or, for
+ * where a volume is staged or published ({@link #saveNodeState}), once written; a crash leaves the old or the new
+ * record, never half of one.
  */
 final class StateStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(StateStore.class);

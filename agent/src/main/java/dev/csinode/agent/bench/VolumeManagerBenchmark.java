@@ -86,28 +86,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       warmUpSummary = rounds + " x " + warmUp + " pods; JIT " + Math.round(100.0 * jitMillis / Math.max(1, wallMillis))
           + " % of a core in the last";
       warm.stop().await();
-      try {
-        run("umount", warmRoot.toString());
-      } catch (IllegalStateException busy) { // what still holds the warm-up's root after its agent stopped
-        StringBuilder held = new StringBuilder();
-        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
-          fds.forEach(fd -> {
-            try {
-              String target = Files.readSymbolicLink(fd).toString();
-              if (target.startsWith(warmRoot.toString()) || target.startsWith("socket:")) {
-                held.append(" fd ").append(fd.getFileName()).append(" -> ").append(target);
-              }
-            } catch (java.io.IOException ignored) {
-              // closed meanwhile
-            }
-          });
-        }
-        held.append("; mounts: ").append(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
-            .filter(l -> l.contains(warmRoot.toString() + "/")).toList());
-        held.append("; unix sockets: ").append(Files.readAllLines(Path.of("/proc/net/unix")).stream()
-            .filter(l -> l.contains(warmRoot.toString())).toList());
-        throw new IllegalStateException(busy.getMessage() + " held by:" + held);
-      }
+      unmountWarmUpRoot(warmRoot);
       row("warm-up (not measured, root on a tmpfs)", "rounds of pods published and torn down", warmUpSummary);
     }
     Agent first = start(vertx, root);
@@ -232,6 +211,32 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
   }
 
+  /** Unmounts the warm-up's tmpfs; when it is busy, says what still holds it after its agent stopped. */
+  private static void unmountWarmUpRoot(Path warmRoot) throws Exception {
+    try {
+      run("umount", warmRoot.toString());
+    } catch (IllegalStateException busy) {
+      StringBuilder held = new StringBuilder();
+      try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+        fds.forEach(fd -> {
+          try {
+            String target = Files.readSymbolicLink(fd).toString();
+            if (target.startsWith(warmRoot.toString()) || target.startsWith("socket:")) {
+              held.append(" fd ").append(fd.getFileName()).append(" -> ").append(target);
+            }
+          } catch (java.io.IOException ignored) {
+            // closed meanwhile
+          }
+        });
+      }
+      held.append("; mounts: ").append(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+          .filter(l -> l.contains(warmRoot.toString() + "/")).toList());
+      held.append("; unix sockets: ").append(Files.readAllLines(Path.of("/proc/net/unix")).stream()
+          .filter(l -> l.contains(warmRoot.toString())).toList());
+      throw new IllegalStateException(busy.getMessage() + " held by:" + held);
+    }
+  }
+
   private static Agent start(Vertx vertx, Path root) {
     Agent agent = new Agent(vertx, new Agent.Config(root, "bench-node", null, true, PluginManager.Options.defaults(), null,
         VolumeManager.Options.defaults(), null, false));
@@ -332,8 +337,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       m.unmount(dst);
       t[i] = System.nanoTime() - s;
     }
-    Arrays.sort(t);
-    return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
+    return percentiles(t);
   }
 
   /**
@@ -351,8 +355,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     for (int i = 0; i < t.length; i++) {
       Files.delete(dir.resolve("floor-" + i));
     }
-    Arrays.sort(t);
-    return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
+    return percentiles(t);
   }
 
   private static void run(String... command) throws Exception {
@@ -371,9 +374,14 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         c.call(IdentityGrpcClient.Probe, ProbeRequest.getDefaultInstance(), Duration.ofSeconds(5)).await();
         t[i] = System.nanoTime() - s;
       }
-      Arrays.sort(t);
-      return String.format("p50 %.1f us, p99 %.1f us (sequential, from a plain thread)", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
+      return percentiles(t) + " (sequential, from a plain thread)";
     }
+  }
+
+  /** p50 and p99 of durations in nanoseconds (sorts them). */
+  private static String percentiles(long[] t) {
+    Arrays.sort(t);
+    return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
   }
 
   private static void await(BooleanSupplier c, Duration timeout) throws InterruptedException {

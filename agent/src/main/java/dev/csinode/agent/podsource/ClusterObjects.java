@@ -1,5 +1,6 @@
 package dev.csinode.agent.podsource;
 
+import dev.csinode.agent.util.FrozenMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -9,7 +10,6 @@ import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import java.util.ArrayList;
 import java.util.Collection;
-import dev.csinode.agent.util.FrozenMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,22 +69,30 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
    * map, not a rebuild of everything. Kinds this view does not hold are ignored.
    */
   public ClusterObjects with(Collection<? extends HasMetadata> upserts, Collection<? extends HasMetadata> removals) {
-    Map<String, Map<String, HasMetadata>> touched = new HashMap<>();
+    return new ClusterObjects(changed(pods, Pod.class, upserts, removals),
+        changed(claims, PersistentVolumeClaim.class, upserts, removals),
+        changed(volumes, PersistentVolume.class, upserts, removals),
+        changed(storageClasses, StorageClass.class, upserts, removals),
+        changed(csiDrivers, CSIDriver.class, upserts, removals), changed(secrets, Secret.class, upserts, removals), errors);
+  }
+
+  /** One kind's map with the changes of that kind: the same map when there are none, else a new one. */
+  private static <T extends HasMetadata> Map<String, T> changed(Map<String, T> current, Class<T> kind,
+      Collection<? extends HasMetadata> upserts, Collection<? extends HasMetadata> removals) {
+    HashMap<String, T> copy = null;
     for (HasMetadata o : removals) {
-      Map<String, HasMetadata> m = copyFor(o, touched);
-      if (m != null) {
-        m.remove(keyInKind(o));
+      if (kind.isInstance(o)) {
+        copy = copy == null ? new HashMap<>(current) : copy;
+        copy.remove(keyInKind(o));
       }
     }
     for (HasMetadata o : upserts) {
-      Map<String, HasMetadata> m = copyFor(o, touched);
-      if (m != null) {
-        m.put(keyInKind(o), o);
+      if (kind.isInstance(o)) {
+        copy = copy == null ? new HashMap<>(current) : copy;
+        copy.put(keyInKind(o), kind.cast(o));
       }
     }
-    return new ClusterObjects(pick(touched, "Pod", pods), pick(touched, "PersistentVolumeClaim", claims),
-        pick(touched, "PersistentVolume", volumes), pick(touched, "StorageClass", storageClasses),
-        pick(touched, "CSIDriver", csiDrivers), pick(touched, "Secret", secrets), errors);
+    return copy == null ? current : FrozenMap.adopt(copy);
   }
 
   /** The same objects with other read errors. */
@@ -135,29 +143,6 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
     out.addAll(csiDrivers.values());
     out.addAll(secrets.values());
     return out;
-  }
-
-  private Map<String, HasMetadata> copyFor(HasMetadata o, Map<String, Map<String, HasMetadata>> touched) {
-    String kind = o instanceof Pod ? "Pod" : o instanceof PersistentVolumeClaim ? "PersistentVolumeClaim"
-        : o instanceof PersistentVolume ? "PersistentVolume" : o instanceof StorageClass ? "StorageClass"
-        : o instanceof CSIDriver ? "CSIDriver" : o instanceof Secret ? "Secret" : null;
-    if (kind == null) {
-      return null;
-    }
-    return touched.computeIfAbsent(kind, k -> new HashMap<>(switch (k) {
-      case "Pod" -> pods;
-      case "PersistentVolumeClaim" -> claims;
-      case "PersistentVolume" -> volumes;
-      case "StorageClass" -> storageClasses;
-      case "CSIDriver" -> csiDrivers;
-      default -> secrets;
-    }));
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T> Map<String, T> pick(Map<String, Map<String, HasMetadata>> touched, String kind, Map<String, T> current) {
-    Map<String, HasMetadata> m = touched.get(kind);
-    return m == null ? current : (Map<String, T>) FrozenMap.adopt((HashMap<String, HasMetadata>) m);
   }
 
   /** The key of an object in its kind's map: {@code namespace/name}, or the name for cluster-scoped kinds. */

@@ -110,12 +110,8 @@ public final class ManifestDirectorySource implements AutoCloseable {
   }
 
   /**
-   * Pods written by hand rarely carry a UID; the kubelet gives static pods one too. Ours is derived from
-   * namespace and name, so it is stable across edits and restarts (the pod's directories stay the same).
-   */
-  /**
-   * Gives a pod without a uid one derived from its namespace and name, as the kubelet does for static pods, so
-   * its directories stay the same across restarts. Sets it in place: only for objects just parsed, which nothing
+   * Gives a pod without a uid (pods written by hand rarely carry one) one derived from its namespace and name, as
+   * the kubelet does for static pods, so its directories stay the same across edits and restarts. Sets it in place: only for objects just parsed, which nothing
    * else holds yet (copying a pod through its builder cost more than parsing it).
    */
   static HasMetadata assignUidIfMissing(HasMetadata o) {
