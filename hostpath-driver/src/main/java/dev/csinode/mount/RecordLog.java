@@ -30,10 +30,9 @@ import org.slf4j.LoggerFactory;
  * (this project's CI machines) each inode allocation skips every inode deleted in the last minutes, so a thousand
  * records changing a few times each made every later file creation on the node slower, mounts included.
  *
- * <p>Group commit: one writer thread takes everything queued, writes it with one write(2) and one fdatasync, then
- * completes all of it, so a thousand records changing at once cost a few disk flushes. Changes that need only
- * survive a crash of the process ({@link #putUntilReboot}) skip the fdatasync when nothing else in the group
- * needs it. A torn last line (a crash
+ * <p>Group commit: one writer thread takes everything queued and writes it with one write(2), so a thousand records
+ * changing at once cost a few disk flushes. Changes that need only survive a crash of the process
+ * ({@link #putUntilReboot}) are complete once written; the others after one fdatasync for the group. A torn last line (a crash
  * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
  * past several times the live records. Thread-safe.
@@ -49,17 +48,27 @@ public final class RecordLog implements AutoCloseable {
   private final String keyField;
   private final String valueField;
   private final LinkedBlockingQueue<List<Pending>> queue = new LinkedBlockingQueue<>();
-  /** The records as written to the file so far (the writer's view; compaction rewrites exactly this). */
+  /**
+   * The records as complete so far: changes until reboot once written, durable ones once flushed (the writer's view;
+   * compaction rewrites exactly this).
+   */
   private final Map<String, String> live = new LinkedHashMap<>();
   private final int skipped;
   private final Thread writer;
+  private final Flush flush;
   private FileChannel out;
   private long linesSinceCompaction;
   private boolean broken;
   private volatile boolean closed;
 
-  private RecordLog(Path file, String keyField, String valueField) throws IOException {
+  /** How a group is made durable: fdatasync, or a test's stand-in that blocks or fails. */
+  interface Flush {
+    void force(FileChannel channel) throws IOException;
+  }
+
+  private RecordLog(Path file, String keyField, String valueField, Flush flush) throws IOException {
     this.file = file;
+    this.flush = flush;
     this.keyField = keyField;
     this.valueField = valueField;
     Files.createDirectories(file.getParent());
@@ -78,14 +87,19 @@ public final class RecordLog implements AutoCloseable {
 
   /** Opens the log with its own field names (a format older than this class). Blocking. */
   public static RecordLog open(Path file, String keyField, String valueField) throws IOException {
-    return new RecordLog(file, keyField, valueField);
+    return new RecordLog(file, keyField, valueField, channel -> channel.force(false));
+  }
+
+  /** For tests: the log with its own way of flushing a group. */
+  static RecordLog open(Path file, Flush flush) throws IOException {
+    return new RecordLog(file, "key", "value", flush);
   }
 
   public Path file() {
     return file;
   }
 
-  /** The records durable now, by key, in the order they were first written. For start-up: it copies them all. */
+  /** The records whose change is complete, by key, in the order they were first written. It copies them all. */
   public synchronized Map<String, String> records() {
     return new LinkedHashMap<>(live);
   }
@@ -181,6 +195,7 @@ public final class RecordLog implements AutoCloseable {
       }
       queue.drainTo(batches);
       List<Pending> all = batches.stream().flatMap(List::stream).toList();
+      List<Pending> durable = all.stream().filter(Pending::flush).toList();
       try {
         synchronized (this) {
           if (broken) {
@@ -193,31 +208,71 @@ public final class RecordLog implements AutoCloseable {
             while (buf.hasRemaining()) {
               out.write(buf);
             }
-            if (all.stream().anyMatch(Pending::flush)) {
-              out.force(false);
-            }
           } catch (IOException e) {
             broken = true;
             throw e;
           }
-          for (Pending p : all) {
-            if (p.value() == null) {
-              live.remove(p.key());
-            } else {
-              live.put(p.key(), p.value());
-            }
-          }
-          linesSinceCompaction += all.size();
-          if (linesSinceCompaction > 1000 + 4L * live.size()) {
-            compact();
-          }
+          apply(all, false);
         }
-        all.forEach(p -> p.done().complete(null));
       } catch (IOException | RuntimeException e) {
         LOG.error("cannot write {}: {}", file, e.getMessage());
         all.forEach(p -> p.done().completeExceptionally(e));
+        batches.clear();
+        continue;
+      }
+      // Written: what needs only survive a crash of this process is done, and does not wait for the disk flush
+      // others in the group need (a mount's record must not wait behind a volume creation's fdatasync).
+      all.stream().filter(p -> !p.flush()).forEach(p -> p.done().complete(null));
+      IOException flushFailed = null;
+      if (!durable.isEmpty()) {
+        try {
+          flush.force(out);
+        } catch (IOException e) {
+          flushFailed = e;
+        }
+      }
+      try {
+        synchronized (this) {
+          // A change whose flush failed was not made (its caller is told so): it stays out of the records, so a
+          // compaction drops its line. Otherwise the group's changes are taken again, in the order written: a
+          // durable change and a later one of the same key until reboot end with the later one.
+          if (flushFailed == null) {
+            apply(all, true);
+          } else {
+            broken = true;
+          }
+          linesSinceCompaction += all.size();
+          if (flushFailed == null && linesSinceCompaction > 1000 + 4L * live.size()) {
+            compact();
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // The compaction failed: the log as appended is still whole, and the next write tries again.
+        LOG.error("cannot compact {}: {}", file, e.getMessage());
+        broken = true;
+      }
+      if (flushFailed != null) {
+        LOG.error("cannot flush {}: {}", file, flushFailed.getMessage());
+        IOException cause = flushFailed;
+        durable.forEach(p -> p.done().completeExceptionally(cause));
+      } else {
+        durable.forEach(p -> p.done().complete(null));
       }
       batches.clear();
+    }
+  }
+
+  /** Takes changes into {@link #live} in order: all of them, or only those that need no flush. */
+  private void apply(List<Pending> changes, boolean durableToo) {
+    for (Pending p : changes) {
+      if (!durableToo && p.flush()) {
+        continue;
+      }
+      if (p.value() == null) {
+        live.remove(p.key());
+      } else {
+        live.put(p.key(), p.value());
+      }
     }
   }
 

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -13,6 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,6 +72,93 @@ class RecordLogTest {
     }
     try (RecordLog log = RecordLog.open(file())) {
       assertEquals(Map.of("created", "{\"n\":2}", "mounted", "{\"at\":\"/a\"}"), log.records());
+    }
+  }
+
+  /**
+   * A flush stand-in that holds the first group's flush until released, so that what is submitted meanwhile is
+   * written as the next group, all together; {@code then} is what each later flush does.
+   */
+  private static final class HeldFlush implements RecordLog.Flush {
+    final CountDownLatch firstHeld = new CountDownLatch(1);
+    final CountDownLatch releaseFirst = new CountDownLatch(1);
+    final AtomicInteger calls = new AtomicInteger();
+    final RecordLog.Flush then;
+
+    HeldFlush(RecordLog.Flush then) {
+      this.then = then;
+    }
+
+    @Override
+    public void force(FileChannel channel) throws IOException {
+      if (calls.incrementAndGet() == 1) {
+        firstHeld.countDown();
+        try {
+          releaseFirst.await();
+        } catch (InterruptedException e) {
+          throw new InterruptedIOException();
+        }
+        channel.force(false);
+      } else {
+        then.force(channel);
+      }
+    }
+  }
+
+  @Test
+  void aChangeUntilRebootInAGroupIsCompleteBeforeTheGroupsFlush() throws Exception {
+    CountDownLatch secondHeld = new CountDownLatch(1);
+    CountDownLatch releaseSecond = new CountDownLatch(1);
+    HeldFlush flush = new HeldFlush(channel -> {
+      secondHeld.countDown();
+      try {
+        releaseSecond.await();
+      } catch (InterruptedException e) {
+        throw new InterruptedIOException();
+      }
+      channel.force(false);
+    });
+    try (RecordLog log = RecordLog.open(file(), flush)) {
+      CompletableFuture<Void> first = log.put("first", "{}");
+      flush.firstHeld.await();
+      CompletableFuture<Void> created = log.put("created", "{}");
+      CompletableFuture<Void> mounted = log.putUntilReboot("mounted", "{}");
+      flush.releaseFirst.countDown();
+      first.get(10, TimeUnit.SECONDS);
+      secondHeld.await(); // "created" and "mounted" were written as one group, whose flush now hangs
+      assertTrue(mounted.isDone() && !mounted.isCompletedExceptionally(), "written, so complete without the flush");
+      assertFalse(created.isDone(), "durable only after the flush");
+      releaseSecond.countDown();
+      created.get(10, TimeUnit.SECONDS);
+      assertEquals(Map.of("first", "{}", "created", "{}", "mounted", "{}"), log.records());
+    }
+  }
+
+  @Test
+  void aChangeWhoseFlushFailedIsLeftOutAndChangesWrittenInItsGroupStay() throws Exception {
+    AtomicInteger later = new AtomicInteger();
+    HeldFlush flush = new HeldFlush(channel -> {
+      if (later.incrementAndGet() == 1) {
+        throw new IOException("disk flush failed (test)");
+      }
+      channel.force(false);
+    });
+    try (RecordLog log = RecordLog.open(file(), flush)) {
+      CompletableFuture<Void> kept = log.put("kept", "{}");
+      flush.firstHeld.await();
+      CompletableFuture<Void> lost = log.put("lost", "{}");
+      CompletableFuture<Void> mounted = log.putUntilReboot("mounted", "{}");
+      flush.releaseFirst.countDown();
+      kept.get(10, TimeUnit.SECONDS);
+      mounted.get(10, TimeUnit.SECONDS);
+      ExecutionException failed = assertThrows(ExecutionException.class, () -> lost.get(10, TimeUnit.SECONDS));
+      assertTrue(failed.getCause().getMessage().contains("disk flush failed"), failed.getCause().getMessage());
+      assertEquals(Map.of("kept", "{}", "mounted", "{}"), log.records());
+      log.put("after", "{}").get(10, TimeUnit.SECONDS); // the log goes on, rewritten from its records first
+      assertFalse(Files.readString(file()).contains("\"lost\""), "the line of the failed change is gone");
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("kept", "{}", "mounted", "{}", "after", "{}"), log.records());
     }
   }
 
