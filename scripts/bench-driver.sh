@@ -20,7 +20,8 @@ driver=$!
 cleanup() {
   kill "$driver" 2>/dev/null || true
   wait "$driver" 2>/dev/null || true
-  findmnt -rn -o TARGET | grep "^$work/" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  # grep finding nothing (the run unmounted all it mounted) is no failure: pipefail and set -e would end the trap.
+  { findmnt -rn -o TARGET | grep "^$work/" || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
