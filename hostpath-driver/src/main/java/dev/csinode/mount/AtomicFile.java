@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -34,11 +35,9 @@ public final class AtomicFile {
   }
 
   private static void replace(Path target, byte[] content, boolean flush) throws IOException {
-    Files.createDirectories(target.getParent());
     Path tmp = target.resolveSibling(target.getFileName() + "." + SEQUENCE.incrementAndGet() + ".tmp");
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE)) {
+      try (FileChannel ch = openTemp(tmp)) {
         ByteBuffer buf = ByteBuffer.wrap(content);
         while (buf.hasRemaining()) {
           ch.write(buf);
@@ -56,6 +55,16 @@ public final class AtomicFile {
       try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
         dir.force(true); // makes the rename durable
       }
+    }
+  }
+
+  /** The directory is made only when missing: most callers write where they have just made it. */
+  private static FileChannel openTemp(Path tmp) throws IOException {
+    try {
+      return FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    } catch (NoSuchFileException e) {
+      Directories.create(tmp.getParent(), 0777);
+      return FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
     }
   }
 

@@ -15,6 +15,8 @@ public interface LibC {
 
   int statvfs(String path, Pointer buf);
 
+  int mkdir(String path, int mode);
+
   int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
 
   String strerror(int errnum);

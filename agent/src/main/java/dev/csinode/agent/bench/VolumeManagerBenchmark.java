@@ -38,14 +38,14 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
   int warmUp;
   @Option(names = "--warm-up-rounds", defaultValue = "40",
-      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in a round).")
+      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
   int warmUpRounds;
   @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
   boolean timeline;
 
   private final List<String[]> rows = new ArrayList<>();
 
-  /** The warm-up ends after a round in which the JIT compiler threads used less than this share of one core. */
+  /** The warm-up ends after two rounds in a row in which the JIT compiler threads used less than this share of one core. */
   private static final int JIT_SETTLED_PERCENT = 3;
 
   /** Room for the warm-up's and the batch's provisioned volumes and pod directories (inodes, not data). */
@@ -88,11 +88,12 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     // 0. Warm-up of the agent that is then measured: batches like the measured one, published and torn down, so the
     // figures are of an agent that has been running, as a node's agent is, not of a JVM still compiling it. On 2
     // cores the JVM has one C2 compiler thread, and the compile thresholds grow with its queue: it took ~11 rounds
-    // (~50 s) before the compiler threads used under JIT_SETTLED_PERCENT of a core, and a batch measured after 5
-    // rounds spent 0.5-1 s of its CPU compiling. A separate agent warmed up and stopped did not do either: its stop
+    // (~50 s) before the compiler threads used under JIT_SETTLED_PERCENT of a core, a batch measured after 5 rounds
+    // spent 0.5-1 s of its CPU compiling, and even after one quiet round a batch could still spend 0.6 s. A separate agent warmed up and stopped did not do either: its stop
     // and the new agent's start deoptimised ~240 methods (JFR jdk.Deoptimization), recompiled during the batch.
     if (warmUp > 0) {
       int rounds = 0;
+      int quietInARow = 0;
       long jitMillis;
       long wallMillis;
       do {
@@ -101,8 +102,9 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         warmUpRound(agent, rounds++);
         jitMillis = compilerCpuMillis() - jit0;
         wallMillis = (System.nanoTime() - w0) / 1_000_000;
+        quietInARow = jitMillis * 100 < wallMillis * JIT_SETTLED_PERCENT ? quietInARow + 1 : 0;
         System.err.printf("warm-up round %d: %d ms, JIT compiler threads %d ms%n", rounds, wallMillis, jitMillis);
-      } while (rounds < warmUpRounds && jitMillis * 100 > wallMillis * JIT_SETTLED_PERCENT);
+      } while (rounds < warmUpRounds && quietInARow < 2);
       row("warm-up of the measured agent", "rounds of pods published and torn down", rounds + " x " + warmUp
           + " pods; JIT " + Math.round(100.0 * jitMillis / Math.max(1, wallMillis)) + " % of a core in the last");
     }
@@ -115,6 +117,8 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
     long jit0 = compilerCpuMillis();
     long batchCpu0 = cpu();
+    long[] machine0 = machineCpuMillis();
+    long[] gc0 = gc();
     long t0 = System.nanoTime();
     long timer = timeline ? vertx.setPeriodic(250, t -> progress(first, t0)) : -1;
     agent.apply(batch.toString()).await();
@@ -137,6 +141,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     row(pods + " pods, 1 PVC each, added at once", "all published", ms(System.nanoTime() - t0));
     row("", "CPU of the process meanwhile", (cpu() - batchCpu0) / 1_000_000 + " ms, of which the JIT compiler threads "
         + (compilerCpuMillis() - jit0) + " ms");
+    long[] machine = machineCpuMillis();
+    long[] gc = gc();
+    row("", "garbage collections meanwhile", (gc[0] - gc0[0]) + ", " + (gc[1] - gc0[1]) + " ms");
+    row("", "CPU of the whole machine meanwhile", (machine[0] - machine0[0]) + " ms busy (the kernel's threads too: journal,"
+        + " loop device, writeback), " + (machine[1] - machine0[1]) + " ms stolen by the hypervisor");
     for (String method : List.of("CreateVolume", "NodeStageVolume", "NodePublishVolume")) {
       row("", "mean " + method + " as the agent saw it", ms((long) (csiSeconds(agent, method) / Math.max(1, csiCalls(agent, method)) * 1e9)));
     }
@@ -218,6 +227,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       ready.add(warm.volumeManager().whenReady("default/" + prefix + i, Duration.ofMinutes(10)));
     }
     io.vertx.core.Future.all(ready).await();
+    if (timeline) {
+      // What the batch's progress lines need made now: a lambda class spun during the batch had the JIT compile
+      // the JDK's class writer there (130 ms of C2).
+      progressLine(warm, System.nanoTime());
+    }
     List<io.vertx.core.Future<?>> deleted = new ArrayList<>();
     for (int i = 0; i < warmUp; i++) {
       deleted.add(warm.deletePod("default", prefix + i));
@@ -301,11 +315,15 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
 
   /** Where the batch is: a cheap read of the reconciler's snapshot. */
   private static void progress(Agent agent, long t0) {
+    System.err.println(progressLine(agent, t0));
+  }
+
+  private static String progressLine(Agent agent, long t0) {
     var s = agent.volumeManager().reconciler().snapshot();
     long staged = s.actual().stream().filter(v -> v.device() == dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.MOUNTED).count();
     long published = s.actual().stream().filter(v -> v.pods().stream()
         .anyMatch(p -> p.state() == dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED)).count();
-    System.err.printf("%6.0f ms: desired %d, staged %d, published %d, operations running %d%n", (System.nanoTime() - t0) / 1e6,
+    return String.format("%6.0f ms: desired %d, staged %d, published %d, operations running %d", (System.nanoTime() - t0) / 1e6,
         s.desired().volumes().size(), staged, published, agent.volumeManager().operationsInFlight());
   }
 
@@ -410,6 +428,27 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       }
     }
     return ticks * 10; // USER_HZ is 100 on Linux
+  }
+
+  /** Time of all CPUs from /proc/stat: {busy (user, nice, system, irq, softirq), stolen by the hypervisor}, in ms. */
+  private static long[] machineCpuMillis() throws java.io.IOException {
+    String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+    long busy = 0;
+    for (int i : new int[] {1, 2, 3, 6, 7}) {
+      busy += Long.parseLong(f[i]);
+    }
+    return new long[] {busy * 10, Long.parseLong(f[8]) * 10}; // USER_HZ is 100 on Linux
+  }
+
+  /** Collections and milliseconds spent in them, all collectors together. */
+  private static long[] gc() {
+    long n = 0;
+    long ms = 0;
+    for (var bean : ManagementFactory.getGarbageCollectorMXBeans()) {
+      n += Math.max(0, bean.getCollectionCount());
+      ms += Math.max(0, bean.getCollectionTime());
+    }
+    return new long[] {n, ms};
   }
 
   private static long cpu() {

@@ -14,6 +14,7 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
+import dev.csinode.mount.Directories;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -22,7 +23,6 @@ import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
@@ -44,6 +44,8 @@ public final class VolumeOperations {
   static final String STAGE_UNSTAGE = "STAGE_UNSTAGE_VOLUME";
   static final String MULTI_WRITER = "SINGLE_NODE_MULTI_WRITER";
   static final String MOUNT_GROUP = "VOLUME_MOUNT_GROUP";
+  /** rwxr-x---: the kubelet's mode for the staging and pod volume directories it makes. */
+  private static final int KUBELET_DIR_MODE = 0750;
 
   private final Vertx vertx;
   private final KubeletLayout layout;
@@ -114,7 +116,7 @@ public final class VolumeOperations {
     Map<String, String> data = spec.block() ? podData(spec, VolData.PERSISTENT) : Map.of(VolData.VOLUME_HANDLE, spec.volumeHandle(),
         VolData.DRIVER_NAME, spec.driver());
     return blocking(() -> {
-      Files.createDirectories(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+      Directories.create(staging, KUBELET_DIR_MODE);
       VolData.write(dataDir, data);
     }).compose(x -> {
       v.stagingPath = staging.toString();
@@ -146,7 +148,7 @@ public final class VolumeOperations {
     Path podVolDir = spec.block() ? null : layout.podVolumeDir(pod.podUid(), spec.specName());
     Map<String, String> data = podData(spec, spec.inline() ? VolData.EPHEMERAL : VolData.PERSISTENT);
     return blocking(() -> {
-      Files.createDirectories(target.getParent(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+      Directories.create(target.getParent(), KUBELET_DIR_MODE);
       if (podVolDir != null) {
         VolData.write(podVolDir, data);
       }
