@@ -75,83 +75,77 @@ class RecordLogTest {
     }
   }
 
-  /**
-   * A flush stand-in that holds the first group's flush until released, so that what is submitted meanwhile is
-   * written as the next group, all together; {@code then} is what each later flush does.
-   */
-  private static final class HeldFlush implements RecordLog.Flush {
-    final CountDownLatch firstHeld = new CountDownLatch(1);
-    final CountDownLatch releaseFirst = new CountDownLatch(1);
-    final AtomicInteger calls = new AtomicInteger();
-    final RecordLog.Flush then;
-
-    HeldFlush(RecordLog.Flush then) {
-      this.then = then;
+  /** A flush that waits until released, then flushes; {@code held} tells the test it is waiting. */
+  private record HeldFlush(CountDownLatch held, CountDownLatch release) implements RecordLog.Flush {
+    HeldFlush() {
+      this(new CountDownLatch(1), new CountDownLatch(1));
     }
 
     @Override
     public void force(FileChannel channel) throws IOException {
-      if (calls.incrementAndGet() == 1) {
-        firstHeld.countDown();
-        try {
-          releaseFirst.await();
-        } catch (InterruptedException e) {
-          throw new InterruptedIOException();
-        }
-        channel.force(false);
-      } else {
-        then.force(channel);
-      }
-    }
-  }
-
-  @Test
-  void aChangeUntilRebootInAGroupIsCompleteBeforeTheGroupsFlush() throws Exception {
-    CountDownLatch secondHeld = new CountDownLatch(1);
-    CountDownLatch releaseSecond = new CountDownLatch(1);
-    HeldFlush flush = new HeldFlush(channel -> {
-      secondHeld.countDown();
+      held.countDown();
       try {
-        releaseSecond.await();
+        release.await();
       } catch (InterruptedException e) {
         throw new InterruptedIOException();
       }
       channel.force(false);
-    });
-    try (RecordLog log = RecordLog.open(file(), flush)) {
-      CompletableFuture<Void> first = log.put("first", "{}");
-      flush.firstHeld.await();
-      CompletableFuture<Void> created = log.put("created", "{}");
-      CompletableFuture<Void> mounted = log.putUntilReboot("mounted", "{}");
-      flush.releaseFirst.countDown();
-      first.get(10, TimeUnit.SECONDS);
-      secondHeld.await(); // "created" and "mounted" were written as one group, whose flush now hangs
-      assertTrue(mounted.isDone() && !mounted.isCompletedExceptionally(), "written, so complete without the flush");
-      assertFalse(created.isDone(), "durable only after the flush");
-      releaseSecond.countDown();
-      created.get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** The first group's flush is {@code first}, the second's {@code second}, later ones real. */
+  private static RecordLog.Flush flushes(RecordLog.Flush first, RecordLog.Flush second) {
+    AtomicInteger calls = new AtomicInteger();
+    return channel -> {
+      switch (calls.incrementAndGet()) {
+        case 1 -> first.force(channel);
+        case 2 -> second.force(channel);
+        default -> channel.force(false);
+      }
+    };
+  }
+
+  /**
+   * A durable change and one until reboot written as one group: submitted while the flush of an earlier change
+   * ({@code earlier}, held by {@code gate}) hangs, so the writer takes both together once it is released.
+   * Returns {durable, until reboot}.
+   */
+  @SuppressWarnings("unchecked")
+  private static CompletableFuture<Void>[] oneGroup(RecordLog log, HeldFlush gate, String earlier, String durable,
+                                                    String untilReboot) throws Exception {
+    CompletableFuture<Void> first = log.put(earlier, "{}");
+    gate.held().await();
+    CompletableFuture<Void> d = log.put(durable, "{}");
+    CompletableFuture<Void> u = log.putUntilReboot(untilReboot, "{}");
+    gate.release().countDown();
+    first.get(10, TimeUnit.SECONDS);
+    return new CompletableFuture[] {d, u};
+  }
+
+  @Test
+  void aChangeUntilRebootInAGroupIsCompleteBeforeTheGroupsFlush() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    HeldFlush second = new HeldFlush();
+    try (RecordLog log = RecordLog.open(file(), flushes(gate, second))) {
+      CompletableFuture<Void>[] group = oneGroup(log, gate, "first", "created", "mounted");
+      second.held().await(); // the group is written and its flush hangs
+      assertTrue(group[1].isDone() && !group[1].isCompletedExceptionally(), "written, so complete without the flush");
+      assertFalse(group[0].isDone(), "durable only after the flush");
+      second.release().countDown();
+      group[0].get(10, TimeUnit.SECONDS);
       assertEquals(Map.of("first", "{}", "created", "{}", "mounted", "{}"), log.records());
     }
   }
 
   @Test
   void aChangeWhoseFlushFailedIsLeftOutAndChangesWrittenInItsGroupStay() throws Exception {
-    AtomicInteger later = new AtomicInteger();
-    HeldFlush flush = new HeldFlush(channel -> {
-      if (later.incrementAndGet() == 1) {
-        throw new IOException("disk flush failed (test)");
-      }
-      channel.force(false);
-    });
-    try (RecordLog log = RecordLog.open(file(), flush)) {
-      CompletableFuture<Void> kept = log.put("kept", "{}");
-      flush.firstHeld.await();
-      CompletableFuture<Void> lost = log.put("lost", "{}");
-      CompletableFuture<Void> mounted = log.putUntilReboot("mounted", "{}");
-      flush.releaseFirst.countDown();
-      kept.get(10, TimeUnit.SECONDS);
-      mounted.get(10, TimeUnit.SECONDS);
-      ExecutionException failed = assertThrows(ExecutionException.class, () -> lost.get(10, TimeUnit.SECONDS));
+    HeldFlush gate = new HeldFlush();
+    try (RecordLog log = RecordLog.open(file(), flushes(gate, channel -> {
+      throw new IOException("disk flush failed (test)");
+    }))) {
+      CompletableFuture<Void>[] group = oneGroup(log, gate, "kept", "lost", "mounted");
+      group[1].get(10, TimeUnit.SECONDS);
+      ExecutionException failed = assertThrows(ExecutionException.class, () -> group[0].get(10, TimeUnit.SECONDS));
       assertTrue(failed.getCause().getMessage().contains("disk flush failed"), failed.getCause().getMessage());
       assertEquals(Map.of("kept", "{}", "mounted", "{}"), log.records());
       log.put("after", "{}").get(10, TimeUnit.SECONDS); // the log goes on, rewritten from its records first
