@@ -15,6 +15,8 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
@@ -64,6 +66,8 @@ public final class Reconciler {
   private final java.util.Map<String, Integer> mountsInFlight = new java.util.HashMap<>();
   /** Pods whose orphaned directory is being removed: no mount starts for them until it is done. */
   private final Set<String> cleaning = new HashSet<>();
+  /** Pods (uid to namespace/name) that had a volume unpublished since the last pass. */
+  private final java.util.Map<String, String> podsUnmounted = new java.util.HashMap<>();
   private Future<List<Orphan>> housekeeping = Future.succeededFuture(List.of());
   private List<String> unmanagedMounts = List.of();
   /** Mounts the last housekeeping pass found unmanaged; reported once the next one finds them too. */
@@ -191,6 +195,7 @@ public final class Reconciler {
     mountVolumes();
     if (desiredPopulated) {
       unmountDevices();
+      removeDirectoriesOfGonePods();
       // A pod that went before its volume was ever mounted leaves a failure nobody will look at again.
       executor.retainFailures(k -> k.podUid().isEmpty()
           ? dsw.volume(k.volume()).isPresent() || asw.get(k.volume()) != null
@@ -205,10 +210,56 @@ public final class Reconciler {
       for (MountedPod pod : List.copyOf(v.pods.values())) {
         if (!dsw.podNeeds(v.spec.uniqueName(), pod.podUid())) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
-          executor.tryRun(key, "volume_unmount", plugin(v.spec.driver()), () -> operations.unmount(v, pod), this::operationDone);
+          executor.tryRun(key, "volume_unmount", plugin(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
+            podsUnmounted.put(pod.podUid(), pod.podKey());
+            operationDone();
+          });
         }
       }
     }
+  }
+
+  /**
+   * The directories of pods whose last volume was just torn down and that no pod source wants any more, removed
+   * now rather than by the next housekeeping pass: a churn of 100 pods/s otherwise left ~1,000 directories to
+   * remove at once every resync, a burst that held up the pods being set up meanwhile. Same rules as the
+   * housekeeping's: only what the agent made, never a mount point; what is kept is reported by the next pass.
+   */
+  private void removeDirectoriesOfGonePods() {
+    if (podsUnmounted.isEmpty() || !removeOrphans || stopped) {
+      return;
+    }
+    Set<String> inUse = podsInUse(); // a pod still holding another volume comes back here after its last unmount
+    java.util.Map<String, String> gone = new java.util.HashMap<>();
+    podsUnmounted.forEach((uid, podKey) -> {
+      if (!inUse.contains(uid) && !cleaning.contains(uid)) {
+        gone.put(uid, podKey);
+      }
+    });
+    podsUnmounted.clear();
+    if (gone.isEmpty()) {
+      return;
+    }
+    cleaning.addAll(gone.keySet());
+    housekeeping = housekeeping.transform(ar -> vertx.executeBlocking(() -> {
+      gone.forEach((uid, podKey) -> {
+        Path dir = layout.podDir(uid);
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+          return;
+        }
+        Orphan r = OrphanedPodDirectories.remove(new Orphan(uid, dir.toString(), "remove",
+            "pod " + podKey + " is gone and its volumes are torn down"), mounter::isMountPoint);
+        if (r.action().equals("removed")) {
+          LOG.info("removed the directory of pod {} at {}: the pod is gone and its volumes are torn down", podKey, dir);
+        } else {
+          LOG.debug("directory of pod {} at {} kept for the housekeeping to report: {}", podKey, dir, r.reason());
+        }
+      });
+      return null;
+    }, false).onComplete(x -> {
+      cleaning.removeAll(gone.keySet());
+      trigger();
+    }).map(x -> orphans));
   }
 
   private void mountVolumes() {
