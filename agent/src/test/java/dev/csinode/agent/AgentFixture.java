@@ -57,8 +57,13 @@ abstract class AgentFixture {
 
   /** Fast backoff and resync, so tests see retries and housekeeping passes quickly. */
   VolumeManager.Options options() {
-    return new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30),
-        Duration.ofMillis(200), true);
+    return options(Duration.ofMillis(200), Duration.ofMillis(200), true);
+  }
+
+  /** The fixture's fast backoff with a test's own resync, volume stats period and orphan removal. */
+  static VolumeManager.Options options(Duration resync, Duration volumeStats, boolean removeOrphans) {
+    return new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), resync, Duration.ofSeconds(30),
+        volumeStats, removeOrphans);
   }
 
   /** An agent on this test's root and manifests, with the bundled driver and metrics on a free port (not started). */
@@ -159,6 +164,16 @@ abstract class AgentFixture {
           persistentVolumeClaim:
             claimName: %s
         """.formatted(claim);
+  }
+
+  /** Writes {@code <name>.yaml}: a pod with one inline volume {@code data} of the bundled driver; waits until it is ready. */
+  void inlinePodReady(String name, String uid) throws Exception {
+    write(name + ".yaml", pod(name, uid, """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    eventually(() -> ready("default/" + name), () -> "" + pod("default/" + name));
   }
 
   static String pod(String name, String uid, String volumesYaml) {

@@ -29,8 +29,7 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
 
   @Override
   VolumeManager.Options options() {
-    return new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofMillis(200), Duration.ofSeconds(30),
-        Duration.ofMillis(200), false);
+    return options(Duration.ofMillis(200), Duration.ofMillis(200), false);
   }
 
   Map<String, Orphan> byUid(List<Orphan> orphans) {
@@ -39,12 +38,7 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
 
   @Test
   void orphanedPodDirectoriesAreReportedAndOnlyWhatTheAgentMadeIsRemoved() throws Exception {
-    write("keeper.yaml", pod("keeper", KEEPER, """
-        - name: data
-          csi:
-            driver: hostpath.csinode.dev
-        """));
-    eventually(() -> ready("default/keeper"), () -> "" + pod("default/keeper"));
+    inlinePodReady("keeper", KEEPER);
     Path pods = root.resolve("pods");
     // Left by a pod whose teardown finished but whose directories were not removed: only the agent's own files.
     Path emptyVol = Files.createDirectories(pods.resolve(EMPTY).resolve("volumes/kubernetes.io~csi/gone/mount"));

@@ -22,8 +22,7 @@ class PodDirectoryCleanupEndToEndTest extends AgentFixture {
 
   @Override
   VolumeManager.Options options() {
-    return new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofHours(1), Duration.ofSeconds(30),
-        Duration.ofMinutes(1), true);
+    return options(Duration.ofHours(1), Duration.ofMinutes(1), true);
   }
 
   @Test
@@ -53,12 +52,7 @@ class PodDirectoryCleanupEndToEndTest extends AgentFixture {
 
   @Test
   void whatTheAgentDidNotMakeStaysAndIsReported() throws Exception {
-    write("runtime.yaml", pod("runtime", RUNTIME_FILES, """
-        - name: data
-          csi:
-            driver: hostpath.csinode.dev
-        """));
-    eventually(() -> ready("default/runtime"), () -> "" + pod("default/runtime"));
+    inlinePodReady("runtime", RUNTIME_FILES);
     Path dir = root.resolve("pods").resolve(RUNTIME_FILES);
     Path runtimeFile = Files.writeString(dir.resolve("etc-hosts"), "127.0.0.1 localhost\n"); // as a runtime would
     Files.delete(manifests.resolve("runtime.yaml"));
