@@ -152,7 +152,8 @@ public final class Agent implements AgentApi {
     if (mergePending.compareAndSet(false, true)) {
       sourcesContext.runOnContext(v -> {
         mergePending.set(false);
-        volumes.update(ApiObjectStore.merge(manifestObjects, pushed.objects()));
+        // A pushed object replaces a manifest object of the same kind and key.
+        volumes.update(ClusterObjects.overlay(manifestObjects, pushed.objects()));
       });
     }
   }

@@ -234,10 +234,12 @@ public final class RecordLog implements AutoCloseable {
       try {
         synchronized (this) {
           // A change whose flush failed was not made (its caller is told so): it stays out of the records, so a
-          // compaction drops its line. Otherwise the group's changes are taken again, in the order written: a
-          // durable change and a later one of the same key until reboot end with the later one.
+          // compaction drops its line. Otherwise a group with durable changes is taken again, in the order written:
+          // a durable change and a later one of the same key until reboot end with the later one.
           if (flushFailed == null) {
-            apply(all, true);
+            if (!durable.isEmpty()) {
+              apply(all, true);
+            }
           } else {
             broken = true;
           }

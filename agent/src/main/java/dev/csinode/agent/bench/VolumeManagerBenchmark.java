@@ -89,8 +89,9 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     // figures are of an agent that has been running, as a node's agent is, not of a JVM still compiling it. On 2
     // cores the JVM has one C2 compiler thread, and the compile thresholds grow with its queue: it took ~11 rounds
     // (~50 s) before the compiler threads used under JIT_SETTLED_PERCENT of a core, a batch measured after 5 rounds
-    // spent 0.5-1 s of its CPU compiling, and even after one quiet round a batch could still spend 0.6 s. A separate agent warmed up and stopped did not do either: its stop
-    // and the new agent's start deoptimised ~240 methods (JFR jdk.Deoptimization), recompiled during the batch.
+    // spent 0.5-1 s of its CPU compiling, and even after one quiet round a batch could still spend 0.6 s. A separate
+    // agent warmed up and stopped did not do either: its stop and the new agent's start deoptimised ~240 methods
+    // (JFR jdk.Deoptimization), recompiled during the batch.
     if (warmUp > 0) {
       int rounds = 0;
       int quietInARow = 0;

@@ -101,9 +101,4 @@ public final class ApiObjectStore implements AutoCloseable {
   public void close() {
     log.close();
   }
-
-  /** Combines the manifests' objects with the pushed ones; a pushed object replaces a manifest object of the same kind and key. */
-  public static ClusterObjects merge(ClusterObjects manifests, ClusterObjects pushed) {
-    return ClusterObjects.overlay(manifests, pushed);
-  }
 }

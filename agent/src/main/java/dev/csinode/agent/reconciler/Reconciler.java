@@ -230,36 +230,46 @@ public final class Reconciler {
       return;
     }
     Set<String> inUse = podsInUse(); // a pod still holding another volume comes back here after its last unmount
-    java.util.Map<String, String> gone = new java.util.HashMap<>();
+    List<Orphan> gone = new java.util.ArrayList<>();
     podsUnmounted.forEach((uid, podKey) -> {
       if (!inUse.contains(uid) && !cleaning.contains(uid)) {
-        gone.put(uid, podKey);
+        gone.add(new Orphan(uid, layout.podDir(uid).toString(), "remove", "pod " + podKey + " is gone and its volumes are torn down"));
       }
     });
     podsUnmounted.clear();
     if (gone.isEmpty()) {
       return;
     }
-    cleaning.addAll(gone.keySet());
-    housekeeping = housekeeping.transform(ar -> vertx.executeBlocking(() -> {
-      gone.forEach((uid, podKey) -> {
-        Path dir = layout.podDir(uid);
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-          return;
+    cleaning.addAll(gone.stream().map(Orphan::podUid).toList()); // now: no mount starts for them until removed
+    housekeeping = housekeeping.transform(ar -> removePodDirectories(gone).map(done -> orphans));
+  }
+
+  /**
+   * Removes these pod directories off the event loop, by {@link OrphanedPodDirectories#remove}'s rules (only what
+   * the agent made, never a mount point; a directory already gone is left alone). Their pods must be in
+   * {@link #cleaning} already, so that no mount starts for them; they leave it when this is done. Completes with
+   * what was done with each, by pod UID.
+   */
+  private Future<java.util.Map<String, Orphan>> removePodDirectories(List<Orphan> removable) {
+    return vertx.executeBlocking(() -> {
+      java.util.Map<String, Orphan> done = new java.util.HashMap<>();
+      for (Orphan o : removable) {
+        if (!Files.isDirectory(Path.of(o.path()), LinkOption.NOFOLLOW_LINKS)) {
+          continue;
         }
-        Orphan r = OrphanedPodDirectories.remove(new Orphan(uid, dir.toString(), "remove",
-            "pod " + podKey + " is gone and its volumes are torn down"), mounter::isMountPoint);
+        Orphan r = OrphanedPodDirectories.remove(o, mounter::isMountPoint);
         if (r.action().equals("removed")) {
-          LOG.info("removed the directory of pod {} at {}: the pod is gone and its volumes are torn down", podKey, dir);
+          LOG.info("removed orphaned pod directory {} ({})", r.path(), r.reason());
         } else {
-          LOG.debug("directory of pod {} at {} kept for the housekeeping to report: {}", podKey, dir, r.reason());
+          LOG.warn("orphaned pod directory {} kept: {}", r.path(), r.reason());
         }
-      });
-      return null;
+        done.put(o.podUid(), r);
+      }
+      return done;
     }, false).onComplete(x -> {
-      cleaning.removeAll(gone.keySet());
+      removable.forEach(o -> cleaning.remove(o.podUid()));
       trigger();
-    }).map(x -> orphans));
+    });
   }
 
   private void mountVolumes() {
@@ -431,24 +441,9 @@ public final class Reconciler {
       Set<String> inUse = podsInUse(); // pods may have come while the disk was read
       List<Orphan> removable = found.orphans().stream()
           .filter(o -> o.action().equals("remove") && !inUse.contains(o.podUid())).toList();
-      Set<String> uids = new HashSet<>(removable.stream().map(Orphan::podUid).toList());
-      cleaning.addAll(uids);
-      return vertx.executeBlocking(() -> {
-        java.util.Map<String, Orphan> done = new java.util.HashMap<>();
-        for (Orphan o : removable) {
-          Orphan r = OrphanedPodDirectories.remove(o, mounter::isMountPoint);
-          if (r.action().equals("removed")) {
-            LOG.info("removed orphaned pod directory {} ({})", r.path(), r.reason());
-          } else {
-            LOG.warn("orphaned pod directory {} kept: {}", r.path(), r.reason());
-          }
-          done.put(o.podUid(), r);
-        }
-        return found.orphans().stream().map(o -> done.getOrDefault(o.podUid(), o)).toList();
-      }, false).onComplete(x -> {
-        cleaning.removeAll(uids);
-        trigger();
-      });
+      removable.forEach(o -> cleaning.add(o.podUid()));
+      return removePodDirectories(removable)
+          .map(done -> found.orphans().stream().map(o -> done.getOrDefault(o.podUid(), o)).toList());
     }).map(result -> {
       orphans = List.copyOf(result);
       publishSnapshot();

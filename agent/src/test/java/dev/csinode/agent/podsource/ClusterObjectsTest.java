@@ -39,10 +39,10 @@ class ClusterObjectsTest {
   void overlayPrefersTheTopObjectsAndKeepsBothErrorLists() {
     ClusterObjects manifests = ClusterObjects.of(List.of(pod("ns", "a", "from-file"), pod("ns", "m", "m")), List.of("bad file"));
     ClusterObjects pushed = ClusterObjects.of(List.of(pod("ns", "a", "pushed")), List.of());
-    ClusterObjects merged = ApiObjectStore.merge(manifests, pushed);
+    ClusterObjects merged = ClusterObjects.overlay(manifests, pushed);
     assertEquals("pushed", merged.pods().get("ns/a").getMetadata().getUid());
     assertEquals("m", merged.pods().get("ns/m").getMetadata().getUid());
     assertEquals(List.of("bad file"), merged.errors());
-    assertSame(pushed.pods(), ApiObjectStore.merge(ClusterObjects.EMPTY, pushed).pods(), "no manifests: the pushed view as it is");
+    assertSame(pushed.pods(), ClusterObjects.overlay(ClusterObjects.EMPTY, pushed).pods(), "no manifests: the pushed view as it is");
   }
 }
