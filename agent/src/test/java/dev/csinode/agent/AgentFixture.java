@@ -37,7 +37,7 @@ abstract class AgentFixture {
   @BeforeEach
   void start() throws Exception {
     PrivateMountNamespace.require();
-    root = Files.createTempDirectory("csi-node-agent-test-");
+    root = Files.createTempDirectory("cna-test-");
     manifests = Files.createDirectories(root.resolve("manifests"));
     write("csidriver.yaml", """
         apiVersion: storage.k8s.io/v1

@@ -34,7 +34,7 @@ class AgentRestartTest {
   @BeforeEach
   void setUp() throws Exception {
     PrivateMountNamespace.require();
-    root = Files.createTempDirectory("csi-node-agent-test-");
+    root = Files.createTempDirectory("cna-test-");
     manifests = Files.createDirectories(root.resolve("manifests"));
     try (ServerSocket s = new ServerSocket(0)) {
       metricsPort = s.getLocalPort();

@@ -17,7 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * A real driver on a real socket in a fresh directory under /tmp/csi-node-agent-test-*, and a client for it.
+ * A real driver on a real socket in a fresh directory under java.io.tmpdir (cna-test-*), and a client for it.
  * All calls go through gRPC. close() checks that the test left no mount and no loop device behind.
  */
 final class DriverFixture implements AutoCloseable {
@@ -32,7 +32,7 @@ final class DriverFixture implements AutoCloseable {
 
   DriverFixture(boolean attachRequired, long maxVolumes, long capacity) throws IOException {
     PrivateMountNamespace.require();
-    this.root = Files.createTempDirectory("csi-node-agent-test-");
+    this.root = Files.createTempDirectory("cna-test-");
     this.attachRequired = attachRequired;
     this.maxVolumes = maxVolumes;
     this.capacity = capacity;

@@ -24,12 +24,12 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Run the agent with the bundled driver on var/lib/kubelet and the examples/manifests pods, showing each volume's progress.")
 public final class DemoCommand implements Callable<Integer> {
-  @Option(names = "--root-dir", defaultValue = "var/lib/kubelet", paramLabel = "DIR", description = "Root directory (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--root-dir", paramLabel = "DIR", description = "Root directory (default: var/lib/kubelet in the checkout).")
   Path rootDir;
 
-  @Option(names = "--pod-manifests", defaultValue = "examples/manifests", paramLabel = "DIR",
-      description = "Manifests to run (default: ${DEFAULT-VALUE}); edit or add files while it runs.")
-  Path manifests;
+  @Option(names = "--pod-manifests", paramLabel = "DIR",
+      description = "Manifests to run (default: examples/manifests in the checkout); edit or add files while it runs.")
+  Path manifestsDir;
 
   @Option(names = "--metrics-address", defaultValue = Agent.Config.DEFAULT_METRICS_ADDRESS, paramLabel = "HOST:PORT",
       description = "Metrics address (default: ${DEFAULT-VALUE}); empty to disable.")
@@ -37,14 +37,18 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Path root = rootDir.toAbsolutePath().normalize();
+    Path root = CheckoutPaths.resolve(rootDir, "var/lib/kubelet");
+    Path manifests = CheckoutPaths.resolve(manifestsDir, "examples/manifests");
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, new Agent.Config(root, "demo-node", null, true, PluginManager.Options.defaults(),
-        manifests.toAbsolutePath().normalize(), VolumeManager.Options.defaults(), metricsAddress,
+        manifests, VolumeManager.Options.defaults(), metricsAddress,
         true)); // drain: loop devices are global, the demo must not leave any behind
     Future<Agent> started = agent.start().map(a -> {
       System.out.println("agent running on " + root + " with pods from " + manifests);
-      System.out.println("in another terminal: scripts/csi-node-agent status --root-dir " + rootDir + "   (Ctrl-C here stops the agent)");
+      System.out.println("in another terminal: scripts/csi-node-agent status --root-dir " + root + "   (Ctrl-C here stops the agent)");
+      // scripts/csi-node-agent runs the demo in a private mount namespace: its mounts are seen only from inside it.
+      System.out.println("its mounts are in a private mount namespace; to look inside: nsenter --mount --target "
+          + ProcessHandle.current().pid() + " findmnt -R " + root);
       Map<String, String> shown = new HashMap<>();
       vertx.setPeriodic(250, t -> showProgress(a, shown));
       return a;

@@ -27,8 +27,8 @@ import picocli.CommandLine.Option;
 public final class DriverDemoCommand implements Callable<Integer> {
   private static final Duration DEADLINE = Duration.ofSeconds(60);
 
-  @Option(names = "--root-dir", defaultValue = "var/lib/kubelet", paramLabel = "DIR",
-      description = "Kubelet-style root directory (default: ${DEFAULT-VALUE}, relative to the working directory).")
+  @Option(names = "--root-dir", paramLabel = "DIR",
+      description = "Kubelet-style root directory (default: var/lib/kubelet in the checkout).")
   Path rootDir;
 
   @Option(names = "--exit", description = "Stop the driver and exit after the demo instead of serving until Ctrl-C.")
@@ -36,7 +36,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Path root = rootDir.toAbsolutePath().normalize();
+    Path root = CheckoutPaths.resolve(rootDir, "var/lib/kubelet");
     String driverName = HostpathConfig.DEFAULT_DRIVER_NAME;
     UnixEndpoint endpoint = new UnixEndpoint(root.resolve("plugins").resolve(driverName).resolve("csi.sock"));
     HostpathConfig config = new HostpathConfig(endpoint, "demo-node", root.resolve("plugins").resolve(driverName).resolve("state"),
