@@ -292,7 +292,8 @@ public final class VolumeManager {
       MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst().orElse(null);
       OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
           .orElse(s.failures().get(OperationKey.volume(unique)));
-      String state = state(view, mp, failure);
+      boolean running = s.running().contains(OperationKey.volume(unique)) || s.running().contains(new OperationKey(unique, pv.podUid()));
+      String state = state(view, mp, failure, running);
       String limit = s.limited().get(unique);
       ready &= state.equals("published");
       vols.add(new PodVolume(pv.podVolumeNames().get(unique), unique, spec == null ? "" : spec.driver(),
@@ -387,9 +388,19 @@ public final class VolumeManager {
     }
   }
 
-  private static String state(VolumeView view, MountedPod mp, OperationExecutor.Failure failure) {
+  /**
+   * A volume whose stage or publish is running is journaled UNCERTAIN until the call returns (so a crash leaves
+   * "may be mounted"), but to a reader it is "in progress"; "uncertain" is an outcome nobody knows any more.
+   */
+  private static String state(VolumeView view, MountedPod mp, OperationExecutor.Failure failure, boolean running) {
+    if (mp != null && mp.state() == MountState.MOUNTED) {
+      return "published";
+    }
+    if (running) {
+      return "in progress";
+    }
     if (mp != null) {
-      return mp.state() == MountState.MOUNTED ? "published" : "uncertain";
+      return "uncertain";
     }
     if (view != null && view.device() == DeviceState.UNCERTAIN) {
       return "uncertain";
@@ -408,7 +419,8 @@ public final class VolumeManager {
     List<VolumeStatus> out = new ArrayList<>();
     for (VolumeView v : s.actual().stream().sorted(java.util.Comparator.comparing(VolumeView::uniqueName)).toList()) {
       OperationExecutor.Failure f = s.failures().get(OperationKey.volume(v.uniqueName()));
-      String state = v.device() == DeviceState.UNCERTAIN || v.pods().stream().anyMatch(p -> p.state() == MountState.UNCERTAIN)
+      boolean running = s.running().stream().anyMatch(k -> k.volume().equals(v.uniqueName()));
+      String state = running ? "in progress" : v.device() == DeviceState.UNCERTAIN || v.pods().stream().anyMatch(p -> p.state() == MountState.UNCERTAIN)
           ? "uncertain" : !v.pods().isEmpty() ? "published" : v.device() == DeviceState.MOUNTED ? "staged" : f != null ? "failed" : "pending";
       out.add(new VolumeStatus(v.uniqueName(), v.spec().driver(), v.spec().volumeHandle(), state, v.attached(), v.stagingPath(),
           v.pods().stream().map(MountedPod::podKey).toList(), f == null ? null : f.error(),

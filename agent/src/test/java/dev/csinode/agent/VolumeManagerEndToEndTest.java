@@ -409,9 +409,40 @@ class VolumeManagerEndToEndTest extends AgentFixture {
 
   @Test
   void aStageThatTimesOutIsUncertainNeverPublishedAndStillUnstagedWhenThePodGoes() throws Exception {
+    withSlowStage(Duration.ofMillis(300), slow -> {
+      eventually(() -> pod("default/slow").map(p -> p.volumes().get(0).state().equals("uncertain")
+          && p.volumes().get(0).lastError() != null && p.volumes().get(0).lastError().contains("DEADLINE_EXCEEDED")).orElse(false),
+          () -> "" + pod("default/slow"));
+      assertTrue(slow.calls.stream().noneMatch(c -> c.startsWith("NodePublishVolume")), "no publish without a successful stage: " + slow.calls);
+      assertFalse(ready("default/slow"));
+      Files.delete(manifests.resolve("pod-slow.yaml"));
+      eventually(() -> slow.calls.stream().anyMatch(c -> c.startsWith("NodeUnstageVolume slow-1")), () -> "not unstaged: " + slow.calls);
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+      assertTrue(slow.calls.stream().filter(c -> c.startsWith("NodeUnstageVolume")).allMatch(c -> c.endsWith("/globalmount")), "" + slow.calls);
+    });
+  }
+
+  @Test
+  void aStageStillRunningReadsAsInProgressNotUncertain() throws Exception {
+    withSlowStage(Duration.ofMinutes(5), slow -> {
+      eventually(() -> slow.calls.contains("NodeStageVolume slow-1"), () -> "not staged: " + slow.calls);
+      eventually(() -> pod("default/slow").map(p -> !p.volumes().get(0).state().equals("pending")).orElse(false), () -> "" + pod("default/slow"));
+      var volume = pod("default/slow").orElseThrow().volumes().get(0);
+      assertEquals("in progress", volume.state(), "" + volume);
+      assertNull(volume.lastError(), "" + volume);
+      assertEquals("in progress", agent.volumeManager().volumes().get(0).state());
+    });
+  }
+
+  private interface SlowStageCheck {
+    void run(HangingStageDriver slow) throws Exception;
+  }
+
+  /** The agent with a driver whose NodeStageVolume never answers, and a pod with one claim of it. */
+  private void withSlowStage(Duration csiTimeout, SlowStageCheck check) throws Exception {
     Await.result(agent.stop());
     agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests,
-        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMillis(200), Duration.ofMillis(300)),
+        new VolumeManager.Options(16, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMillis(200), csiTimeout),
         null, false));
     Await.result(agent.start());
     HangingStageDriver slow = new HangingStageDriver(vertx, root.resolve("plugins/slow.example.com/csi.sock"), "slow.example.com");
@@ -442,15 +473,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
             persistentVolumeClaim:
               claimName: slow
           """));
-      eventually(() -> pod("default/slow").map(p -> p.volumes().get(0).state().equals("uncertain")
-          && p.volumes().get(0).lastError() != null && p.volumes().get(0).lastError().contains("DEADLINE_EXCEEDED")).orElse(false),
-          () -> "" + pod("default/slow"));
-      assertTrue(slow.calls.stream().noneMatch(c -> c.startsWith("NodePublishVolume")), "no publish without a successful stage: " + slow.calls);
-      assertFalse(ready("default/slow"));
-      Files.delete(manifests.resolve("pod-slow.yaml"));
-      eventually(() -> slow.calls.stream().anyMatch(c -> c.startsWith("NodeUnstageVolume slow-1")), () -> "not unstaged: " + slow.calls);
-      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
-      assertTrue(slow.calls.stream().filter(c -> c.startsWith("NodeUnstageVolume")).allMatch(c -> c.endsWith("/globalmount")), "" + slow.calls);
+      check.run(slow);
     } finally {
       Await.result(registrar.stop());
       Await.result(slow.server.close());

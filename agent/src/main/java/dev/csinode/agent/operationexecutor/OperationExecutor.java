@@ -134,6 +134,13 @@ public final class OperationExecutor {
     return runningByVolume.getOrDefault(key.volume(), Set.of()).contains(key);
   }
 
+  /** The keys with an operation running now (a copy), for status: a volume being set up is not "uncertain". */
+  public Set<OperationKey> running() {
+    Set<OperationKey> out = new HashSet<>();
+    runningByVolume.values().forEach(out::addAll);
+    return Set.copyOf(out);
+  }
+
   public int runningCount() {
     return runningCount;
   }

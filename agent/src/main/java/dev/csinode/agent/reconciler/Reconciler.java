@@ -74,15 +74,16 @@ public final class Reconciler {
   private Set<String> unmanagedSuspects = Set.of();
   private List<Orphan> orphans = List.of();
   private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, java.util.Map.of(), java.util.Map.of(),
-      java.util.Map.of(), List.of(), List.of());
+      Set.of(), java.util.Map.of(), List.of(), List.of());
 
   /**
-   * What status readers see: the desired state, the actual state, the last failure per operation key, volumes
-   * held back by max_volumes_per_node, and what the last housekeeping pass found (mounts the agent does not
-   * manage, orphaned pod directories).
+   * What status readers see: the desired state, the actual state, the last failure per operation key, the keys
+   * with an operation running, volumes held back by max_volumes_per_node, and what the last housekeeping pass found
+   * (mounts the agent does not manage, orphaned pod directories).
    */
   public record Snapshot(DesiredStateOfWorld desired, java.util.Map<String, ActualStateOfWorld.VolumeView> actualByName,
-                         java.util.Map<OperationKey, OperationExecutor.Failure> failures, java.util.Map<String, String> limited,
+                         java.util.Map<OperationKey, OperationExecutor.Failure> failures, Set<OperationKey> running,
+                         java.util.Map<String, String> limited,
                          List<String> unmanagedMounts, List<Orphan> orphans) {
     /** The actual state's volumes, in the order they appeared. */
     public java.util.Collection<ActualStateOfWorld.VolumeView> actual() {
@@ -475,7 +476,7 @@ public final class Reconciler {
 
   /** O(volumes) per pass, nothing more: it runs after every operation. */
   private void publishSnapshot() {
-    snapshot = new Snapshot(dsw, asw.snapshot(), executor.failures(), limited, unmanagedMounts, orphans);
+    snapshot = new Snapshot(dsw, asw.snapshot(), executor.failures(), executor.running(), limited, unmanagedMounts, orphans);
     snapshotListener.run();
   }
 }

@@ -14,7 +14,7 @@ public final class VolumeManagerStatus {
                           List<String> waiting, List<String> notHandled) {}
 
   /**
-   * One volume of a pod. {@code state}: pending, staged, published, uncertain or failed. {@code hostPath} is
+   * One volume of a pod. {@code state}: pending, in progress, staged, published, uncertain or failed. {@code hostPath} is
    * what a runtime binds into the container: the publish target (or the block device file).
    */
   public record PodVolume(String name, String uniqueName, String driver, String volumeHandle, String state,
