@@ -4,7 +4,6 @@ import dev.csinode.csi.v1.*;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.FsStats;
 import dev.csinode.mount.LoopDevices;
-import dev.csinode.mount.MountException;
 import dev.csinode.mount.Mounter;
 import io.vertx.core.Future;
 import java.io.IOException;
@@ -91,7 +90,13 @@ final class NodeServer extends NodeService {
           checkVolumeLimit(id);
         }
         HostpathVolume.Staged staged = stage(v, staging, cap, flags);
-        store.putNodeState(v.withStaged(staged));
+        try {
+          store.putNodeState(v.withStaged(staged));
+        } catch (RuntimeException e) {
+          // Unrecorded, the mount would outlive the call: NodeUnstageVolume undoes only what is recorded.
+          undoStage(v, staged);
+          throw e;
+        }
         LOG.info("staged volume {} at {}{}", id, staging, staged.loopDevice() == null ? "" : " (" + staged.loopDevice() + ")");
         return NodeStageVolumeResponse.getDefaultInstance();
       });
@@ -127,11 +132,24 @@ final class NodeServer extends NodeService {
         LOG.info("grew the filesystem of volume {} ({}) to its {} byte image", v.id(), device, v.capacityBytes());
       }
       mounter.mount(device, staging, "ext4", flags, false);
-    } catch (MountException e) {
+    } catch (RuntimeException e) {
       loops.detach(device);
       throw e;
     }
     return new HostpathVolume.Staged(staging.toString(), device, false, "ext4", flags);
+  }
+
+  private void undoStage(HostpathVolume v, HostpathVolume.Staged staged) {
+    try {
+      if (!staged.block()) {
+        mounter.unmountAll(Path.of(staged.path()));
+      }
+      if (staged.loopDevice() != null) {
+        loops.detach(staged.loopDevice());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("could not undo the stage of volume {} at {} after its record failed: {}", v.id(), staged.path(), e.getMessage());
+    }
   }
 
   private void checkVolumeLimit(String id) {
@@ -213,18 +231,36 @@ final class NodeServer extends NodeService {
       return NodePublishVolumeResponse.getDefaultInstance();
     }
     List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
+    boolean mounted = false;
     if (adoptable(v, target)) {
       // nothing to mount: an interrupted earlier attempt mounted it
     } else if (cap.hasBlock()) {
       publishBlock(v, target, req.getReadonly());
+      mounted = true;
     } else {
       makeDirectory(target);
       mounter.bind(Path.of(v.staged().path()), target, req.getReadonly(), flags);
+      mounted = true;
     }
-    store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
-        req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
+    try {
+      store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
+          req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
+    } catch (RuntimeException e) {
+      if (mounted) {
+        unmountQuietly(v, target);
+      }
+      throw e;
+    }
     LOG.info("published volume {} at {}{}", v.id(), target, req.getReadonly() ? " (read-only)" : "");
     return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  private void unmountQuietly(HostpathVolume v, Path target) {
+    try {
+      mounter.unmountAll(target);
+    } catch (RuntimeException e) {
+      LOG.warn("could not undo the publish of volume {} at {} after its record failed: {}", v.id(), target, e.getMessage());
+    }
   }
 
   /** A target mounted although no publication is recorded: an earlier attempt died between mount and record. */

@@ -112,6 +112,50 @@ class FullStateDiskTest {
     assertEquals(entries.size() + 1, d.dataEntries().size(), "the snapshot is made once there is space");
   }
 
+  /**
+   * Fills the disk and breaks the state log: a record larger than the slack of the log's last page cannot be
+   * appended, and from then on every write first rewrites the log, which needs space too.
+   */
+  private Path fillAndBreakTheStateLog() throws Exception {
+    Path filler = d.fillStateDisk();
+    d.failure(ControllerGrpcClient.CreateVolume, req("padded", "directory")
+        .putParameters("csi.storage.k8s.io/padding", "x".repeat(8192)).build());
+    return filler;
+  }
+
+  /** Regression: a stage or publish whose record could not be written left its mount (and loop device) behind. */
+  @ParameterizedTest
+  @ValueSource(strings = {"directory", "filesystem"})
+  void aStageOrPublishThatCannotBeRecordedLeavesNothingMounted(String kind) throws Exception {
+    String id = d.call(ControllerGrpcClient.CreateVolume, req("staged", kind).build()).getVolume().getVolumeId();
+    Path staging = d.staging(id);
+    Path target = d.target("pod", "vol");
+    if (kind.equals("filesystem")) {
+      d.stage(id, staging, mountCap()); // formats the image while there is space
+      d.unstage(id, staging);
+    }
+    Path filler = fillAndBreakTheStateLog();
+    var e = d.failure(NodeGrpcClient.NodeStageVolume, NodeStageVolumeRequest.newBuilder().setVolumeId(id)
+        .setStagingTargetPath(staging.toString()).setVolumeCapability(mountCap()).build());
+    assertNotEquals(GrpcStatus.OK, e.status());
+    assertFalse(mounted(staging), "a failed stage leaves nothing mounted");
+    assertTrue(dev.csinode.mount.LoopDevices.list().stream().noneMatch(l -> l.contains(id)), "nor a loop device");
+
+    Files.delete(filler);
+    d.stage(id, staging, mountCap());
+    filler = fillAndBreakTheStateLog();
+    var p = d.failure(NodeGrpcClient.NodePublishVolume, NodePublishVolumeRequest.newBuilder().setVolumeId(id)
+        .setStagingTargetPath(staging.toString()).setTargetPath(target.toString()).setVolumeCapability(mountCap()).build());
+    assertNotEquals(GrpcStatus.OK, p.status());
+    assertFalse(mounted(target), "a failed publish leaves nothing mounted");
+    assertTrue(mounted(staging), "the stage before it stays");
+
+    Files.delete(filler);
+    d.publish(id, staging, target, mountCap(), false);
+    d.unpublish(id, target);
+    d.unstage(id, staging);
+  }
+
   @Test
   void anEphemeralVolumeThatRunsOutOfSpaceLeavesNothing() throws Exception {
     String id = "csi-" + "e".repeat(64);
