@@ -59,7 +59,7 @@ final class ControllerServer extends ControllerService {
         if (existing.isPresent()) {
           return sameAs(existing.get(), req, kind, block);
         }
-        long free = config.capacityBytes() - store.allocatedBytes();
+        long free = store.freeBytes(config.capacityBytes());
         if (size > free) {
           throw CsiErrors.exhausted("volume " + req.getName() + " needs " + size + " bytes but only " + free
               + " of the driver's --capacity remain");
@@ -78,16 +78,32 @@ final class ControllerServer extends ControllerService {
     });
   }
 
-  /** Makes the volume's storage and records it; its name stays reserved until it is visible. */
+  /**
+   * Makes the volume's storage and records it; its name and capacity stay reserved until it is visible. A failure
+   * (a full state disk, a copy that fails) leaves nothing: no directory, no image, no record.
+   */
   private HostpathVolume create(HostpathVolume planned, VolumeContentSource source) {
     try {
       HostpathVolume v = populate(planned, source);
-      store.put(v);
+      store.add(v);
       LOG.info("created volume {} (name {}, kind {}, {}, {} bytes)", v.id(), v.name(), v.kind().parameter(),
           v.block() ? "block" : "mount", v.capacityBytes());
       return v;
+    } catch (IOException | RuntimeException e) {
+      discard(planned);
+      throw CsiErrors.creationFailed("volume " + planned.name(), e);
     } finally {
       store.release(planned.name());
+    }
+  }
+
+  /** Removes what a failed creation made of a volume; its id is new, so nothing else can be there. */
+  private void discard(HostpathVolume v) {
+    try {
+      storage.delete(v);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not remove partial data of volume {} ({}) after its creation failed: {}", v.id(),
+          storage.dataPath(v), e.getMessage());
     }
   }
 
@@ -181,41 +197,30 @@ final class ControllerServer extends ControllerService {
     return v;
   }
 
-  private HostpathVolume populate(HostpathVolume v, VolumeContentSource source) {
-    try {
-      if (source == null || source.getTypeCase() == VolumeContentSource.TypeCase.TYPE_NOT_SET) {
-        storage.createEmpty(v);
-        return v;
-      }
-      if (source.hasSnapshot()) {
-        String sid = source.getSnapshot().getSnapshotId();
-        HostpathSnapshot s = store.snapshot(sid).orElseThrow(() ->
-            CsiErrors.notFound("volume_content_source.snapshot.snapshot_id: snapshot '" + sid + "' does not exist"));
-        checkSourceFits(v, s.kind(), s.block(), s.sizeBytes(), "snapshot " + sid);
-        v = new HostpathVolume(v.id(), v.name(), v.kind(), v.block(), v.capacityBytes(), v.parameters(), sid, null,
-            false, v.createdAtMillis(), Map.of(), null, Map.of());
-        storage.restoreSnapshot(s, v);
-        return v;
-      }
-      String vid = source.getVolume().getVolumeId();
-      HostpathVolume src = store.volume(vid).orElseThrow(() ->
-          CsiErrors.notFound("volume_content_source.volume.volume_id: volume '" + vid + "' does not exist"));
-      checkSourceFits(v, src.kind(), src.block(), src.capacityBytes(), "volume " + vid);
-      v = new HostpathVolume(v.id(), v.name(), v.kind(), v.block(), v.capacityBytes(), v.parameters(), null, vid,
-          false, v.createdAtMillis(), Map.of(), null, Map.of());
-      storage.cloneVolume(src, v);
+  /** Makes the volume's data, empty or from its source; the caller removes what a failure left. */
+  private HostpathVolume populate(HostpathVolume v, VolumeContentSource source) throws IOException {
+    if (source == null || source.getTypeCase() == VolumeContentSource.TypeCase.TYPE_NOT_SET) {
+      storage.createEmpty(v);
       return v;
-    } catch (IOException | RuntimeException e) {
-      try {
-        storage.delete(v);
-      } catch (IOException cleanup) {
-        LOG.warn("could not remove partial data of volume {}: {}", v.id(), cleanup.getMessage());
-      }
-      if (e instanceof RuntimeException re) {
-        throw re;
-      }
-      throw CsiErrors.internal("cannot create data of volume " + v.name() + ": " + e.getMessage());
     }
+    if (source.hasSnapshot()) {
+      String sid = source.getSnapshot().getSnapshotId();
+      HostpathSnapshot s = store.snapshot(sid).orElseThrow(() ->
+          CsiErrors.notFound("volume_content_source.snapshot.snapshot_id: snapshot '" + sid + "' does not exist"));
+      checkSourceFits(v, s.kind(), s.block(), s.sizeBytes(), "snapshot " + sid);
+      v = new HostpathVolume(v.id(), v.name(), v.kind(), v.block(), v.capacityBytes(), v.parameters(), sid, null,
+          false, v.createdAtMillis(), Map.of(), null, Map.of());
+      storage.restoreSnapshot(s, v);
+      return v;
+    }
+    String vid = source.getVolume().getVolumeId();
+    HostpathVolume src = store.volume(vid).orElseThrow(() ->
+        CsiErrors.notFound("volume_content_source.volume.volume_id: volume '" + vid + "' does not exist"));
+    checkSourceFits(v, src.kind(), src.block(), src.capacityBytes(), "volume " + vid);
+    v = new HostpathVolume(v.id(), v.name(), v.kind(), v.block(), v.capacityBytes(), v.parameters(), null, vid,
+        false, v.createdAtMillis(), Map.of(), null, Map.of());
+    storage.cloneVolume(src, v);
+    return v;
   }
 
   private static void checkSourceFits(HostpathVolume v, VolumeKind kind, boolean block, long size, String what) {
@@ -397,7 +402,7 @@ final class ControllerServer extends ControllerService {
           && !config.nodeId().equals(req.getAccessibleTopology().getSegmentsMap().get(HostpathConfig.TOPOLOGY_KEY))) {
         return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
       }
-      long free = Math.max(0, config.capacityBytes() - store.allocatedBytes());
+      long free = store.freeBytes(config.capacityBytes());
       return GetCapacityResponse.newBuilder().setAvailableCapacity(free)
           .setMaximumVolumeSize(Int64Value.of(free)).setMinimumVolumeSize(Int64Value.of(1)).build();
     });
@@ -448,7 +453,7 @@ final class ControllerServer extends ControllerService {
         }
         if (required > v.capacityBytes()) {
           long growth = required - v.capacityBytes();
-          long free = config.capacityBytes() - store.allocatedBytes();
+          long free = store.freeBytes(config.capacityBytes());
           if (growth > free) {
             throw CsiErrors.outOfRange("growing volume " + id + " by " + growth + " bytes exceeds the "
                 + free + " bytes left of the driver's --capacity");
@@ -493,15 +498,25 @@ final class ControllerServer extends ControllerService {
           return CreateSnapshotResponse.newBuilder().setSnapshot(toCsi(existing.get())).build();
         }
         HostpathVolume v = existing(vid);
-        long free = config.capacityBytes() - store.allocatedBytes();
+        long free = store.freeBytes(config.capacityBytes());
         if (v.capacityBytes() > free) {
           throw CsiErrors.exhausted("snapshot of volume " + vid + " needs " + v.capacityBytes()
               + " bytes but only " + free + " remain of the driver's --capacity");
         }
         HostpathSnapshot s = new HostpathSnapshot(UUID.randomUUID().toString(), req.getName(), vid, v.kind(),
             v.block(), v.capacityBytes(), System.currentTimeMillis());
-        storage.takeSnapshot(v, s);
-        store.put(s);
+        try {
+          storage.takeSnapshot(v, s);
+          store.add(s);
+        } catch (RuntimeException e) {
+          try {
+            storage.delete(s);
+          } catch (IOException cleanup) {
+            LOG.warn("could not remove the partial file {} of snapshot {} after its creation failed: {}",
+                storage.snapshotFile(s), s.id(), cleanup.getMessage());
+          }
+          throw CsiErrors.creationFailed("snapshot " + req.getName() + " of volume " + vid, e);
+        }
         LOG.info("created snapshot {} (name {}) of volume {}", s.id(), s.name(), vid);
         return CreateSnapshotResponse.newBuilder().setSnapshot(toCsi(s)).build();
       });

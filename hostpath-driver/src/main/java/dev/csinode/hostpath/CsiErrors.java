@@ -43,6 +43,25 @@ final class CsiErrors {
     return new StatusException(GrpcStatus.INTERNAL, message);
   }
 
+  /**
+   * Why making {@code what} (its data and its record, already undone by the caller) failed: a spec error passes as
+   * it is; a full disk under the state dir is RESOURCE_EXHAUSTED, so the CO retries later rather than giving up;
+   * anything else is INTERNAL.
+   */
+  static StatusException creationFailed(String what, Throwable e) {
+    if (e instanceof StatusException se) {
+      return se;
+    }
+    String message = "cannot create " + what + ": " + (e.getMessage() != null ? e.getMessage() : e.toString());
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
+        return exhausted(message + (t == e ? "" : " (" + m + ")") + "; free space in the driver's state dir and retry");
+      }
+    }
+    return internal(message);
+  }
+
   static void require(boolean condition, String message) {
     if (!condition) {
       throw invalid(message);

@@ -4,7 +4,6 @@ import dev.csinode.csi.v1.*;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.FsStats;
 import dev.csinode.mount.LoopDevices;
-import dev.csinode.mount.MountException;
 import dev.csinode.mount.Mounter;
 import io.vertx.core.Future;
 import java.io.IOException;
@@ -25,6 +24,11 @@ import org.slf4j.LoggerFactory;
 final class NodeServer extends NodeService {
   private static final Logger LOG = LoggerFactory.getLogger(NodeServer.class);
   static final String EPHEMERAL_KEY = "csi.storage.k8s.io/ephemeral";
+  /**
+   * What an inline ephemeral volume (a directory, not limited in size) counts against --capacity: the reference
+   * hostpath driver's fixed size for them.
+   */
+  static final long EPHEMERAL_BYTES = 100 * ControllerServer.MIB;
 
   private final HostpathConfig config;
   private final VolumeStore store;
@@ -86,7 +90,13 @@ final class NodeServer extends NodeService {
           checkVolumeLimit(id);
         }
         HostpathVolume.Staged staged = stage(v, staging, cap, flags);
-        store.putNodeState(v.withStaged(staged));
+        try {
+          store.putNodeState(v.withStaged(staged));
+        } catch (RuntimeException e) {
+          // Unrecorded, the mount would outlive the call: NodeUnstageVolume undoes only what is recorded.
+          undoStage(v, staged);
+          throw e;
+        }
         LOG.info("staged volume {} at {}{}", id, staging, staged.loopDevice() == null ? "" : " (" + staged.loopDevice() + ")");
         return NodeStageVolumeResponse.getDefaultInstance();
       });
@@ -122,11 +132,24 @@ final class NodeServer extends NodeService {
         LOG.info("grew the filesystem of volume {} ({}) to its {} byte image", v.id(), device, v.capacityBytes());
       }
       mounter.mount(device, staging, "ext4", flags, false);
-    } catch (MountException e) {
+    } catch (RuntimeException e) {
       loops.detach(device);
       throw e;
     }
     return new HostpathVolume.Staged(staging.toString(), device, false, "ext4", flags);
+  }
+
+  private void undoStage(HostpathVolume v, HostpathVolume.Staged staged) {
+    try {
+      if (!staged.block()) {
+        mounter.unmountAll(Path.of(staged.path()));
+      }
+      if (staged.loopDevice() != null) {
+        loops.detach(staged.loopDevice());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("could not undo the stage of volume {} at {} after its record failed: {}", v.id(), staged.path(), e.getMessage());
+    }
   }
 
   private void checkVolumeLimit(String id) {
@@ -208,18 +231,36 @@ final class NodeServer extends NodeService {
       return NodePublishVolumeResponse.getDefaultInstance();
     }
     List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
+    boolean mounted = false;
     if (adoptable(v, target)) {
       // nothing to mount: an interrupted earlier attempt mounted it
     } else if (cap.hasBlock()) {
       publishBlock(v, target, req.getReadonly());
+      mounted = true;
     } else {
       makeDirectory(target);
       mounter.bind(Path.of(v.staged().path()), target, req.getReadonly(), flags);
+      mounted = true;
     }
-    store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
-        req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
+    try {
+      store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published(req.getStagingTargetPath(),
+          req.getReadonly(), cap.hasBlock(), cap.getAccessMode().getModeValue(), flags)));
+    } catch (RuntimeException e) {
+      if (mounted) {
+        unmountQuietly(v, target);
+      }
+      throw e;
+    }
     LOG.info("published volume {} at {}{}", v.id(), target, req.getReadonly() ? " (read-only)" : "");
     return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  private void unmountQuietly(HostpathVolume v, Path target) {
+    try {
+      mounter.unmountAll(target);
+    } catch (RuntimeException e) {
+      LOG.warn("could not undo the publish of volume {} at {} after its record failed: {}", v.id(), target, e.getMessage());
+    }
   }
 
   /** A target mounted although no publication is recorded: an earlier attempt died between mount and record. */
@@ -271,32 +312,92 @@ final class NodeServer extends NodeService {
   private NodePublishVolumeResponse publishEphemeral(NodePublishVolumeRequest req, Path target) {
     String id = req.getVolumeId();
     HostpathVolume v = store.volume(id).orElse(null);
-    if (v == null) {
+    boolean created = v == null;
+    if (created) {
       checkVolumeLimit(id);
-      v = new HostpathVolume(id, id, VolumeKind.DIRECTORY, false, ControllerServer.GIB, Map.of(), null, null, true,
-          System.currentTimeMillis(), Map.of(), null, Map.of());
-      try {
-        storage.createEmpty(v);
-      } catch (IOException e) {
-        throw CsiErrors.internal("cannot create ephemeral volume " + id + ": " + e.getMessage());
-      }
-      store.put(v);
-      LOG.info("created ephemeral volume {}", id);
+      v = createEphemeral(id);
     } else if (!v.ephemeral()) {
       throw CsiErrors.alreadyExists("volume " + id + " exists and is not ephemeral");
     }
-    if (checkExistingPublication(v, req, target)) {
-      return NodePublishVolumeResponse.getDefaultInstance();
+    boolean madeTarget = false;
+    boolean mounted = false;
+    try {
+      if (checkExistingPublication(v, req, target)) {
+        return NodePublishVolumeResponse.getDefaultInstance();
+      }
+      List<String> flags = req.getVolumeCapability().getMount().getMountFlagsList();
+      if (!adoptable(v, target)) {
+        madeTarget = !Files.exists(target, LinkOption.NOFOLLOW_LINKS);
+        makeDirectory(target);
+        mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
+        mounted = true;
+      }
+      store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
+          req.getVolumeCapability().getAccessMode().getModeValue(), flags)));
+    } catch (RuntimeException e) {
+      if (created) {
+        discardEphemeral(v, target, mounted, madeTarget);
+      }
+      throw e;
     }
-    List<String> flags = req.getVolumeCapability().getMount().getMountFlagsList();
-    if (!adoptable(v, target)) {
-      makeDirectory(target);
-      mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
-    }
-    store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
-        req.getVolumeCapability().getAccessMode().getModeValue(), flags)));
     LOG.info("published ephemeral volume {} at {}", id, target);
     return NodePublishVolumeResponse.getDefaultInstance();
+  }
+
+  /**
+   * Makes an inline ephemeral volume, if it fits in what is left of --capacity (RESOURCE_EXHAUSTED otherwise, as for
+   * CreateVolume). The caller holds the id's operation lock. A failure leaves no directory and no record.
+   */
+  private HostpathVolume createEphemeral(String id) {
+    HostpathVolume v = new HostpathVolume(id, id, VolumeKind.DIRECTORY, false, EPHEMERAL_BYTES, Map.of(), null, null,
+        true, System.currentTimeMillis(), Map.of(), null, Map.of());
+    store.serialized(() -> {
+      long free = store.freeBytes(config.capacityBytes());
+      if (v.capacityBytes() > free) {
+        throw CsiErrors.exhausted("ephemeral volume " + id + " needs " + v.capacityBytes() + " bytes but only " + free
+            + " of the driver's --capacity remain");
+      }
+      if (!store.reserveEphemeral(id, v.capacityBytes())) {
+        throw CsiErrors.aborted("ephemeral volume " + id + " is already being created; retry later");
+      }
+      return null;
+    });
+    try {
+      storage.createEmpty(v);
+      store.add(v);
+    } catch (IOException | RuntimeException e) {
+      try {
+        storage.delete(v);
+      } catch (IOException | RuntimeException cleanup) {
+        LOG.warn("could not remove partial data of ephemeral volume {} after its creation failed: {}", id, cleanup.getMessage());
+      }
+      throw CsiErrors.creationFailed("ephemeral volume " + id, e);
+    } finally {
+      store.releaseEphemeral(id);
+    }
+    LOG.info("created ephemeral volume {}", id);
+    return v;
+  }
+
+  /**
+   * Undoes an inline volume this publish created and could not publish: its mount, the target it made, its record,
+   * then its data. When the record cannot be removed the data stays with it, so the two still agree: the CO's
+   * retry publishes the volume, its NodeUnpublishVolume deletes it.
+   */
+  private void discardEphemeral(HostpathVolume v, Path target, boolean mounted, boolean madeTarget) {
+    try {
+      if (mounted) {
+        mounter.unmountAll(target);
+      }
+      if (madeTarget && !mounter.isMountPoint(target)) {
+        Files.deleteIfExists(target);
+      }
+      store.removeVolume(v.id());
+      storage.delete(v);
+      LOG.info("deleted ephemeral volume {}: its publish at {} failed", v.id(), target);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not undo ephemeral volume {} after its publish at {} failed: {}", v.id(), target, e.getMessage());
+    }
   }
 
   @Override
@@ -361,15 +462,11 @@ final class NodeServer extends NodeService {
     return rpc.run("NodeGetVolumeStats", req, () -> {
       String id = req.getVolumeId();
       CsiErrors.require(!id.isEmpty(), "volume_id is required");
-      Path path = path(req.getVolumePath(), "volume_path");
+      CsiErrors.require(!req.getVolumePath().isEmpty(), "volume_path is required");
       HostpathVolume v = existing(id);
+      Path path = whereStagedOrPublished(v, req.getVolumePath());
       if (!Files.exists(path)) {
-        throw CsiErrors.notFound("volume_path " + path + " does not exist");
-      }
-      boolean known = v.published().containsKey(path.toString())
-          || (v.staged() != null && v.staged().path().equals(path.toString()));
-      if (!known) {
-        throw CsiErrors.notFound("volume " + id + " is not staged or published at " + path);
+        throw CsiErrors.notFound("volume_path " + path + " of volume " + id + " does not exist");
       }
       VolumeCondition condition = condition(v, path);
       NodeGetVolumeStatsResponse.Builder b = NodeGetVolumeStatsResponse.newBuilder().setVolumeCondition(condition);
@@ -402,16 +499,13 @@ final class NodeServer extends NodeService {
     return rpc.run("NodeExpandVolume", req, () -> {
       String id = req.getVolumeId();
       CsiErrors.require(!id.isEmpty(), "volume_id is required");
-      Path path = path(req.getVolumePath(), "volume_path");
-      if (req.hasVolumeCapability()) {
-        Capabilities.validate(req.getVolumeCapability(), "volume_capability");
-      }
+      CsiErrors.require(!req.getVolumePath().isEmpty(), "volume_path is required");
       existing(id);
       return store.exclusive(List.of(id), () -> {
         HostpathVolume v = existing(id);
-        if (!v.published().containsKey(path.toString())
-            && !(v.staged() != null && v.staged().path().equals(path.toString()))) {
-          throw CsiErrors.notFound("volume " + id + " is not staged or published at " + path);
+        whereStagedOrPublished(v, req.getVolumePath());
+        if (req.hasVolumeCapability()) {
+          Capabilities.validate(req.getVolumeCapability(), "volume_capability");
         }
         long required = req.hasCapacityRange() ? req.getCapacityRange().getRequiredBytes() : 0;
         if (required > v.capacityBytes()) {
@@ -463,6 +557,21 @@ final class NodeServer extends NodeService {
       throw CsiErrors.notFound("volume '" + id + "' does not exist (not a volume id of this driver)");
     }
     return store.volume(id).orElseThrow(() -> CsiErrors.notFound("volume '" + id + "' does not exist"));
+  }
+
+  /**
+   * The volume_path of NodeGetVolumeStats and NodeExpandVolume, which must be where the volume is staged or published:
+   * anything else, a relative or malformed path included, is NOT_FOUND before any other check of the path (the
+   * spec's and csi-sanity's order; only an empty path is INVALID_ARGUMENT, checked by the caller).
+   */
+  private static Path whereStagedOrPublished(HostpathVolume v, String volumePath) {
+    // Spelled as the CO may spell a path it staged or published at ("//", a trailing "/"): compared as recorded.
+    String recorded = Names.pathProblem(volumePath) == null ? Path.of(volumePath).toString() : null;
+    if (recorded == null || !(v.published().containsKey(recorded)
+        || (v.staged() != null && v.staged().path().equals(recorded)))) {
+      throw CsiErrors.notFound("volume " + v.id() + " is not staged or published at '" + volumePath + "'");
+    }
+    return Path.of(recorded);
   }
 
   private static Path path(String value, String field) {

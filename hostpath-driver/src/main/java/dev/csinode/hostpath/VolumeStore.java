@@ -14,6 +14,7 @@ import java.util.function.Supplier;
  * volume fail fast with ABORTED, as the spec asks, instead of racing the first.
  */
 final class VolumeStore {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(VolumeStore.class);
   private final StateStore disk;
   private final ConcurrentHashMap<String, HostpathVolume> volumes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, HostpathSnapshot> snapshots = new ConcurrentHashMap<>();
@@ -23,8 +24,16 @@ final class VolumeStore {
   private final java.util.concurrent.atomic.AtomicLong volumeBytes = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong snapshotBytes = new java.util.concurrent.atomic.AtomicLong();
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
-  /** Volume names being created outside the lock, with their sizes (guarded by this). */
-  private final java.util.Map<String, Long> creating = new java.util.HashMap<>();
+  /** Creations in progress outside the lock, with their sizes (guarded by this). */
+  private final java.util.Map<Creation, Long> creating = new java.util.HashMap<>();
+  /** Their sum, readable without the lock (GetCapacity must not wait behind a clone that holds it). */
+  private final java.util.concurrent.atomic.AtomicLong creatingBytes = new java.util.concurrent.atomic.AtomicLong();
+
+  /**
+   * A creation in progress: of a CreateVolume name, or of an inline ephemeral volume by its id (the two name spaces
+   * are separate: any text is a CreateVolume name).
+   */
+  private record Creation(String key, boolean ephemeral) {}
 
   VolumeStore(StateStore disk) {
     this.disk = disk;
@@ -57,18 +66,53 @@ final class VolumeStore {
     return snapshots.values().stream().sorted(Comparator.comparing(HostpathSnapshot::id)).toList();
   }
 
-  /** Bytes of volumes, snapshots and creations in progress. Call under {@link #serialized}. */
+  /**
+   * Bytes of volumes (inline ephemeral ones included), snapshots and creations in progress. Exact under
+   * {@link #serialized}, which a decision on capacity needs.
+   */
   long allocatedBytes() {
-    return volumeBytes.get() + snapshotBytes.get() + creating.values().stream().mapToLong(Long::longValue).sum();
+    return volumeBytes.get() + snapshotBytes.get() + creatingBytes.get();
+  }
+
+  /**
+   * What is left of {@code capacity}; never negative, also when a restart with a smaller --capacity finds more
+   * allocated than that.
+   */
+  long freeBytes(long capacity) {
+    return Math.max(0, capacity - allocatedBytes());
   }
 
   /** Claims a volume name and its capacity for a creation in progress; false when the name is already being created. */
   synchronized boolean reserve(String name, long bytes) {
-    return creating.putIfAbsent(name, bytes) == null;
+    return claim(new Creation(name, false), bytes);
   }
 
   synchronized void release(String name) {
-    creating.remove(name);
+    unclaim(new Creation(name, false));
+  }
+
+  /** Claims the capacity of an inline ephemeral volume being made; false when one of this id is already being made. */
+  synchronized boolean reserveEphemeral(String id, long bytes) {
+    return claim(new Creation(id, true), bytes);
+  }
+
+  synchronized void releaseEphemeral(String id) {
+    unclaim(new Creation(id, true));
+  }
+
+  private boolean claim(Creation c, long bytes) {
+    if (creating.putIfAbsent(c, bytes) != null) {
+      return false;
+    }
+    creatingBytes.addAndGet(bytes);
+    return true;
+  }
+
+  private void unclaim(Creation c) {
+    Long bytes = creating.remove(c);
+    if (bytes != null) {
+      creatingBytes.addAndGet(-bytes);
+    }
   }
 
   Collection<HostpathVolume> all() {
@@ -77,6 +121,21 @@ final class VolumeStore {
 
   void put(HostpathVolume v) {
     disk.save(v);
+    remember(v);
+  }
+
+  /**
+   * Records a volume just made. When that fails, no record of it may stay: the failed append is dropped from the log
+   * at its next write, and a removal is written for the case of a line written whose flush failed (best effort: on a
+   * full disk it fails too, and then that line is dropped with the first compaction).
+   */
+  void add(HostpathVolume v) {
+    try {
+      disk.save(v);
+    } catch (RuntimeException e) {
+      forget(() -> disk.deleteVolume(v.id()), "volume " + v.id());
+      throw e;
+    }
     remember(v);
   }
 
@@ -97,9 +156,24 @@ final class VolumeStore {
     }
   }
 
-  void put(HostpathSnapshot s) {
-    disk.save(s);
+  /** Records a snapshot just made; like {@link #add(HostpathVolume)}, a failure leaves no record. */
+  void add(HostpathSnapshot s) {
+    try {
+      disk.save(s);
+    } catch (RuntimeException e) {
+      forget(() -> disk.deleteSnapshot(s.id()), "snapshot " + s.id());
+      throw e;
+    }
     remember(s);
+  }
+
+  private static void forget(Runnable removal, String what) {
+    try {
+      removal.run();
+    } catch (RuntimeException e) {
+      // Mostly the failure the caller reports (the disk is still full); the log drops the line at its next write.
+      LOG.debug("could not write the removal of the failed record of {}: {}", what, e.getMessage());
+    }
   }
 
   void removeSnapshot(String id) {

@@ -29,14 +29,57 @@ final class DriverFixture implements AutoCloseable {
   private final boolean attachRequired;
   private final long maxVolumes;
   private final long capacity;
+  /** A tmpfs this fixture mounted as the state dir (see {@link #withStateDisk}), or null. */
+  private Path stateDisk;
 
   DriverFixture(boolean attachRequired, long maxVolumes, long capacity) throws IOException {
+    this(attachRequired, maxVolumes, capacity, 0);
+  }
+
+  private DriverFixture(boolean attachRequired, long maxVolumes, long capacity, long stateDiskBytes) throws IOException {
     PrivateMountNamespace.require();
     this.root = Files.createTempDirectory("cna-test-");
     this.attachRequired = attachRequired;
     this.maxVolumes = maxVolumes;
     this.capacity = capacity;
+    if (stateDiskBytes > 0) {
+      stateDisk = Files.createDirectories(root.resolve("state"));
+      new dev.csinode.mount.Mounter().mount("tmpfs", stateDisk, "tmpfs", java.util.List.of("size=" + stateDiskBytes), false);
+    }
     start();
+  }
+
+  /** A driver whose state dir is a tmpfs of {@code bytes}, mounted in the test's namespace, so a test can fill it. */
+  static DriverFixture withStateDisk(long bytes) throws IOException {
+    return new DriverFixture(false, 0, 8L << 30, bytes);
+  }
+
+  /** Fills the state disk until writes fail with ENOSPC; returns the file that holds the space. */
+  Path fillStateDisk() throws IOException {
+    Path filler = stateDisk.resolve("filler");
+    byte[] chunk = new byte[64 << 10];
+    try (var out = Files.newOutputStream(filler)) {
+      while (true) {
+        out.write(chunk);
+      }
+    } catch (IOException e) {
+      if (!String.valueOf(e.getMessage()).contains("No space left")) {
+        throw e;
+      }
+    }
+    return filler;
+  }
+
+  /** Every file and directory under the driver's data directories (volumes/, snapshots/). */
+  java.util.List<String> dataEntries() throws IOException {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String dir : new String[] {"volumes", "snapshots"}) {
+      try (var s = Files.list(root.resolve("state").resolve(dir))) {
+        s.forEach(p -> out.add(dir + "/" + p.getFileName()));
+      }
+    }
+    java.util.Collections.sort(out);
+    return out;
   }
 
   DriverFixture() throws IOException {
@@ -137,13 +180,17 @@ final class DriverFixture implements AutoCloseable {
     client.close();
     Await.result(driver.stop());
     Await.result(vertx.close());
-    var leftMounts = MountTable.read().under(root);
+    var leftMounts = MountTable.read().under(root).stream()
+        .filter(m -> stateDisk == null || !m.mountPoint().equals(stateDisk.toString())).toList();
     var leftLoops = LoopDevices.list().stream().filter(l -> l.contains(root.toString())).toList();
     for (int i = leftMounts.size() - 1; i >= 0; i--) {
       new dev.csinode.mount.Mounter().unmountAll(Path.of(leftMounts.get(i).mountPoint()));
     }
     for (String l : leftLoops) {
       new LoopDevices().detach(l.split(" ")[0]);
+    }
+    if (stateDisk != null) {
+      new dev.csinode.mount.Mounter().unmountAll(stateDisk);
     }
     if (!leftMounts.isEmpty() || !leftLoops.isEmpty()) {
       throw new AssertionError("test left mounts " + leftMounts.stream().map(m -> m.mountPoint()).toList()

@@ -313,6 +313,110 @@ class NodeConformanceTest {
     assertEquals(0, d.call(ControllerGrpcClient.ListVolumes, ListVolumesRequest.getDefaultInstance()).getEntriesCount());
   }
 
+  private static NodePublishVolumeRequest ephemeral(String id, Path target) {
+    return NodePublishVolumeRequest.newBuilder().setVolumeId(id).setTargetPath(target.toString())
+        .setVolumeCapability(mountCap()).putVolumeContext(NodeServer.EPHEMERAL_KEY, "true").build();
+  }
+
+  private static long available(DriverFixture f) {
+    return f.call(ControllerGrpcClient.GetCapacity, GetCapacityRequest.getDefaultInstance()).getAvailableCapacity();
+  }
+
+  /** Regression: inline volumes were made whatever --capacity said, and the remaining capacity went negative. */
+  @Test
+  void ephemeralVolumesAreRefusedWhenTheyDoNotFitAndCountedWhileTheyLive() throws Exception {
+    long capacity = NodeServer.EPHEMERAL_BYTES * 3 / 2;
+    try (DriverFixture small = new DriverFixture(false, 0, capacity)) {
+      String a = "csi-" + "a".repeat(64);
+      String b = "csi-" + "b".repeat(64);
+      Path ta = small.target("pod-a", "inline");
+      Path tb = small.target("pod-b", "inline");
+      small.call(NodeGrpcClient.NodePublishVolume, ephemeral(a, ta));
+      assertEquals(capacity - NodeServer.EPHEMERAL_BYTES, available(small), "a live inline volume is counted");
+      var refused = small.failure(NodeGrpcClient.NodePublishVolume, ephemeral(b, tb));
+      assertEquals(GrpcStatus.RESOURCE_EXHAUSTED, refused.status(), refused.statusMessage());
+      assertTrue(refused.statusMessage().contains(b) && refused.statusMessage().contains("--capacity"), refused.statusMessage());
+      assertFalse(mounted(tb));
+      assertFalse(Files.exists(small.root.resolve("state/volumes").resolve(b)), "a refused inline volume leaves no data");
+      assertEquals(GrpcStatus.RESOURCE_EXHAUSTED, small.fails(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder()
+          .setName("too-big").addVolumeCapabilities(mountCap())
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(capacity - NodeServer.EPHEMERAL_BYTES + MIB)).build()),
+          "CreateVolume sees the capacity inline volumes take");
+      small.restart();
+      assertEquals(capacity - NodeServer.EPHEMERAL_BYTES, available(small), "still counted after a restart");
+      small.unpublish(a, ta);
+      assertEquals(capacity, available(small), "freed when it goes");
+      small.call(NodeGrpcClient.NodePublishVolume, ephemeral(b, tb));
+      assertTrue(mounted(tb));
+      small.unpublish(b, tb);
+    }
+  }
+
+  /** Regression: an inline volume whose publish failed stayed, with its data and its share of the capacity. */
+  @Test
+  void anEphemeralPublishThatFailsLeavesNoVolume() throws Exception {
+    String id = "csi-" + "f".repeat(64);
+    Path target = d.target("pod-f", "inline");
+    Files.createDirectories(target.getParent());
+    Files.writeString(target, "not a directory"); // the bind mount cannot be made here
+    long before = available(d);
+    assertNotEquals(GrpcStatus.OK, d.fails(NodeGrpcClient.NodePublishVolume, ephemeral(id, target)));
+    assertFalse(mounted(target));
+    assertEquals("not a directory", Files.readString(target), "what the driver did not make is left alone");
+    assertFalse(Files.exists(d.root.resolve("state/volumes").resolve(id)), "no data of the failed inline volume");
+    assertEquals(0, d.call(ControllerGrpcClient.ListVolumes, ListVolumesRequest.getDefaultInstance()).getEntriesCount());
+    assertEquals(before, available(d));
+    Files.delete(target);
+    d.call(NodeGrpcClient.NodePublishVolume, ephemeral(id, target));
+    assertTrue(mounted(target));
+    d.unpublish(id, target);
+  }
+
+  /**
+   * Regression (csi-sanity's order): an unknown volume, or a volume_path where the volume is neither staged nor
+   * published, relative paths included, is NOT_FOUND; only an empty volume_id or volume_path is INVALID_ARGUMENT.
+   */
+  @Test
+  void statsAndExpandAnswerNotFoundBeforeAnyCheckOfThePath() throws Exception {
+    Volume v = d.create("precedence", null, MIB, mountCap());
+    String id = v.getVolumeId();
+    Path staging = d.staging(id);
+    Path target = d.target("p", "v");
+    d.stage(id, staging, mountCap());
+    d.publish(id, staging, target, mountCap(), false);
+    String unknown = "0b5e1f0c-0000-4000-8000-000000000000";
+    VolumeCapability bad = VolumeCapability.getDefaultInstance();
+    for (String[] idAndPath : new String[][] {
+        {unknown, "some/path"}, {unknown, target.toString()}, {unknown, "/a/../b"},
+        {id, "some/path"}, {id, "/a/../b"}, {id, d.root.resolve("nowhere").toString()}, {id, target + "/sub"}}) {
+      String what = "volume " + idAndPath[0] + " at '" + idAndPath[1] + "'";
+      var stats = d.failure(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder()
+          .setVolumeId(idAndPath[0]).setVolumePath(idAndPath[1]).build());
+      assertEquals(GrpcStatus.NOT_FOUND, stats.status(), "stats of " + what + ": " + stats.statusMessage());
+      var expand = d.failure(NodeGrpcClient.NodeExpandVolume, NodeExpandVolumeRequest.newBuilder()
+          .setVolumeId(idAndPath[0]).setVolumePath(idAndPath[1]).setVolumeCapability(bad).build());
+      assertEquals(GrpcStatus.NOT_FOUND, expand.status(), "expansion of " + what + ": " + expand.statusMessage());
+    }
+    assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder()
+        .setVolumePath("some/path").build()));
+    assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder()
+        .setVolumeId(unknown).build()));
+    assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(NodeGrpcClient.NodeExpandVolume, NodeExpandVolumeRequest.newBuilder()
+        .setVolumePath(target.toString()).build()));
+    assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(NodeGrpcClient.NodeExpandVolume, NodeExpandVolumeRequest.newBuilder()
+        .setVolumeId(id).build()));
+    assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(NodeGrpcClient.NodeExpandVolume, NodeExpandVolumeRequest.newBuilder()
+        .setVolumeId(id).setVolumePath(target.toString()).setVolumeCapability(bad).build()),
+        "a bad capability of a volume published there is still the caller's error");
+    // Where the volume is, the calls work, whichever of its paths is named and however it is spelled.
+    for (String path : new String[] {target.toString(), staging.toString(), target + "/", staging.toString().replace("/", "//")}) {
+      d.call(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder().setVolumeId(id).setVolumePath(path).build());
+      d.call(NodeGrpcClient.NodeExpandVolume, NodeExpandVolumeRequest.newBuilder().setVolumeId(id).setVolumePath(path).build());
+    }
+    d.unpublish(id, target);
+    d.unstage(id, staging);
+  }
+
   @Test
   void aRestartInTheMiddleOfAVolumesLifeKeepsDataAndMounts() throws Exception {
     Volume a = d.create("keep-dir", "directory", MIB, mountCap());
