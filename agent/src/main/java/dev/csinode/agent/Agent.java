@@ -140,7 +140,7 @@ public final class Agent implements AgentApi {
   @Override
   public StatusReport status() {
     var housekeeping = volumes.reconciler().snapshot();
-    return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers, volumes.pods(),
+    return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), volumes.pods(),
         volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans());
   }
 

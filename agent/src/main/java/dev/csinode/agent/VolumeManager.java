@@ -89,6 +89,7 @@ public final class VolumeManager {
   private final DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
   private final boolean removeOrphans;
   private final dev.csinode.agent.metrics.VolumeStatsCollector volumeStats;
+  private final DriverRegistry.Subscription driversBack;
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, java.nio.file.Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
@@ -124,6 +125,14 @@ public final class VolumeManager {
     reconciler.onSnapshot(this::checkWaiters);
     // A driver that (re)registers may unblock waiting claims and volumes: look again at once.
     drivers.onChange(name -> context.runOnContext(v -> provisioner.refresh()));
+    // A driver back (registered, healthy again): what failed because it was away runs now, not after its backoff.
+    this.driversBack = drivers.onAvailable(name -> context.runOnContext(v -> {
+      int due = executor.driverAvailable(name);
+      if (due > 0) {
+        LOG.info("driver {} is available again: retrying now the {} volume operation(s) that failed while it was away", name, due);
+        reconciler.reconcileNow();
+      }
+    }));
   }
 
   private Provisioner provisioner() {
@@ -185,6 +194,7 @@ public final class VolumeManager {
 
   /** Stops reconciling; completes when no housekeeping pass is left reading the root. Mounts stay. */
   public Future<Void> stop() {
+    driversBack.close();
     context.runOnContext(v -> volumeStats.stop());
     return reconciler.stop().eventually(() -> {
       csi.close();

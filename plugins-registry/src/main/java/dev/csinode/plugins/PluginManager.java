@@ -7,6 +7,7 @@ import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.plugins.csi.CsiPluginHandler;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
+import dev.csinode.plugins.registration.PluginInfoValidation;
 import dev.csinode.plugins.registration.PluginRegistration;
 import dev.csinode.plugins.registration.RegistrationException;
 import dev.csinode.plugins.watcher.PluginSocket;
@@ -29,10 +30,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The agent's plugin manager: registration sockets seen by the {@link PluginWatcher} are registered through
  * {@link PluginRegistration} into the {@link DriverRegistry}, and deregistered when their socket goes or is
- * replaced. What it adds to the kubelet: failed registrations are retried with capped exponential backoff for
- * as long as the socket exists; sockets nobody serves are reported as stale (and never deleted); every
- * registered driver is probed and marked unhealthy after two failed probes. Each socket's attempt runs on its
- * own, so one hanging plugin delays nobody else.
+ * replaced. A driver name is held by one socket: another socket announcing it is refused as a conflict unless
+ * its version is strictly higher (the kubelet's rule), and is registered when the holder goes. What it adds to
+ * the kubelet: failed registrations are retried with capped exponential backoff for as long as the socket
+ * exists; sockets nobody serves are reported as stale (and never deleted); a socket refused as a conflict takes
+ * the name over when the holder's socket goes (the kubelet leaves the name unregistered then); every registered
+ * driver is probed and marked unhealthy after two failed probes, then probed every second until it answers.
+ * Each socket's attempt runs on its own, so one hanging plugin delays nobody else.
  *
  * <p>All state lives on one Vert.x context; {@link #status()} returns an immutable snapshot.
  */
@@ -62,7 +66,15 @@ public final class PluginManager {
     Duration nextBackoff;
     long retryTimer = -1;
     int probeFailures;
+    boolean probing;
+    long nextProbeAtMillis;
     GrpcUnixClient probeClient;
+    /**
+     * The driver name the previous instance at this path held: this instance's registration goes first, and only
+     * when it does not take the name do sockets waiting for it get their turn (a restarted registrar is not
+     * overtaken by another socket announcing its name).
+     */
+    String heirOf;
 
     Entry(PluginSocket socket, Duration initialBackoff) {
       this.socket = socket;
@@ -78,6 +90,9 @@ public final class PluginManager {
   private final Gauge totalPlugins;
   private final Gauge driverHealthy;
   private final Map<Path, Entry> entries = new HashMap<>();
+  /** The entry holding each driver name: the one whose registration is in the {@link DriverRegistry}. */
+  private final Map<String, Entry> holders = new HashMap<>();
+  private boolean stopped;
   private Context context;
   private PluginWatcher watcher;
   private long probeTimer = -1;
@@ -115,7 +130,7 @@ public final class PluginManager {
       watcher.start();
       return null;
     }, false).onSuccess(v -> context.runOnContext(x -> {
-      probeTimer = vertx.setPeriodic(options.probeInterval().toMillis(), t -> probeAll());
+      probeTimer = vertx.setPeriodic(probeTick().toMillis(), t -> probeAll());
       rescanTimer = vertx.setPeriodic(options.rescanInterval().toMillis(), t -> vertx.executeBlocking(() -> {
         watcher.rescan();
         return null;
@@ -160,21 +175,69 @@ public final class PluginManager {
     }
   }
 
-  /** Forgets an entry: cancels its retry, deregisters its driver. No call to the plugin, as in the kubelet. */
+  /**
+   * Forgets an entry: cancels its retry, deregisters its driver if it holds the name (and only then: a socket
+   * refused for a name never removes the holder's registration). No call to the plugin, as in the kubelet.
+   */
   private void release(Entry e) {
     if (e.retryTimer >= 0) {
       vertx.cancelTimer(e.retryTimer);
+      e.retryTimer = -1;
     }
+    closeProbe(e);
+    if (e.state instanceof PluginState.Registered r && holders.remove(r.driver().name(), e)) {
+      String name = r.driver().name();
+      if (registry.remove(name, e.socket.path())) {
+        LOG.info("driver {} deregistered: its registration socket {} is gone", name, e.socket.path());
+      }
+      driverHealthy.remove(name);
+      totalPlugins.remove(e.socket.path().toString(), "actual_state_of_world");
+      freed(name, e.socket.path());
+    }
+    if (e.heirOf != null) {
+      freed(e.heirOf, e.socket.path());
+    }
+  }
+
+  private void closeProbe(Entry e) {
     if (e.probeClient != null) {
       e.probeClient.close();
       e.probeClient = null;
     }
-    if (e.state instanceof PluginState.Registered r) {
-      if (registry.remove(r.driverName(), e.socket.path())) {
-        LOG.info("driver {} deregistered: its registration socket {} is gone", r.driverName(), e.socket.path());
+  }
+
+  /**
+   * The name is free: looked at after the events already queued, so that a socket re-created at the same path
+   * (a delete and a create seen together, or a rename over it) is known by then and registers first.
+   */
+  private void freed(String name, Path path) {
+    if (!stopped) {
+      context.runOnContext(v -> nameFreed(name, path));
+    }
+  }
+
+  private void nameFreed(String name, Path path) {
+    if (stopped || holders.containsKey(name)) {
+      return;
+    }
+    Entry again = entries.get(path);
+    if (again != null && again.state instanceof PluginState.Registering && again.heirOf == null) {
+      again.heirOf = name;
+      return;
+    }
+    offerName(name);
+  }
+
+  /** Sockets refused for this name (or replaced by a higher version) try again, in path order; the first to register holds it. */
+  private void offerName(String name) {
+    if (holders.containsKey(name) || entries.values().stream().anyMatch(e -> name.equals(e.heirOf))) {
+      return;
+    }
+    for (Entry w : entries.values().stream().sorted(Comparator.comparing(e -> e.socket.path())).toList()) {
+      if (w.state instanceof PluginState.Conflict c && c.driverName().equals(name)) {
+        LOG.info("driver {} is not registered any more: registering it from {}, which announced it too", name, w.socket.path());
+        attempt(w);
       }
-      driverHealthy.remove(r.driverName());
-      totalPlugins.remove(e.socket.path().toString(), "actual_state_of_world");
     }
   }
 
@@ -182,23 +245,50 @@ public final class PluginManager {
     return entries.get(e.socket.path()) == e;
   }
 
+  /**
+   * Refuses a registration of a name another socket holds, unless its version is strictly higher (the kubelet's
+   * ValidatePlugin rule): checked after GetInfo, before any CSI call, and again when installing, since two
+   * registrations of one name may be in flight together.
+   */
+  private void admit(Entry e, String name, String version) {
+    if (!current(e)) {
+      throw new RegistrationException("registration socket " + e.socket.path() + " was replaced during registration", false);
+    }
+    Entry holder = holders.get(name);
+    if (holder == null || holder == e) {
+      return;
+    }
+    String held = ((PluginState.Registered) holder.state).driver().highestSupportedVersion();
+    if (PluginInfoValidation.compareVersions(version, held) <= 0) {
+      throw RegistrationException.conflict(name, "driver " + name + " is already registered from " + holder.socket.path()
+          + " (CSI " + held + "); " + e.socket.path() + " announces the same name with CSI " + version
+          + ", and only a strictly higher version replaces a registered driver. " + e.socket.path()
+          + " is registered if " + holder.socket.path() + " goes; if it is not the same driver, remove it");
+    }
+  }
+
   private void attempt(Entry e) {
     e.retryTimer = -1;
     e.state = new PluginState.Registering();
     publishStatus();
-    registration.register(e.socket.path(), driver -> {
-      if (!current(e)) {
-        throw new RegistrationException("registration socket " + e.socket.path() + " was replaced during registration", false);
-      }
+    registration.register(e.socket.path(), (name, version) -> admit(e, name, version), driver -> {
+      admit(e, driver.name(), driver.highestSupportedVersion());
       installed(e, driver);
     }).onComplete(ar -> {
       if (!current(e)) {
         return;
       }
+      String heirOf = e.heirOf;
+      e.heirOf = null;
       if (ar.succeeded()) {
         RegisteredDriver d = ar.result();
         LOG.info("driver {} registered from {}: endpoint {}, node id {}, CSI {}", d.name(), e.socket.path(),
             d.endpoint(), d.nodeId(), d.highestSupportedVersion());
+      } else if (ar.cause() instanceof RegistrationException re && re.conflict()) {
+        e.state = new PluginState.Conflict(re.conflictingDriver(), re.getMessage());
+        LOG.warn("registration of {} refused: {}", e.socket.path(), re.getMessage());
+        // The holder may have gone while the plugin was told: then the name is free for it now.
+        offerName(re.conflictingDriver());
       } else {
         Duration delay = e.nextBackoff;
         e.nextBackoff = min(delay.multipliedBy(2), options.backoffMax());
@@ -213,52 +303,95 @@ public final class PluginManager {
           }
         });
       }
+      if (heirOf != null) {
+        offerName(heirOf); // nothing if this socket took the name again
+      }
       publishStatus();
     });
   }
 
   /** Everything that makes a registration visible, done before the plugin hears it is registered. */
   private void installed(Entry e, RegisteredDriver d) {
+    Entry previous = holders.put(d.name(), e);
+    if (previous != null && previous != e) {
+      superseded(previous, e, d);
+    }
     // Metrics before the registry: whoever sees the driver registered finds the metrics saying so already.
     totalPlugins.labelValues(e.socket.path().toString(), "actual_state_of_world").set(1);
     driverHealthy.labelValues(d.name()).set(1);
+    e.state = new PluginState.Registered(d, "");
     registry.put(d);
-    e.state = new PluginState.Registered(d.name());
     e.nextBackoff = options.backoffInitial();
     e.probeFailures = 0;
+    e.nextProbeAtMillis = System.currentTimeMillis() + options.probeInterval().toMillis();
     e.probeClient = new GrpcUnixClient(vertx, UnixEndpoint.parse(d.endpoint()));
     publishStatus();
+  }
+
+  /** A strictly higher version took the name: the old holder waits, and registers again when the new one goes. */
+  private void superseded(Entry old, Entry by, RegisteredDriver d) {
+    String oldVersion = ((PluginState.Registered) old.state).driver().highestSupportedVersion();
+    closeProbe(old);
+    totalPlugins.remove(old.socket.path().toString(), "actual_state_of_world");
+    old.state = new PluginState.Conflict(d.name(), "driver " + d.name() + " is registered from " + by.socket.path()
+        + " with CSI " + d.highestSupportedVersion() + ", higher than the " + oldVersion + " of " + old.socket.path()
+        + ", which it replaced; " + old.socket.path() + " is registered again if " + by.socket.path() + " goes");
+    LOG.warn("driver {} from {} (CSI {}) replaces the registration from {} (CSI {})", d.name(), by.socket.path(),
+        d.highestSupportedVersion(), old.socket.path(), oldVersion);
   }
 
   private static Duration min(Duration a, Duration b) {
     return a.compareTo(b) <= 0 ? a : b;
   }
 
+  /** How often probes are due: every probe interval while healthy, and this often while unhealthy. */
+  private Duration probeTick() {
+    return min(options.probeInterval(), Duration.ofSeconds(1));
+  }
+
   private void probeAll() {
+    long now = System.currentTimeMillis();
     for (Entry e : List.copyOf(entries.values())) {
-      if (!(e.state instanceof PluginState.Registered r) || e.probeClient == null) {
+      if (!(e.state instanceof PluginState.Registered r) || e.probeClient == null || e.probing
+          || (r.driver().healthy() && now < e.nextProbeAtMillis)) {
         continue;
       }
+      String name = r.driver().name();
       Duration deadline = min(options.probeInterval(), Duration.ofSeconds(5));
+      e.probing = true;
       e.probeClient.call(IdentityGrpcClient.Probe, ProbeRequest.getDefaultInstance(), deadline).onComplete(ar -> {
-        if (!current(e)) {
+        e.probing = false;
+        e.nextProbeAtMillis = System.currentTimeMillis() + options.probeInterval().toMillis();
+        if (!current(e) || !(e.state instanceof PluginState.Registered now2)) {
           return;
         }
         if (ar.succeeded()) {
-          if (e.probeFailures >= options.probeFailuresUnhealthy()) {
-            LOG.info("driver {} is healthy again: Probe answered", r.driverName());
-            // The gauge first: whoever sees the registry change must find the metric already saying so.
-            driverHealthy.labelValues(r.driverName()).set(1);
-            registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(true)));
+          if (!now2.driver().healthy()) {
+            LOG.info("driver {} is healthy again: Probe answered", name);
+            health(e, true, "");
           }
           e.probeFailures = 0;
-        } else if (++e.probeFailures == options.probeFailuresUnhealthy()) {
-          LOG.warn("driver {} is unhealthy: {} Probe calls in a row failed, last: {}; its mounts are left alone",
-              r.driverName(), e.probeFailures, ar.cause().getMessage());
-          driverHealthy.labelValues(r.driverName()).set(0);
-          registry.get(r.driverName()).ifPresent(d -> registry.put(d.withHealthy(false)));
+        } else if (++e.probeFailures >= options.probeFailuresUnhealthy()) {
+          String problem = "Probe on " + now2.driver().endpoint() + " failed " + e.probeFailures + " times in a row, last: "
+              + ar.cause().getMessage();
+          if (now2.driver().healthy()) {
+            LOG.warn("driver {} is unhealthy: {}; its mounts are left alone", name, problem);
+          }
+          health(e, false, problem);
         }
       });
+    }
+  }
+
+  /** Records the holder's health: the gauge first, then status, then the registry (whose listeners may act on it). */
+  private void health(Entry e, boolean healthy, String problem) {
+    RegisteredDriver d = ((PluginState.Registered) e.state).driver();
+    driverHealthy.labelValues(d.name()).set(healthy ? 1 : 0);
+    RegisteredDriver now = d.healthy() == healthy ? d : d.withHealthy(healthy);
+    e.state = new PluginState.Registered(now, problem);
+    publishStatus();
+    if (now != d) {
+      registry.put(now);
     }
   }
 
@@ -281,6 +414,7 @@ public final class PluginManager {
     }, false).compose(v -> {
       io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
       Runnable stopAll = () -> {
+        stopped = true;
         vertx.cancelTimer(probeTimer);
         vertx.cancelTimer(rescanTimer);
         entries.values().forEach(this::release);

@@ -277,16 +277,167 @@ class PluginManagerTest {
 
   @Test
   void unhealthyAfterTwoFailedProbesAndHealthyAgain() {
+    List<String> available = new java.util.concurrent.CopyOnWriteArrayList<>();
+    DriverRegistry.Subscription subscription = registry.onAvailable(available::add);
     TestCsiDriver d = driver("flaky.example.com");
     plugin(reg("flaky"), TestRegistrationPlugin.csi("flaky.example.com", d.endpoint()));
     Eventually.holds(WAIT, () -> registry.get("flaky.example.com").isPresent(), () -> "" + manager.status());
+    assertEquals(List.of("flaky.example.com"), available, "registering makes it available");
     d.probeFails = true;
     Eventually.holds(WAIT, () -> !registry.get("flaky.example.com").orElseThrow().healthy(), () -> "still healthy");
     assertTrue(scrape().contains("csi_node_agent_driver_healthy{driver_name=\"flaky.example.com\"} 0.0"));
     assertEquals("registered", statusOf(reg("flaky")).state(), "health never deregisters");
+    Eventually.holds(WAIT, () -> statusOf(reg("flaky")).reason().contains("backend down"), () -> "" + statusOf(reg("flaky")));
+    assertTrue(statusOf(reg("flaky")).reason().contains("Probe on unix://" + d.endpoint()), statusOf(reg("flaky")).reason());
+    assertFalse(statusOf(reg("flaky")).driver().healthy());
+    assertEquals(1, available.size(), "turning unhealthy is no availability");
     d.probeFails = false;
     Eventually.holds(WAIT, () -> registry.get("flaky.example.com").orElseThrow().healthy(), () -> "still unhealthy");
     assertTrue(scrape().contains("csi_node_agent_driver_healthy{driver_name=\"flaky.example.com\"} 1.0"));
+    assertEquals(List.of("flaky.example.com", "flaky.example.com"), available, "healthy again is available again");
+    assertEquals("", statusOf(reg("flaky")).reason());
+    subscription.close();
+    d.probeFails = true;
+    Eventually.holds(WAIT, () -> !registry.get("flaky.example.com").orElseThrow().healthy(), () -> "still healthy");
+    d.probeFails = false;
+    Eventually.holds(WAIT, () -> registry.get("flaky.example.com").orElseThrow().healthy(), () -> "still unhealthy");
+    assertEquals(2, available.size(), "a closed subscription hears nothing");
+  }
+
+  /** A CSI driver serving {@code name} under {@code plugins/<dir>/csi.sock}. */
+  TestCsiDriver driverAt(String dir, String name) {
+    TestCsiDriver d = new TestCsiDriver(vertx, root.resolve("plugins").resolve(dir).resolve("csi.sock"), name, "node-" + dir);
+    peers.add(d);
+    return d;
+  }
+
+  void awaitRegistered(TestRegistrationPlugin p) {
+    Eventually.holds(WAIT, () -> p.lastNotification() != null && p.lastNotification().getPluginRegistered(),
+        () -> "not registered: " + p.notifications + "; status " + manager.status());
+  }
+
+  void awaitConflict(TestRegistrationPlugin p) {
+    Eventually.holds(WAIT, () -> statusOf(p.server.path()) != null && "conflict".equals(statusOf(p.server.path()).state()),
+        () -> "no conflict for " + p.server.path() + "; status " + manager.status() + "; registry " + registry.all());
+  }
+
+  String endpointOf(String name) {
+    return registry.get(name).map(RegisteredDriver::endpoint).orElse("(not registered)");
+  }
+
+  /** Regression: a second socket announcing a registered name took it over, and its departure left the name unregistered. */
+  @Test
+  void aSecondSocketClaimingARegisteredNameIsRefusedAndItsDepartureLeavesTheDriverAlone() throws Exception {
+    TestCsiDriver real = driverAt("real", "x.example.com");
+    TestRegistrationPlugin owner = plugin(reg("x"), TestRegistrationPlugin.csi("x.example.com", real.endpoint()));
+    awaitRegistered(owner);
+    TestCsiDriver fake = driverAt("impostor", "x.example.com");
+    TestRegistrationPlugin impostor = new TestRegistrationPlugin(vertx, reg("impostor"),
+        TestRegistrationPlugin.csi("x.example.com", fake.endpoint()), false);
+    Eventually.holds(WAIT, () -> impostor.lastNotification() != null, () -> "impostor not answered; status " + manager.status());
+    assertFalse(impostor.lastNotification().getPluginRegistered(), "an equal version must not replace a registered driver");
+    String told = impostor.lastNotification().getError();
+    assertTrue(told.contains(reg("x").toString()) && told.contains(reg("impostor").toString()), told);
+    awaitConflict(impostor);
+    PluginStatus refused = statusOf(reg("impostor"));
+    assertEquals("x.example.com", refused.driverName());
+    assertTrue(refused.reason().contains(reg("x").toString()) && refused.reason().contains(reg("impostor").toString()), refused.reason());
+    assertEquals("unix://" + real.endpoint(), endpointOf("x.example.com"));
+    assertEquals("registered", statusOf(reg("x")).state());
+
+    // The impostor's socket goes: the driver stays registered from its own socket, status consistent with it.
+    impostor.close();
+    Eventually.holds(WAIT, () -> statusOf(reg("impostor")) == null, () -> "" + manager.status());
+    Await.result(manager.rescanNow());
+    assertEquals("unix://" + real.endpoint(), endpointOf("x.example.com"));
+    assertEquals("registered", statusOf(reg("x")).state());
+    assertEquals("unix://" + real.endpoint(), statusOf(reg("x")).driver().endpoint(), "a registered row has its endpoint");
+    assertEquals(1, owner.notifications.size(), "the registered plugin is not contacted again: " + owner.notifications);
+  }
+
+  @Test
+  void whenTheRegisteredSocketGoesAServedSocketRefusedForTheSameNameIsRegistered() {
+    TestCsiDriver first = driverAt("first", "y.example.com");
+    TestRegistrationPlugin owner = new TestRegistrationPlugin(vertx, reg("y"), TestRegistrationPlugin.csi("y.example.com", first.endpoint()), false);
+    awaitRegistered(owner);
+    TestCsiDriver second = driverAt("second", "y.example.com");
+    TestRegistrationPlugin waiting = plugin(reg("y-second"), TestRegistrationPlugin.csi("y.example.com", second.endpoint()));
+    awaitConflict(waiting);
+    assertEquals("unix://" + first.endpoint(), endpointOf("y.example.com"));
+    owner.close();
+    Eventually.holds(WAIT, () -> endpointOf("y.example.com").equals("unix://" + second.endpoint()), () -> "registry " + registry.all()
+        + "; status " + manager.status());
+    awaitRegistered(waiting);
+    assertEquals("registered", statusOf(reg("y-second")).state());
+  }
+
+  @Test
+  void aStrictlyHigherVersionReplacesTheDriverWhichComesBackWhenItGoes() {
+    TestCsiDriver v1 = driverAt("v1", "z.example.com");
+    TestRegistrationPlugin older = plugin(reg("z"), TestRegistrationPlugin.csi("z.example.com", v1.endpoint(), "1.0.0"));
+    awaitRegistered(older);
+    TestCsiDriver v2 = driverAt("v2", "z.example.com");
+    TestRegistrationPlugin newer = new TestRegistrationPlugin(vertx, reg("z-new"),
+        TestRegistrationPlugin.csi("z.example.com", v2.endpoint(), "1.0.0", "1.2.0"), false);
+    awaitRegistered(newer);
+    assertEquals("unix://" + v2.endpoint(), endpointOf("z.example.com"));
+    awaitConflict(older);
+    assertTrue(statusOf(reg("z")).reason().contains(reg("z-new").toString()), statusOf(reg("z")).reason());
+    // A lower or equal version is still refused while the newer one holds the name.
+    TestRegistrationPlugin third = plugin(reg("z-third"), TestRegistrationPlugin.csi("z.example.com", v1.endpoint(), "1.2.0"));
+    awaitConflict(third);
+    newer.close();
+    Eventually.holds(WAIT, () -> endpointOf("z.example.com").equals("unix://" + v1.endpoint()), () -> "registry " + registry.all()
+        + "; status " + manager.status());
+    Eventually.holds(WAIT, () -> manager.status().stream().filter(s -> s.state().equals("registered")).count() == 1
+        && manager.status().stream().filter(s -> s.state().equals("conflict")).count() == 1, () -> "" + manager.status());
+  }
+
+  /**
+   * The registered socket replaced in place (a new instance renamed over it, so the path never lacks a socket): the
+   * new instance takes the name over; a refused socket waiting for the name is not asked meanwhile.
+   */
+  @Test
+  void theRegisteredSocketReplacedInPlaceKeepsTheNameFromAWaitingConflict() throws Exception {
+    TestCsiDriver real = driverAt("w-real", "w.example.com");
+    plugin(reg("w"), TestRegistrationPlugin.csi("w.example.com", real.endpoint()));
+    Eventually.holds(WAIT, () -> registry.get("w.example.com").isPresent(), () -> "" + manager.status());
+    TestCsiDriver other = driverAt("w-other", "w.example.com");
+    TestRegistrationPlugin waiting = plugin(reg("w-other"), TestRegistrationPlugin.csi("w.example.com", other.endpoint()));
+    awaitConflict(waiting);
+    assertEquals(1, waiting.getInfoCalls.get());
+    Vertx second = Vertx.vertx(); // its own process, as a restarted registrar
+    peers.add(() -> Await.result(second.close()));
+    Path tmp = root.resolve("plugins_registry/.w-reg.sock.new");
+    TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("w.example.com", real.endpoint()), false);
+    Files.move(tmp, reg("w"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    awaitRegistered(restarted);
+    assertEquals("unix://" + real.endpoint(), endpointOf("w.example.com"));
+    assertEquals(1, waiting.getInfoCalls.get(), "the waiting socket was not asked: the same path re-registered");
+    assertEquals("conflict", statusOf(reg("w-other")).state());
+    assertEquals("registered", statusOf(reg("w")).state());
+  }
+
+  /** Sockets claiming a registered name, created and removed in quick succession, never touch the registered driver. */
+  @Test
+  void quickClaimsOfARegisteredNameNeverTouchIt() throws Exception {
+    TestCsiDriver real = driverAt("q-real", "q.example.com");
+    plugin(reg("q"), TestRegistrationPlugin.csi("q.example.com", real.endpoint()));
+    Eventually.holds(WAIT, () -> registry.get("q.example.com").isPresent(), () -> "" + manager.status());
+    List<String> changes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    registry.onChange(name -> changes.add(name + " -> " + endpointOf(name)));
+    TestCsiDriver fake = driverAt("q-fake", "q.example.com");
+    for (int i = 0; i < 10; i++) {
+      TestRegistrationPlugin claim = new TestRegistrationPlugin(vertx, reg("q-claim"), TestRegistrationPlugin.csi("q.example.com", fake.endpoint()), false);
+      if (i % 2 == 0) {
+        Eventually.holds(WAIT, () -> claim.lastNotification() != null, () -> "" + manager.status());
+      }
+      claim.close();
+    }
+    Eventually.holds(WAIT, () -> statusOf(reg("q-claim")) == null, () -> "" + manager.status());
+    Await.result(manager.rescanNow());
+    assertEquals("unix://" + real.endpoint(), endpointOf("q.example.com"));
+    assertEquals(List.of(), changes, "the registered driver never changed");
   }
 
   private String scrape() {

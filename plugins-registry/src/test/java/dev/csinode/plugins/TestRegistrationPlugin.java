@@ -14,11 +14,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
 final class TestRegistrationPlugin implements AutoCloseable {
   final GrpcUnixServer server;
   final List<RegistrationStatus> notifications = new CopyOnWriteArrayList<>();
+  final java.util.concurrent.atomic.AtomicInteger getInfoCalls = new java.util.concurrent.atomic.AtomicInteger();
 
   TestRegistrationPlugin(Vertx vertx, Path socket, PluginInfo info, boolean hangGetInfo) {
     RegistrationService service = new RegistrationService() {
       @Override
       public Future<PluginInfo> getInfo(InfoRequest r) {
+        getInfoCalls.incrementAndGet();
         return hangGetInfo ? Promise.<PluginInfo>promise().future() : Future.succeededFuture(info);
       }
 

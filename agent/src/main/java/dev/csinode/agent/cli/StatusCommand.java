@@ -111,7 +111,7 @@ public final class StatusCommand implements Callable<Integer> {
           registered ? (d.path("healthy").asBoolean() ? "yes" : "NO") : "-",
           registered ? d.path("nodeId").asText() : "-",
           registered ? d.path("endpoint").asText() : "-",
-          registered ? String.join(",", caps) : d.path("reason").asText()});
+          !d.path("reason").asText("").isEmpty() ? d.path("reason").asText() : registered ? String.join(",", caps) : ""});
     }
     print(rows);
   }

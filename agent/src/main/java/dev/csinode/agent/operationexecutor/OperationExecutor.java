@@ -14,12 +14,17 @@ import java.util.function.Supplier;
  * Starts volume operations with the kubelet's rules, improved: at most one operation per key (see
  * {@link OperationKey}), at most {@code maxParallel} at once, and after a failure the same operation on the
  * same key waits an exponential backoff (initial, doubling, capped); a different operation on the key starts
- * at once. Not thread-safe: used from the reconciler's context only.
+ * at once. A failure caused by the driver being away (see {@link OperationException#unavailableDriver()}) waits
+ * only until {@link #driverAvailable} says the driver is back. Not thread-safe: used from the reconciler's
+ * context only.
  */
 public final class OperationExecutor {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OperationExecutor.class);
-  /** The last failure of an operation on a key, and when it may run again. */
-  public record Failure(String operation, String error, int failures, long notBeforeMillis) {}
+  /**
+   * The last failure of an operation on a key, and when it may run again; {@code waitsForDriver} names the driver
+   * whose absence caused it (empty otherwise): its return ends the backoff.
+   */
+  public record Failure(String operation, String error, int failures, long notBeforeMillis, String waitsForDriver) {}
 
   private final int maxParallel;
   private final Duration initialBackoff;
@@ -39,6 +44,9 @@ public final class OperationExecutor {
     this.observer = o;
   }
   private final Map<OperationKey, Failure> failures = new HashMap<>();
+  /** Counts {@link #driverAvailable} calls; per driver, the count at its last return. */
+  private long availabilityEvents;
+  private final Map<String, Long> availableAtEvent = new HashMap<>();
 
   public OperationExecutor(int maxParallel, Duration initialBackoff, Duration maxBackoff, LongSupplier clock) {
     this.maxParallel = maxParallel;
@@ -77,6 +85,7 @@ public final class OperationExecutor {
       return false;
     }
     long start = System.nanoTime();
+    long eventsAtStart = availabilityEvents;
     runningCount++;
     runningByVolume.computeIfAbsent(key.volume(), v -> new HashSet<>()).add(key);
     Future<Void> f;
@@ -95,7 +104,11 @@ public final class OperationExecutor {
         Failure last = failures.get(key);
         int n = last != null && last.operation().equals(operation) ? last.failures() + 1 : 1;
         long delay = backoff(n).toMillis();
-        failures.put(key, new Failure(operation, message(ar.cause()), n, clock.getAsLong() + delay));
+        String away = ar.cause() instanceof OperationException oe ? oe.unavailableDriver() : "";
+        if (!away.isEmpty() && availableAtEvent.getOrDefault(away, 0L) > eventsAtStart) {
+          delay = 0; // the driver came back while this ran, so its return found no failure to end: due now
+        }
+        failures.put(key, new Failure(operation, message(ar.cause()), n, clock.getAsLong() + delay, away));
         LOG.warn("{} of {} failed (attempt {}, next try in {} ms): {}", operation, key, n, delay, message(ar.cause()));
       }
       done.run();
@@ -109,6 +122,22 @@ public final class OperationExecutor {
       d = d.multipliedBy(2);
     }
     return d.compareTo(maxBackoff) > 0 ? maxBackoff : d;
+  }
+
+  /**
+   * The driver registered or turned healthy again: operations that failed because it was away may run at once,
+   * their backoff starting afresh if they fail again. Returns how many became due.
+   */
+  public int driverAvailable(String driver) {
+    availableAtEvent.put(driver, ++availabilityEvents);
+    int due = 0;
+    for (var it = failures.values().iterator(); it.hasNext(); ) {
+      if (it.next().waitsForDriver().equals(driver)) {
+        it.remove();
+        due++;
+      }
+    }
+    return due;
   }
 
   /** Every key's last failure (a copy). */

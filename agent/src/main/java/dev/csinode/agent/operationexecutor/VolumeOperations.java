@@ -74,9 +74,9 @@ public final class VolumeOperations {
   public Future<Void> mount(VolumeSpec spec, PodToMount pod) {
     RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
     AttachedVolume v = asw.getOrAdd(spec);
-    return attach(spec, d, v)
+    return whenDriverAway(spec, attach(spec, d, v)
         .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v, pod))
-        .compose(x -> publish(spec, d, v, pod));
+        .compose(x -> publish(spec, d, v, pod)));
   }
 
   private Future<Void> attach(VolumeSpec spec, RegisteredDriver d, AttachedVolume v) {
@@ -226,7 +226,7 @@ public final class VolumeOperations {
   public Future<Void> unmount(AttachedVolume v, MountedPod pod) {
     VolumeSpec spec = v.spec;
     RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
-    return csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
+    return whenDriverAway(spec, csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
             .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build())
         .recover(err -> {
           v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, pod.targetPath()));
@@ -238,7 +238,7 @@ public final class VolumeOperations {
           LOG.info("unpublished volume {} (driver {}) for pod {}", spec.specName(), d.name(), pod.podKey());
           return null;
         })
-        .transform(ar -> persistThen(v, ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause())));
+        .transform(ar -> persistThen(v, ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause()))));
   }
 
   private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
@@ -282,10 +282,10 @@ public final class VolumeOperations {
     } else {
       v.device = DeviceState.NOT_MOUNTED;
     }
-    return persistThen(v, unstage.compose(x -> detach(spec, d, v))).map(x -> {
+    return whenDriverAway(spec, persistThen(v, unstage.compose(x -> detach(spec, d, v))).map(x -> {
       asw.remove(spec.uniqueName());
       return null;
-    });
+    }));
   }
 
   private void cleanStaging(VolumeSpec spec, Path staging) throws java.io.IOException {
@@ -350,7 +350,37 @@ public final class VolumeOperations {
 
   private RegisteredDriver driver(VolumeSpec spec) {
     return drivers.get(spec.driver()).orElseThrow(() -> new OperationException("CSI driver " + spec.driver()
-        + " is not registered; is it running and registered through " + layout.root().resolve("plugins_registry") + "?", false));
+        + " is not registered; is it running and registered through " + layout.root().resolve("plugins_registry") + "?", false,
+        null, spec.driver()));
+  }
+
+  /**
+   * Marks a failure that came from the driver being away: UNAVAILABLE from its endpoint (nothing listens, the
+   * connection broke), or the driver deregistered or unhealthy by the time the failure came back. The executor
+   * retries such an operation as soon as the driver registers or turns healthy again, not after its backoff.
+   */
+  private Future<Void> whenDriverAway(VolumeSpec spec, Future<Void> operation) {
+    return operation.recover(err -> {
+      if (err instanceof OperationException oe && !oe.unavailableDriver().isEmpty()) {
+        return Future.failedFuture(err);
+      }
+      boolean away = unavailable(err) || drivers.get(spec.driver()).map(d -> !d.healthy()).orElse(true);
+      if (!away) {
+        return Future.failedFuture(err);
+      }
+      boolean uncertain = err instanceof OperationException oe ? oe.uncertain() : CsiNodeClient.isUncertain(err);
+      return Future.failedFuture(new OperationException(err.getMessage() == null ? err.toString() : err.getMessage(), uncertain,
+          err, spec.driver()));
+    });
+  }
+
+  private static boolean unavailable(Throwable err) {
+    for (Throwable t = err; t != null; t = t.getCause()) {
+      if (t instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNAVAILABLE) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static VolumeCapability capability(VolumeSpec spec, RegisteredDriver d, Long mountGroup) {
@@ -423,7 +453,7 @@ public final class VolumeOperations {
       return oe;
     }
     return new OperationException(call + " of volume " + spec.specName() + " (driver " + spec.driver() + ") failed: "
-        + err.getMessage(), CsiNodeClient.isUncertain(err));
+        + err.getMessage(), CsiNodeClient.isUncertain(err), err, "");
   }
 
   private static void deleteEmptyDir(Path dir) throws java.io.IOException {

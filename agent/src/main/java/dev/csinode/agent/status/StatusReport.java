@@ -2,7 +2,6 @@ package dev.csinode.agent.status;
 
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
 import dev.csinode.plugins.PluginStatus;
-import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,15 +17,16 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
                            List<String> manifestErrors, List<String> unmanagedMounts,
                            List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
 
-  public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry,
+  /** Driver rows come from the plugin manager's snapshot alone: a registered row carries its own registration. */
+  public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins,
                                 List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                                 List<String> manifestErrors, List<String> unmanagedMounts,
                                 List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
-      RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
+      RegisteredDriver d = p.driver();
       if (d != null) {
-        rows.add(new DriverStatus(d.name(), d.endpoint(), d.nodeId(), "registered", "", d.healthy(), d.nodeCapabilities(),
+        rows.add(new DriverStatus(d.name(), d.endpoint(), d.nodeId(), "registered", p.reason(), d.healthy(), d.nodeCapabilities(),
             d.topology(), d.maxVolumesPerNode(), p.socketPath(), Instant.ofEpochMilli(d.registeredAtMillis()).toString(), null));
       } else {
         rows.add(new DriverStatus(p.driverName(), null, null, p.state(), p.reason(), null, List.of(), Map.of(), 0,

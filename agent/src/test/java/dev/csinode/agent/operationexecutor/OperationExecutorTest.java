@@ -74,4 +74,42 @@ class OperationExecutorTest {
     ex.tryRun(k, "unmount_device", () -> Future.failedFuture(new RuntimeException("x")), () -> { });
     assertEquals(1, ex.lastFailure(k).orElseThrow().failures(), "a different operation starts its backoff afresh");
   }
+
+  static OperationException away(String driver) {
+    return new OperationException("CSI driver " + driver + " is not registered", false, null, driver);
+  }
+
+  @Test
+  void aDriverBackEndsTheBackoffOfWhatFailedBecauseItWasAwayOnly() {
+    OperationKey waiting = OperationKey.volume("v1");
+    OperationKey otherDriver = OperationKey.volume("v2");
+    OperationKey otherCause = OperationKey.volume("v3");
+    for (int i = 0; i < 5; i++) { // deep into the backoff: 8 s
+      now.addAndGet(200_000);
+      ex.tryRun(waiting, "volume_mount", () -> Future.failedFuture(away("a.example.com")), () -> { });
+    }
+    ex.tryRun(otherDriver, "volume_mount", () -> Future.failedFuture(away("b.example.com")), () -> { });
+    ex.tryRun(otherCause, "volume_mount", () -> Future.failedFuture(new OperationException("NOT_FOUND: no such volume", false)), () -> { });
+    assertEquals("a.example.com", ex.lastFailure(waiting).orElseThrow().waitsForDriver());
+    assertTrue(ex.blocked(waiting, "volume_mount").isPresent());
+
+    assertEquals(1, ex.driverAvailable("a.example.com"));
+    assertTrue(ex.blocked(waiting, "volume_mount").isEmpty(), "due at once");
+    assertTrue(ex.blocked(otherDriver, "volume_mount").isPresent(), "another driver's return is not this one's");
+    assertTrue(ex.blocked(otherCause, "volume_mount").isPresent(), "a failure of another cause keeps its backoff");
+    ex.tryRun(waiting, "volume_mount", () -> Future.failedFuture(away("a.example.com")), () -> { });
+    assertEquals(now.get() + 500, ex.lastFailure(waiting).orElseThrow().notBeforeMillis(), "the backoff starts afresh");
+  }
+
+  @Test
+  void aDriverThatCameBackWhileTheOperationRanMakesItsFailureDueAtOnce() {
+    OperationKey k = OperationKey.volume("v1");
+    Promise<Void> running = Promise.promise();
+    assertTrue(ex.tryRun(k, "volume_mount", running::future, () -> { }));
+    assertEquals(0, ex.driverAvailable("a.example.com"), "nothing failed yet");
+    running.fail(away("a.example.com")); // the call was made while it was away; the answer comes after its return
+    assertTrue(ex.blocked(k, "volume_mount").isEmpty(), "no backoff to wait out: no later return would end it");
+    assertTrue(ex.tryRun(k, "volume_mount", () -> Future.failedFuture(away("a.example.com")), () -> { }));
+    assertTrue(ex.blocked(k, "volume_mount").isPresent(), "away again without a new return: the backoff applies");
+  }
 }

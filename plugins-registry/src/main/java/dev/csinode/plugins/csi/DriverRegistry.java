@@ -10,12 +10,20 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The registered CSI drivers by name: where the rest of the agent looks up a driver's endpoint and node facts.
- * A driver that registers again under the same name replaces the older entry (its endpoint may have moved).
- * Readers get immutable records; listeners hear of every change.
+ * Which registration holds a name is the plugin manager's decision (the kubelet's rule: a second registration
+ * of a name replaces the first only with a strictly higher version); this map records it.
+ * Readers get immutable records; listeners hear of every change, on the thread that made it.
  */
 public final class DriverRegistry {
   private final ConcurrentHashMap<String, RegisteredDriver> drivers = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> availability = new CopyOnWriteArrayList<>();
+
+  /** Ends a listener's subscription. */
+  public interface Subscription extends AutoCloseable {
+    @Override
+    void close();
+  }
 
   public Optional<RegisteredDriver> get(String name) {
     return Optional.ofNullable(drivers.get(name));
@@ -26,8 +34,16 @@ public final class DriverRegistry {
   }
 
   public void put(RegisteredDriver d) {
-    drivers.put(d.name(), d);
+    RegisteredDriver before = drivers.put(d.name(), d);
     listeners.forEach(l -> l.accept(d.name()));
+    if (d.healthy() && (before == null || !before.healthy() || !sameRegistration(before, d))) {
+      availability.forEach(l -> l.accept(d.name()));
+    }
+  }
+
+  private static boolean sameRegistration(RegisteredDriver a, RegisteredDriver b) {
+    return a.registrationSocket().equals(b.registrationSocket()) && a.endpoint().equals(b.endpoint())
+        && a.registeredAtMillis() == b.registeredAtMillis();
   }
 
   /** Removes the driver only if the entry still comes from this registration socket. */
@@ -43,5 +59,16 @@ public final class DriverRegistry {
   /** Called with the driver name after every change. */
   public void onChange(Consumer<String> listener) {
     listeners.add(listener);
+  }
+
+  /**
+   * Called with the driver name whenever a driver becomes usable: it registers (first time, again, or from a new
+   * socket or endpoint) or turns healthy again. Work that failed because the driver was away can be retried at
+   * once. Runs on the thread that changed the registry, after the change is visible; keep it short. Lives until
+   * the returned subscription is closed.
+   */
+  public Subscription onAvailable(Consumer<String> driverName) {
+    availability.add(driverName);
+    return () -> availability.remove(driverName);
   }
 }

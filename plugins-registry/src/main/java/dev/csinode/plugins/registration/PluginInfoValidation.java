@@ -39,16 +39,41 @@ public final class PluginInfoValidation {
     String best = null;
     int[] bestParts = null;
     for (String v : info.getSupportedVersionsList()) {
-      Matcher m = VERSION.matcher(v.trim());
-      if (!m.matches() || Integer.parseInt(m.group(1)) != 1) {
+      int[] parts = parts(v);
+      if (parts == null || parts[0] != 1) {
         continue;
       }
-      int[] parts = {1, m.group(2) == null ? 0 : Integer.parseInt(m.group(2)), m.group(3) == null ? 0 : Integer.parseInt(m.group(3))};
       if (bestParts == null || java.util.Arrays.compare(parts, bestParts) > 0) {
         best = v.trim();
         bestParts = parts;
       }
     }
     return Optional.ofNullable(best);
+  }
+
+  /**
+   * Orders two versions as {@link #highestSupportedVersion} returns them (major, minor, patch; suffixes ignored).
+   * An unparseable version is the lowest.
+   */
+  public static int compareVersions(String a, String b) {
+    int[] pa = parts(a);
+    int[] pb = parts(b);
+    if (pa == null || pb == null) {
+      return pa == null ? (pb == null ? 0 : -1) : 1;
+    }
+    return java.util.Arrays.compare(pa, pb);
+  }
+
+  private static int[] parts(String v) {
+    Matcher m = VERSION.matcher(v.trim());
+    if (!m.matches()) {
+      return null;
+    }
+    try {
+      return new int[] {Integer.parseInt(m.group(1)), m.group(2) == null ? 0 : Integer.parseInt(m.group(2)),
+          m.group(3) == null ? 0 : Integer.parseInt(m.group(3))};
+    } catch (NumberFormatException e) {
+      return null; // more digits than an int holds: not a version anyone supports
+    }
   }
 }

@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,10 +39,13 @@ public final class PluginRegistration {
   }
 
   /**
-   * Registers the plugin behind the socket. {@code install} records the driver before the plugin is told it
-   * is registered, and may throw to refuse (for example when the socket was replaced meanwhile).
+   * Registers the plugin behind the socket. {@code admit} gets the validated driver name and version before any
+   * CSI call to the driver (the kubelet's ValidatePlugin) and may throw to refuse, for example when the name is
+   * registered already. {@code install} records the driver before the plugin is told it is registered, and may
+   * throw to refuse (for example when the socket was replaced meanwhile). Either refusal reaches the plugin as
+   * NotifyRegistrationStatus(false) with the reason.
    */
-  public Future<RegisteredDriver> register(Path socket, Consumer<RegisteredDriver> install) {
+  public Future<RegisteredDriver> register(Path socket, BiConsumer<String, String> admit, Consumer<RegisteredDriver> install) {
     GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(socket));
     return client.call(RegistrationGrpcClient.GetInfo, InfoRequest.getDefaultInstance(), getInfoTimeout)
         .recover(err -> vertx.executeBlocking(() -> SocketFiles.isServed(socket), false).compose(served -> Future.failedFuture(served
@@ -49,8 +53,11 @@ public final class PluginRegistration {
             : new RegistrationException("nothing listens on " + socket + ": the plugin that created it has exited "
                 + "or not started yet; the agent leaves the socket in place and retries", true))))
         .compose(info -> validate(socket, info)
-            .compose(endpoint -> handler.connect(info.getName(), endpoint, socket,
-                PluginInfoValidation.highestSupportedVersion(info).orElseThrow()))
+            .compose(endpoint -> {
+              String version = PluginInfoValidation.highestSupportedVersion(info).orElseThrow();
+              admit.accept(info.getName(), version);
+              return handler.connect(info.getName(), endpoint, socket, version);
+            })
             .map(driver -> {
               install.accept(driver);
               return driver;
