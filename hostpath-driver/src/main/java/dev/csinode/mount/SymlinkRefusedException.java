@@ -9,6 +9,6 @@ import java.nio.file.Path;
  */
 public final class SymlinkRefusedException extends FileSystemException {
   public SymlinkRefusedException(Path link) {
-    super(link.toString(), null, "is a symbolic link; it is not followed (remove it, and it is made again as a directory)");
+    super(link.toString(), null, "is a symbolic link, which is not followed; remove it");
   }
 }
