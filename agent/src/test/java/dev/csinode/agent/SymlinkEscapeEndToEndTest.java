@@ -36,6 +36,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   static final String RAW = "66666666-aaaa-4bbb-8ccc-000000000005";
   static final String SWAPPED = "66666666-aaaa-4bbb-8ccc-000000000006";
   static final String ORPHAN = "66666666-aaaa-4bbb-8ccc-000000000007";
+  static final String FILE_POD = "66666666-aaaa-4bbb-8ccc-000000000008";
   Path outside;
 
   @BeforeEach
@@ -80,9 +81,14 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     Files.createSymbolicLink(leafLink, outside);
     write("linked-pod.yaml", pod("linked-pod", LINKED_POD, "- name: data\n  csi: {driver: hostpath.csinode.dev}\n"));
     write("linked-leaf.yaml", pod("linked-leaf", LINKED_LEAF, "- name: data\n  csi: {driver: hostpath.csinode.dev}\n"));
+    Path podFile = Files.writeString(root.resolve("pods").resolve(FILE_POD), "a file where the pod directory belongs");
+    write("file-pod.yaml", pod("file-pod", FILE_POD, "- name: data\n  csi: {driver: hostpath.csinode.dev}\n"));
     inlinePodReady("fine", FINE);
     failsNaming("default/linked-pod", podLink);
     failsNaming("default/linked-leaf", leafLink);
+    eventually(() -> pod("default/file-pod").map(p -> p.volumes().get(0).lastError() != null
+        && p.volumes().get(0).lastError().contains(podFile + " is not a directory")).orElse(false), () -> "" + pod("default/file-pod"));
+    assertEquals("a file where the pod directory belongs", Files.readString(podFile));
     nothingOutside();
     assertTrue(Files.isSymbolicLink(podLink) && Files.isSymbolicLink(leafLink), "the links are left alone");
 

@@ -237,8 +237,9 @@ public final class VolumeOperations {
     RootDir.Kind kind = layout.rootDir().kind(target);
     boolean fits = kind == RootDir.Kind.MISSING || (spec.block() ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
     if (!fits) {
-      throw new java.nio.file.FileSystemException(target.toString(), null, "is a " + kind.name().toLowerCase()
-          + ", not what the agent makes there (a " + (spec.block() ? "file" : "directory") + "); it is left alone");
+      throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): publish path " + target
+          + " cannot be used: it is a " + kind.name().toLowerCase() + ", not what the agent makes there (a "
+          + (spec.block() ? "file" : "directory") + "); it is left alone", false);
     }
   }
 
@@ -255,8 +256,7 @@ public final class VolumeOperations {
     try {
       action.run();
     } catch (java.nio.file.FileSystemException e) {
-      if (e instanceof SymlinkRefusedException || e instanceof java.nio.file.NotDirectoryException
-          || e.getReason() != null && e.getReason().contains("not what the agent makes")) {
+      if (e instanceof SymlinkRefusedException || e instanceof java.nio.file.NotDirectoryException) {
         throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
             + " cannot be used: " + e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason()), false);
       }
