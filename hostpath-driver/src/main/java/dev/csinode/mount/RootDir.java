@@ -33,6 +33,7 @@ import jnr.ffi.Runtime;
  */
 public final class RootDir {
   private static final int O_WRONLY = 01;
+  private static final int O_NONBLOCK = 04000;
   private static final int O_CREAT = 0100;
   private static final int O_EXCL = 0200;
   private static final int O_DIRECTORY = 0200000;
@@ -62,6 +63,8 @@ public final class RootDir {
     int mkdirat(int dirfd, String path, int mode);
 
     int close(int fd);
+
+    long read(int fd, @jnr.ffi.annotations.Out byte[] buf, long count);
 
     int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
 
@@ -177,7 +180,10 @@ public final class RootDir {
     }
   }
 
-  /** A regular file's content, or empty when it (or a directory above it) is missing. */
+  /**
+   * A regular file's content (at most 1 MiB: these are small records), or empty when it (or a directory above it)
+   * is missing. Opened without blocking, so a FIFO put in its place cannot hang the reader.
+   */
   public Optional<byte[]> readFile(Path file) throws IOException {
     PathHandle dir;
     try {
@@ -186,21 +192,31 @@ public final class RootDir {
       return Optional.empty();
     }
     try (dir) {
-      Path at = dir.procPath().resolve(file.getFileName().toString());
-      if (kindOf(fd(dir), file.getFileName().toString(), AT_SYMLINK_NOFOLLOW) == S_IFLNK) {
-        throw new SymlinkRefusedException(file);
+      String name = file.getFileName().toString();
+      int fd = Sys.INSTANCE.openat(fd(dir), name, O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+      if (fd < 0) {
+        int errno = errno();
+        if (errno == ENOENT) {
+          return Optional.empty();
+        }
+        throw failure(fd(dir), name, file, errno);
       }
-      try (FileChannel ch = FileChannel.open(at, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-        if (!Files.isRegularFile(at, LinkOption.NOFOLLOW_LINKS)) {
+      try {
+        if (kindOf(fd, "", AT_EMPTY_PATH) != S_IFREG) {
           throw new FileSystemException(file.toString(), null, "is not a regular file");
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(ch.size(), 1 << 20));
-        while (buf.hasRemaining() && ch.read(buf) > 0) {
-          // read up to 1 MiB: these are small records
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] chunk = new byte[8192];
+        long got;
+        while ((got = Sys.INSTANCE.read(fd, chunk, chunk.length)) > 0 && out.size() < (1 << 20)) {
+          out.write(chunk, 0, (int) got);
         }
-        return Optional.of(java.util.Arrays.copyOf(buf.array(), buf.position()));
-      } catch (NoSuchFileException e) {
-        return Optional.empty();
+        if (got < 0) {
+          throw new FileSystemException(file.toString(), null, "cannot be read: " + strerror(errno()));
+        }
+        return Optional.of(out.toByteArray());
+      } finally {
+        Sys.INSTANCE.close(fd);
       }
     }
   }
@@ -320,7 +336,7 @@ public final class RootDir {
     if (errno == ENOENT || type == -1) {
       return new NoSuchFileException(at.toString());
     }
-    if (errno == ENOTDIR || type != S_IFDIR) {
+    if (errno == ENOTDIR) {
       return new NotDirectoryException(at.toString());
     }
     return new FileSystemException(at.toString(), null, strerror(errno) + " (errno " + errno + ")");

@@ -100,6 +100,13 @@ class RootDirTest {
     assertFalse(root.delete(file));
     assertTrue(root.delete(file.getParent()));
     assertEquals(java.util.Optional.empty(), root.readFile(file));
+
+    // A FIFO in place of a record is refused at once instead of hanging the reader.
+    root.createDirectories(file.getParent(), 0750).close();
+    Process mkfifo = new ProcessBuilder("mkfifo", file.toString()).start();
+    assertEquals(0, mkfifo.waitFor());
+    FileSystemException fifo = assertThrows(FileSystemException.class, () -> root.readFile(file));
+    assertTrue(fifo.getMessage().contains("not a regular file"), fifo.getMessage());
   }
 
   /**
