@@ -4,7 +4,13 @@ import dev.csinode.csi.v1.*;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.FsStats;
 import dev.csinode.mount.LoopDevices;
+import dev.csinode.mount.Directories;
 import dev.csinode.mount.Mounter;
+import dev.csinode.mount.PathHandle;
+import dev.csinode.mount.RootDir;
+import dev.csinode.mount.SymlinkRefusedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NotDirectoryException;
 import io.vertx.core.Future;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -59,6 +65,7 @@ final class NodeServer extends NodeService {
       Path staging = path(req.getStagingTargetPath(), "staging_target_path");
       CsiErrors.require(req.hasVolumeCapability(), "volume_capability is required");
       Capabilities.validate(req.getVolumeCapability(), "volume_capability");
+      refuseLink(staging, "staging_target_path");
       existing(id);
       return store.exclusive(List.of(id), () -> {
         HostpathVolume v = existing(id);
@@ -104,11 +111,12 @@ final class NodeServer extends NodeService {
   }
 
   private HostpathVolume.Staged stage(HostpathVolume v, Path staging, VolumeCapability cap, List<String> flags) {
-    try {
-      Files.createDirectories(staging);
-    } catch (IOException e) {
-      throw CsiErrors.internal("cannot create staging directory " + staging + ": " + e.getMessage());
+    try (PathHandle dir = beneathParent(staging, "staging_target_path", true)) {
+      return stage(v, staging, dir, cap, flags);
     }
+  }
+
+  private HostpathVolume.Staged stage(HostpathVolume v, Path staging, PathHandle dir, VolumeCapability cap, List<String> flags) {
     if (!cap.hasBlock() && mounter.isMountPoint(staging)) {
       // Mounted by an attempt that died before recording it (driver killed mid-call): adopt, do not stack a second mount.
       LOG.warn("volume {} is already mounted at {} without a record (an interrupted earlier attempt); adopting it", v.id(), staging);
@@ -116,7 +124,7 @@ final class NodeServer extends NodeService {
       return new HostpathVolume.Staged(staging.toString(), device, false, v.usesImage() ? "ext4" : "", flags);
     }
     if (!v.usesImage()) {
-      mounter.bind(storage.directory(v.id()), staging, false, flags);
+      bind(storage.directory(v.id()), dir, false, flags);
       return new HostpathVolume.Staged(staging.toString(), null, false, "", flags);
     }
     String device = loops.attach(storage.image(v.id()));
@@ -131,7 +139,7 @@ final class NodeServer extends NodeService {
         // Offline expansion: the image grew (ControllerExpandVolume) while the volume was not staged.
         LOG.info("grew the filesystem of volume {} ({}) to its {} byte image", v.id(), device, v.capacityBytes());
       }
-      mounter.mount(device, staging, "ext4", flags, false);
+      mounter.mount(device, dir, "ext4", flags, false);
     } catch (RuntimeException e) {
       loops.detach(device);
       throw e;
@@ -170,6 +178,7 @@ final class NodeServer extends NodeService {
       String id = req.getVolumeId();
       CsiErrors.require(!id.isEmpty(), "volume_id is required");
       Path staging = path(req.getStagingTargetPath(), "staging_target_path");
+      refuseLink(staging, "staging_target_path");
       existing(id);
       return store.exclusive(List.of(id), () -> {
         HostpathVolume v = existing(id);
@@ -204,12 +213,13 @@ final class NodeServer extends NodeService {
       Path target = path(req.getTargetPath(), "target_path");
       CsiErrors.require(req.hasVolumeCapability(), "volume_capability is required");
       Capabilities.validate(req.getVolumeCapability(), "volume_capability");
+      refuseLink(target, "target_path");
       boolean ephemeral = "true".equals(req.getVolumeContextMap().get(EPHEMERAL_KEY));
       if (ephemeral) {
         CsiErrors.require(Names.isValidId(id), "volume_id '" + id + "' is not usable as an ephemeral volume name");
         CsiErrors.require(req.getVolumeCapability().hasMount(), "ephemeral volumes support mount access only");
       } else {
-        path(req.getStagingTargetPath(), "staging_target_path");
+        refuseLink(path(req.getStagingTargetPath(), "staging_target_path"), "staging_target_path");
         existing(id);
       }
       return store.exclusive(List.of(id), () -> ephemeral ? publishEphemeral(req, target) : publish(req, target));
@@ -238,8 +248,9 @@ final class NodeServer extends NodeService {
       publishBlock(v, target, req.getReadonly());
       mounted = true;
     } else {
-      makeDirectory(target);
-      mounter.bind(Path.of(v.staged().path()), target, req.getReadonly(), flags);
+      try (PathHandle dir = beneathParent(target, "target_path", true)) {
+        bind(Path.of(v.staged().path()), dir, req.getReadonly(), flags);
+      }
       mounted = true;
     }
     try {
@@ -298,15 +309,9 @@ final class NodeServer extends NodeService {
 
   private void publishBlock(HostpathVolume v, Path target, boolean readOnly) {
     String device = v.staged().loopDevice();
-    try {
-      Files.createDirectories(target.getParent());
-      if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-        Files.createFile(target);
-      }
-    } catch (IOException e) {
-      throw CsiErrors.internal("cannot create block target file " + target + ": " + e.getMessage());
+    try (PathHandle file = beneathParent(target, "target_path", false)) {
+      bind(Path.of(device), file, readOnly, List.of());
     }
-    mounter.bind(Path.of(device), target, readOnly, List.of());
   }
 
   private NodePublishVolumeResponse publishEphemeral(NodePublishVolumeRequest req, Path target) {
@@ -328,8 +333,9 @@ final class NodeServer extends NodeService {
       List<String> flags = req.getVolumeCapability().getMount().getMountFlagsList();
       if (!adoptable(v, target)) {
         madeTarget = !Files.exists(target, LinkOption.NOFOLLOW_LINKS);
-        makeDirectory(target);
-        mounter.bind(storage.directory(id), target, req.getReadonly(), flags);
+        try (PathHandle dir = beneathParent(target, "target_path", true)) {
+          bind(storage.directory(id), dir, req.getReadonly(), flags);
+        }
         mounted = true;
       }
       store.putNodeState(v.withPublished(target.toString(), new HostpathVolume.Published("", req.getReadonly(), false,
@@ -406,6 +412,7 @@ final class NodeServer extends NodeService {
       String id = req.getVolumeId();
       CsiErrors.require(!id.isEmpty(), "volume_id is required");
       Path target = path(req.getTargetPath(), "target_path");
+      refuseLink(target, "target_path");
       existing(id);
       return store.exclusive(List.of(id), () -> {
         HostpathVolume v = existing(id);
@@ -433,11 +440,41 @@ final class NodeServer extends NodeService {
     });
   }
 
-  private static void makeDirectory(Path target) {
+  /**
+   * A target or staging path that is a symbolic link is refused: the CO's directory above it may be reached through
+   * links (a kubelet root often is one), the path itself never.
+   */
+  private static void refuseLink(Path path, String field) {
+    if (Files.isSymbolicLink(path)) {
+      throw CsiErrors.invalid(field + " '" + path + "' is a symbolic link; it is not followed (remove it: the driver "
+          + "makes the " + (field.equals("target_path") ? "target" : "staging") + " directory itself)");
+    }
+  }
+
+  /**
+   * Opens (making it if missing) the directory, or for a block target the file, at path beneath its parent without
+   * following a link: the parent is the CO's and is made if missing, as before; what is below it is the driver's.
+   * A link there, or something else than what belongs there, is INVALID_ARGUMENT naming it. Mounts go onto the
+   * returned descriptor, so a link swapped in after this check is not followed either.
+   */
+  private static PathHandle beneathParent(Path path, String field, boolean directory) {
     try {
-      Files.createDirectories(target);
+      Directories.create(path.getParent(), 0750);
+      RootDir parent = RootDir.resolve(path.getParent());
+      return directory ? parent.createDirectories(path, 0750) : parent.createFile(path, 0640);
+    } catch (SymlinkRefusedException | NotDirectoryException | FileAlreadyExistsException e) {
+      throw CsiErrors.invalid(field + " '" + path + "' " + (e instanceof SymlinkRefusedException ? "is a symbolic link; it is not followed"
+          : "is not a " + (directory ? "directory" : "regular file") + " (" + e.getMessage() + ")"));
     } catch (IOException e) {
-      throw CsiErrors.internal("cannot create target directory " + target + ": " + e.getMessage());
+      throw CsiErrors.internal("cannot create " + field + " " + path + ": " + e.getMessage());
+    }
+  }
+
+  private void bind(Path source, PathHandle target, boolean readOnly, List<String> flags) {
+    try {
+      mounter.bind(source, target, readOnly, flags);
+    } catch (IOException e) {
+      throw CsiErrors.internal("cannot bind-mount " + source + " at " + target.path() + ": " + e.getMessage());
     }
   }
 

@@ -34,6 +34,41 @@ public final class Mounter {
     call(device, target, fsType, flags, parsed.data().isEmpty() ? null : parsed.data(), "mount " + fsType + " " + device);
   }
 
+  /**
+   * Bind-mounts source onto the directory or file held by target: the mount lands on that inode, even if a component
+   * of its path was swapped for a symbolic link since it was opened. With the new mount API (Linux 5.12+) the bind
+   * is made detached, given its flags and then moved onto the target in one step, so there is no window in which it
+   * is mounted read-write or must be found again by path; older kernels get mount(2) onto {@code /proc/self/fd/N}
+   * and a remount of the new mount, opened again beneath the same root.
+   */
+  public void bind(Path source, PathHandle target, boolean readOnly, Collection<String> options) throws java.io.IOException {
+    MountFlags.Parsed parsed = MountFlags.parse(options);
+    long extra = parsed.flags() | (readOnly ? MountFlags.MS_RDONLY : 0);
+    String what = "bind-mount " + source + (extra == 0 ? "" : " with " + options + (readOnly ? " read-only" : ""));
+    if (NewMountApi.bind(source, target, extra, what)) {
+      return;
+    }
+    call(source.toString(), target.procPath(), null, MountFlags.MS_BIND, null, what, target.path());
+    if (extra != 0) {
+      try (PathHandle top = target.reopen()) {
+        try {
+          call(source.toString(), top.procPath(), null, MountFlags.MS_BIND | MountFlags.MS_REMOUNT | extra, null, what, target.path());
+        } catch (MountException e) {
+          LibC.INSTANCE.umount2(top.procPath().toString(), 0); // the magic link names the new mount itself
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Mounts a block device with a filesystem onto the directory held by target (see {@link #bind(Path, PathHandle, boolean, Collection)}). */
+  public void mount(String device, PathHandle target, String fsType, Collection<String> options, boolean readOnly) {
+    MountFlags.Parsed parsed = MountFlags.parse(options);
+    long flags = parsed.flags() | (readOnly ? MountFlags.MS_RDONLY : 0);
+    call(device, target.procPath(), fsType, flags, parsed.data().isEmpty() ? null : parsed.data(), "mount " + fsType + " " + device,
+        target.path());
+  }
+
   /** Unmounts the topmost mount at target; returns false when nothing was mounted there. */
   public boolean unmount(Path target) {
     if (LibC.INSTANCE.umount2(target.toString(), MountFlags.UMOUNT_NOFOLLOW) == 0) {
@@ -82,9 +117,14 @@ public final class Mounter {
   }
 
   private static void call(String source, Path target, String fsType, long flags, String data, String what) {
+    call(source, target, fsType, flags, data, what, target);
+  }
+
+  /** {@code named} is the path for the message when the call goes through a {@code /proc/self/fd} link. */
+  private static void call(String source, Path target, String fsType, long flags, String data, String what, Path named) {
     if (LibC.INSTANCE.mount(source, target.toString(), fsType, flags, data) != 0) {
       int errno = LibC.lastErrno();
-      throw new MountException("cannot " + what + " at " + target + ": " + LibC.INSTANCE.strerror(errno)
+      throw new MountException("cannot " + what + " at " + named + ": " + LibC.INSTANCE.strerror(errno)
           + " (errno " + errno + ")", errno);
     }
   }

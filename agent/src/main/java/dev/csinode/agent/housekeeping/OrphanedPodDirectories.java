@@ -4,6 +4,9 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.mount.MountInfo;
 import dev.csinode.mount.MountTable;
+import dev.csinode.mount.PathHandle;
+import dev.csinode.mount.RootDir;
+import dev.csinode.mount.SymlinkRefusedException;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
@@ -18,10 +21,12 @@ import java.util.function.Predicate;
 /**
  * Pod directories ({@code <root>/pods/<uid>}) of pods that are neither wanted nor hold a volume the agent
  * knows of: the kubelet's orphaned pod cleanup, stricter. A directory with anything mounted below it is kept
- * and reported, never entered. Otherwise only what the agent itself creates is removed: empty directories,
- * {@code vol_data.json} files and the block device symlinks under {@code volumes/} and {@code volumeDevices/}.
- * A regular file anywhere else (data written into an unmounted volume directory, a runtime's own files) keeps
- * its directories and is reported: nothing is ever deleted recursively.
+ * and reported, never entered. Otherwise only the exact paths the agent itself creates are removed: the
+ * directories {@code volumes/kubernetes.io~csi/<name>/mount} and {@code volumeDevices/kubernetes.io~csi} with
+ * their parents (when empty), {@code volumes/kubernetes.io~csi/<name>/vol_data.json} and the block device links
+ * {@code volumeDevices/kubernetes.io~csi/<name>}. Anything else (data written into an unmounted volume directory,
+ * a file named vol_data.json in it, a runtime's own files) keeps its directories and is reported: nothing is ever
+ * deleted recursively, and nothing is reached through a link.
  */
 public final class OrphanedPodDirectories {
 
@@ -64,55 +69,106 @@ public final class OrphanedPodDirectories {
 
   /**
    * Blocking. Removes the directory of an orphan {@link #find} said to remove, checking every directory again
-   * before it goes (a mount point is never removed, even if it appeared since).
+   * before it goes (a mount point is never removed, even if it appeared since). Everything is opened and removed
+   * beneath the root without following a link.
    */
-  public static Orphan remove(Orphan orphan, Predicate<Path> isMountPoint) {
+  public static Orphan remove(KubeletLayout layout, Orphan orphan, Predicate<Path> isMountPoint) {
     Path dir = Path.of(orphan.path());
     try {
-      removeOwn(dir, isMountPoint);
+      removeOwn(layout.rootDir(), dir, List.of(), isMountPoint);
       return new Orphan(orphan.podUid(), orphan.path(), "removed", orphan.reason());
     } catch (IOException | IllegalStateException e) {
       return new Orphan(orphan.podUid(), orphan.path(), "keep", "could not be removed: " + e.getMessage());
     }
   }
 
-  private static void removeOwn(Path dir, Predicate<Path> isMountPoint) throws IOException {
+  /** {@code relative}: the names from the pod directory down to {@code dir}. */
+  private static void removeOwn(RootDir root, Path dir, List<String> relative, Predicate<Path> isMountPoint) throws IOException {
     if (isMountPoint.test(dir)) {
       throw new IllegalStateException(dir + " is a mount point");
     }
-    try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
-      for (Path p : s) {
-        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-          removeOwn(p, isMountPoint);
-        } else if (ownFile(p)) {
-          Files.delete(p);
+    try (PathHandle handle = root.openDirectory(dir); DirectoryStream<Path> s = Files.newDirectoryStream(handle.procPath())) {
+      for (Path entry : s) {
+        Path p = dir.resolve(entry.getFileName().toString());
+        List<String> rel = append(relative, entry.getFileName().toString());
+        RootDir.Kind kind;
+        boolean link = false;
+        try {
+          kind = root.kind(p);
+        } catch (SymlinkRefusedException e) {
+          kind = RootDir.Kind.OTHER;
+          link = true;
+        }
+        if (kind == RootDir.Kind.DIRECTORY && ownDirectory(rel)) {
+          removeOwn(root, p, rel, isMountPoint);
+        } else if (ownFile(rel, kind, link)) {
+          root.delete(p);
         } else {
           throw new IllegalStateException(p + " was not created by the agent");
         }
       }
     }
     try {
-      Files.delete(dir);
+      root.delete(dir);
     } catch (DirectoryNotEmptyException e) {
       throw new IllegalStateException(dir + " is not empty");
     }
   }
 
-  /**
-   * Files the agent writes under a pod directory: vol_data.json (and the temp file a crash during its replacement
-   * can leave) and block device links.
-   */
-  private static boolean ownFile(Path p) {
-    String name = p.getFileName().toString();
-    return name.equals(VolData.FILE) || name.startsWith(VolData.FILE + ".") && name.endsWith(".tmp")
-        || Files.isSymbolicLink(p) && p.toString().contains("/volumeDevices/");
+  private static List<String> append(List<String> names, String name) {
+    List<String> out = new ArrayList<>(names);
+    out.add(name);
+    return out;
   }
+
+  /**
+   * The directories the agent (or the driver, for {@code mount}) makes in a pod directory, and nothing else:
+   * {@code volumes/kubernetes.io~csi/<name>/mount} and {@code volumeDevices/kubernetes.io~csi}, with their parents.
+   */
+  private static boolean ownDirectory(List<String> rel) {
+    return switch (rel.size()) {
+      case 0 -> true;
+      case 1 -> rel.get(0).equals("volumes") || rel.get(0).equals("volumeDevices");
+      case 2 -> rel.get(1).equals(KubeletLayout.ESCAPED_PLUGIN_NAME);
+      case 3 -> rel.get(0).equals("volumes") && KubeletLayout.isValidName(rel.get(2));
+      case 4 -> rel.get(0).equals("volumes") && KubeletLayout.isValidName(rel.get(2)) && rel.get(3).equals("mount");
+      default -> false;
+    };
+  }
+
+  /**
+   * The exact files the agent writes in a pod directory: {@code volumes/kubernetes.io~csi/<name>/vol_data.json}
+   * (and the temp file a crash during its replacement can leave), regular files; and the block device links
+   * {@code volumeDevices/kubernetes.io~csi/<name>}. A file of that name anywhere else (in a volume's {@code mount}
+   * directory, say) is the user's.
+   */
+  private static boolean ownFile(List<String> rel, RootDir.Kind kind, boolean link) {
+    if (rel.size() == 4 && rel.get(0).equals("volumes") && rel.get(1).equals(KubeletLayout.ESCAPED_PLUGIN_NAME)
+        && KubeletLayout.isValidName(rel.get(2)) && kind == RootDir.Kind.FILE && !link) {
+      return rel.get(3).equals(VolData.FILE) || TEMP.matcher(rel.get(3)).matches();
+    }
+    return rel.size() == 3 && rel.get(0).equals("volumeDevices") && rel.get(1).equals(KubeletLayout.ESCAPED_PLUGIN_NAME)
+        && KubeletLayout.isValidName(rel.get(2)) && link;
+  }
+
+  private static final java.util.regex.Pattern TEMP = java.util.regex.Pattern.compile(
+      java.util.regex.Pattern.quote(VolData.FILE) + "\\.[0-9]+\\.tmp");
 
   private static List<Path> foreignFiles(Path dir) throws IOException {
     List<Path> out = new ArrayList<>();
     try (var walk = Files.walk(dir)) {
-      walk.filter(p -> !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !ownFile(p)).limit(6).forEach(out::add);
+      walk.filter(p -> !p.equals(dir) && !own(dir, p)).limit(6).forEach(out::add);
     }
     return out;
+  }
+
+  private static boolean own(Path podDir, Path p) {
+    List<String> rel = new ArrayList<>();
+    podDir.relativize(p).forEach(n -> rel.add(n.toString()));
+    boolean link = Files.isSymbolicLink(p);
+    if (!link && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+      return ownDirectory(rel);
+    }
+    return ownFile(rel, Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? RootDir.Kind.FILE : RootDir.Kind.OTHER, link);
   }
 }

@@ -14,7 +14,8 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
-import dev.csinode.mount.Directories;
+import dev.csinode.mount.RootDir;
+import dev.csinode.mount.SymlinkRefusedException;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -116,8 +117,11 @@ public final class VolumeOperations {
     Map<String, String> data = spec.block() ? podData(spec, VolData.PERSISTENT) : Map.of(VolData.VOLUME_HANDLE, spec.volumeHandle(),
         VolData.DRIVER_NAME, spec.driver());
     return blocking(() -> {
-      Directories.create(staging, KUBELET_DIR_MODE);
-      VolData.write(dataDir, data);
+      beneathRoot(spec, "staging path", staging, () -> {
+        layout.rootDir().createDirectories(staging, KUBELET_DIR_MODE).close();
+        layout.rootDir().createDirectories(dataDir, KUBELET_DIR_MODE).close(); // a block volume's is elsewhere
+        VolData.write(layout.rootDir(), dataDir, data);
+      });
     }).compose(x -> {
       v.stagingPath = staging.toString();
       if (!d.hasNodeCapability(STAGE_UNSTAGE)) {
@@ -148,10 +152,13 @@ public final class VolumeOperations {
     Path podVolDir = spec.block() ? null : layout.podVolumeDir(pod.podUid(), spec.specName());
     Map<String, String> data = podData(spec, spec.inline() ? VolData.EPHEMERAL : VolData.PERSISTENT);
     return blocking(() -> {
-      Directories.create(target.getParent(), KUBELET_DIR_MODE);
-      if (podVolDir != null) {
-        VolData.write(podVolDir, data);
-      }
+      beneathRoot(spec, "publish path", target, () -> {
+        layout.rootDir().createDirectories(target.getParent(), KUBELET_DIR_MODE).close();
+        if (podVolDir != null) {
+          VolData.write(layout.rootDir(), podVolDir, data);
+        }
+        requirePublishable(spec, target);
+      });
     }).compose(x -> {
       NodePublishVolumeRequest.Builder req = NodePublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
           .putAllPublishContext(v.publishContext).setTargetPath(target.toString())
@@ -215,9 +222,50 @@ public final class VolumeOperations {
 
   private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws java.io.IOException {
     Path link = layout.podBlockDeviceLink(pod.podUid(), spec.specName());
-    Files.createDirectories(link.getParent());
-    Files.deleteIfExists(link);
-    Files.createSymbolicLink(link, target);
+    beneathRoot(spec, "block device link", link, () -> {
+      layout.rootDir().createDirectories(link.getParent(), KUBELET_DIR_MODE).close();
+      layout.rootDir().symlink(link, target);
+    });
+  }
+
+  /**
+   * What is at a publish path before NodePublishVolume: nothing yet, or what the agent or the driver made there (a
+   * directory, for a block volume a file or the device bound onto it). A link, at the path or above it, is never
+   * handed to a driver, which would mount wherever it points.
+   */
+  private void requirePublishable(VolumeSpec spec, Path target) throws java.io.IOException {
+    RootDir.Kind kind = layout.rootDir().kind(target);
+    boolean fits = kind == RootDir.Kind.MISSING || (spec.block() ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
+    if (!fits) {
+      throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): publish path " + target
+          + " cannot be used: it is a " + kind.name().toLowerCase() + ", not what the agent makes there (a "
+          + (spec.block() ? "file" : "directory") + "); it is left alone", false);
+    }
+  }
+
+  /** Before a teardown call: a path that is or passes through a link is never handed to a driver to unmount. */
+  private void requireNoLink(VolumeSpec spec, String what, Path path) throws java.io.IOException {
+    beneathRoot(spec, what, path, () -> layout.rootDir().kind(path));
+  }
+
+  /**
+   * Runs file work beneath the root; a link (or a file where a directory belongs) on the way is this volume's final
+   * error, naming the path: it is never followed, and retrying does not help until someone removes it.
+   */
+  private void beneathRoot(VolumeSpec spec, String what, Path path, IoAction action) throws java.io.IOException {
+    try {
+      action.run();
+    } catch (java.nio.file.FileSystemException e) {
+      if (e instanceof SymlinkRefusedException || e instanceof java.nio.file.NotDirectoryException) {
+        throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
+            + " cannot be used: " + e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason()), false);
+      }
+      throw e;
+    } catch (java.io.IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   // ------------------------------------------------------------------ unmount
@@ -226,8 +274,9 @@ public final class VolumeOperations {
   public Future<Void> unmount(AttachedVolume v, MountedPod pod) {
     VolumeSpec spec = v.spec;
     RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
-    return whenDriverAway(spec, csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
-            .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build())
+    return whenDriverAway(spec, blocking(() -> requireNoLink(spec, "publish path", Path.of(pod.targetPath())))
+        .compose(x -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
+            .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build()))
         .recover(err -> {
           v.pods.put(pod.podUid(), new MountedPod(pod.podUid(), pod.podKey(), MountState.UNCERTAIN, pod.targetPath()));
           return Future.failedFuture(wrap("NodeUnpublishVolume", spec, err));
@@ -248,12 +297,12 @@ public final class VolumeOperations {
     }
     // The directories follow from the recorded target, not the spec: a volume rebuilt from disk may know less.
     if (spec.block()) {
-      Files.deleteIfExists(target);
-      Files.deleteIfExists(layout.podBlockDeviceLink(pod.podUid(), target.getParent().getFileName().toString()));
+      layout.rootDir().delete(target);
+      layout.rootDir().delete(layout.podBlockDeviceLink(pod.podUid(), target.getParent().getFileName().toString()));
     } else {
       Path dir = target.getParent();
       deleteEmptyDir(target);
-      VolData.delete(dir);
+      VolData.delete(layout.rootDir(), dir);
       deleteEmptyDir(dir);
     }
   }
@@ -266,8 +315,9 @@ public final class VolumeOperations {
     if (v.device != DeviceState.NOT_MOUNTED && v.stagingPath != null) {
       Path staging = Path.of(v.stagingPath);
       unstage = (d.hasNodeCapability(STAGE_UNSTAGE)
-          ? csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnstageVolume, NodeUnstageVolumeRequest.newBuilder()
-              .setVolumeId(spec.volumeHandle()).setStagingTargetPath(staging.toString()).build()).<Void>mapEmpty()
+          ? blocking(() -> requireNoLink(spec, "staging path", staging))
+              .compose(x -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnstageVolume, NodeUnstageVolumeRequest.newBuilder()
+                  .setVolumeId(spec.volumeHandle()).setStagingTargetPath(staging.toString()).build())).<Void>mapEmpty()
           : Future.<Void>succeededFuture())
           .recover(err -> {
             v.device = DeviceState.UNCERTAIN;
@@ -294,7 +344,7 @@ public final class VolumeOperations {
     }
     deleteEmptyDir(staging);
     Path dataDir = spec.block() ? layout.blockDataDir(spec.specName()) : staging.getParent();
-    VolData.delete(dataDir);
+    VolData.delete(layout.rootDir(), dataDir);
     deleteEmptyDir(dataDir);
     if (spec.block()) {
       deleteEmptyDir(dataDir.getParent());
@@ -456,11 +506,15 @@ public final class VolumeOperations {
         + err.getMessage(), CsiNodeClient.isUncertain(err), err, "");
   }
 
-  private static void deleteEmptyDir(Path dir) throws java.io.IOException {
+  private void deleteEmptyDir(Path dir) throws java.io.IOException {
     try {
-      Files.deleteIfExists(dir);
+      if (layout.rootDir().kind(dir) == RootDir.Kind.DIRECTORY) {
+        layout.rootDir().delete(dir);
+      }
     } catch (java.nio.file.DirectoryNotEmptyException e) {
       LOG.debug("{} is not empty; left in place", dir);
+    } catch (SymlinkRefusedException | java.nio.file.NotDirectoryException e) {
+      LOG.warn("{} {}: not the agent's; left in place", e.getFile(), e.getReason() == null ? "is not a directory" : e.getReason());
     }
   }
 

@@ -24,6 +24,7 @@ import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.housekeeping.UnmanagedMounts;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.mount.MountTable;
+import dev.csinode.mount.RootDir;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -258,7 +259,7 @@ public final class Reconciler {
         if (!Files.isDirectory(Path.of(o.path()), LinkOption.NOFOLLOW_LINKS)) {
           continue;
         }
-        Orphan r = OrphanedPodDirectories.remove(o, mounter::isMountPoint);
+        Orphan r = OrphanedPodDirectories.remove(layout, o, mounter::isMountPoint);
         if (r.action().equals("removed")) {
           LOG.info("removed orphaned pod directory {} ({})", r.path(), r.reason());
         } else {
@@ -396,7 +397,10 @@ public final class Reconciler {
 
   private record Published(String uniqueName, MountedPod pod) {}
 
-  private record Findings(List<Published> vanished, List<String> unmanaged, List<Orphan> orphans) {}
+  /** A publish mount that is gone, with what is at its path instead when that is not the agent's (null: nothing or its directory). */
+  private record Vanished(Published published, String foreign) {}
+
+  private record Findings(List<Vanished> vanished, List<String> unmanaged, List<Orphan> orphans) {}
 
   private Future<List<Orphan>> pass(boolean remove) {
     Set<String> known = podsInUse();
@@ -413,17 +417,25 @@ public final class Reconciler {
       }
     }
     return vertx.executeBlocking(() -> {
-      List<Published> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath()))).toList();
+      List<Vanished> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath())))
+          .map(p -> new Vanished(p, foreign(Path.of(p.pod().targetPath())))).toList();
       MountTable table = MountTable.read();
       return new Findings(vanished, UnmanagedMounts.find(layout, table, paths), OrphanedPodDirectories.find(layout, known, table));
     }, false).compose(found -> {
-      for (Published p : found.vanished()) {
+      for (Vanished gone : found.vanished()) {
+        Published p = gone.published();
         AttachedVolume v = asw.get(p.uniqueName());
         if (v != null && p.pod().equals(v.pods.get(p.pod().podUid()))
             && !executor.isRunning(new OperationKey(p.uniqueName(), p.pod().podUid()))
             && !executor.isRunning(OperationKey.volume(p.uniqueName()))) {
-          LOG.warn("publish mount of volume {} for pod {} at {} vanished; publishing it again", v.spec.specName(),
-              p.pod().podKey(), p.pod().targetPath());
+          if (gone.foreign() == null) {
+            LOG.warn("publish mount of volume {} for pod {} at {} vanished; publishing it again", v.spec.specName(),
+                p.pod().podKey(), p.pod().targetPath());
+          } else {
+            // Not mounted again there: the publish operation refuses the path, and its error is the volume's status.
+            LOG.warn("publish mount of volume {} for pod {} at {} vanished and {}: not the agent's; not mounting there "
+                + "again (see the volume's status)", v.spec.specName(), p.pod().podKey(), p.pod().targetPath(), gone.foreign());
+          }
           v.pods.put(p.pod().podUid(), new MountedPod(p.pod().podUid(), p.pod().podKey(), MountState.UNCERTAIN, p.pod().targetPath()));
         }
       }
@@ -450,6 +462,21 @@ public final class Reconciler {
       publishSnapshot();
       return result;
     });
+  }
+
+  /**
+   * What is at a publish path whose mount is gone, when it is not the agent's: a link (there or above), a file, a
+   * device. Null when it is the agent's directory or nothing, which publishing again may use.
+   */
+  private String foreign(Path target) {
+    try {
+      RootDir.Kind kind = layout.rootDir().kind(target);
+      return kind == RootDir.Kind.DIRECTORY || kind == RootDir.Kind.MISSING ? null : "a " + kind.name().toLowerCase() + " is there";
+    } catch (java.nio.file.FileSystemException e) {
+      return e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason());
+    } catch (java.io.IOException e) {
+      return "it cannot be checked: " + e.getMessage();
+    }
   }
 
   /** Staging and publish paths of every volume the agent holds or may hold. */

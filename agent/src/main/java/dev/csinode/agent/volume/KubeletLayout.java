@@ -1,6 +1,10 @@
 package dev.csinode.agent.volume;
 
+import dev.csinode.mount.RootDir;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -19,13 +23,30 @@ public final class KubeletLayout {
   private static final Pattern DRIVER = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?");
 
   private final Path root;
+  private final RootDir rootDir;
 
+  /**
+   * Resolves the root once (made if missing): {@code /var/lib/kubelet} pointing to a data disk is common. Below it,
+   * nothing is followed: see {@link #rootDir()}. Blocking.
+   */
   public KubeletLayout(Path root) {
-    this.root = root.toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(root.toAbsolutePath().normalize());
+      this.rootDir = RootDir.resolve(root);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open the root directory " + root + ": " + e.getMessage(), e);
+    }
+    this.root = rootDir.path();
   }
 
+  /** The resolved root. */
   public Path root() {
     return root;
+  }
+
+  /** Every directory and file the agent makes, reads or removes below the root goes through this: never through a link. */
+  public RootDir rootDir() {
+    return rootDir;
   }
 
   public Path podsDir() {

@@ -2,10 +2,8 @@ package dev.csinode.agent.volume;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.csinode.mount.AtomicFile;
+import dev.csinode.mount.RootDir;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -13,7 +11,8 @@ import java.util.TreeMap;
 
 /**
  * The kubelet's vol_data.json files: a flat JSON object of strings, written next to a staging or publish path
- * before the CSI call, read at teardown and after a restart. Written with {@link AtomicFile}.
+ * before the CSI call, read at teardown and after a restart. Written, read and removed beneath the root through
+ * {@link RootDir}: atomically replaced, never through a symbolic link.
  */
 public final class VolData {
   public static final String FILE = "vol_data.json";
@@ -30,21 +29,19 @@ public final class VolData {
 
   private VolData() {}
 
-  public static void write(Path dir, Map<String, String> data) throws IOException {
+  /** Written beneath the root without following a link: a link at the file or above it is refused, never written through. */
+  public static void write(RootDir root, Path dir, Map<String, String> data) throws IOException {
     // Like the kubelet, no flush: vol_data.json describes a mount, and after a reboot nothing is mounted. The
     // journal is what restarts rely on; this file is the fallback a kubelet or a lost journal can use.
-    AtomicFile.writeUntilReboot(dir.resolve(FILE), JSON.writeValueAsBytes(new TreeMap<>(data)));
+    root.writeFile(dir.resolve(FILE), JSON.writeValueAsBytes(new TreeMap<>(data)));
   }
 
-  public static Optional<Map<String, String>> read(Path dir) throws IOException {
-    try {
-      return Optional.of(JSON.readValue(Files.readAllBytes(dir.resolve(FILE)), new TypeReference<Map<String, String>>() {}));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    }
+  public static Optional<Map<String, String>> read(RootDir root, Path dir) throws IOException {
+    Optional<byte[]> bytes = root.readFile(dir.resolve(FILE));
+    return bytes.isEmpty() ? Optional.empty() : Optional.of(JSON.readValue(bytes.get(), new TypeReference<Map<String, String>>() {}));
   }
 
-  public static void delete(Path dir) throws IOException {
-    Files.deleteIfExists(dir.resolve(FILE));
+  public static void delete(RootDir root, Path dir) throws IOException {
+    root.delete(dir.resolve(FILE));
   }
 }

@@ -41,7 +41,7 @@ public final class VolumeDirectories {
         continue; // not a pod directory this agent could have made
       }
       for (Path volDir : list(podDir.resolve("volumes").resolve(KubeletLayout.ESCAPED_PLUGIN_NAME), false, problems)) {
-        read(volDir, problems).ifPresent(data -> found(data, volDir, uid, volDir.resolve("mount"), false, isMountPoint, problems)
+        read(layout, volDir, problems).ifPresent(data -> found(data, volDir, uid, volDir.resolve("mount"), false, isMountPoint, problems)
             .ifPresent(pods::add));
       }
     }
@@ -53,7 +53,7 @@ public final class VolumeDirectories {
         problems.add(specDir + ": not a volume name this agent could have made; left alone");
         continue;
       }
-      var data = read(layout.blockDataDir(specName), problems);
+      var data = read(layout, layout.blockDataDir(specName), problems);
       for (Path target : list(specDir, true, problems)) {
         String uid = target.getFileName().toString();
         if (data.isEmpty() || !KubeletLayout.isValidUid(uid)) {
@@ -68,7 +68,7 @@ public final class VolumeDirectories {
         continue;
       }
       for (Path dir : list(driverDir, false, problems)) {
-        read(dir, problems).ifPresent(data -> found(data, dir, null, dir.resolve("globalmount"), false, isMountPoint, problems)
+        read(layout, dir, problems).ifPresent(data -> found(data, dir, null, dir.resolve("globalmount"), false, isMountPoint, problems)
             .ifPresent(staging::add));
       }
     }
@@ -99,9 +99,9 @@ public final class VolumeDirectories {
     return java.util.Optional.of(new Found(podUid, specName, driver, handle, inline, block, path, isMountPoint.test(path)));
   }
 
-  private static java.util.Optional<Map<String, String>> read(Path dir, List<String> problems) {
+  private static java.util.Optional<Map<String, String>> read(KubeletLayout layout, Path dir, List<String> problems) {
     try {
-      return VolData.read(dir);
+      return VolData.read(layout.rootDir(), dir);
     } catch (IOException e) {
       problems.add(dir.resolve(VolData.FILE) + " is unreadable: " + e.getMessage() + "; left alone");
       return java.util.Optional.empty();

@@ -1,0 +1,382 @@
+package dev.csinode.mount;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+
+/**
+ * A directory (the kubelet root) beneath which nothing is ever reached through a symbolic link. The root itself is
+ * resolved once, when this is made ({@code /var/lib/kubelet} pointing to a data disk is common); every component
+ * below it is opened with {@code openat(O_NOFOLLOW)} relative to the one before, created with {@code mkdirat}, and
+ * held as an O_PATH descriptor ({@link PathHandle}) that mounts and file changes go through. A link anywhere below
+ * the root is a {@link SymlinkRefusedException} naming it; a file where a directory belongs is a
+ * {@link NotDirectoryException}; a path with {@code .} or {@code ..} segments or outside the root is refused.
+ * Blocking.
+ */
+public final class RootDir {
+  private static final int O_WRONLY = 01;
+  private static final int O_NONBLOCK = 04000;
+  private static final int O_CREAT = 0100;
+  private static final int O_EXCL = 0200;
+  private static final int O_DIRECTORY = 0200000;
+  private static final int O_NOFOLLOW = 0400000;
+  private static final int O_CLOEXEC = 02000000;
+  private static final int O_PATH = 010000000;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int AT_EMPTY_PATH = 0x1000;
+  private static final int ENOENT = 2;
+  private static final int EEXIST = 17;
+  private static final int ENOTDIR = 20;
+  private static final int STATX_TYPE = 1;
+  private static final int STATX_MODE_OFFSET = 28;
+  private static final int STATX_SIZE = 256;
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFDIR = 0040000;
+  private static final int S_IFREG = 0100000;
+  private static final int S_IFLNK = 0120000;
+  private static final AtomicLong SEQUENCE = new AtomicLong();
+
+  /** The *at(2) calls; public only because jnr-ffi generates its implementation in another class loader. */
+  public interface Sys {
+    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
+
+    int openat(int dirfd, String path, int flags, int mode);
+
+    int mkdirat(int dirfd, String path, int mode);
+
+    int close(int fd);
+
+    long read(int fd, @jnr.ffi.annotations.Out byte[] buf, long count);
+
+    int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
+
+    String strerror(int errnum);
+  }
+
+  private static final Runtime RUNTIME = Runtime.getRuntime(Sys.INSTANCE);
+
+  /** What is at a path beneath the root, found without following a link (a link is an exception, not a kind). */
+  public enum Kind { MISSING, DIRECTORY, FILE, OTHER }
+
+  private final Path given;
+  private final Path real;
+
+  private RootDir(Path given, Path real) {
+    this.given = given;
+    this.real = real;
+  }
+
+  /** Resolves the root's own symbolic links, once; it must exist. */
+  public static RootDir resolve(Path root) throws IOException {
+    Path given = root.toAbsolutePath().normalize();
+    Path real = given.toRealPath();
+    if (!Files.isDirectory(real)) {
+      throw new NotDirectoryException(given.toString());
+    }
+    return new RootDir(given, real);
+  }
+
+  /** The resolved root: paths built on it are the ones the kernel shows (in the mount table, for instance). */
+  public Path path() {
+    return real;
+  }
+
+  /** Opens an existing directory or file (for a file, the parent's components must be directories). */
+  public PathHandle open(Path path) throws IOException {
+    return walk(path, false, false, 0);
+  }
+
+  /** Opens an existing directory. */
+  public PathHandle openDirectory(Path path) throws IOException {
+    return walk(path, true, false, 0);
+  }
+
+  /** {@code mkdir -p} beneath the root ({@code mode} less the umask for what is made); returns the last directory. */
+  public PathHandle createDirectories(Path path, int mode) throws IOException {
+    return walk(path, true, true, mode);
+  }
+
+  /** Creates an empty regular file if nothing is there (its directory must exist); returns it, or what is there if a file. */
+  public PathHandle createFile(Path path, int mode) throws IOException {
+    try (PathHandle dir = openDirectory(parent(path))) {
+      String name = path.getFileName().toString();
+      int fd = Sys.INSTANCE.openat(fd(dir), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+      if (fd >= 0) {
+        Sys.INSTANCE.close(fd);
+      } else if (errno() != EEXIST) {
+        throw failure(fd(dir), name, path, errno());
+      }
+      PathHandle file = walk(path, false, false, 0);
+      if (kindOf(fd(file), "", AT_EMPTY_PATH) != S_IFREG) {
+        file.close();
+        throw new FileAlreadyExistsException(path.toString(), null, "exists and is not a regular file");
+      }
+      return file;
+    }
+  }
+
+  /** What is at the path: missing (here or at a parent), a directory, a file or something else. */
+  public Kind kind(Path path) throws IOException {
+    List<String> names = components(path);
+    if (names.isEmpty()) {
+      return Kind.DIRECTORY;
+    }
+    PathHandle dir;
+    try {
+      dir = openDirectory(parent(path));
+    } catch (NoSuchFileException e) {
+      return Kind.MISSING;
+    }
+    try (dir) {
+      int type = kindOf(fd(dir), names.get(names.size() - 1), AT_SYMLINK_NOFOLLOW);
+      return switch (type) {
+        case -1 -> Kind.MISSING;
+        case S_IFDIR -> Kind.DIRECTORY;
+        case S_IFREG -> Kind.FILE;
+        case S_IFLNK -> throw new SymlinkRefusedException(path);
+        default -> Kind.OTHER;
+      };
+    }
+  }
+
+  /**
+   * Replaces a file atomically in a directory that must exist (a temp file created there with O_EXCL, renamed over
+   * the target), without flushing: for records of mounts, which a reboot ends anyway.
+   */
+  public void writeFile(Path file, byte[] content) throws IOException {
+    try (PathHandle dir = openDirectory(parent(file))) {
+      Path at = dir.procPath();
+      Path tmp = at.resolve(file.getFileName() + "." + SEQUENCE.incrementAndGet() + ".tmp");
+      try {
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+          ByteBuffer buf = ByteBuffer.wrap(content);
+          while (buf.hasRemaining()) {
+            ch.write(buf);
+          }
+        }
+        Files.move(tmp, at.resolve(file.getFileName().toString()), StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(tmp);
+        throw rename(e, at, parent(file));
+      }
+    }
+  }
+
+  /**
+   * A regular file's content (at most 1 MiB: these are small records), or empty when it (or a directory above it)
+   * is missing. Opened without blocking, so a FIFO put in its place cannot hang the reader.
+   */
+  public Optional<byte[]> readFile(Path file) throws IOException {
+    PathHandle dir;
+    try {
+      dir = openDirectory(parent(file));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    try (dir) {
+      String name = file.getFileName().toString();
+      int fd = Sys.INSTANCE.openat(fd(dir), name, O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+      if (fd < 0) {
+        int errno = errno();
+        if (errno == ENOENT) {
+          return Optional.empty();
+        }
+        throw failure(fd(dir), name, file, errno);
+      }
+      try {
+        if (kindOf(fd, "", AT_EMPTY_PATH) != S_IFREG) {
+          throw new FileSystemException(file.toString(), null, "is not a regular file");
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] chunk = new byte[8192];
+        long got;
+        while ((got = Sys.INSTANCE.read(fd, chunk, chunk.length)) > 0 && out.size() < (1 << 20)) {
+          out.write(chunk, 0, (int) got);
+        }
+        if (got < 0) {
+          throw new FileSystemException(file.toString(), null, "cannot be read: " + strerror(errno()));
+        }
+        return Optional.of(out.toByteArray());
+      } finally {
+        Sys.INSTANCE.close(fd);
+      }
+    }
+  }
+
+  /**
+   * Removes the entry itself (a file, a link, never what a link points to) or an empty directory; false when it
+   * was not there. A directory that is not empty stays ({@link DirectoryNotEmptyException}).
+   */
+  public boolean delete(Path path) throws IOException {
+    PathHandle dir;
+    try {
+      dir = openDirectory(parent(path));
+    } catch (NoSuchFileException e) {
+      return false;
+    }
+    try (dir) {
+      try {
+        return Files.deleteIfExists(dir.procPath().resolve(path.getFileName().toString()));
+      } catch (IOException e) {
+        throw rename(e, dir.procPath(), parent(path));
+      }
+    }
+  }
+
+  /** Makes {@code link} a symbolic link to {@code target}, replacing a link there, never anything else. */
+  public void symlink(Path link, Path target) throws IOException {
+    try (PathHandle dir = openDirectory(parent(link))) {
+      String name = link.getFileName().toString();
+      int type = kindOf(fd(dir), name, AT_SYMLINK_NOFOLLOW);
+      Path at = dir.procPath().resolve(name);
+      if (type == S_IFLNK) {
+        Files.delete(at);
+      } else if (type != -1) {
+        throw new FileAlreadyExistsException(link.toString(), null, "exists and is not a symbolic link");
+      }
+      Files.createSymbolicLink(at, target);
+    }
+  }
+
+  // ------------------------------------------------------------------ the walk
+
+  private PathHandle walk(Path path, boolean lastIsDirectory, boolean create, int mode) throws IOException {
+    List<String> names = components(path);
+    int dir = Sys.INSTANCE.openat(-100, real.toString(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dir < 0) {
+      throw new FileSystemException(real.toString(), null, "cannot open the root: " + strerror(errno()));
+    }
+    Path at = real;
+    try {
+      for (int i = 0; i < names.size(); i++) {
+        String name = names.get(i);
+        at = at.resolve(name);
+        boolean wantDirectory = lastIsDirectory || i < names.size() - 1;
+        int flags = O_PATH | O_NOFOLLOW | O_CLOEXEC | (wantDirectory ? O_DIRECTORY : 0);
+        int fd = Sys.INSTANCE.openat(dir, name, flags, 0);
+        if (fd < 0 && create && errno() == ENOENT) {
+          if (Sys.INSTANCE.mkdirat(dir, name, mode) != 0 && errno() != EEXIST) {
+            throw failure(dir, name, at, errno());
+          }
+          fd = Sys.INSTANCE.openat(dir, name, flags, 0);
+        }
+        if (fd < 0) {
+          throw failure(dir, name, at, errno());
+        }
+        Sys.INSTANCE.close(dir);
+        dir = fd;
+        if (!wantDirectory && kindOf(fd, "", AT_EMPTY_PATH) == S_IFLNK) {
+          throw new SymlinkRefusedException(at); // O_PATH|O_NOFOLLOW opened the link itself
+        }
+      }
+      PathHandle handle = new PathHandle(this, path, dir);
+      dir = -1;
+      return handle;
+    } finally {
+      if (dir >= 0) {
+        Sys.INSTANCE.close(dir);
+      }
+    }
+  }
+
+  /** The names below the root; a path outside it, or with {@code .}/{@code ..} segments, is refused. */
+  private List<String> components(Path path) throws IOException {
+    if (!path.isAbsolute()) {
+      throw new FileSystemException(path.toString(), null, "is not an absolute path");
+    }
+    for (Path segment : path) {
+      if (segment.toString().equals("..") || segment.toString().equals(".")) {
+        throw new FileSystemException(path.toString(), null, "has a '.' or '..' segment; refused");
+      }
+    }
+    Path base = path.startsWith(real) ? real : path.startsWith(given) ? given : null;
+    if (base == null) {
+      throw new FileSystemException(path.toString(), null, "is not beneath " + real + "; refused");
+    }
+    List<String> out = new ArrayList<>();
+    for (Path segment : base.relativize(path)) {
+      if (!segment.toString().isEmpty()) {
+        out.add(segment.toString());
+      }
+    }
+    return out;
+  }
+
+  private Path parent(Path path) throws IOException {
+    if (components(path).isEmpty()) {
+      throw new FileSystemException(path.toString(), null, "is the root itself");
+    }
+    return path.getParent();
+  }
+
+  /** Why opening {@code name} in {@code dir} failed, naming the path: a link is reported as a link. */
+  private static IOException failure(int dir, String name, Path at, int errno) {
+    int type = kindOf(dir, name, AT_SYMLINK_NOFOLLOW);
+    if (type == S_IFLNK) {
+      return new SymlinkRefusedException(at);
+    }
+    if (errno == ENOENT || type == -1) {
+      return new NoSuchFileException(at.toString());
+    }
+    if (errno == ENOTDIR) {
+      return new NotDirectoryException(at.toString());
+    }
+    return new FileSystemException(at.toString(), null, strerror(errno) + " (errno " + errno + ")");
+  }
+
+  /** The S_IFMT bits of what is there, or -1 when nothing is. */
+  private static int kindOf(int dir, String name, int flags) {
+    Pointer buf = Memory.allocate(RUNTIME, STATX_SIZE);
+    if (Sys.INSTANCE.statx(dir, name, flags, STATX_TYPE, buf) != 0) {
+      return -1;
+    }
+    return buf.getShort(STATX_MODE_OFFSET) & S_IFMT;
+  }
+
+  /** Messages name the path asked for, not the /proc/self/fd path the call went through. */
+  private static IOException rename(Exception e, Path at, Path dir) {
+    String msg = e.getMessage() == null ? e.toString() : e.getMessage().replace(at.toString(), dir.toString());
+    if (e instanceof DirectoryNotEmptyException) {
+      return new DirectoryNotEmptyException(msg);
+    }
+    if (e instanceof NoSuchFileException) {
+      return new NoSuchFileException(msg);
+    }
+    return new FileSystemException(msg);
+  }
+
+  private static int fd(PathHandle h) {
+    return h.fd();
+  }
+
+  private static int errno() {
+    return RUNTIME.getLastError();
+  }
+
+  private static String strerror(int errno) {
+    return Sys.INSTANCE.strerror(errno);
+  }
+
+  @Override
+  public String toString() {
+    return real.toString();
+  }
+}
