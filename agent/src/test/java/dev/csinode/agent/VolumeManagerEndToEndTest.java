@@ -42,6 +42,40 @@ class VolumeManagerEndToEndTest extends AgentFixture {
   }
 
   @Test
+  void aPodWithTheUidOfAnotherGetsAnErrorNeverItsVolumeAndItsOwnOnceTheUidIsFree() throws Exception {
+    String uid = "11111111-aaaa-4bbb-8ccc-0000000000d1";
+    String inline = """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """;
+    inlinePodReady("first", uid);
+    Path target = Path.of(pod("default/first").orElseThrow().volumes().get(0).hostPath());
+    Files.writeString(target.resolve("mine"), "first");
+    write("later.yaml", pod("later", uid, inline));
+    eventually(() -> pod("default/later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + pod("default/later"));
+    PodStatus later = pod("default/later").orElseThrow();
+    assertFalse(later.ready());
+    assertEquals(java.util.List.of(), later.volumes(), "none of the first pod's volumes is the later pod's");
+    assertTrue(later.errors().get(0).contains("default/first") && later.errors().get(0).contains(uid), later.errors().toString());
+
+    // Deleting the later pod touches nothing of the first; a pod made ready afterwards shows the passes went by.
+    Files.delete(manifests.resolve("later.yaml"));
+    inlinePodReady("witness", "11111111-aaaa-4bbb-8ccc-0000000000d2");
+    assertTrue(ready("default/first"));
+    assertEquals("first", Files.readString(target.resolve("mine")));
+    assertFalse(scrape().contains("NodeUnpublishVolume"), "nothing was unpublished");
+
+    // The first pod goes: the uid is free, and the later pod gets a volume of its own, not the first one's data.
+    write("later.yaml", pod("later", uid, inline));
+    eventually(() -> pod("default/later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + pod("default/later"));
+    Files.delete(manifests.resolve("first.yaml"));
+    eventually(() -> ready("default/later"), () -> "" + pod("default/later") + " " + agent.volumeManager().volumes());
+    assertEquals(target.toString(), pod("default/later").orElseThrow().volumes().get(0).hostPath());
+    assertFalse(Files.exists(target.resolve("mine")), "the first pod's inline volume went with it");
+  }
+
+  @Test
   void twoPodsSharingAClaimMeanOneStageTwoPublishesAndUnstageAfterBoth() throws Exception {
     String handle = volumeHandle("shared", "filesystem");
     write("pv.yaml", """
