@@ -427,11 +427,27 @@ public final class DesiredStateOfWorldPopulator {
       return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
     }
     if (vol.getEphemeral() != null) {
-      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template.
+      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template. Pod "a-b" with
+      // volume "c" and pod "a" with volume "b-c" name the same claim, and a claim of that name may exist already:
+      // as the kubelet does, only a claim the pod controls is used.
+      String namespace = ClusterObjects.namespaceOf(pod);
       String claimName = pod.getMetadata().getName() + "-" + vol.getName();
-      return claim(ClusterObjects.namespaceOf(pod), claimName, false, asDevice, objects, where);
+      PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElse(null);
+      if (pvc != null && !controlledBy(pvc, pod)) {
+        throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " was not created for pod "
+            + ClusterObjects.key(pod) + " (the pod is not its owner); the generic ephemeral volume " + vol.getName()
+            + " needs that claim name: rename or remove the claim, or rename the pod or the volume");
+      }
+      return claim(namespace, claimName, false, asDevice, objects, where);
     }
     return null;
+  }
+
+  /** The pod is the claim's controller (metadata.ownerReferences, controller: true, the pod's uid). */
+  private static boolean controlledBy(PersistentVolumeClaim pvc, Pod pod) {
+    var owners = pvc.getMetadata().getOwnerReferences();
+    return owners != null && owners.stream().anyMatch(o -> Boolean.TRUE.equals(o.getController())
+        && pod.getMetadata().getUid().equals(o.getUid()));
   }
 
   private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, Lookups objects, String where) throws ResolveException {

@@ -176,6 +176,48 @@ class DesiredStateOfWorldPopulatorTest {
     assertFalse(after.pods().get("default/a").errors().isEmpty());
   }
 
+  static HasMetadata ephemeralPod(String name, String uid, String volume) {
+    return parse("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: %1$s, namespace: default, uid: %2$s}
+        spec:
+          containers: [{name: c, image: busybox, volumeMounts: [{name: %3$s, mountPath: /data}]}]
+          volumes: [{name: %3$s, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce]}}}}]
+        """.formatted(name, uid, volume)).get(0);
+  }
+
+  static HasMetadata claimOwnedBy(String name, String ownerUid) {
+    return parse("""
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: %s
+          namespace: default
+          ownerReferences: [{apiVersion: v1, kind: Pod, name: x, uid: %s, controller: true}]
+        spec: {volumeName: pv-1, accessModes: [ReadWriteOnce]}
+        """.formatted(name, ownerUid)).get(0);
+  }
+
+  @Test
+  void aGenericEphemeralVolumeUsesOnlyAClaimItsPodControls() {
+    HasMetadata pv = parse(PV.replace("name: claim}", "name: a-b-c}").replace(", nodeStageSecretRef: {name: s, namespace: default}", "")).get(0);
+    // Pod a-b with volume c and pod a with volume b-c both name the claim a-b-c; it was made for the first.
+    HasMetadata owner = ephemeralPod("a-b", "uid-owner", "c");
+    HasMetadata other = ephemeralPod("a", "uid-other", "b-c");
+    DesiredStateOfWorld dsw = DesiredStateOfWorldPopulator.populate(objects(List.of(owner, other, pv, claimOwnedBy("a-b-c", "uid-owner"))));
+    assertEquals(List.of(), dsw.pods().get("default/a-b").errors());
+    assertEquals(1, dsw.pods().get("default/a-b").uniqueNames().size());
+    String error = String.join("; ", dsw.pods().get("default/a").errors());
+    assertTrue(error.contains("claim default/a-b-c was not created for pod default/a"), error);
+    assertEquals(List.of(), dsw.pods().get("default/a").uniqueNames());
+
+    // A claim of that name made by hand (no owner) is not used either.
+    HasMetadata byHand = parse(CLAIM.replace("name: claim,", "name: a-b-c,")).get(0);
+    DesiredStateOfWorld handMade = DesiredStateOfWorldPopulator.populate(objects(List.of(owner, pv, byHand)));
+    assertTrue(String.join("; ", handMade.pods().get("default/a-b").errors()).contains("was not created for pod default/a-b"));
+  }
+
   /**
    * Random changes to pods sharing claims (some using a claim as a block device and others as a filesystem, so
    * they conflict), PVs, the CSIDriver and a Secret: after every step the incremental populator must give exactly
