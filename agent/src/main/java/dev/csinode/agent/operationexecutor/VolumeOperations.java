@@ -71,9 +71,12 @@ public final class VolumeOperations {
   // ------------------------------------------------------------------ mount
 
   /** Attaches and stages the volume if needed, then publishes it for the pod. */
-  public Future<Void> mount(VolumeSpec spec, PodToMount pod) {
-    RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
-    AttachedVolume v = asw.getOrAdd(spec);
+  public Future<Void> mount(VolumeSpec desired, PodToMount pod) {
+    RegisteredDriver d = driver(desired); // throws OperationException; the executor records it as this operation's failure
+    AttachedVolume v = asw.getOrAdd(desired);
+    // An inline volume an older version made for a uid that is not a UUID has a handle of the older form: the
+    // driver knows it by that one until it is torn down.
+    VolumeSpec spec = desired.inline() && !v.spec.volumeHandle().equals(desired.volumeHandle()) ? v.spec : desired;
     return attach(spec, d, v)
         .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v, pod))
         .compose(x -> publish(spec, d, v, pod));
