@@ -76,6 +76,29 @@ class VolumeManagerEndToEndTest extends AgentFixture {
   }
 
   @Test
+  void afterARestartAUidClaimedByTwoPodsStaysWithThePodThatHeldIt() throws Exception {
+    String uid = "11111111-aaaa-4bbb-8ccc-0000000000e1";
+    inlinePodReady("zz-first", uid);
+    Path target = Path.of(pod("default/zz-first").orElseThrow().volumes().get(0).hostPath());
+    Files.writeString(target.resolve("mine"), "first");
+    Await.result(agent.stop()); // volumes stay mounted, as the kubelet leaves them
+    // While the agent is down a pod with the same uid appears; first by key order, but not first seen.
+    write("aa-later.yaml", pod("aa-later", uid, """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    agent = newAgent();
+    Await.result(agent.start());
+    eventually(() -> pod("default/aa-later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + agent.volumeManager().pods());
+    assertTrue(pod("default/aa-later").orElseThrow().errors().get(0).contains("default/zz-first"));
+    eventually(() -> ready("default/zz-first"), () -> "" + pod("default/zz-first"));
+    Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
+    assertEquals("first", Files.readString(target.resolve("mine")), "the first pod keeps its volume and data");
+    assertFalse(scrape().contains("NodeUnpublishVolume"), "nothing was unpublished");
+  }
+
+  @Test
   void twoPodsSharingAClaimMeanOneStageTwoPublishesAndUnstageAfterBoth() throws Exception {
     String handle = volumeHandle("shared", "filesystem");
     write("pv.yaml", """

@@ -221,7 +221,7 @@ public final class DesiredStateOfWorldPopulator {
     String holder = uidHolders.get(r.uid()).get(0);
     List<String> errors = new ArrayList<>();
     errors.add("pod " + r.podKey() + ": metadata.uid '" + r.uid() + "' is also the uid of pod " + holder
-        + ", which was there first; a uid names the pod's directory pods/" + r.uid() + ", so this pod's volumes wait"
+        + ", which holds it (seen first); a uid names the pod's directory pods/" + r.uid() + ", so this pod's volumes wait"
         + " until " + holder + " is gone (give each pod its own uid)");
     errors.addAll(r.errors());
     return new PodVolumes(r.uid(), r.podKey(), List.of(), Map.of(), errors, List.of(), r.notHandled());
