@@ -208,7 +208,8 @@ public final class Reconciler {
   private void unmountVolumes() {
     for (AttachedVolume v : asw.volumes()) {
       for (MountedPod pod : List.copyOf(v.pods.values())) {
-        PodToMount wanted = dsw.volume(v.spec.uniqueName()).map(dv -> dv.pods().get(pod.podUid())).orElse(null);
+        DesiredVolume desired = dsw.volumes().get(v.spec.uniqueName());
+        PodToMount wanted = desired == null ? null : desired.pods().get(pod.podUid());
         // Also when another pod now has the uid (the one that had it is gone): it gets volumes of its own.
         if (wanted == null || !pod.of(wanted.podKey())) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
