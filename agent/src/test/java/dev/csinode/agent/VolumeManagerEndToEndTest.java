@@ -98,6 +98,58 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     assertFalse(scrape().contains("NodeUnpublishVolume"), "nothing was unpublished");
   }
 
+  /**
+   * An older version named the inline volume of uid "legacy-uid", volume "data" kubernetes.io/csi/legacy-uid-data
+   * with handle csi-sha256("legacy-uiddata"); the driver knows the volume by that handle until it is torn down.
+   */
+  @Test
+  void anInlineVolumeAnOlderVersionMadeKeepsItsHandleAndDataAcrossTheUpgrade() throws Exception {
+    String uid = "legacy-uid";
+    String legacyHandle = "csi-" + dev.csinode.agent.volume.KubeletLayout.sha256(uid + "data");
+    Path target = root.resolve("pods/legacy-uid/volumes/kubernetes.io~csi/data/mount");
+    Await.result(agent.stop()); // the older version's agent is not running; its driver is, with the same state
+    Path driverDir = root.resolve("plugins/hostpath.csinode.dev");
+    var driver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, new dev.csinode.hostpath.HostpathConfig(
+        new UnixEndpoint(driverDir.resolve("csi.sock")), "node-e2e", driverDir.resolve("state"), DRIVER, 0, 100L << 30, false)));
+    Files.createDirectories(target.getParent());
+    try (var c = new dev.csinode.grpc.GrpcUnixClient(vertx, new UnixEndpoint(driverDir.resolve("csi.sock")))) {
+      Await.result(c.call(dev.csinode.csi.v1.NodeGrpcClient.NodePublishVolume, dev.csinode.csi.v1.NodePublishVolumeRequest.newBuilder()
+          .setVolumeId(legacyHandle).setTargetPath(target.toString()).putVolumeContext("csi.storage.k8s.io/ephemeral", "true")
+          .setVolumeCapability(dev.csinode.csi.v1.VolumeCapability.newBuilder()
+              .setMount(dev.csinode.csi.v1.VolumeCapability.MountVolume.getDefaultInstance())
+              .setAccessMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.newBuilder()
+                  .setMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30)));
+    }
+    Files.writeString(target.resolve("old"), "made before the upgrade");
+    Await.result(driver.stop());
+    var legacy = new dev.csinode.agent.cache.VolumeSpec("kubernetes.io/csi/legacy-uid-data", DRIVER, legacyHandle, "data", true, false,
+        "", java.util.List.of(), "ReadWriteOnce", java.util.Map.of(), null, null, false, true, "ReadWriteOnceWithFSType", null, null);
+    try (var journal = new dev.csinode.agent.cache.ActualStateJournal(root.resolve("csi-node-agent"),
+        dev.csinode.agent.cache.ActualStateJournal.currentBootId())) {
+      journal.readAll();
+      journal.append(new dev.csinode.agent.cache.ActualStateJournal.Entry(journal.bootId(), legacy, false, java.util.Map.of(),
+          dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.NOT_MOUNTED, null, java.util.List.of(new dev.csinode.agent.cache.ActualStateOfWorld.MountedPod(
+              uid, "default/legacy", dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED, target.toString())))).get();
+    }
+    write("legacy.yaml", pod("legacy", uid, """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    agent = newAgent();
+    Await.result(agent.start());
+    eventually(() -> ready("default/legacy"), () -> "" + pod("default/legacy"));
+    assertEquals("kubernetes.io/csi/legacy-uid/data", pod("default/legacy").orElseThrow().volumes().get(0).uniqueName());
+    // The publish mount goes; published again, it is the same volume: its handle, its data.
+    new Mounter().unmountAll(target);
+    eventually(() -> new Mounter().isMountPoint(target) && ready("default/legacy"), () -> "" + pod("default/legacy"));
+    assertEquals("made before the upgrade", Files.readString(target.resolve("old")));
+    Files.delete(manifests.resolve("legacy.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertEquals(0, driverVolumeCount(), "unpublished under its handle: the ephemeral volume is gone with its pod");
+  }
+
   @Test
   void twoPodsSharingAClaimMeanOneStageTwoPublishesAndUnstageAfterBoth() throws Exception {
     String handle = volumeHandle("shared", "filesystem");
