@@ -174,6 +174,14 @@ public final class VolumeManager {
               v.pods.values().stream().map(p -> p.podKey() + "=" + p.state()).toList());
         }
         reconstructErrors.inc(journal.skippedRecords() + diskProblems);
+        // A uid claimed by several pods stays with the pod that held it before the restart.
+        java.util.Map<String, String> holders = new java.util.HashMap<>();
+        asw.volumes().forEach(v -> v.pods.values().forEach(p -> {
+          if (!p.podKey().equals(p.podUid())) {
+            holders.put(p.podUid(), p.podKey());
+          }
+        }));
+        populator.previousHolders(holders);
         reconciler.start();
         volumeStats.start();
         applied.complete();
@@ -299,7 +307,8 @@ public final class VolumeManager {
     for (String unique : pv.uniqueNames()) {
       VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
       VolumeView view = s.actualByName().get(unique);
-      MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid())).findFirst().orElse(null);
+      MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid()) && p.of(pv.podKey()))
+          .findFirst().orElse(null);
       OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
           .orElse(s.failures().get(OperationKey.volume(unique)));
       boolean running = s.running().contains(OperationKey.volume(unique)) || s.running().contains(new OperationKey(unique, pv.podUid()));
@@ -374,7 +383,8 @@ public final class VolumeManager {
     // Checked on every new state for every waiting pod: look at the pod's own volumes before building a status.
     if (!pv.waiting().isEmpty() || !pv.uniqueNames().stream().allMatch(unique -> {
       VolumeView v = s.actualByName().get(unique);
-      return v != null && v.pods().stream().anyMatch(p -> p.podUid().equals(pv.podUid()) && p.state() == MountState.MOUNTED);
+      return v != null && v.pods().stream().anyMatch(p -> p.podUid().equals(pv.podUid()) && p.of(pv.podKey())
+          && p.state() == MountState.MOUNTED);
     })) {
       return false;
     }

@@ -15,7 +15,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * sent (secrets, volume context, volume_mount_group). It mounts for real (a bind mount of a directory per
  * volume at the staging path, and of the staging path at the target) so the agent sees what a driver does.
  * Advertises VOLUME_MOUNT_GROUP, and STAGE_UNSTAGE_VOLUME unless told not to (then publish binds the volume's
- * directory directly).
+ * directory directly). Has a controller service only when made {@link #withoutControllerPublish}: like many
+ * third-party drivers, it then answers ControllerGetCapabilities without PUBLISH_UNPUBLISH_VOLUME.
  */
 final class RecordingDriver {
   final List<com.google.protobuf.Message> requests = new CopyOnWriteArrayList<>();
@@ -27,6 +28,15 @@ final class RecordingDriver {
   }
 
   RecordingDriver(Vertx vertx, Path socket, String name, Path dataDir, boolean stageUnstage) {
+    this(vertx, socket, name, dataDir, stageUnstage, false);
+  }
+
+  /** A driver with a controller service that offers CreateVolume but no ControllerPublishVolume. */
+  static RecordingDriver withoutControllerPublish(Vertx vertx, Path socket, String name, Path dataDir) {
+    return new RecordingDriver(vertx, socket, name, dataDir, true, true);
+  }
+
+  private RecordingDriver(Vertx vertx, Path socket, String name, Path dataDir, boolean stageUnstage, boolean controller) {
     IdentityService identity = TestIdentity.of(name);
     NodeService node = new NodeService() {
       @Override
@@ -86,8 +96,17 @@ final class RecordingDriver {
         }, false);
       }
     };
-    this.server = dev.csinode.testing.Await.result(GrpcUnixServer.start(vertx, socket,
-        List.of(IdentityGrpcService.of(identity), NodeGrpcService.of(node))));
+    ControllerService controllerService = new ControllerService() {
+      @Override
+      public Future<ControllerGetCapabilitiesResponse> controllerGetCapabilities(ControllerGetCapabilitiesRequest r) {
+        requests.add(r);
+        return Future.succeededFuture(ControllerGetCapabilitiesResponse.newBuilder().addCapabilities(ControllerServiceCapability.newBuilder()
+            .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME))).build());
+      }
+    };
+    this.server = dev.csinode.testing.Await.result(GrpcUnixServer.start(vertx, socket, controller
+        ? List.of(IdentityGrpcService.of(identity), NodeGrpcService.of(node), ControllerGrpcService.of(controllerService))
+        : List.of(IdentityGrpcService.of(identity), NodeGrpcService.of(node))));
   }
 
   <T extends com.google.protobuf.Message> List<T> requests(Class<T> type) {

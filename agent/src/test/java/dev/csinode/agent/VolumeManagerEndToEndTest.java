@@ -42,6 +42,115 @@ class VolumeManagerEndToEndTest extends AgentFixture {
   }
 
   @Test
+  void aPodWithTheUidOfAnotherGetsAnErrorNeverItsVolumeAndItsOwnOnceTheUidIsFree() throws Exception {
+    String uid = "11111111-aaaa-4bbb-8ccc-0000000000d1";
+    String inline = """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """;
+    inlinePodReady("first", uid);
+    Path target = Path.of(pod("default/first").orElseThrow().volumes().get(0).hostPath());
+    Files.writeString(target.resolve("mine"), "first");
+    write("later.yaml", pod("later", uid, inline));
+    eventually(() -> pod("default/later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + pod("default/later"));
+    PodStatus later = pod("default/later").orElseThrow();
+    assertFalse(later.ready());
+    assertEquals(java.util.List.of(), later.volumes(), "none of the first pod's volumes is the later pod's");
+    assertTrue(later.errors().get(0).contains("default/first") && later.errors().get(0).contains(uid), later.errors().toString());
+
+    // Deleting the later pod touches nothing of the first; a pod made ready afterwards shows the passes went by.
+    Files.delete(manifests.resolve("later.yaml"));
+    inlinePodReady("witness", "11111111-aaaa-4bbb-8ccc-0000000000d2");
+    assertTrue(ready("default/first"));
+    assertEquals("first", Files.readString(target.resolve("mine")));
+    assertFalse(scrape().contains("NodeUnpublishVolume"), "nothing was unpublished");
+
+    // The first pod goes: the uid is free, and the later pod gets a volume of its own, not the first one's data.
+    write("later.yaml", pod("later", uid, inline));
+    eventually(() -> pod("default/later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + pod("default/later"));
+    Files.delete(manifests.resolve("first.yaml"));
+    eventually(() -> ready("default/later"), () -> "" + pod("default/later") + " " + agent.volumeManager().volumes());
+    assertEquals(target.toString(), pod("default/later").orElseThrow().volumes().get(0).hostPath());
+    assertFalse(Files.exists(target.resolve("mine")), "the first pod's inline volume went with it");
+  }
+
+  @Test
+  void afterARestartAUidClaimedByTwoPodsStaysWithThePodThatHeldIt() throws Exception {
+    String uid = "11111111-aaaa-4bbb-8ccc-0000000000e1";
+    inlinePodReady("zz-first", uid);
+    Path target = Path.of(pod("default/zz-first").orElseThrow().volumes().get(0).hostPath());
+    Files.writeString(target.resolve("mine"), "first");
+    Await.result(agent.stop()); // volumes stay mounted, as the kubelet leaves them
+    // While the agent is down a pod with the same uid appears; first by key order, but not first seen.
+    write("aa-later.yaml", pod("aa-later", uid, """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    agent = newAgent();
+    Await.result(agent.start());
+    eventually(() -> pod("default/aa-later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + agent.volumeManager().pods());
+    assertTrue(pod("default/aa-later").orElseThrow().errors().get(0).contains("default/zz-first"));
+    eventually(() -> ready("default/zz-first"), () -> "" + pod("default/zz-first"));
+    Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
+    assertEquals("first", Files.readString(target.resolve("mine")), "the first pod keeps its volume and data");
+    assertFalse(scrape().contains("NodeUnpublishVolume"), "nothing was unpublished");
+  }
+
+  /**
+   * An older version named the inline volume of uid "legacy-uid", volume "data" kubernetes.io/csi/legacy-uid-data
+   * with handle csi-sha256("legacy-uiddata"); the driver knows the volume by that handle until it is torn down.
+   */
+  @Test
+  void anInlineVolumeAnOlderVersionMadeKeepsItsHandleAndDataAcrossTheUpgrade() throws Exception {
+    String uid = "legacy-uid";
+    String legacyHandle = "csi-" + dev.csinode.agent.volume.KubeletLayout.sha256(uid + "data");
+    Path target = root.resolve("pods/legacy-uid/volumes/kubernetes.io~csi/data/mount");
+    Await.result(agent.stop()); // the older version's agent is not running; its driver is, with the same state
+    Path driverDir = root.resolve("plugins/hostpath.csinode.dev");
+    var driver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, new dev.csinode.hostpath.HostpathConfig(
+        new UnixEndpoint(driverDir.resolve("csi.sock")), "node-e2e", driverDir.resolve("state"), DRIVER, 0, 100L << 30, false)));
+    Files.createDirectories(target.getParent());
+    try (var c = new dev.csinode.grpc.GrpcUnixClient(vertx, new UnixEndpoint(driverDir.resolve("csi.sock")))) {
+      Await.result(c.call(dev.csinode.csi.v1.NodeGrpcClient.NodePublishVolume, dev.csinode.csi.v1.NodePublishVolumeRequest.newBuilder()
+          .setVolumeId(legacyHandle).setTargetPath(target.toString()).putVolumeContext("csi.storage.k8s.io/ephemeral", "true")
+          .setVolumeCapability(dev.csinode.csi.v1.VolumeCapability.newBuilder()
+              .setMount(dev.csinode.csi.v1.VolumeCapability.MountVolume.getDefaultInstance())
+              .setAccessMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.newBuilder()
+                  .setMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30)));
+    }
+    Files.writeString(target.resolve("old"), "made before the upgrade");
+    Await.result(driver.stop());
+    var legacy = new dev.csinode.agent.cache.VolumeSpec("kubernetes.io/csi/legacy-uid-data", DRIVER, legacyHandle, "data", true, false,
+        "", java.util.List.of(), "ReadWriteOnce", java.util.Map.of(), null, null, false, true, "ReadWriteOnceWithFSType", null, null);
+    try (var journal = new dev.csinode.agent.cache.ActualStateJournal(root.resolve("csi-node-agent"),
+        dev.csinode.agent.cache.ActualStateJournal.currentBootId())) {
+      journal.readAll();
+      journal.append(new dev.csinode.agent.cache.ActualStateJournal.Entry(journal.bootId(), legacy, false, java.util.Map.of(),
+          dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.NOT_MOUNTED, null, java.util.List.of(new dev.csinode.agent.cache.ActualStateOfWorld.MountedPod(
+              uid, "default/legacy", dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED, target.toString())))).get();
+    }
+    write("legacy.yaml", pod("legacy", uid, """
+        - name: data
+          csi:
+            driver: hostpath.csinode.dev
+        """));
+    agent = newAgent();
+    Await.result(agent.start());
+    eventually(() -> ready("default/legacy"), () -> "" + pod("default/legacy"));
+    assertEquals("kubernetes.io/csi/legacy-uid/data", pod("default/legacy").orElseThrow().volumes().get(0).uniqueName());
+    // The publish mount goes; published again, it is the same volume: its handle, its data.
+    new Mounter().unmountAll(target);
+    eventually(() -> new Mounter().isMountPoint(target) && ready("default/legacy"), () -> "" + pod("default/legacy"));
+    assertEquals("made before the upgrade", Files.readString(target.resolve("old")));
+    Files.delete(manifests.resolve("legacy.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertEquals(0, driverVolumeCount(), "unpublished under its handle: the ephemeral volume is gone with its pod");
+  }
+
+  @Test
   void twoPodsSharingAClaimMeanOneStageTwoPublishesAndUnstageAfterBoth() throws Exception {
     String handle = volumeHandle("shared", "filesystem");
     write("pv.yaml", """

@@ -46,6 +46,35 @@ class VolumeRequestsEndToEndTest extends AgentFixture {
   }
 
   @Test
+  void withoutACsiDriverObjectADriverWithoutControllerPublishCountsAsAttachedWithoutACall() throws Exception {
+    String driver = "nopublish.csinode.dev";
+    Path dir = Files.createDirectories(root.resolve("plugins").resolve(driver));
+    RecordingDriver d = RecordingDriver.withoutControllerPublish(vertx, dir.resolve("csi.sock"), driver,
+        Files.createDirectories(root.resolve("nopublish-data")));
+    Registrar r = register(dir.resolve("csi.sock"));
+    try {
+      eventually(() -> agent.drivers().get(driver).isPresent(), () -> "" + agent.status().drivers());
+      // No CSIDriver object: attachRequired defaults to true, and the driver has no ControllerPublishVolume.
+      write("claim.yaml", boundClaim("unpublished", driver, "vol-np", "", ""));
+      write("pod.yaml", pod("thirdparty", "88888888-aaaa-4bbb-8ccc-000000000003", claimVolume("unpublished")));
+      eventually(() -> ready("default/thirdparty"), () -> agent.volumeManager().pods().toString());
+      assertTrue(agent.volumeManager().volumes().get(0).attached(), "recorded as attached, as the external attacher does");
+      assertEquals(1, d.requests(dev.csinode.csi.v1.ControllerGetCapabilitiesRequest.class).size());
+      assertEquals(1, d.requests(NodeStageVolumeRequest.class).size());
+
+      Files.delete(manifests.resolve("pod.yaml"));
+      eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+      assertEquals(1, d.requests(dev.csinode.csi.v1.NodeUnstageVolumeRequest.class).size());
+      String metrics = scrape();
+      assertFalse(metrics.contains("ControllerPublishVolume") || metrics.contains("ControllerUnpublishVolume"),
+          "neither ControllerPublishVolume nor ControllerUnpublishVolume is called: " + metrics);
+    } finally {
+      Await.result(r.stop());
+      Await.result(d.server.close());
+    }
+  }
+
+  @Test
   void secretsPodInfoAndTheFsGroupReachADriverThatAppliesTheGroupItself() throws Exception {
     String driver = "recorder.csinode.dev";
     Path dir = Files.createDirectories(root.resolve("plugins").resolve(driver));

@@ -79,7 +79,7 @@ public final class ActualStateJournal implements AutoCloseable {
     List<Entry> entries = new ArrayList<>();
     for (var record : log.records().entrySet()) {
       try {
-        entries.add(JSON.readValue(record.getValue(), Entry.class));
+        entries.add(renamed(JSON.readValue(record.getValue(), Entry.class)));
       } catch (IOException e) {
         LOG.error("journal record of volume {} in {} is unreadable and was skipped: {}", record.getKey(), dir, e.getMessage());
         bad++;
@@ -87,6 +87,30 @@ public final class ActualStateJournal implements AutoCloseable {
     }
     skipped = bad;
     return entries;
+  }
+
+  /**
+   * An inline volume recorded by an older version under {@code <uid>-<volume>} for a uid that is not a UUID (an
+   * ambiguous name) is moved to its name now: the record under the new name, then the old one removed; a crash in
+   * between leaves both, the same volume, and the next start does it again. Its handle stays: the driver knows the
+   * volume by it.
+   */
+  private Entry renamed(Entry e) throws IOException {
+    if (!e.spec().inline() || e.pods() == null || e.pods().size() != 1) {
+      return e;
+    }
+    String uid = e.pods().get(0).podUid();
+    String name = dev.csinode.agent.volume.KubeletLayout.uniqueInlineVolumeName(uid, e.spec().specName());
+    String old = e.spec().uniqueName();
+    if (name.equals(old) || !old.equals(dev.csinode.agent.volume.KubeletLayout.legacyUniqueInlineVolumeName(uid, e.spec().specName()))) {
+      return e;
+    }
+    Entry moved = new Entry(e.bootId(), e.spec().withUniqueName(name), e.attached(), e.publishContext(), e.device(), e.stagingPath(),
+        e.pods());
+    RecordLog.await(log.putUntilReboot(name, JSON.writeValueAsString(moved)));
+    RecordLog.await(log.removeUntilReboot(old));
+    LOG.info("journal: inline volume {} of pod uid {} moved to its unambiguous name {}", old, uid, name);
+    return moved;
   }
 
   /**

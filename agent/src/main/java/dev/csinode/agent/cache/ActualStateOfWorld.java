@@ -38,7 +38,16 @@ public final class ActualStateOfWorld {
   }
 
   /** A pod's publish of a volume. */
-  public record MountedPod(String podUid, String podKey, MountState state, String targetPath) {}
+  public record MountedPod(String podUid, String podKey, MountState state, String targetPath) {
+    /**
+     * Whether this publish is the given pod's ({@code namespace/name}). One found on disk knows only the uid (its
+     * podKey is the uid) and counts as the pod's; otherwise a pod that took over the uid of one gone is not given
+     * that pod's mounts.
+     */
+    public boolean of(String podKey) {
+      return this.podKey.equals(podKey) || this.podKey.equals(podUid);
+    }
+  }
 
   /** Immutable view of one volume for status and tests. */
   public record VolumeView(String uniqueName, VolumeSpec spec, boolean attached, DeviceState device, String stagingPath,

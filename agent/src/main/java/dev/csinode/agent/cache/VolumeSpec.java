@@ -25,4 +25,10 @@ public record VolumeSpec(String uniqueName, String driver, String volumeHandle, 
     mountOptions = List.copyOf(mountOptions);
     volumeAttributes = Map.copyOf(volumeAttributes);
   }
+
+  /** The same volume under another unique name (records of an older version). */
+  public VolumeSpec withUniqueName(String name) {
+    return new VolumeSpec(name, driver, volumeHandle, specName, inline, block, fsType, mountOptions, accessMode, volumeAttributes,
+        stageSecret, publishSecret, attachRequired, podInfoOnMount, fsGroupPolicy, pvName, claimKey);
+  }
 }

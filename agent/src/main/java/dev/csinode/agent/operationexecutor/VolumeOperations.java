@@ -72,9 +72,12 @@ public final class VolumeOperations {
   // ------------------------------------------------------------------ mount
 
   /** Attaches and stages the volume if needed, then publishes it for the pod. */
-  public Future<Void> mount(VolumeSpec spec, PodToMount pod) {
-    RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
-    AttachedVolume v = asw.getOrAdd(spec);
+  public Future<Void> mount(VolumeSpec desired, PodToMount pod) {
+    RegisteredDriver d = driver(desired); // throws OperationException; the executor records it as this operation's failure
+    AttachedVolume v = asw.getOrAdd(desired);
+    // An inline volume an older version made for a uid that is not a UUID has a handle of the older form: the
+    // driver knows it by that one until it is torn down.
+    VolumeSpec spec = desired.inline() && !v.spec.volumeHandle().equals(desired.volumeHandle()) ? v.spec : desired;
     return whenDriverAway(spec, attach(spec, d, v)
         .compose(x -> spec.inline() ? Future.succeededFuture() : stage(spec, d, v, pod))
         .compose(x -> publish(spec, d, v, pod)));
@@ -84,28 +87,43 @@ public final class VolumeOperations {
     if (spec.inline() || !spec.attachRequired() || v.attached) {
       return Future.succeededFuture();
     }
-    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerGetCapabilities, ControllerGetCapabilitiesRequest.getDefaultInstance())
-        .compose(caps -> {
-          boolean canAttach = caps.getCapabilitiesList().stream()
-              .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME);
-          if (!canAttach) {
-            return Future.failedFuture(new OperationException("driver " + d.name() + " needs attach (no CSIDriver object says "
-                + "attachRequired: false) but does not offer ControllerPublishVolume; add a CSIDriver object for "
-                + d.name() + " with spec.attachRequired: false", false));
-          }
+    return offersControllerPublish(d)
+        .compose(canAttach -> {
           // Recorded as attached before the call: if we die during it, teardown still detaches (idempotent).
           v.attached = true;
+          if (!canAttach) {
+            // What the external attacher does for such a driver: the attachment is marked attached, no call made.
+            LOG.info("volume {} (driver {}) counts as attached to node {}: the driver offers no ControllerPublishVolume",
+                spec.volumeHandle(), d.name(), d.nodeId());
+            return persist(v).map(x -> ControllerPublishVolumeResponse.getDefaultInstance());
+          }
           return persist(v).compose(x -> csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerPublishVolume,
               ControllerPublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId())
-                  .setVolumeCapability(capability(spec, d, null)).putAllVolumeContext(spec.volumeAttributes()).build()));
+                  .setVolumeCapability(capability(spec, d, null)).putAllVolumeContext(spec.volumeAttributes()).build()))
+              .map(resp -> {
+                LOG.info("attached volume {} (driver {}) to node {}", spec.volumeHandle(), d.name(), d.nodeId());
+                return resp;
+              });
         })
         .map(resp -> {
           v.publishContext = Map.copyOf(resp.getPublishContextMap());
-          LOG.info("attached volume {} (driver {}) to node {}", spec.volumeHandle(), d.name(), d.nodeId());
           return (Void) null;
         })
         .recover(err -> Future.failedFuture(wrap("ControllerPublishVolume", spec, err)))
         .transform(ar -> persistThen(v, ar.succeeded() ? Future.succeededFuture() : Future.failedFuture(ar.cause())));
+  }
+
+  /**
+   * Whether the driver offers ControllerPublishVolume/ControllerUnpublishVolume (PUBLISH_UNPUBLISH_VOLUME). A
+   * driver without a controller service (UNIMPLEMENTED) offers none. Without it, attach and detach are only
+   * recorded, as the external attacher does when no CSIDriver object says attachRequired: false.
+   */
+  private Future<Boolean> offersControllerPublish(RegisteredDriver d) {
+    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerGetCapabilities, ControllerGetCapabilitiesRequest.getDefaultInstance())
+        .map(caps -> caps.getCapabilitiesList().stream()
+            .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME))
+        .recover(err -> err instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNIMPLEMENTED
+            ? Future.succeededFuture(false) : Future.failedFuture(err));
   }
 
   private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
@@ -356,12 +374,17 @@ public final class VolumeOperations {
     if (!v.attached) {
       return Future.succeededFuture();
     }
-    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerUnpublishVolume, ControllerUnpublishVolumeRequest.newBuilder()
-            .setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId()).build())
-        .<Void>map(r -> {
+    return offersControllerPublish(d)
+        .compose(canDetach -> canDetach
+            ? csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerUnpublishVolume, ControllerUnpublishVolumeRequest.newBuilder()
+                .setVolumeId(spec.volumeHandle()).setNodeId(d.nodeId()).build()).<Boolean>map(r -> true)
+            : Future.succeededFuture(false))
+        .<Void>map(called -> {
           v.attached = false;
           v.publishContext = Map.of();
-          LOG.info("detached volume {} (driver {}) from node {}", spec.volumeHandle(), d.name(), d.nodeId());
+          LOG.info(called ? "detached volume {} (driver {}) from node {}"
+              : "volume {} (driver {}) counts as detached from node {}: the driver offers no ControllerUnpublishVolume",
+              spec.volumeHandle(), d.name(), d.nodeId());
           return null;
         })
         .recover(err -> Future.failedFuture(wrap("ControllerUnpublishVolume", spec, err)));

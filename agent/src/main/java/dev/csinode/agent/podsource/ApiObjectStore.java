@@ -30,20 +30,61 @@ public final class ApiObjectStore implements AutoCloseable {
   public ApiObjectStore(Path stateDir) throws IOException {
     this.log = RecordLog.open(stateDir.resolve("api-objects.log"));
     log.adoptFiles(stateDir.resolve("api-objects"), id -> id);
-    for (var record : log.records().entrySet()) {
+    Map<String, String> stored = log.records();
+    Map<String, String> migrated = new TreeMap<>();
+    List<String> stale = new java.util.ArrayList<>();
+    for (var record : stored.entrySet()) {
       ManifestParser.Result r = ManifestParser.parse(log.file(), record.getValue());
       r.errors().forEach(e -> LOG.error("stored API object {}: {}", record.getKey(), e));
-      r.objects().forEach(o -> objects.put(id(o), o));
+      for (HasMetadata o : r.objects()) {
+        String id = id(o);
+        if (id.equals(record.getKey())) {
+          objects.put(id, o);
+          continue;
+        }
+        stale.add(record.getKey());
+        if (!stored.containsKey(id)) { // else a migration cut short: the record under the new key is the one
+          objects.put(id, o);
+          migrated.put(id, record.getValue());
+        }
+      }
     }
+    migrateKeys(stale, migrated);
     view = ClusterObjects.of(objects.values(), List.of());
+  }
+
+  /**
+   * Keys of older versions ({@code Kind_namespace_name}, ambiguous: {@code a_b/c} and {@code a/b_c} shared one) are
+   * replaced by {@link #id}s: the records under their new keys first, durably, then the old keys removed.
+   */
+  private void migrateKeys(List<String> old, Map<String, String> migrated) throws IOException {
+    if (old.isEmpty()) {
+      return;
+    }
+    if (!migrated.isEmpty()) {
+      RecordLog.await(log.putAll(migrated));
+    }
+    for (String key : old) {
+      RecordLog.await(log.remove(key));
+    }
+    LOG.info("stored API objects: {} records moved to keys of the form Kind/namespace/name", old.size());
   }
 
   public static final java.util.Set<String> CLUSTER_SCOPED = java.util.Set.of("PersistentVolume", "StorageClass", "CSIDriver");
 
-  /** {@code Kind_namespace_name}: the identity of an object. */
+  /** {@code Kind/namespace/name} ({@code _} as the namespace of cluster-scoped kinds): the identity of an object. */
   static String id(HasMetadata o) {
     String ns = CLUSTER_SCOPED.contains(o.getKind()) ? "_" : ClusterObjects.namespaceOf(o);
-    return o.getKind() + "_" + ns + "_" + o.getMetadata().getName();
+    return id(o.getKind(), ns, o.getMetadata().getName());
+  }
+
+  /** Unambiguous: '%' and '/' in a part are escaped (names cannot hold them, but stored objects may predate that check). */
+  static String id(String kind, String namespace, String name) {
+    return escape(kind) + "/" + escape(namespace) + "/" + escape(name);
+  }
+
+  private static String escape(String part) {
+    return part.replace("%", "%25").replace("/", "%2F");
   }
 
   /**
@@ -65,7 +106,7 @@ public final class ApiObjectStore implements AutoCloseable {
 
   /** Deletes one object; returns false when there was none. Blocking, like {@link #apply}. */
   public boolean delete(String kind, String namespace, String name) throws IOException {
-    String id = kind + "_" + namespace + "_" + name;
+    String id = id(kind, namespace, name);
     synchronized (this) {
       if (!objects.containsKey(id)) {
         return false;

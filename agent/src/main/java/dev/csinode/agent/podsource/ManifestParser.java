@@ -91,10 +91,29 @@ public final class ManifestParser {
         errors.add(where + ": " + kind + " has no metadata.name");
         return;
       }
+      String unusable = unusablePart(o.getMetadata().getName(), "metadata.name");
+      if (unusable == null && o.getMetadata().getNamespace() != null) {
+        unusable = unusablePart(o.getMetadata().getNamespace(), "metadata.namespace");
+      }
+      if (unusable != null) {
+        errors.add(where + ": " + kind + " " + o.getMetadata().getName() + ": " + unusable);
+        return;
+      }
       objects.add(o);
     } catch (RuntimeException e) {
       errors.add(where + ": " + kind + " does not match the Kubernetes schema: " + firstLine(e.getMessage()));
     }
+  }
+
+  /**
+   * The API server's rule for every name (a part of its paths): not '.' or '..', no '/' or '%'. It keeps keys such
+   * as {@code namespace/name} unambiguous.
+   */
+  private static String unusablePart(String value, String field) {
+    if (value.equals(".") || value.equals("..") || value.contains("/") || value.contains("%")) {
+      return field + " '" + value + "' may not be '.' or '..' and may not contain '/' or '%'";
+    }
+    return null;
   }
 
   private static String firstLine(String s) {

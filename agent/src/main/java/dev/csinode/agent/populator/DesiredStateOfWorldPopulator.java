@@ -51,9 +51,28 @@ public final class DesiredStateOfWorldPopulator {
   private final Map<String, Cached> cache = new HashMap<>();
   /** The pods (keys, in key order) whose resolution uses each unique volume name. */
   private final Map<String, TreeSet<String>> podsByVolume = new HashMap<>();
+  /**
+   * The pods claiming each uid, in the order they were first seen (pods first seen together: in key order). Only
+   * the first holds the uid: its directory {@code pods/<uid>} and its inline volumes are the uid's. The others
+   * wait with an error until it is gone, so two pods never share a directory and deleting one of them never
+   * touches the other's volumes.
+   */
+  private final Map<String, List<String>> uidHolders = new HashMap<>();
+  /** Pods whose mounts are in {@link #podsByVolume}: the holders of their uids. */
+  private final Set<String> indexed = new HashSet<>();
+  /** Who held each uid before a restart (from the actual state): that pod keeps it whatever order the sources give. */
+  private Map<String, String> previousHolders = Map.of();
   private DesiredStateOfWorld last = DesiredStateOfWorld.EMPTY;
   private ClusterObjects lastObjects = ClusterObjects.EMPTY;
   private Map<String, String> lastProblems = Map.of();
+
+  /**
+   * The pod (namespace/name) that held each uid before a restart, from the actual state: when other pods claim
+   * the same uid, that one keeps it. Call before the first {@link #build}.
+   */
+  public void previousHolders(Map<String, String> podKeyByUid) {
+    this.previousHolders = new HashMap<>(podKeyByUid);
+  }
 
   /** Resolves everything (no memory of earlier calls). */
   public static DesiredStateOfWorld populate(ClusterObjects objects) {
@@ -95,6 +114,8 @@ public final class DesiredStateOfWorldPopulator {
     Lookups lookups = new Lookups(objects, claimProblems, null);
     Set<String> changedPods = new HashSet<>();
     Set<String> touchedVolumes = new HashSet<>();
+    Set<String> touchedUids = new HashSet<>();
+    List<String> arrivals = new ArrayList<>();
     objects.pods().forEach((podKey, pod) -> {
       Cached c = cache.get(podKey);
       if (c != null && c.pod() == pod && (changedKinds.isEmpty() || lookups.unchanged(c.deps(), changedKinds))) {
@@ -103,21 +124,60 @@ public final class DesiredStateOfWorldPopulator {
       Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
       Cached next = new Cached(pod, recording.deps, resolvePod(pod, recording));
       if (c != null) {
-        unindex(podKey, c, touchedVolumes);
+        if (indexed.remove(podKey)) {
+          unindex(podKey, c, touchedVolumes);
+        }
+        if (!c.result().uid().equals(next.result().uid())) {
+          release(c.result().uid(), podKey);
+        }
+        touchedUids.add(c.result().uid());
       }
-      index(podKey, next, touchedVolumes);
       cache.put(podKey, next);
+      if (c == null || !c.result().uid().equals(next.result().uid())) {
+        arrivals.add(podKey);
+      }
+      touchedUids.add(next.result().uid());
       changedPods.add(podKey);
     });
     if (cache.size() > objects.pods().size()) { // the cache holds every current pod now: the rest are gone
       for (var it = cache.entrySet().iterator(); it.hasNext(); ) {
         var e = it.next();
         if (!objects.pods().containsKey(e.getKey())) {
-          unindex(e.getKey(), e.getValue(), touchedVolumes);
+          if (indexed.remove(e.getKey())) {
+            unindex(e.getKey(), e.getValue(), touchedVolumes);
+          }
+          release(e.getValue().result().uid(), e.getKey());
+          touchedUids.add(e.getValue().result().uid());
           it.remove();
           changedPods.add(e.getKey());
         }
       }
+    }
+    arrivals.sort(null); // pods first seen together queue for a uid in key order: the same outcome on every run
+    for (String podKey : arrivals) {
+      String uid = cache.get(podKey).result().uid();
+      if (KubeletLayout.isValidUid(uid)) { // a pod with an unusable uid has an error of its own and no volumes
+        List<String> holders = uidHolders.computeIfAbsent(uid, k -> new ArrayList<>());
+        holders.add(podKey.equals(previousHolders.get(uid)) ? 0 : holders.size(), podKey);
+      }
+    }
+    previousHolders = Map.of(); // only for the sources' first delivery: later, first seen is first served
+    // Only the holder of a uid contributes volumes; a pod that becomes or stops being the holder is rebuilt.
+    Set<String> recheck = new HashSet<>(changedPods);
+    touchedUids.forEach(uid -> recheck.addAll(uidHolders.getOrDefault(uid, List.of())));
+    for (String podKey : recheck) {
+      Cached c = cache.get(podKey);
+      if (c == null) {
+        continue;
+      }
+      List<String> holders = uidHolders.get(c.result().uid());
+      boolean holds = holders == null || holders.get(0).equals(podKey);
+      if (holds && indexed.add(podKey)) {
+        index(podKey, c, touchedVolumes);
+      } else if (!holds && indexed.remove(podKey)) {
+        unindex(podKey, c, touchedVolumes);
+      }
+      changedPods.add(podKey); // also a pod still waiting: the holder its error names may have changed
     }
     if (changedPods.isEmpty()) {
       return last;
@@ -142,11 +202,29 @@ public final class DesiredStateOfWorldPopulator {
       if (c == null) {
         pods.remove(podKey);
       } else {
-        pods.put(podKey, podVolumes(c.result(), volumes));
+        pods.put(podKey, indexed.contains(podKey) ? podVolumes(c.result(), volumes) : uidTaken(c.result()));
       }
     }
     last = new DesiredStateOfWorld(FrozenMap.adopt(volumes), FrozenMap.adopt(pods));
     return last;
+  }
+
+  private void release(String uid, String podKey) {
+    List<String> holders = uidHolders.get(uid);
+    if (holders != null && holders.remove(podKey) && holders.isEmpty()) {
+      uidHolders.remove(uid);
+    }
+  }
+
+  /** A pod whose uid another pod holds: none of its volumes, and an error naming both pods and the uid. */
+  private PodVolumes uidTaken(PodResult r) {
+    String holder = uidHolders.get(r.uid()).get(0);
+    List<String> errors = new ArrayList<>();
+    errors.add("pod " + r.podKey() + ": metadata.uid '" + r.uid() + "' is also the uid of pod " + holder
+        + ", which holds it (seen first); a uid names the pod's directory pods/" + r.uid() + ", so this pod's volumes wait"
+        + " until " + holder + " is gone (give each pod its own uid)");
+    errors.addAll(r.errors());
+    return new PodVolumes(r.uid(), r.podKey(), List.of(), Map.of(), errors, List.of(), r.notHandled());
   }
 
   private void index(String podKey, Cached c, Set<String> touched) {
@@ -349,11 +427,27 @@ public final class DesiredStateOfWorldPopulator {
       return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
     }
     if (vol.getEphemeral() != null) {
-      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template.
+      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template. Pod "a-b" with
+      // volume "c" and pod "a" with volume "b-c" name the same claim, and a claim of that name may exist already:
+      // as the kubelet does, only a claim the pod controls is used.
+      String namespace = ClusterObjects.namespaceOf(pod);
       String claimName = pod.getMetadata().getName() + "-" + vol.getName();
-      return claim(ClusterObjects.namespaceOf(pod), claimName, false, asDevice, objects, where);
+      PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElse(null);
+      if (pvc != null && !controlledBy(pvc, pod)) {
+        throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " was not created for pod "
+            + ClusterObjects.key(pod) + " (the pod is not its owner); the generic ephemeral volume " + vol.getName()
+            + " needs that claim name: rename or remove the claim, or rename the pod or the volume");
+      }
+      return claim(namespace, claimName, false, asDevice, objects, where);
     }
     return null;
+  }
+
+  /** The pod is the claim's controller (metadata.ownerReferences, controller: true, the pod's uid). */
+  private static boolean controlledBy(PersistentVolumeClaim pvc, Pod pod) {
+    var owners = pvc.getMetadata().getOwnerReferences();
+    return owners != null && owners.stream().anyMatch(o -> Boolean.TRUE.equals(o.getController())
+        && pod.getMetadata().getUid().equals(o.getUid()));
   }
 
   private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, Lookups objects, String where) throws ResolveException {

@@ -109,7 +109,8 @@ public final class Provisioner {
   /** A pod's generic ephemeral claims, and the pod object they were made from. */
   private record Ephemeral(Pod pod, List<PersistentVolumeClaim> claims) {}
 
-  private final Map<String, Ephemeral> ephemeral = new HashMap<>();
+  /** By pod key, in the order the pods were first seen. */
+  private final Map<String, Ephemeral> ephemeral = new java.util.LinkedHashMap<>();
   private Map<String, Pod> lastPods;
   private List<PersistentVolumeClaim> lastEphemeralList = List.of();
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
@@ -276,18 +277,21 @@ public final class Provisioner {
     if (pods == lastPods) {
       return lastEphemeralList;
     }
-    List<PersistentVolumeClaim> out = new ArrayList<>();
     pods.forEach((podKey, pod) -> {
       Ephemeral e = ephemeral.get(podKey);
       if (e == null || e.pod() != pod) {
-        e = new Ephemeral(pod, ephemeralClaims(pod));
-        ephemeral.put(podKey, e);
+        ephemeral.put(podKey, new Ephemeral(pod, ephemeralClaims(pod)));
       }
-      out.addAll(e.claims());
     });
     if (ephemeral.size() > pods.size()) {
       ephemeral.keySet().removeIf(k -> !pods.containsKey(k));
     }
+    // Two pods may name the same claim (pod a-b, volume c and pod a, volume b-c); the first in this list is used
+    // and the other pod is told. First: a claim whose volume exists (the same after a restart), then first seen.
+    List<PersistentVolumeClaim> out = new ArrayList<>();
+    List<PersistentVolumeClaim> notYetProvisioned = new ArrayList<>();
+    ephemeral.values().forEach(e -> e.claims().forEach(c -> (provisioned.containsKey(pvName(c)) ? out : notYetProvisioned).add(c)));
+    out.addAll(notYetProvisioned);
     lastPods = pods;
     if (!sameElements(out, lastEphemeralList)) { // the same list while the claims are the same: nothing to evaluate
       lastEphemeralList = List.copyOf(out);

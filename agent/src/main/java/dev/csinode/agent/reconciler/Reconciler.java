@@ -210,7 +210,10 @@ public final class Reconciler {
   private void unmountVolumes() {
     for (AttachedVolume v : asw.volumes()) {
       for (MountedPod pod : List.copyOf(v.pods.values())) {
-        if (!dsw.podNeeds(v.spec.uniqueName(), pod.podUid())) {
+        DesiredVolume desired = dsw.volumes().get(v.spec.uniqueName());
+        PodToMount wanted = desired == null ? null : desired.pods().get(pod.podUid());
+        // Also when another pod now has the uid (the one that had it is gone): it gets volumes of its own.
+        if (wanted == null || !pod.of(wanted.podKey())) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
           executor.tryRun(key, "volume_unmount", plugin(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
             podsUnmounted.put(pod.podUid(), pod.podKey());
@@ -299,6 +302,10 @@ public final class Reconciler {
       for (PodToMount pod : dv.pods().values()) {
         if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED || cleaning.contains(pod.podUid())) {
           continue;
+        }
+        MountedPod earlier = present == null ? null : present.pods.get(pod.podUid());
+        if (earlier != null && !earlier.of(pod.podKey())) {
+          continue; // the pod that had this uid before is still mounted here: torn down first
         }
         // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
         OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())

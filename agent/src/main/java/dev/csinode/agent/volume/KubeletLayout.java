@@ -102,13 +102,34 @@ public final class KubeletLayout {
     return PLUGIN_NAME + "/" + driver + "^" + volumeHandle;
   }
 
+  /**
+   * {@code kubernetes.io/csi/<uid>-<volume>}, the kubelet's name, for a uid in the UUID form (the API server's, and
+   * the agent's own): its fixed length makes the join unambiguous. For any other uid, {@code <uid>/<volume>}: uid
+   * "a-b" with volume "c" and uid "a" with volume "b-c" must not be one volume. Neither part holds '/' or '^', so no
+   * name of one form is a name of the other or of a PersistentVolume ({@code <driver>^<handle>}).
+   */
   public static String uniqueInlineVolumeName(String podUid, String podVolumeName) {
+    return PLUGIN_NAME + "/" + podUid + (isUuid(podUid) ? "-" : "/") + podVolumeName;
+  }
+
+  /** The unique name an older version gave every inline volume (ambiguous unless the uid is a UUID). */
+  public static String legacyUniqueInlineVolumeName(String podUid, String podVolumeName) {
     return PLUGIN_NAME + "/" + podUid + "-" + podVolumeName;
   }
 
-  /** Handle the kubelet generates for an inline (ephemeral) CSI volume. */
+  /**
+   * The handle of an inline (ephemeral) CSI volume: the kubelet's, {@code csi-<sha256(uid + volume)>}, for a uid in
+   * the UUID form; {@code csi-<sha256(uid + "/" + volume)>} otherwise, since uid "ab" with volume "c" and uid "a"
+   * with volume "bc" would be one volume in the driver.
+   */
   public static String inlineVolumeHandle(String podUid, String podVolumeName) {
-    return "csi-" + sha256(podUid + podVolumeName);
+    return "csi-" + sha256(isUuid(podUid) ? podUid + podVolumeName : podUid + "/" + podVolumeName);
+  }
+
+  private static final Pattern UUID_FORM = Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+  static boolean isUuid(String uid) {
+    return UUID_FORM.matcher(uid).matches();
   }
 
   public static String attachmentId(String volumeHandle, String driver, String nodeName) {

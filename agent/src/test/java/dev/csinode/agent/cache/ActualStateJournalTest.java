@@ -52,6 +52,28 @@ class ActualStateJournalTest {
   }
 
   @Test
+  void anInlineVolumeRecordedUnderAnAmbiguousNameIsMovedToItsNameAndKeepsItsHandle() throws Exception {
+    // What the last version wrote for uid "pod-a", volume "x": the name kubernetes.io/csi/pod-a-x (also uid "pod",
+    // volume "a-x") and the handle csi-sha256("pod-ax").
+    String legacyHandle = "csi-" + dev.csinode.agent.volume.KubeletLayout.sha256("pod-ax");
+    VolumeSpec legacy = new VolumeSpec("kubernetes.io/csi/pod-a-x", "d", legacyHandle, "x", true, false, "", List.of(),
+        "ReadWriteOnce", Map.of(), null, null, false, false, "ReadWriteOnceWithFSType", null, null);
+    try (ActualStateJournal j = new ActualStateJournal(dir, "boot-1")) {
+      j.readAll();
+      j.append(new ActualStateJournal.Entry("boot-1", legacy, false, Map.of(), DeviceState.NOT_MOUNTED, null,
+          List.of(new MountedPod("pod-a", "default/a", MountState.MOUNTED, "/pods/pod-a/volumes/kubernetes.io~csi/x/mount")))).get();
+    }
+    String name = dev.csinode.agent.volume.KubeletLayout.uniqueInlineVolumeName("pod-a", "x");
+    assertEquals("kubernetes.io/csi/pod-a/x", name);
+    List<ActualStateJournal.Entry> read = reopen(dir);
+    assertEquals(1, read.size());
+    assertEquals(name, read.get(0).spec().uniqueName());
+    assertEquals(legacyHandle, read.get(0).spec().volumeHandle(), "the driver knows the volume by its old handle");
+    List<ActualStateJournal.Entry> again = reopen(dir);
+    assertEquals(List.of(name), again.stream().map(e -> e.spec().uniqueName()).toList(), "the record under the old name is gone");
+  }
+
+  @Test
   void manyConcurrentAppendsAreAllDurableAndCompacted() throws Exception {
     try (ActualStateJournal j = new ActualStateJournal(dir, "boot-1")) {
       j.readAll();

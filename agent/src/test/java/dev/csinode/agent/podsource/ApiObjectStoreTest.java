@@ -31,10 +31,42 @@ class ApiObjectStoreTest {
       assertFalse(store.delete("Pod", "ns", "a"), "already gone");
     }
     try (ApiObjectStore store = new ApiObjectStore(state)) {
-      assertEquals(List.of("Pod_ns_b", "Secret_ns_s"), ids(store));
+      assertEquals(List.of("Pod/ns/b", "Secret/ns/s"), ids(store));
       HasMetadata secret = store.all().stream().filter(o -> o.getKind().equals("Secret")).findFirst().orElseThrow();
       assertEquals("line1\nline2", ((io.fabric8.kubernetes.api.model.Secret) secret).getStringData().get("k"));
     }
+  }
+
+  @Test
+  void objectsWhoseNamespaceAndNameJoinAlikeAreKeptApart() throws Exception {
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      store.apply(List.of(
+          new PodBuilder().withNewMetadata().withName("c").withNamespace("a_b").withUid("u-1").endMetadata().build(),
+          new PodBuilder().withNewMetadata().withName("b_c").withNamespace("a").withUid("u-2").endMetadata().build()));
+      assertEquals(2, store.objects().pods().size());
+    }
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      assertEquals(List.of("Pod/a/b_c", "Pod/a_b/c"), ids(store), "both survive a restart");
+      assertTrue(store.delete("Pod", "a", "b_c"));
+      assertEquals(List.of("Pod/a_b/c"), ids(store), "deleting one leaves the other");
+    }
+  }
+
+  @Test
+  void recordsUnderTheKeysOfTheLastVersionAreReadAndMovedToTheNewKeys() throws Exception {
+    // What the last version wrote: Kind_namespace_name keys in api-objects.log.
+    Files.writeString(state.resolve("api-objects.log"), """
+        {"key":"Pod_ns_app","value":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"app","namespace":"ns","uid":"u-app"}}}
+        {"key":"CSIDriver___d.example.com","value":{"apiVersion":"storage.k8s.io/v1","kind":"CSIDriver","metadata":{"name":"d.example.com"},"spec":{}}}
+        """);
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      assertEquals(List.of("CSIDriver/_/d.example.com", "Pod/ns/app"), ids(store));
+      assertTrue(store.delete("Pod", "ns", "app"), "found under its new key");
+    }
+    try (ApiObjectStore store = new ApiObjectStore(state)) {
+      assertEquals(List.of("CSIDriver/_/d.example.com"), ids(store), "the old keys are gone from the log: nothing comes back");
+    }
+    assertFalse(Files.readString(state.resolve("api-objects.log")).contains("Pod_ns_app"));
   }
 
   @Test
@@ -45,12 +77,12 @@ class ApiObjectStoreTest {
          "metadata": {"name": "old", "namespace": "ns", "uid": "u-old"}}
         """);
     try (ApiObjectStore store = new ApiObjectStore(state)) {
-      assertEquals(List.of("Pod_ns_old"), ids(store));
+      assertEquals(List.of("Pod/ns/old"), ids(store));
       assertEquals("u-old", store.all().get(0).getMetadata().getUid());
     }
     assertFalse(Files.exists(old));
     try (ApiObjectStore store = new ApiObjectStore(state)) {
-      assertEquals(List.of("Pod_ns_old"), ids(store), "kept in the log from now on");
+      assertEquals(List.of("Pod/ns/old"), ids(store), "kept in the log from now on");
     }
   }
 
@@ -70,7 +102,7 @@ class ApiObjectStoreTest {
               assertTrue(store.delete("Pod", "ns", name));
               assertFalse(store.delete("Pod", "ns", name), "already gone");
             } else {
-              expected.add("Pod_ns_" + name);
+              expected.add("Pod/ns/" + name);
             }
           }
           return null;

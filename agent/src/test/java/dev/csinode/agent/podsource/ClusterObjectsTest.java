@@ -45,4 +45,31 @@ class ClusterObjectsTest {
     assertEquals(List.of("bad file"), merged.errors());
     assertSame(pushed.pods(), ClusterObjects.overlay(ClusterObjects.EMPTY, pushed).pods(), "no manifests: the pushed view as it is");
   }
+
+  @Test
+  void namesThatWouldMakeKeysAmbiguousAreRefusedWithTheirField() {
+    // Namespace a, name b/c and namespace a/b, name c would both be the pod a/b/c.
+    var parsed = ManifestParser.parse(java.nio.file.Path.of("m.yaml"), """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b/c, namespace: a}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: c, namespace: a/b}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: "..", namespace: a}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: ok, namespace: a}
+        """);
+    assertEquals(List.of("a/ok"), parsed.objects().stream().map(ClusterObjects::key).toList());
+    assertEquals(3, parsed.errors().size(), parsed.errors().toString());
+    assertTrue(parsed.errors().get(0).contains("m.yaml document 1: Pod b/c: metadata.name 'b/c'"), parsed.errors().get(0));
+    assertTrue(parsed.errors().get(1).contains("metadata.namespace 'a/b'"), parsed.errors().get(1));
+    assertTrue(parsed.errors().get(2).contains("metadata.name '..'"), parsed.errors().get(2));
+  }
 }

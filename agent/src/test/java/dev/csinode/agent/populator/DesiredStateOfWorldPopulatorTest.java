@@ -122,6 +122,102 @@ class DesiredStateOfWorldPopulatorTest {
     assertTrue(failed.pods().get("default/app").waiting().isEmpty());
   }
 
+  static HasMetadata inlinePod(String name, String uid) {
+    return parse("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: %s, namespace: default, uid: %s}
+        spec:
+          containers: [{name: c, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+          volumes: [{name: data, csi: {driver: d.example.com}}]
+        """.formatted(name, uid), DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]")).get(0);
+  }
+
+  @Test
+  void aPodWithTheUidOfAnotherWaitsWithAnErrorUntilThatOneIsGone() {
+    DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
+    HasMetadata driver = parse(DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]")).get(0);
+    HasMetadata first = inlinePod("zz-first", "same-uid");
+    HasMetadata later = inlinePod("aa-later", "same-uid");
+    DesiredStateOfWorld one = populator.build(objects(List.of(driver, first)), java.util.Map.of());
+    assertEquals(1, one.volumes().size());
+    // The later pod sorts first by name: first seen decides, not the key.
+    DesiredStateOfWorld both = populator.build(objects(List.of(driver, first, later)), java.util.Map.of());
+    assertEquals(one.volumes(), both.volumes(), "the first pod's volumes are unaffected");
+    assertEquals(List.of(), both.pods().get("default/zz-first").errors());
+    var waiting = both.pods().get("default/aa-later");
+    assertEquals(List.of(), waiting.uniqueNames(), "no volume of the later pod is set up");
+    assertTrue(waiting.errors().get(0).contains("default/aa-later") && waiting.errors().get(0).contains("default/zz-first")
+        && waiting.errors().get(0).contains("same-uid"), waiting.errors().toString());
+    assertEquals(java.util.Map.of("same-uid", "default/zz-first"), both.volumes().values().iterator().next().pods().entrySet().stream()
+        .collect(java.util.stream.Collectors.toMap(java.util.Map.Entry::getKey, e -> e.getValue().podKey())));
+
+    // The later one goes: nothing changes for the first.
+    assertEquals(one.volumes(), populator.build(objects(List.of(driver, first)), java.util.Map.of()).volumes());
+    populator.build(objects(List.of(driver, first, later)), java.util.Map.of());
+    // The first one goes: the uid is free, and the later pod gets it.
+    DesiredStateOfWorld handed = populator.build(objects(List.of(driver, later)), java.util.Map.of());
+    assertEquals(List.of(), handed.pods().get("default/aa-later").errors());
+    assertEquals("default/aa-later", handed.volumes().values().iterator().next().pods().get("same-uid").podKey());
+  }
+
+  @Test
+  void podsSeenTogetherWithOneUidAreOrderedByKeyOrByWhoHeldTheUidBeforeARestart() {
+    HasMetadata driver = parse(DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]")).get(0);
+    List<HasMetadata> pods = List.of(driver, inlinePod("b", "same-uid"), inlinePod("a", "same-uid"));
+    DesiredStateOfWorld fresh = new DesiredStateOfWorldPopulator().build(objects(pods), java.util.Map.of());
+    assertEquals(List.of(), fresh.pods().get("default/a").errors());
+    assertFalse(fresh.pods().get("default/b").errors().isEmpty());
+
+    DesiredStateOfWorldPopulator restarted = new DesiredStateOfWorldPopulator();
+    restarted.previousHolders(java.util.Map.of("same-uid", "default/b"));
+    DesiredStateOfWorld after = restarted.build(objects(pods), java.util.Map.of());
+    assertEquals(List.of(), after.pods().get("default/b").errors(), "b held the uid before the restart and keeps it");
+    assertFalse(after.pods().get("default/a").errors().isEmpty());
+  }
+
+  static HasMetadata ephemeralPod(String name, String uid, String volume) {
+    return parse("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: %1$s, namespace: default, uid: %2$s}
+        spec:
+          containers: [{name: c, image: busybox, volumeMounts: [{name: %3$s, mountPath: /data}]}]
+          volumes: [{name: %3$s, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce]}}}}]
+        """.formatted(name, uid, volume)).get(0);
+  }
+
+  static HasMetadata claimOwnedBy(String name, String ownerUid) {
+    return parse("""
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: %s
+          namespace: default
+          ownerReferences: [{apiVersion: v1, kind: Pod, name: x, uid: %s, controller: true}]
+        spec: {volumeName: pv-1, accessModes: [ReadWriteOnce]}
+        """.formatted(name, ownerUid)).get(0);
+  }
+
+  @Test
+  void aGenericEphemeralVolumeUsesOnlyAClaimItsPodControls() {
+    HasMetadata pv = parse(PV.replace("name: claim}", "name: a-b-c}").replace(", nodeStageSecretRef: {name: s, namespace: default}", "")).get(0);
+    // Pod a-b with volume c and pod a with volume b-c both name the claim a-b-c; it was made for the first.
+    HasMetadata owner = ephemeralPod("a-b", "uid-owner", "c");
+    HasMetadata other = ephemeralPod("a", "uid-other", "b-c");
+    DesiredStateOfWorld dsw = DesiredStateOfWorldPopulator.populate(objects(List.of(owner, other, pv, claimOwnedBy("a-b-c", "uid-owner"))));
+    assertEquals(List.of(), dsw.pods().get("default/a-b").errors());
+    assertEquals(1, dsw.pods().get("default/a-b").uniqueNames().size());
+    String error = String.join("; ", dsw.pods().get("default/a").errors());
+    assertTrue(error.contains("claim default/a-b-c was not created for pod default/a"), error);
+    assertEquals(List.of(), dsw.pods().get("default/a").uniqueNames());
+
+    // A claim of that name made by hand (no owner) is not used either.
+    HasMetadata byHand = parse(CLAIM.replace("name: claim,", "name: a-b-c,")).get(0);
+    DesiredStateOfWorld handMade = DesiredStateOfWorldPopulator.populate(objects(List.of(owner, pv, byHand)));
+    assertTrue(String.join("; ", handMade.pods().get("default/a-b").errors()).contains("was not created for pod default/a-b"));
+  }
+
   /**
    * Random changes to pods sharing claims (some using a claim as a block device and others as a filesystem, so
    * they conflict), PVs, the CSIDriver and a Secret: after every step the incremental populator must give exactly
