@@ -34,8 +34,14 @@ public final class Agent implements AgentApi {
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
                        PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
-                       String metricsAddress, boolean drainOnExit) {
+                       String metricsAddress, boolean drainOnExit, long apiMaxBodyBytes) {
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
+
+    public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions,
+                  Path podManifests, VolumeManager.Options volumeOptions, String metricsAddress, boolean drainOnExit) {
+      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, podManifests, volumeOptions, metricsAddress, drainOnExit,
+          AgentApiServer.DEFAULT_MAX_BODY_BYTES);
+    }
 
     public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
       this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null, false);
@@ -93,7 +99,7 @@ public final class Agent implements AgentApi {
           pushed = new ApiObjectStore(config.stateDir());
           return null;
         }, false))
-        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this))
+        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this, config.apiMaxBodyBytes()))
         .compose(server -> {
           api = server;
           return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();

@@ -65,13 +65,23 @@ final class ApiClient {
     head.append("\r\n");
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.connect(UnixDomainSocketAddress.of(socket));
+      String peer = "agent API at " + socket;
       OutputStream out = Channels.newOutputStream(ch);
-      out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
-      if (content != null) {
-        out.write(content);
+      try {
+        out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (content != null) {
+          out.write(content);
+        }
+        out.flush();
+      } catch (IOException e) {
+        // The agent may refuse a body before reading it all (413) and close: its answer is still there to read.
+        try {
+          return HttpResponse.read(new BufferedInputStream(Channels.newInputStream(ch)), peer);
+        } catch (IOException noAnswer) {
+          throw new IOException("cannot send the request to the " + peer + ": " + e.getMessage(), e);
+        }
       }
-      out.flush();
-      return HttpResponse.read(new BufferedInputStream(Channels.newInputStream(ch)), "agent API at " + socket);
+      return HttpResponse.read(new BufferedInputStream(Channels.newInputStream(ch)), peer);
     }
   }
 }
