@@ -13,6 +13,7 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
+import dev.csinode.mount.PrivateFiles;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.registrar.Registrar;
@@ -83,6 +84,14 @@ public final class Agent implements AgentApi {
 
   public Future<Agent> start() {
     sourcesContext = vertx.getOrCreateContext();
+    try {
+      // Before anything opens its records: they include pushed Secrets.
+      PrivateFiles.createDirectory(config.stateDir());
+      PrivateFiles.restrict(config.stateDir(), p -> false);
+    } catch (java.io.IOException e) {
+      return Future.failedFuture(new java.io.UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
+          + " private (0700): " + e.getMessage(), e));
+    }
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * ({@link #putUntilReboot}) are complete once written; the others after one fdatasync for the group. A torn last line (a crash
  * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
- * past several times the live records. Thread-safe.
+ * past several times the live records. The file is 0600 and its directory 0700, made so when created (records
+ * may hold secrets). Thread-safe.
  */
 public final class RecordLog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecordLog.class);
@@ -71,7 +72,7 @@ public final class RecordLog implements AutoCloseable {
     this.flush = flush;
     this.keyField = keyField;
     this.valueField = valueField;
-    Files.createDirectories(file.getParent());
+    PrivateFiles.createDirectory(file.getParent());
     AtomicFile.removeLeftovers(file.getParent()); // a compaction cut short by a crash
     this.skipped = read();
     compact();
@@ -321,7 +322,7 @@ public final class RecordLog implements AutoCloseable {
     if (out != null) {
       out.close();
     }
-    AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8));
+    AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
     out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     linesSinceCompaction = 0;
     broken = false;
