@@ -14,6 +14,7 @@ import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
 import dev.csinode.mount.PrivateFiles;
+import dev.csinode.mount.RecordLog;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.registrar.Registrar;
@@ -96,6 +97,10 @@ public final class Agent implements AgentApi {
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
     VolumeManagerMetrics.register(metrics, volumes);
+    io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
+        .help("Record logs under the root (journal, provisioned volumes, pushed objects, the bundled driver's state) that "
+            + "cannot be written now, e.g. on a full disk; changes to them fail until they can")
+        .callback(cb -> cb.call(RecordLog.degraded(config.rootDir()).size())).register(metrics);
     return volumes.start()
         .compose(v -> plugins.start())
         .compose(v -> config.metricsAddress() == null || config.metricsAddress().isEmpty() ? Future.succeededFuture()
@@ -156,7 +161,8 @@ public final class Agent implements AgentApi {
   public StatusReport status() {
     var housekeeping = volumes.reconciler().snapshot();
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), drivers, volumes.pods(),
-        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans());
+        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans())
+        .withDegradedRecords(RecordLog.degraded(config.rootDir()));
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean mergePending = new java.util.concurrent.atomic.AtomicBoolean();

@@ -74,6 +74,9 @@ public final class StatusCommand implements Callable<Integer> {
     for (JsonNode m : report.path("unmanagedMounts")) {
       System.out.println("not managed by the agent (left alone): " + m.asText() + " is mounted");
     }
+    for (JsonNode d : report.path("degradedRecords")) {
+      System.out.println("DEGRADED since " + d.path("since").asText() + ": " + d.path("problem").asText());
+    }
     for (JsonNode o : report.path("orphanedPodDirectories")) {
       System.out.println("orphaned pod directory " + o.path("path").asText() + " ("
           + o.path("action").asText() + ": " + o.path("reason").asText() + ")");
