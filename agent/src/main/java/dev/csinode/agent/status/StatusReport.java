@@ -23,7 +23,7 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
   public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry,
                                 List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                                 List<String> manifestErrors, List<String> unmanagedMounts,
-                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, List<RecordLog.Degraded> degradedRecords) {
+                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
       RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
