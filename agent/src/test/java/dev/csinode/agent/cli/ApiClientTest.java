@@ -114,6 +114,38 @@ class ApiClientTest {
     }
   }
 
+  /** A name, handle or driver message with control characters: escaped in the table, escaped by the encoder in the JSON. */
+  @Test
+  void statusCannotBeForgedByControlCharacters() throws Exception {
+    String forged = "h\nnode-x  registered  yes  n1  unix:///fake\u001b[2K";
+    Path s2 = dir.resolve("api2.sock");
+    AgentApiServer other = Await.result(AgentApiServer.start(vertx, s2, new StubApi(Map.of("nodeName", "n", "drivers",
+        List.of(Map.of("name", "d\r", "state", "failed", "reason", forged)), "pods", List.of(Map.of("pod", "default/p",
+            "volumes", List.of(Map.of("name", "v", "state", "failed", "driver", "d", "lastError", forged))))))));
+    try {
+      java.io.PrintStream stdout = System.out;
+      java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();
+      java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
+      try {
+        System.setOut(new java.io.PrintStream(table, true, StandardCharsets.UTF_8));
+        assertEquals(0, new picocli.CommandLine(new StatusCommand()).execute("--api-socket", s2.toString()));
+        System.setOut(new java.io.PrintStream(json, true, StandardCharsets.UTF_8));
+        assertEquals(0, new picocli.CommandLine(new StatusCommand()).execute("--api-socket", s2.toString(), "-o", "json"));
+      } finally {
+        System.setOut(stdout);
+      }
+      String text = table.toString(StandardCharsets.UTF_8);
+      assertTrue(text.lines().noneMatch(l -> l.startsWith("node-x")), text);
+      assertTrue(text.contains("h\\nnode-x  registered  yes  n1  unix:///fake\\u001b[2K"), text);
+      assertFalse(text.contains("\r") || text.contains("\u001b"), text);
+      String out = json.toString(StandardCharsets.UTF_8);
+      assertTrue(out.lines().noneMatch(l -> l.startsWith("node-x")), out);
+      assertEquals(forged, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out).path("drivers").get(0).path("reason").asText());
+    } finally {
+      Await.result(other.stop());
+    }
+  }
+
   @Test
   void aMissingSocketNamesIt() {
     var e = assertThrows(IllegalStateException.class, () -> ApiClient.send(dir.resolve("none.sock"), HttpMethod.GET, "/v1/status", null));
