@@ -70,6 +70,8 @@ public final class RecordLog implements AutoCloseable {
   private final Thread writer;
   private final Flush flush;
   private FileChannel out;
+  /** The inode {@link #out} appends to: a compaction that failed after its rename must not leave it appending to the old one. */
+  private Object outKey;
   private long linesSinceCompaction;
   private boolean broken;
   private volatile Degraded problem;
@@ -96,6 +98,17 @@ public final class RecordLog implements AutoCloseable {
       try {
         out = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
             PrivateFiles.FILE);
+        outKey = fileKey();
+        // A torn last line (never acknowledged) is cut off: a line appended to it would make both unreadable.
+        byte[] content = Files.readAllBytes(file);
+        int end = content.length;
+        while (end > 0 && content[end - 1] != '\n') {
+          end--;
+        }
+        if (end < content.length) {
+          out.truncate(end);
+        }
+        broken = false; // whole again: appends can go on
       } catch (IOException notEven) {
         broken = true; // every write rewrites the file first
       }
@@ -394,20 +407,37 @@ public final class RecordLog implements AutoCloseable {
     return bad;
   }
 
+  private Object fileKey() {
+    try {
+      return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
   /** Rewrites the file with the live records only, and reopens it for appending. */
   private synchronized void compact() throws IOException {
     StringBuilder content = new StringBuilder();
     for (var e : live.entrySet()) {
       content.append(new String(line(e.getKey(), e.getValue()), StandardCharsets.UTF_8));
     }
-    // The old file stays open until the new one is in place: if the rewrite fails, appending to it goes on.
-    AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
+    // The old file stays open until the new one is in place: if the rewrite fails, appending to it goes on, unless
+    // the new file was renamed in before the failure (its directory's flush failed): then appends wait for a rewrite.
+    try {
+      AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
+    } catch (IOException e) {
+      if (out == null || !java.util.Objects.equals(outKey, fileKey())) {
+        broken = true;
+      }
+      throw e;
+    }
     if (out != null) {
       out.close();
       out = null;
     }
     try {
       out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+      outKey = fileKey();
     } catch (IOException e) {
       broken = true;
       throw e;

@@ -91,6 +91,26 @@ class RecordLogFullDiskTest {
   }
 
   @Test
+  void aTornLastLineIsCutOffWhenTheLogOpensOnAFullDisk() throws Exception {
+    Path file = disk.resolve("torn.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      RecordLog.await(log.put("a", "{\"v\":\"" + "x".repeat(1000) + "\"}"));
+    }
+    Files.writeString(file, "{\"key\":\"b\",\"val", java.nio.file.StandardOpenOption.APPEND); // a crash mid-write
+    Path filler = fill(disk);
+    try (RecordLog log = RecordLog.open(file)) {
+      assertTrue(log.problem().isPresent());
+      assertEquals(java.util.Set.of("a"), log.records().keySet());
+      RecordLog.await(log.put("c", "{\"v\":3}")); // small enough for what is left of the file's last page
+    }
+    Files.delete(filler);
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(java.util.Set.of("a", "c"), reopened.records().keySet());
+      assertEquals(0, reopened.skippedLines());
+    }
+  }
+
+  @Test
   void aChangeWrittenAgainAfterTheDiskFreesIsDurable() throws Exception {
     Path file = disk.resolve("records.log");
     try (RecordLog log = RecordLog.open(file)) {
