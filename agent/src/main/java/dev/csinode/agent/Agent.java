@@ -13,6 +13,8 @@ import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
+import dev.csinode.mount.PrivateFiles;
+import dev.csinode.mount.RecordLog;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.registrar.Registrar;
@@ -34,8 +36,14 @@ public final class Agent implements AgentApi {
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
                        PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
-                       String metricsAddress, boolean drainOnExit) {
+                       String metricsAddress, boolean drainOnExit, long apiMaxBodyBytes) {
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
+
+    public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions,
+                  Path podManifests, VolumeManager.Options volumeOptions, String metricsAddress, boolean drainOnExit) {
+      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, podManifests, volumeOptions, metricsAddress, drainOnExit,
+          AgentApiServer.DEFAULT_MAX_BODY_BYTES);
+    }
 
     public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
       this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null, false);
@@ -77,10 +85,22 @@ public final class Agent implements AgentApi {
 
   public Future<Agent> start() {
     sourcesContext = vertx.getOrCreateContext();
+    try {
+      // Before anything opens its records: they include pushed Secrets.
+      PrivateFiles.createDirectory(config.stateDir());
+      PrivateFiles.restrict(config.stateDir(), p -> false);
+    } catch (java.io.IOException e) {
+      return Future.failedFuture(new java.io.UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
+          + " private (0700): " + e.getMessage(), e));
+    }
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
     VolumeManagerMetrics.register(metrics, volumes);
+    io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
+        .help("Record logs under the root (journal, provisioned volumes, pushed objects, the bundled driver's state) that "
+            + "cannot be written now, e.g. on a full disk; changes to them fail until they can")
+        .callback(cb -> cb.call(RecordLog.degraded(config.rootDir()).size())).register(metrics);
     return volumes.start()
         .compose(v -> plugins.start())
         .compose(v -> config.metricsAddress() == null || config.metricsAddress().isEmpty() ? Future.succeededFuture()
@@ -93,7 +113,7 @@ public final class Agent implements AgentApi {
           pushed = new ApiObjectStore(config.stateDir());
           return null;
         }, false))
-        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this))
+        .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this, config.apiMaxBodyBytes()))
         .compose(server -> {
           api = server;
           return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();
@@ -141,7 +161,8 @@ public final class Agent implements AgentApi {
   public StatusReport status() {
     var housekeeping = volumes.reconciler().snapshot();
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), volumes.pods(),
-        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans());
+        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans())
+        .withDegradedRecords(RecordLog.degraded(config.rootDir()));
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean mergePending = new java.util.concurrent.atomic.AtomicBoolean();

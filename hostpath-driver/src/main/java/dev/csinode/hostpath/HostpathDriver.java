@@ -4,10 +4,12 @@ import dev.csinode.grpc.GrpcUnixServer;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.Mounter;
+import dev.csinode.mount.PrivateFiles;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.server.Service;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +39,19 @@ public final class HostpathDriver {
   }
 
   /**
+   * The state directory is its owner's alone: records, images and snapshots 0600 in 0700 directories, created so
+   * and narrowed at start if found wider. A directory volume's own directory keeps its mode: it is what a pod
+   * sees as its volume's root.
+   */
+  private static void makePrivate(Path stateDir) throws java.io.IOException {
+    PrivateFiles.createDirectory(stateDir);
+    PrivateFiles.createDirectory(stateDir.resolve("volumes"));
+    PrivateFiles.createDirectory(stateDir.resolve("snapshots"));
+    Path volumes = stateDir.resolve("volumes");
+    PrivateFiles.restrict(stateDir, p -> volumes.equals(p.getParent()) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+  }
+
+  /**
    * Loads the state, checks it against the host, and starts serving on the configured endpoint. The driver gets
    * its own event loop (a verticle) and its own worker pool, as if it were a separate process: sharing a Vert.x
    * with the agent must not put the two on one thread.
@@ -46,7 +61,7 @@ public final class HostpathDriver {
         + "-" + config.endpoint().path().hashCode(), WORKERS);
     java.util.concurrent.atomic.AtomicReference<StateStore> disk = new java.util.concurrent.atomic.AtomicReference<>();
     return vertx.executeBlocking(() -> {
-      Files.createDirectories(config.stateDir());
+      makePrivate(config.stateDir());
       disk.set(new StateStore(config.stateDir()));
       VolumeStore store = new VolumeStore(disk.get());
       Storage storage = new Storage(config.stateDir());

@@ -8,6 +8,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -25,6 +28,11 @@ public final class AtomicFile {
     replace(target, content, true);
   }
 
+  /** {@link #write}, the temp file (so the target) created with these attributes, e.g. {@link PrivateFiles#FILE}. */
+  public static void write(Path target, byte[] content, FileAttribute<?> created) throws IOException {
+    replace(target, content, true, created);
+  }
+
   /**
    * Replaces the file atomically (temp file and rename) without flushing it to disk: the new content survives a
    * crash of this process, not necessarily a power loss. For records of what is mounted, which a reboot makes
@@ -34,10 +42,10 @@ public final class AtomicFile {
     replace(target, content, false);
   }
 
-  private static void replace(Path target, byte[] content, boolean flush) throws IOException {
+  private static void replace(Path target, byte[] content, boolean flush, FileAttribute<?>... created) throws IOException {
     Path tmp = target.resolveSibling(target.getFileName() + "." + SEQUENCE.incrementAndGet() + ".tmp");
     try {
-      try (FileChannel ch = openTemp(tmp)) {
+      try (FileChannel ch = openTemp(tmp, created)) {
         ByteBuffer buf = ByteBuffer.wrap(content);
         while (buf.hasRemaining()) {
           ch.write(buf);
@@ -59,12 +67,13 @@ public final class AtomicFile {
   }
 
   /** The directory is made only when missing: most callers write where they have just made it. */
-  private static FileChannel openTemp(Path tmp) throws IOException {
+  private static FileChannel openTemp(Path tmp, FileAttribute<?>... created) throws IOException {
+    Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
     try {
-      return FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+      return FileChannel.open(tmp, options, created);
     } catch (NoSuchFileException e) {
       Directories.create(tmp.getParent(), 0777);
-      return FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+      return FileChannel.open(tmp, options, created);
     }
   }
 

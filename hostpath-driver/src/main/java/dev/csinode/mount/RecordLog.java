@@ -35,11 +35,24 @@ import org.slf4j.LoggerFactory;
  * ({@link #putUntilReboot}) are complete once written; the others after one fdatasync for the group. A torn last line (a crash
  * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
- * past several times the live records. Thread-safe.
+ * past several times the live records. The file is 0600 and its directory 0700, made so when created (records
+ * may hold secrets).
+ *
+ * <p>A full or failing disk does not stop its owner: opening reads what is there even when the log cannot be
+ * rewritten, and a change that cannot be written (or flushed) fails its caller and is not taken into the records;
+ * a failed append is cut off again. The log then reports itself degraded ({@link #problem}, {@link #degraded}) and
+ * tries to rewrite itself every {@link #RETRY_MILLIS} ms until it can, or until a change is written again.
+ * Thread-safe.
  */
 public final class RecordLog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecordLog.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  static final long RETRY_MILLIS = 1000;
+  /** Logs open in this process, for {@link #degraded}. */
+  private static final java.util.Set<RecordLog> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Why a log cannot be written, since when. */
+  public record Degraded(String file, String problem, String since) {}
 
   /** {@code flush}: the change must survive a power loss, not only a crash of this process. */
   private record Pending(String key, String value, byte[] line, boolean flush, CompletableFuture<Void> done) {}
@@ -57,8 +70,11 @@ public final class RecordLog implements AutoCloseable {
   private final Thread writer;
   private final Flush flush;
   private FileChannel out;
+  /** The inode {@link #out} appends to: a compaction that failed after its rename must not leave it appending to the old one. */
+  private Object outKey;
   private long linesSinceCompaction;
   private boolean broken;
+  private volatile Degraded problem;
   private volatile boolean closed;
 
   /** How a group is made durable: fdatasync, or a test's stand-in that blocks or fails. */
@@ -71,10 +87,33 @@ public final class RecordLog implements AutoCloseable {
     this.flush = flush;
     this.keyField = keyField;
     this.valueField = valueField;
-    Files.createDirectories(file.getParent());
-    AtomicFile.removeLeftovers(file.getParent()); // a compaction cut short by a crash
     this.skipped = read();
-    compact();
+    try {
+      PrivateFiles.createDirectory(file.getParent());
+      AtomicFile.removeLeftovers(file.getParent()); // a compaction cut short by a crash
+      compact();
+    } catch (IOException e) {
+      // A full disk: the records are read; serve them, append if the file can be opened, rewrite it when possible.
+      degrade("cannot rewrite", e);
+      try {
+        out = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
+            PrivateFiles.FILE);
+        outKey = fileKey();
+        // A torn last line (never acknowledged) is cut off: a line appended to it would make both unreadable.
+        byte[] content = Files.readAllBytes(file);
+        int end = content.length;
+        while (end > 0 && content[end - 1] != '\n') {
+          end--;
+        }
+        if (end < content.length) {
+          out.truncate(end);
+        }
+        broken = false; // whole again: appends can go on
+      } catch (IOException notEven) {
+        broken = true; // every write rewrites the file first
+      }
+    }
+    OPEN.add(this);
     this.writer = new Thread(this::writeLoop, "record-log-" + file.getFileName());
     writer.setDaemon(true);
     writer.start();
@@ -102,6 +141,31 @@ public final class RecordLog implements AutoCloseable {
   /** The records whose change is complete, by key, in the order they were first written. It copies them all. */
   public synchronized Map<String, String> records() {
     return new LinkedHashMap<>(live);
+  }
+
+  /** Why the log cannot be written now, or empty when it can. */
+  public java.util.Optional<Degraded> problem() {
+    return java.util.Optional.ofNullable(problem);
+  }
+
+  /** The degraded logs open in this process whose file is under {@code dir}. */
+  public static List<Degraded> degraded(Path dir) {
+    return OPEN.stream().filter(l -> l.file.startsWith(dir)).map(l -> l.problem).filter(java.util.Objects::nonNull)
+        .sorted(java.util.Comparator.comparing(Degraded::file)).toList();
+  }
+
+  private void degrade(String what, IOException e) {
+    if (problem == null) {
+      LOG.error("{} {}: {}; changes fail until it can be written again (retried every {} ms)", what, file, e.getMessage(), RETRY_MILLIS);
+      problem = new Degraded(file.toString(), what + " " + file + ": " + e.getMessage(), java.time.Instant.now().toString());
+    }
+  }
+
+  private void recovered() {
+    if (problem != null) {
+      LOG.info("{} can be written again", file);
+      problem = null;
+    }
   }
 
   /** Lines that could not be read when the log was opened (each was logged). */
@@ -189,7 +253,12 @@ public final class RecordLog implements AutoCloseable {
     List<List<Pending>> batches = new ArrayList<>();
     while (!closed) {
       try {
-        batches.add(queue.take());
+        List<Pending> next = problem == null ? queue.take() : queue.poll(RETRY_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        if (next == null) {
+          retry();
+          continue;
+        }
+        batches.add(next);
       } catch (InterruptedException e) {
         return;
       }
@@ -204,19 +273,31 @@ public final class RecordLog implements AutoCloseable {
           ByteBuffer buf = ByteBuffer.allocate(all.stream().mapToInt(p -> p.line().length).sum());
           all.forEach(p -> buf.put(p.line()));
           buf.flip();
+          long before = out.size();
           try {
             while (buf.hasRemaining()) {
               out.write(buf);
             }
           } catch (IOException e) {
-            broken = true;
+            try {
+              out.truncate(before); // no partial line stays (truncating needs no space)
+            } catch (IOException cannot) {
+              broken = true;
+            }
             throw e;
           }
           apply(all, false);
         }
       } catch (IOException | RuntimeException e) {
-        LOG.error("cannot write {}: {}", file, e.getMessage());
-        all.forEach(p -> p.done().completeExceptionally(e));
+        Exception failure = e;
+        if (e instanceof IOException io) {
+          degrade("cannot write", io);
+          failure = new IOException("cannot write " + file + ": " + io.getMessage() + "; the change was not made", io);
+        } else {
+          LOG.error("cannot write {}: {}", file, e.getMessage());
+        }
+        Exception f = failure;
+        all.forEach(p -> p.done().completeExceptionally(f));
         batches.clear();
         continue;
       }
@@ -249,19 +330,33 @@ public final class RecordLog implements AutoCloseable {
           }
         }
       } catch (IOException | RuntimeException e) {
-        // The compaction failed: the log as appended is still whole, and the next write tries again.
+        // The compaction failed: the log as appended is still whole (the old file stays open), and the next one tries again.
         LOG.error("cannot compact {}: {}", file, e.getMessage());
-        broken = true;
       }
       if (flushFailed != null) {
-        LOG.error("cannot flush {}: {}", file, flushFailed.getMessage());
-        IOException cause = flushFailed;
+        degrade("cannot flush", flushFailed);
+        IOException cause = new IOException("cannot flush " + file + ": " + flushFailed.getMessage() + "; the change was not made",
+            flushFailed);
         durable.forEach(p -> p.done().completeExceptionally(cause));
       } else {
+        recovered();
         durable.forEach(p -> p.done().complete(null));
       }
       batches.clear();
     }
+  }
+
+  /** While degraded and idle: rewrites the file from the records (a failed flush's lines dropped) once there is space. */
+  private void retry() {
+    synchronized (this) {
+      try {
+        PrivateFiles.createDirectory(file.getParent());
+        compact();
+      } catch (IOException e) {
+        return;
+      }
+    }
+    recovered();
   }
 
   /** Takes changes into {@link #live} in order: all of them, or only those that need no flush. */
@@ -312,17 +407,41 @@ public final class RecordLog implements AutoCloseable {
     return bad;
   }
 
+  private Object fileKey() {
+    try {
+      return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
   /** Rewrites the file with the live records only, and reopens it for appending. */
   private synchronized void compact() throws IOException {
     StringBuilder content = new StringBuilder();
     for (var e : live.entrySet()) {
       content.append(new String(line(e.getKey(), e.getValue()), StandardCharsets.UTF_8));
     }
+    // The old file stays open until the new one is in place: if the rewrite fails, appending to it goes on, unless
+    // the new file was renamed in before the failure (its directory's flush failed): then appends wait for a rewrite.
+    try {
+      AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
+    } catch (IOException e) {
+      if (out == null || !java.util.Objects.equals(outKey, fileKey())) {
+        broken = true;
+      }
+      throw e;
+    }
     if (out != null) {
       out.close();
+      out = null;
     }
-    AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8));
-    out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    try {
+      out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+      outKey = fileKey();
+    } catch (IOException e) {
+      broken = true;
+      throw e;
+    }
     linesSinceCompaction = 0;
     broken = false;
   }
@@ -373,10 +492,13 @@ public final class RecordLog implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    OPEN.remove(this);
     writer.interrupt();
     synchronized (this) {
       try {
-        out.close();
+        if (out != null) {
+          out.close();
+        }
       } catch (IOException e) {
         LOG.debug("closing {}: {}", file, e.getMessage());
       }

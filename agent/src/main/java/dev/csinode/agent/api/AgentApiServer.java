@@ -5,9 +5,14 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.csinode.grpc.UnixHttpListener;
 import dev.csinode.plugins.registrar.RegistrarCommand;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -28,6 +33,8 @@ import java.util.Map;
  */
 public final class AgentApiServer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** The default largest request body: manifests are kilobytes; a node's worth of pods in one request fits. */
+  public static final long DEFAULT_MAX_BODY_BYTES = 4L << 20;
   private final UnixHttpListener listener;
 
   private AgentApiServer(UnixHttpListener listener) {
@@ -35,17 +42,73 @@ public final class AgentApiServer {
   }
 
   public static Future<AgentApiServer> start(Vertx vertx, Path socket, AgentApi api) {
-    return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, api))
+    return start(vertx, socket, api, DEFAULT_MAX_BODY_BYTES);
+  }
+
+  /** Serves the API; a request body above {@code maxBodyBytes} is refused with 413 before it is read. */
+  public static Future<AgentApiServer> start(Vertx vertx, Path socket, AgentApi api, long maxBodyBytes) {
+    return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, api, maxBodyBytes))
         .map(AgentApiServer::new);
   }
 
-  private static void handle(HttpServerRequest req, AgentApi api) {
+  /** A body over the limit: answered 413, and the connection closed rather than the rest read. */
+  private static final class TooLarge extends RuntimeException {
+    TooLarge(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The body, at most {@code max} bytes: a larger Content-Length is refused before a byte is read, and a body
+   * without one (chunked) as soon as it passes the limit, so a huge request costs neither memory nor a worker.
+   */
+  private static Future<Buffer> body(HttpServerRequest req, long max) {
+    String what = req.method() + " " + req.path();
+    String declared = req.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (declared != null) {
+      long length;
+      try {
+        length = Long.parseLong(declared.trim());
+      } catch (NumberFormatException e) {
+        return Future.failedFuture(new IllegalArgumentException("invalid Content-Length '" + declared + "'"));
+      }
+      if (length > max) {
+        return Future.failedFuture(new TooLarge("the body of " + what + " is " + length + " bytes; the limit is " + max
+            + " bytes (run --api-max-body-size): split the manifest into several requests"));
+      }
+    }
+    Promise<Buffer> read = Promise.promise();
+    Buffer content = Buffer.buffer();
+    req.handler(chunk -> {
+      if (read.future().isComplete()) {
+        return;
+      }
+      if (content.length() + (long) chunk.length() > max) {
+        read.tryFail(new TooLarge("the body of " + what + " is larger than the limit of " + max
+            + " bytes (run --api-max-body-size): split the manifest into several requests"));
+      } else {
+        content.appendBuffer(chunk);
+      }
+    });
+    req.exceptionHandler(read::tryFail);
+    req.endHandler(v -> read.tryComplete(content));
+    return read.future();
+  }
+
+  private static void handle(HttpServerRequest req, AgentApi api, long maxBodyBytes) {
     String[] parts = req.path().split("/");
     try {
       if (req.path().equals("/v1/status") && req.method() == HttpMethod.GET) {
         reply(req, 200, api.status());
       } else if (req.path().equals("/v1/objects") && req.method() == HttpMethod.POST) {
-        req.body().compose(body -> api.apply(body.toString())).onComplete(ar -> {
+        body(req, maxBodyBytes).compose(body -> {
+          String manifest = body.toString(StandardCharsets.UTF_8);
+          if (manifest.isBlank()) {
+            return Future.failedFuture(new IllegalArgumentException(
+                "the body of POST /v1/objects is empty: send a manifest (YAML or JSON: Pod, PersistentVolumeClaim, ...)"));
+          }
+          return api.apply(manifest);
+        }).onComplete(ar -> {
           if (ar.succeeded()) {
             reply(req, ar.result().applied().isEmpty() ? 400 : 200, ar.result());
           } else {
@@ -109,6 +172,14 @@ public final class AgentApiServer {
   }
 
   private static void fail(HttpServerRequest req, Throwable err) {
+    if (err instanceof TooLarge) {
+      // Not reading the rest: the connection goes with the answer (HTTP/2 streams end on their own).
+      if (req.version() != HttpVersion.HTTP_2) {
+        req.response().putHeader(HttpHeaders.CONNECTION, "close").endHandler(v -> req.connection().close());
+      }
+      reply(req, 413, Map.of("error", err.getMessage()));
+      return;
+    }
     int status = err instanceof AgentApi.ApiException a ? a.status() : err instanceof IllegalArgumentException ? 400 : 500;
     reply(req, status, Map.of("error", String.valueOf(err.getMessage())));
   }

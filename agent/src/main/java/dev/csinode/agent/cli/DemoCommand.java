@@ -1,5 +1,7 @@
 package dev.csinode.agent.cli;
 
+import static dev.csinode.logging.ControlCharacters.escape;
+
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
@@ -64,22 +66,22 @@ public final class DemoCommand implements Callable<Integer> {
         String line = v.state() + (v.hostPath() != null ? " at " + v.hostPath() : "")
             + (v.lastError() != null && !v.state().equals("published") ? " (" + v.lastError() + ")" : "");
         if (!line.equals(shown.put(key, line))) {
-          System.out.printf("  pod %-22s volume %-8s %s%n", p.pod(), v.name(), line);
+          System.out.printf("  pod %-22s volume %-8s %s%n", escape(p.pod()), escape(v.name()), escape(line));
         }
       }
       for (String e : p.errors()) {
         if (shown.put(p.pod() + "!" + e, e) == null) {
-          System.out.printf("  pod %-22s error: %s%n", p.pod(), e);
+          System.out.printf("  pod %-22s error: %s%n", escape(p.pod()), escape(e));
         }
       }
       for (String w : p.waiting()) {
         if (shown.put(p.pod() + "?" + w, w) == null) {
-          System.out.printf("  pod %-22s waiting: %s%n", p.pod(), w);
+          System.out.printf("  pod %-22s waiting: %s%n", escape(p.pod()), escape(w));
         }
       }
       String ready = p.ready() ? "ready" : "not ready";
       if (!ready.equals(shown.put(p.pod(), ready)) && p.ready()) {
-        System.out.printf("pod %s is ready: all its volumes are published%n", p.pod());
+        System.out.printf("pod %s is ready: all its volumes are published%n", escape(p.pod()));
       }
     }
   }

@@ -1,6 +1,7 @@
 package dev.csinode.agent.cli;
 
 import dev.csinode.agent.Agent;
+import dev.csinode.hostpath.HostpathDriverCommand;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.registrar.RegistrarCommand;
@@ -43,6 +44,11 @@ public final class RunCommand implements Callable<Integer> {
   @Option(names = "--drain-on-exit",
       description = "On SIGTERM, unpublish and unstage every volume before exiting (by default volumes stay mounted, as with the kubelet).")
   boolean drainOnExit;
+
+  @Option(names = "--api-max-body-size", defaultValue = "4Mi", converter = HostpathDriverCommand.ByteSize.class, paramLabel = "BYTES",
+      description = "Largest request body the local API reads (e.g. a manifest for POST /v1/objects); a larger one is refused "
+          + "with 413 without being read (default: ${DEFAULT-VALUE}).")
+  long apiMaxBodySize;
 
   @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
@@ -92,7 +98,7 @@ public final class RunCommand implements Callable<Integer> {
     }
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,
         PluginManager.Options.defaults().withProbeInterval(RegistrarCommand.parseDuration(probeInterval)), podManifests,
-        volumeOptions, metricsAddress, drainOnExit);
+        volumeOptions, metricsAddress, drainOnExit, apiMaxBodySize);
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));

@@ -2,6 +2,7 @@ package dev.csinode.agent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.logging.ControlCharacters;
 import io.vertx.core.http.HttpMethod;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,21 +70,32 @@ public final class StatusCommand implements Callable<Integer> {
       print(pods);
     }
     for (JsonNode e : report.path("manifestErrors")) {
-      System.out.println("manifest error: " + e.asText());
+      line("manifest error: " + e.asText());
     }
     for (JsonNode m : report.path("unmanagedMounts")) {
-      System.out.println("not managed by the agent (left alone): " + m.asText() + " is mounted");
+      line("not managed by the agent (left alone): " + m.asText() + " is mounted");
+    }
+    for (JsonNode d : report.path("degradedRecords")) {
+      line("DEGRADED since " + d.path("since").asText() + ": " + d.path("problem").asText());
     }
     for (JsonNode o : report.path("orphanedPodDirectories")) {
-      System.out.println("orphaned pod directory " + o.path("path").asText() + " ("
+      line("orphaned pod directory " + o.path("path").asText() + " ("
           + o.path("action").asText() + ": " + o.path("reason").asText() + ")");
     }
+  }
+
+  /** Names, handles and drivers' messages come from outside: a control character in one must not make a line of its own. */
+  private static void line(String text) {
+    System.out.println(ControlCharacters.escape(text));
   }
 
   private static void print(List<String[]> rows) {
     int cols = rows.get(0).length;
     int[] w = new int[cols];
     for (String[] r : rows) {
+      for (int i = 0; i < cols; i++) {
+        r[i] = ControlCharacters.escape(r[i]);
+      }
       for (int i = 0; i < cols - 1; i++) {
         w[i] = Math.max(w[i], r[i].length());
       }
@@ -98,7 +110,7 @@ public final class StatusCommand implements Callable<Integer> {
   }
 
   private static void printDrivers(JsonNode report) {
-    System.out.println("node " + report.path("nodeName").asText() + ", root " + report.path("rootDir").asText());
+    line("node " + report.path("nodeName").asText() + ", root " + report.path("rootDir").asText());
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"DRIVER", "STATE", "HEALTHY", "NODE ID", "ENDPOINT", "CAPABILITIES / REASON"});
     for (JsonNode d : report.path("drivers")) {

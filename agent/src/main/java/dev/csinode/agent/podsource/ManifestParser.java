@@ -1,5 +1,7 @@
 package dev.csinode.agent.podsource;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * Reads Kubernetes manifests: YAML (several documents per file) or JSON, one object or a List. Each document is
@@ -30,7 +33,13 @@ public final class ManifestParser {
       "Pod", Pod.class, "PersistentVolume", PersistentVolume.class, "PersistentVolumeClaim", PersistentVolumeClaim.class,
       "StorageClass", StorageClass.class, "CSIDriver", CSIDriver.class, "Secret", Secret.class);
 
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /**
+   * Deepest nesting read: Kubernetes objects are a few dozen levels deep; the bound keeps a hostile document
+   * from costing stack in the parser and in the mapping to model classes (the launcher runs with -Xss512k).
+   */
+  static final int MAX_NESTING_DEPTH = 200;
+  private static final ObjectMapper YAML = new ObjectMapper(YAMLFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build()).build());
   private static final KubernetesSerialization KUBE = new KubernetesSerialization();
 
   /** What one file yielded. */
@@ -60,7 +69,7 @@ public final class ManifestParser {
         addDocument(file, index, doc, objects, errors);
       }
     } catch (IOException | RuntimeException e) {
-      errors.add(file + ": document " + (index + 1) + " is not valid YAML or JSON: " + firstLine(e.getMessage()));
+      errors.add(file + ": document " + Math.max(index, 1) + " is not valid YAML or JSON: " + problem(e));
     }
     return new Result(file, List.copyOf(objects), List.copyOf(errors));
   }
@@ -114,6 +123,24 @@ public final class ManifestParser {
       return field + " '" + value + "' may not be '.' or '..' and may not contain '/' or '%'";
     }
     return null;
+  }
+
+  /**
+   * What is wrong and where, on one line: the parsers' own messages span lines with an excerpt of the input,
+   * which must not reach a log or an answer as it is.
+   */
+  static String problem(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof MarkedYAMLException y && y.getProblemMark() != null) {
+        return y.getProblem() + " at line " + (y.getProblemMark().getLine() + 1) + ", column " + (y.getProblemMark().getColumn() + 1)
+            + (y.getContext() == null ? "" : " (" + y.getContext() + ")");
+      }
+      if (t instanceof JsonProcessingException j) {
+        return firstLine(j.getOriginalMessage()) + (j.getLocation() == null ? ""
+            : " at line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr());
+      }
+    }
+    return firstLine(e.getMessage());
   }
 
   private static String firstLine(String s) {

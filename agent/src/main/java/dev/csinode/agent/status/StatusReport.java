@@ -1,6 +1,7 @@
 package dev.csinode.agent.status;
 
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
+import dev.csinode.mount.RecordLog;
 import dev.csinode.plugins.PluginStatus;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import java.time.Instant;
@@ -10,12 +11,13 @@ import java.util.Map;
 
 /**
  * The agent's status as the API serves it and {@code status -o json} prints it. {@code unmanagedMounts} and
- * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync).
+ * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync). {@code degradedRecords}: the
+ * record logs under the root that cannot be written now (a full disk), each with the error and since when.
  */
 public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers,
                            List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                            List<String> manifestErrors, List<String> unmanagedMounts,
-                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
+                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, List<RecordLog.Degraded> degradedRecords) {
 
   /** Driver rows come from the plugin manager's snapshot alone: a registered row carries its own registration. */
   public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins,
@@ -33,6 +35,12 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
             p.socketPath(), null, p.nextRetryAtMillis() > 0 ? Instant.ofEpochMilli(p.nextRetryAtMillis()).toString() : null));
       }
     }
-    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories);
+    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories,
+        List.of());
+  }
+
+  public StatusReport withDegradedRecords(List<RecordLog.Degraded> degraded) {
+    return new StatusReport(nodeName, rootDir, drivers, pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories,
+        List.copyOf(degraded));
   }
 }

@@ -1,0 +1,128 @@
+package dev.csinode.mount;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.csinode.testing.PrivateMountNamespace;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A record log on a small tmpfs, filled up: it opens, reports itself degraded, never acknowledges what it could not write. */
+class RecordLogFullDiskTest {
+  @TempDir Path dir;
+  Path disk;
+
+  @BeforeEach
+  void mountSmallDisk() throws Exception {
+    PrivateMountNamespace.require();
+    disk = Files.createDirectories(dir.resolve("disk"));
+    new Mounter().mount("tmpfs", disk, "tmpfs", List.of("size=256k"), false);
+  }
+
+  @AfterEach
+  void unmount() {
+    new Mounter().unmountAll(disk);
+  }
+
+  /** Fills the disk with one file; returns it (deleting it frees the space). */
+  static Path fill(Path disk) throws IOException {
+    Path filler = disk.resolve("filler");
+    try (OutputStream out = Files.newOutputStream(filler)) {
+      byte[] block = new byte[4096];
+      while (true) {
+        out.write(block);
+        out.flush();
+      }
+    } catch (IOException full) {
+      assertTrue(String.valueOf(full.getMessage()).contains("No space left"), full.toString());
+    }
+    return filler;
+  }
+
+  static void eventually(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "not reached in 20 s: " + what);
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void opensOnAFullDiskFailsWhatItCannotWriteAndWritesAgainWhenSpaceFrees() throws Exception {
+    Path file = disk.resolve("state/records.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      RecordLog.await(log.putAll(Map.of("a", "{\"v\":\"" + "x".repeat(2000) + "\"}", "b", "{\"v\":1}")));
+    }
+    Path filler = fill(disk);
+
+    try (RecordLog log = RecordLog.open(file)) { // the compaction at open cannot write: it opens anyway
+      assertEquals(Map.of("a", "{\"v\":\"" + "x".repeat(2000) + "\"}", "b", "{\"v\":1}"), log.records());
+      assertTrue(log.problem().isPresent(), "degraded");
+      assertEquals(List.of(log.problem().get()), RecordLog.degraded(disk));
+      assertTrue(log.problem().get().problem().contains(file.toString()), log.problem().get().problem());
+
+      long size = Files.size(file);
+      CompletionException e = assertThrows(CompletionException.class, () -> log.put("c", "{\"v\":\"" + "y".repeat(8000) + "\"}").join());
+      assertTrue(e.getCause().getMessage().contains("No space left") && e.getCause().getMessage().contains(file.toString()),
+          e.getCause().getMessage());
+      assertThrows(CompletionException.class, () -> log.putUntilReboot("d", "{\"v\":\"" + "z".repeat(8000) + "\"}").join());
+      assertFalse(log.records().containsKey("c") || log.records().containsKey("d"), "never taken as made");
+      assertEquals(size, Files.size(file), "a failed append leaves no partial line");
+      assertTrue(log.problem().isPresent());
+
+      Files.delete(filler);
+      eventually(() -> log.problem().isEmpty(), "the log recovers by itself once there is space");
+      assertEquals(List.of(), RecordLog.degraded(disk));
+      RecordLog.await(log.put("e", "{\"v\":2}"));
+    }
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(java.util.Set.of("a", "b", "e"), reopened.records().keySet());
+      assertTrue(reopened.problem().isEmpty());
+    }
+  }
+
+  @Test
+  void aTornLastLineIsCutOffWhenTheLogOpensOnAFullDisk() throws Exception {
+    Path file = disk.resolve("torn.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      RecordLog.await(log.put("a", "{\"v\":\"" + "x".repeat(1000) + "\"}"));
+    }
+    Files.writeString(file, "{\"key\":\"b\",\"val", java.nio.file.StandardOpenOption.APPEND); // a crash mid-write
+    Path filler = fill(disk);
+    try (RecordLog log = RecordLog.open(file)) {
+      assertTrue(log.problem().isPresent());
+      assertEquals(java.util.Set.of("a"), log.records().keySet());
+      RecordLog.await(log.put("c", "{\"v\":3}")); // small enough for what is left of the file's last page
+    }
+    Files.delete(filler);
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(java.util.Set.of("a", "c"), reopened.records().keySet());
+      assertEquals(0, reopened.skippedLines());
+    }
+  }
+
+  @Test
+  void aChangeWrittenAgainAfterTheDiskFreesIsDurable() throws Exception {
+    Path file = disk.resolve("records.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      Path filler = fill(disk);
+      assertThrows(IOException.class, () -> RecordLog.await(log.put("k", "{\"v\":\"" + "q".repeat(8000) + "\"}")));
+      assertTrue(log.problem().isPresent());
+      Files.delete(filler);
+      RecordLog.await(log.put("k", "{\"v\":\"again\"}")); // a write succeeds at once, without waiting for the retry
+      assertTrue(log.problem().isEmpty());
+    }
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(Map.of("k", "{\"v\":\"again\"}"), reopened.records());
+    }
+  }
+}
