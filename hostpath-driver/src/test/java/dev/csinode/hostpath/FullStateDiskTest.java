@@ -112,15 +112,24 @@ class FullStateDiskTest {
     assertEquals(entries.size() + 1, d.dataEntries().size(), "the snapshot is made once there is space");
   }
 
+  private int slackVolumes;
+
   /**
-   * Fills the disk and breaks the state log: a record larger than the slack of the log's last page cannot be
-   * appended, and from then on every write first rewrites the log, which needs space too.
+   * Fills the disk, then the slack of the state log's last page: volumes are created until the record of one no
+   * longer fits. A stage or publish record (a volume's record and more) cannot be written after that.
    */
   private Path fillAndBreakTheStateLog() throws Exception {
     Path filler = d.fillStateDisk();
-    d.failure(ControllerGrpcClient.CreateVolume, req("padded", "directory")
-        .putParameters("csi.storage.k8s.io/padding", "x".repeat(8192)).build());
-    return filler;
+    for (int i = 0; i < 200; i++) {
+      CreateVolumeRequest slack = req("slack-" + slackVolumes++, "directory").build();
+      try {
+        d.call(ControllerGrpcClient.CreateVolume, slack);
+      } catch (dev.csinode.grpc.GrpcCallException full) {
+        assertEquals(GrpcStatus.RESOURCE_EXHAUSTED, full.status(), "" + full);
+        return filler;
+      }
+    }
+    throw new AssertionError("the state log never ran out of space");
   }
 
   /** Regression: a stage or publish whose record could not be written left its mount (and loop device) behind. */
