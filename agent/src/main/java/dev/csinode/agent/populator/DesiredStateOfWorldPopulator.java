@@ -54,6 +54,7 @@ public final class DesiredStateOfWorldPopulator {
   private DesiredStateOfWorld last = DesiredStateOfWorld.EMPTY;
   private ClusterObjects lastObjects = ClusterObjects.EMPTY;
   private Map<String, String> lastProblems = Map.of();
+  private Map<String, String> lastRetries = Map.of();
 
   /** Resolves everything (no memory of earlier calls). */
   public static DesiredStateOfWorld populate(ClusterObjects objects) {
@@ -73,6 +74,14 @@ public final class DesiredStateOfWorldPopulator {
    * one pod's resolution and an identity check per pod. Not thread-safe: one caller (the volume manager's context).
    */
   public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems) {
+    return build(objects, claimProblems, Map.of());
+  }
+
+  /**
+   * @param claimRetries claims whose provisioning failed and is retried (from the provisioner), and how it stands:
+   *     their pods are waiting, not in error
+   */
+  public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems, Map<String, String> claimRetries) {
     // Only the kinds whose map is not the same instance as last time are looked up again for each pod.
     EnumSet<Lookups.Kind> changedKinds = EnumSet.noneOf(Lookups.Kind.class);
     if (objects.csiDrivers() != lastObjects.csiDrivers()) {
@@ -87,12 +96,13 @@ public final class DesiredStateOfWorldPopulator {
     if (objects.secrets() != lastObjects.secrets()) {
       changedKinds.add(Lookups.Kind.SECRET);
     }
-    if (!claimProblems.equals(lastProblems)) {
+    if (!claimProblems.equals(lastProblems) || !claimRetries.equals(lastRetries)) {
       changedKinds.add(Lookups.Kind.PROBLEM);
     }
     lastObjects = objects;
     lastProblems = claimProblems;
-    Lookups lookups = new Lookups(objects, claimProblems, null);
+    lastRetries = claimRetries;
+    Lookups lookups = new Lookups(objects, claimProblems, claimRetries, null);
     Set<String> changedPods = new HashSet<>();
     Set<String> touchedVolumes = new HashSet<>();
     objects.pods().forEach((podKey, pod) -> {
@@ -100,8 +110,8 @@ public final class DesiredStateOfWorldPopulator {
       if (c != null && c.pod() == pod && (changedKinds.isEmpty() || lookups.unchanged(c.deps(), changedKinds))) {
         return;
       }
-      Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
-      Cached next = new Cached(pod, recording.deps, resolvePod(pod, recording));
+      Lookups recording = new Lookups(objects, claimProblems, claimRetries, new ArrayList<>());
+      Cached next = new Cached(pod, recording.deps, resolvePodSafely(podKey, pod, recording));
       if (c != null) {
         unindex(podKey, c, touchedVolumes);
       }
@@ -207,6 +217,21 @@ public final class DesiredStateOfWorldPopulator {
     return new PodVolumes(r.uid(), r.podKey(), names, podVolumeNames, errors, r.waiting(), r.notHandled());
   }
 
+  /** {@link #resolvePod}, with anything unforeseen in the pod object made the pod's error: the other pods still count. */
+  private static PodResult resolvePodSafely(String podKey, Pod pod, Lookups objects) {
+    try {
+      return resolvePod(pod, objects);
+    } catch (RuntimeException e) {
+      String uid = pod.getMetadata() == null || pod.getMetadata().getUid() == null ? "" : pod.getMetadata().getUid();
+      return new PodResult(uid, podKey, List.of(), List.of("pod " + podKey + " cannot be evaluated: " + describe(e)), List.of(), List.of());
+    }
+  }
+
+  static String describe(Throwable e) {
+    String m = e.getMessage();
+    return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
+  }
+
   private static PodResult resolvePod(Pod pod, Lookups objects) {
     String podKey = ClusterObjects.key(pod);
     String uid = pod.getMetadata().getUid();
@@ -221,16 +246,21 @@ public final class DesiredStateOfWorldPopulator {
     Set<String> mounted = new HashSet<>();
     Set<String> devices = new HashSet<>();
     containers(pod).forEach(c -> {
-      if (c.getVolumeMounts() != null) {
-        c.getVolumeMounts().forEach(m -> mounted.add(m.getName()));
+      if (c != null && c.getVolumeMounts() != null) {
+        c.getVolumeMounts().forEach(m -> mounted.add(m == null ? null : m.getName()));
       }
-      if (c.getVolumeDevices() != null) {
-        c.getVolumeDevices().forEach(d -> devices.add(d.getName()));
+      if (c != null && c.getVolumeDevices() != null) {
+        c.getVolumeDevices().forEach(d -> devices.add(d == null ? null : d.getName()));
       }
     });
     List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
     var security = pod.getSpec() == null ? null : pod.getSpec().getSecurityContext();
-    for (Volume vol : volumes) {
+    for (int i = 0; i < volumes.size(); i++) {
+      Volume vol = volumes.get(i);
+      if (vol == null || vol.getName() == null || vol.getName().isEmpty()) {
+        errors.add("pod " + podKey + ": spec.volumes[" + i + "] " + (vol == null ? "is null" : "has no name"));
+        continue;
+      }
       if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
         continue; // the kubelet only mounts volumes a container uses
       }
@@ -246,6 +276,8 @@ public final class DesiredStateOfWorldPopulator {
             security == null ? null : security.getFsGroupChangePolicy()), where));
       } catch (ResolveException e) {
         (e.inProgress ? waiting : errors).add(e.getMessage());
+      } catch (RuntimeException e) {
+        errors.add(where + ": cannot be evaluated: " + describe(e)); // the pod's other volumes still count
       }
     }
     return new PodResult(uid, podKey, List.copyOf(mounts), List.copyOf(errors), List.copyOf(waiting), List.copyOf(notHandled));
@@ -262,11 +294,13 @@ public final class DesiredStateOfWorldPopulator {
 
     private final ClusterObjects objects;
     private final Map<String, String> problems;
+    private final Map<String, String> retries;
     final List<Dep> deps;
 
-    Lookups(ClusterObjects objects, Map<String, String> problems, List<Dep> deps) {
+    Lookups(ClusterObjects objects, Map<String, String> problems, Map<String, String> retries, List<Dep> deps) {
       this.objects = objects;
       this.problems = problems;
+      this.retries = retries;
       this.deps = deps;
     }
 
@@ -276,7 +310,8 @@ public final class DesiredStateOfWorldPopulator {
         case CLAIM -> objects.claims().get(key);
         case VOLUME -> objects.volumes().get(key);
         case SECRET -> objects.secrets().get(key);
-        case PROBLEM -> problems.get(key);
+        case PROBLEM -> problems.containsKey(key) ? "error: " + problems.get(key)
+            : retries.containsKey(key) ? "retry: " + retries.get(key) : null;
       };
     }
 
@@ -318,6 +353,7 @@ public final class DesiredStateOfWorldPopulator {
       return lookup(Kind.SECRET, namespace + "/" + name) != null;
     }
 
+    /** {@code error: <why>} (only a change of objects fixes it), {@code retry: <how it stands>}, or null. */
     String claimProblem(String key) {
       return (String) lookup(Kind.PROBLEM, key);
     }
@@ -390,8 +426,10 @@ public final class DesiredStateOfWorldPopulator {
     String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
     if (pvName == null || pvName.isEmpty()) {
       String why = objects.claimProblem(namespace + "/" + claimName);
+      boolean error = why != null && why.startsWith("error: ");
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
-          + (why == null ? " (provisioning)" : ": " + why), why == null);
+          + (why == null ? " (provisioning)" : error ? ": " + why.substring("error: ".length())
+              : " (provisioning; " + why.substring("retry: ".length()) + ")"), !error);
     }
     PersistentVolume pv = objects.volume(pvName);
     if (pv == null) {

@@ -11,17 +11,18 @@ import java.util.Map;
 
 /**
  * The agent's status as the API serves it and {@code status -o json} prints it. {@code unmanagedMounts} and
- * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync).
+ * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync); {@code provisioning}: claims the
+ * agent provisions for and the PersistentVolumes it made.
  */
 public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers,
                            List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                            List<String> manifestErrors, List<String> unmanagedMounts,
-                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
+                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, ProvisioningStatus provisioning) {
 
   public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins, DriverRegistry registry,
                                 List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                                 List<String> manifestErrors, List<String> unmanagedMounts,
-                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
+                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, ProvisioningStatus provisioning) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
       RegisteredDriver d = p.state().equals("registered") ? registry.get(p.driverName()).orElse(null) : null;
@@ -33,6 +34,7 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
             p.socketPath(), null, p.nextRetryAtMillis() > 0 ? Instant.ofEpochMilli(p.nextRetryAtMillis()).toString() : null));
       }
     }
-    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories);
+    return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories,
+        provisioning);
   }
 }
