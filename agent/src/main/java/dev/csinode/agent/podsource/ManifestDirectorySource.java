@@ -139,6 +139,11 @@ public final class ManifestDirectorySource implements AutoCloseable {
     return o;
   }
 
+  /** Lines logged about bad files: one per file when its errors appear or change, not one per error per change. */
+  public synchronized long problemLines() {
+    return errorLog.lines();
+  }
+
   @Override
   public void close() {
     try {
