@@ -485,14 +485,15 @@ public final class Provisioner {
     if (inFlight.contains(name)) {
       return;
     }
-    // Checked before a creation slot is taken: a claim that cannot make a request never holds one.
-    Creation creation = creation(key, name, c, sc);
-    noProblem(key);
+    // Before the request is built: a thousand claims in backoff cost a lookup each per evaluation, no more.
     var backoff = retries.waiting(CREATE + key);
     if (backoff.isPresent()) {
       retryAt(backoff.get().notBeforeMillis());
       return;
     }
+    // Checked before a creation slot is taken: a claim that cannot make a request never holds one.
+    Creation creation = creation(key, name, c, sc);
+    noProblem(key);
     if (creating >= MAX_CONCURRENT_CREATES) {
       // Started as soon as a creation finishes, if the claim is still wanted then.
       waitingForSlot.putIfAbsent(name, () -> {

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Garbage objects among good ones, through every evaluation stage (manifest parsing, claim binding,
+ * The provisioner with a real gRPC driver double and the populator, without mounts. Garbage objects among good
+ * ones, through every evaluation stage (manifest parsing, claim binding,
  * provisioning through a real gRPC driver double, the populator resolving pods): the good pods still get their
  * volumes, the bad objects get errors naming them, and no creation slot is left taken.
  */
@@ -280,6 +281,49 @@ class ProvisionerIsolationTest {
     eventually(() -> goodPodsResolved(1, Provisioner.MAX_CONCURRENT_CREATES + 19), () -> "" + provisioner.status().claims());
     String pod = "default/good-1";
     assertTrue(desired.get().pods().get(pod).errors().isEmpty());
+  }
+
+  /**
+   * B12 at the unit level: a release waits while the volume is in use, the explicit deletion is refused while a claim
+   * is bound or a pod uses it, and a claim that comes back before the deletion takes its volume back.
+   */
+  @Test
+  void releasedVolumesWaitForTheirPodsAndExplicitDeletionsAreRefusedWhileUsed() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean used = new java.util.concurrent.atomic.AtomicBoolean(true);
+    context.runOnContext(v -> provisioner.inUse(pv -> used.get()));
+    List<HasMetadata> withClaim = new ArrayList<>(ManifestParser.parse(Path.of("good.yaml"), GOOD + "---\n" + goodClaimAndPod(1)).objects());
+    context.runOnContext(v -> provisioner.update(ClusterObjects.of(withClaim, List.of())));
+    eventually(() -> goodPodsResolved(1, 1), () -> "" + provisioner.status());
+    String pv = provisioner.status().volumes().get(0).name();
+    assertEquals("Bound", provisioner.status().volumes().get(0).phase());
+    assertTrue(refusal(pv).contains("is bound to claim default/good-1"), refusal(pv));
+
+    // The claim and its pod go; a pod still has it mounted: released, recorded, not deleted.
+    List<HasMetadata> without = withClaim.stream().filter(o -> !o.getMetadata().getName().equals("good-1")).toList();
+    context.runOnContext(v -> provisioner.update(ClusterObjects.of(without, List.of())));
+    eventually(() -> !provisioner.status().volumes().isEmpty() && provisioner.status().volumes().get(0).reason().contains("once no pod uses it"),
+        () -> "" + provisioner.status());
+    assertTrue(refusal(pv).contains("is in use"), refusal(pv));
+    assertEquals(List.of(), driver.deletes);
+
+    // The claim comes back before the deletion: bound again, nothing deleted.
+    context.runOnContext(v -> provisioner.update(ClusterObjects.of(withClaim, List.of())));
+    eventually(() -> provisioner.status().volumes().get(0).phase().equals("Bound"), () -> "" + provisioner.status());
+    assertEquals(List.of(), driver.deletes);
+
+    // It goes again and the pod lets go: deleted.
+    context.runOnContext(v -> provisioner.update(ClusterObjects.of(without, List.of())));
+    eventually(() -> provisioner.status().volumes().get(0).phase().equals("Released"), () -> "" + provisioner.status());
+    used.set(false);
+    eventually(() -> provisioner.status().volumes().isEmpty() && driver.deletes.size() == 1, () -> "" + provisioner.status());
+    assertTrue(refusal(pv).contains("no PersistentVolume " + pv), refusal(pv));
+  }
+
+  private String refusal(String pv) {
+    var done = new java.util.concurrent.CompletableFuture<String>();
+    context.runOnContext(v -> provisioner.delete(pv).onComplete(ar -> done.complete(ar.succeeded() ? "deleted"
+        : ((Provisioner.DeleteRefused) ar.cause()).reason() + ": " + ar.cause().getMessage())));
+    return done.orTimeout(10, TimeUnit.SECONDS).join();
   }
 
   private boolean idle() {
