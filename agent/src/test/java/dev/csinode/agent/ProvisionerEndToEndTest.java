@@ -254,6 +254,9 @@ class ProvisionerEndToEndTest extends AgentFixture {
     assertTrue(hasSample(scrape(), "csi_node_agent_released_volumes", "} 1.0") || scrape().contains("csi_node_agent_released_volumes 1.0"),
         scrape());
 
+    var listed = cli("pv", "get");
+    assertTrue(listed.exitValue == 0 && listed.output.lines().anyMatch(l -> l.startsWith(pv) && l.contains("Released")
+        && l.contains("default/lost")), listed.output);
     assertEquals(0, cli("pv", "delete", pv).exitValue);
     assertEquals(0, driverVolumeCount());
     eventually(() -> provisionedRecords().isEmpty(), () -> "" + provisionedRecords());
