@@ -310,8 +310,8 @@ public final class DesiredStateOfWorldPopulator {
         case CLAIM -> objects.claims().get(key);
         case VOLUME -> objects.volumes().get(key);
         case SECRET -> objects.secrets().get(key);
-        case PROBLEM -> problems.containsKey(key) ? "error: " + problems.get(key)
-            : retries.containsKey(key) ? "retry: " + retries.get(key) : null;
+        case PROBLEM -> problems.containsKey(key) ? new ClaimProblem(problems.get(key), false)
+            : retries.containsKey(key) ? new ClaimProblem(retries.get(key), true) : null;
       };
     }
 
@@ -353,13 +353,16 @@ public final class DesiredStateOfWorldPopulator {
       return lookup(Kind.SECRET, namespace + "/" + name) != null;
     }
 
-    /** {@code error: <why>} (only a change of objects fixes it), {@code retry: <how it stands>}, or null. */
-    String claimProblem(String key) {
-      return (String) lookup(Kind.PROBLEM, key);
+    /** Why a claim has no volume yet (from the provisioner), or null while it is simply being provisioned. */
+    ClaimProblem claimProblem(String key) {
+      return (ClaimProblem) lookup(Kind.PROBLEM, key);
     }
   }
 
   record Resolved(VolumeSpec spec, boolean readOnly) {}
+
+  /** Why a claim is not provisioned: an error only a change of objects fixes, or a failure being retried. */
+  record ClaimProblem(String text, boolean retrying) {}
 
   static final class ResolveException extends Exception {
     /** Something the agent is doing will resolve it (a claim being provisioned): not an error to report. */
@@ -425,11 +428,10 @@ public final class DesiredStateOfWorldPopulator {
         new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
     String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
     if (pvName == null || pvName.isEmpty()) {
-      String why = objects.claimProblem(namespace + "/" + claimName);
-      boolean error = why != null && why.startsWith("error: ");
+      ClaimProblem why = objects.claimProblem(namespace + "/" + claimName);
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
-          + (why == null ? " (provisioning)" : error ? ": " + why.substring("error: ".length())
-              : " (provisioning; " + why.substring("retry: ".length()) + ")"), !error);
+          + (why == null ? " (provisioning)" : why.retrying() ? " (provisioning; " + why.text() + ")" : ": " + why.text()),
+          why == null || why.retrying());
     }
     PersistentVolume pv = objects.volume(pvName);
     if (pv == null) {
