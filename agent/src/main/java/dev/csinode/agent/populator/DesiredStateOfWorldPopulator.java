@@ -404,7 +404,7 @@ public final class DesiredStateOfWorldPopulator {
     if (!KubeletLayout.isValidName(vol.getName())) {
       throw new ResolveException(where + ": the volume name is not usable as a directory name");
     }
-    CSIDriver d = objects.driver(driver);
+    CSIDriver d = withSpec(objects.driver(driver), where);
     List<String> modes = d == null || d.getSpec().getVolumeLifecycleModes() == null ? List.of("Persistent") : d.getSpec().getVolumeLifecycleModes();
     if (!modes.contains("Ephemeral")) {
       throw new ResolveException(where + ": inline CSI volumes of driver " + driver + " need a CSIDriver object named "
@@ -416,7 +416,7 @@ public final class DesiredStateOfWorldPopulator {
     VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueInlineVolumeName(uid, vol.getName()), driver,
         KubeletLayout.inlineVolumeHandle(uid, vol.getName()), vol.getName(), true, false,
         csi.getFsType() == null ? "" : csi.getFsType(), List.of(), "ReadWriteOnce",
-        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), null, publishSecret,
+        noNulls(csi.getVolumeAttributes(), where + ": csi.volumeAttributes"), null, publishSecret,
         false, podInfoOnMount(d), fsGroupPolicy(d), null, null);
     checkSecret(publishSecret, objects, where + ": csi.nodePublishSecretRef");
     return new Resolved(spec, Boolean.TRUE.equals(csi.getReadOnly()));
@@ -461,7 +461,7 @@ public final class DesiredStateOfWorldPopulator {
       throw new ResolveException(where + ": PersistentVolume " + pvName + " has volumeMode " + (block ? "Block" : "Filesystem")
           + " but the pod uses it " + (asDevice ? "in volumeDevices" : "in volumeMounts"));
     }
-    CSIDriver d = objects.driver(csi.getDriver());
+    CSIDriver d = withSpec(objects.driver(csi.getDriver()), where);
     VolumeSpec.SecretRef stage = ref(csi.getNodeStageSecretRef());
     VolumeSpec.SecretRef publish = ref(csi.getNodePublishSecretRef());
     checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
@@ -469,12 +469,44 @@ public final class DesiredStateOfWorldPopulator {
     List<String> modes = pv.getSpec().getAccessModes() == null ? List.of() : pv.getSpec().getAccessModes();
     VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueVolumeName(csi.getDriver(), csi.getVolumeHandle()), csi.getDriver(),
         csi.getVolumeHandle(), pvName, false, block, csi.getFsType() == null ? "" : csi.getFsType(),
-        pv.getSpec().getMountOptions() == null ? List.of() : pv.getSpec().getMountOptions(),
-        modes.isEmpty() ? "" : modes.get(0),
-        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), stage, publish,
+        noNulls(pv.getSpec().getMountOptions(), where + ": PersistentVolume " + pvName + " spec.mountOptions"),
+        modes.isEmpty() || modes.get(0) == null ? "" : modes.get(0),
+        noNulls(csi.getVolumeAttributes(), where + ": PersistentVolume " + pvName + " spec.csi.volumeAttributes"), stage, publish,
         d == null || d.getSpec().getAttachRequired() == null || d.getSpec().getAttachRequired(),
         podInfoOnMount(d), fsGroupPolicy(d), pvName, namespace + "/" + claimName);
     return new Resolved(spec, readOnly || Boolean.TRUE.equals(csi.getReadOnly()));
+  }
+
+  private static CSIDriver withSpec(CSIDriver d, String where) throws ResolveException {
+    if (d != null && d.getSpec() == null) {
+      throw new ResolveException(where + ": CSIDriver " + d.getMetadata().getName() + " has no spec");
+    }
+    return d;
+  }
+
+  /** The map, or empty for none; a null key or value is an error naming the field (CSI has no null strings). */
+  private static Map<String, String> noNulls(Map<String, String> m, String field) throws ResolveException {
+    if (m == null) {
+      return Map.of();
+    }
+    for (var e : m.entrySet()) {
+      if (e.getKey() == null || e.getValue() == null) {
+        throw new ResolveException(field + "." + e.getKey() + " has no value");
+      }
+    }
+    return m;
+  }
+
+  private static List<String> noNulls(List<String> l, String field) throws ResolveException {
+    if (l == null) {
+      return List.of();
+    }
+    for (int i = 0; i < l.size(); i++) {
+      if (l.get(i) == null) {
+        throw new ResolveException(field + "[" + i + "] is null");
+      }
+    }
+    return l;
   }
 
   private static void validDriver(String driver, String field) throws ResolveException {

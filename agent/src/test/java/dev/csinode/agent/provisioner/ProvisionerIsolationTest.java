@@ -88,7 +88,7 @@ class ProvisionerIsolationTest {
       apiVersion: storage.k8s.io/v1
       kind: CSIDriver
       metadata: {name: fuzz.example.com}
-      spec: {attachRequired: false}
+      spec: {attachRequired: false, volumeLifecycleModes: [Persistent, Ephemeral]}
       """;
 
   static String goodClaimAndPod(int i) {
@@ -125,7 +125,12 @@ class ProvisionerIsolationTest {
         - {name: data, persistentVolumeClaim: {claimName: bad-claim, readOnly: false}}
         - {name: eph, ephemeral: {volumeClaimTemplate: {spec: {storageClassName: good, accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Mi}}}}}}
         - {name: inline, csi: {driver: fuzz.example.com, fsType: ext4, volumeAttributes: {a: b}, nodePublishSecretRef: {name: bad-secret}}}
-        - {name: dev, persistentVolumeClaim: {claimName: bad-claim}}
+        - {name: dev, persistentVolumeClaim: {claimName: bad-bound}}
+      ---
+      apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata: {name: bad-bound, namespace: default}
+      spec: {volumeName: bad-pv, accessModes: [ReadWriteOnce], volumeMode: Block, resources: {requests: {storage: 1Mi}}}
       ---
       apiVersion: storage.k8s.io/v1
       kind: StorageClass
@@ -141,7 +146,8 @@ class ProvisionerIsolationTest {
       spec:
         capacity: {storage: 1Mi}
         accessModes: [ReadWriteOnce]
-        claimRef: {namespace: default, name: bad-claim}
+        claimRef: {namespace: default, name: bad-bound}
+        volumeMode: Block
         mountOptions: [ro]
         csi: {driver: fuzz.example.com, volumeHandle: h, fsType: ext4, volumeAttributes: {a: b}, nodeStageSecretRef: {name: bad-secret, namespace: default}}
       ---
@@ -213,7 +219,10 @@ class ProvisionerIsolationTest {
     }
   }
 
-  /** A garbage object of each template, renamed {@code bad-<i>-...} so that no two collide. */
+  /**
+   * {@code count} groups of every template, renamed {@code bad-<i>-...} so that no two groups collide, each group
+   * with one or two of its objects mutated: the others are sound, so the mutated one is met deep in the stages.
+   */
   static String garbageDocs(Random r, int count) throws Exception {
     List<JsonNode> templates = new ArrayList<>();
     try (var it = YAML.readerFor(JsonNode.class).<JsonNode>readValues(TEMPLATES)) {
@@ -221,9 +230,14 @@ class ProvisionerIsolationTest {
     }
     StringBuilder out = new StringBuilder();
     for (int i = 0; i < count; i++) {
-      String text = JSON.writeValueAsString(templates.get(r.nextInt(templates.size())))
-          .replace("bad-", "bad-" + i + "-").replace("11111111-0000-4000-8000-000000000000", "11111111-0000-4000-8000-%012d".formatted(i));
-      out.append(JSON.writeValueAsString(mutate(JSON.readTree(text), r))).append("\n---\n");
+      int first = r.nextInt(templates.size());
+      int second = r.nextInt(templates.size());
+      for (int t = 0; t < templates.size(); t++) {
+        String text = JSON.writeValueAsString(templates.get(t))
+            .replace("bad-", "bad-" + i + "-").replace("11111111-0000-4000-8000-000000000000", "11111111-0000-4000-8000-%012d".formatted(i));
+        JsonNode doc = JSON.readTree(text);
+        out.append(JSON.writeValueAsString(t == first || t == second ? mutate(doc, r) : doc)).append("\n---\n");
+      }
     }
     return out.toString();
   }
@@ -235,7 +249,7 @@ class ProvisionerIsolationTest {
       List<HasMetadata> objects = new ArrayList<>();
       List<String> errors = new ArrayList<>();
       // Garbage first, so that it takes the creation slots before the good claims could.
-      for (String text : List.of(garbageDocs(r, 150), GOOD)) {
+      for (String text : List.of(garbageDocs(r, 120), GOOD)) {
         ManifestParser.Result parsed = ManifestParser.parse(Path.of("fuzz-" + seed + ".yaml"), text);
         objects.addAll(parsed.objects());
         errors.addAll(parsed.errors());
@@ -249,6 +263,10 @@ class ProvisionerIsolationTest {
       long s = seed;
       eventually(() -> goodPodsResolved(goodFrom), () -> "seed " + s + ": " + goodPods(goodFrom) + "; uncaught: " + uncaught);
       assertEquals(List.of(), uncaught, "nothing escapes the stages");
+      // The garbage reached the late stages too: some bad pods got as far as a volume, others have errors.
+      long badWithVolumes = desired.get().pods().keySet().stream().filter(k -> k.contains("bad-")
+          && !desired.get().pods().get(k).uniqueNames().isEmpty()).count();
+      assertTrue(badWithVolumes > 0, "seed " + s + ": no garbage pod got as far as its volumes");
       eventually(() -> idle(), () -> "seed " + s + ": creations still in flight: " + provisioner.status().claims());
     }
   }
