@@ -206,8 +206,8 @@ class ProvisionerEndToEndTest extends AgentFixture {
     Files.delete(manifests.resolve("claim.yaml"));
     eventually(() -> provisionedRecordValues().getOrDefault(pv, "").contains("\"phase\":\"Released\""),
         () -> "the release is not on record: " + provisionedRecordValues());
-    assertTrue(agent.status().provisioning().volumes().get(0).reason().contains("deleted once driver reclaim.example.com is registered"),
-        "" + agent.status().provisioning());
+    eventually(() -> agent.status().provisioning().volumes().get(0).reason().contains("deleted once driver reclaim.example.com is registered"),
+        () -> "" + agent.status().provisioning());
 
     // The agent goes before the driver is back; the next one deletes the volume as soon as it can.
     Await.result(agent.stop());
