@@ -161,7 +161,7 @@ public final class Agent implements AgentApi {
   public StatusReport status() {
     var housekeeping = volumes.reconciler().snapshot();
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), volumes.pods(),
-        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans())
+        volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans(), volumes.provisioning())
         .withDegradedRecords(RecordLog.degraded(config.rootDir()));
   }
 
@@ -223,6 +223,21 @@ public final class Agent implements AgentApi {
   @Override
   public Future<Object> orphans(boolean remove) {
     return volumes.orphans(remove).map(list -> list);
+  }
+
+  @Override
+  public Object persistentVolumes() {
+    return java.util.Map.of("items", volumes.provisioning().volumes());
+  }
+
+  @Override
+  public Future<Object> deletePersistentVolume(String name) {
+    return volumes.deleteProvisionedVolume(name).<Object>map(done -> java.util.Map.of("deleted", name, "message", done)).recover(err ->
+        Future.failedFuture(err instanceof dev.csinode.agent.provisioner.Provisioner.DeleteRefused r ? new ApiException(switch (r.reason()) {
+          case NOT_FOUND -> 404;
+          case CONFLICT -> 409;
+          case UNAVAILABLE -> 503;
+        }, r.getMessage()) : err));
   }
 
   /** The metrics port, or -1 when metrics are off. */

@@ -108,12 +108,12 @@ public final class VolumeManager {
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects, journal);
     this.reconciler = new Reconciler(vertx, context, layout, asw, executor, operations, options.resyncInterval(),
         driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L), options.removeOrphans());
-    this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, effective -> {
+    this.provisioner = new Provisioner(vertx, stateDir, drivers, csi, options.backoffInitial(), options.backoffMax(), effective -> {
       if (draining) {
         return;
       }
       objects = effective;
-      reconciler.update(populator.build(effective, provisioner().errors()));
+      reconciler.update(populator.build(effective, provisioner().errors(), provisioner().retrying()));
     });
     provisioner.inUse(pv -> {
       String unique = KubeletLayout.uniqueVolumeName(pv.getSpec().getCsi().getDriver(), pv.getSpec().getCsi().getVolumeHandle());
@@ -133,10 +133,6 @@ public final class VolumeManager {
         reconciler.reconcileNow();
       }
     }));
-  }
-
-  private Provisioner provisioner() {
-    return provisioner;
   }
 
   /**
@@ -198,6 +194,31 @@ public final class VolumeManager {
   /** Must be called before {@link #start()}: the executor belongs to the reconciler's context afterwards. */
   public void observeOperations(OperationExecutor.Observer observer) {
     executor.observe(observer);
+    provisioner.observe(observer);
+  }
+
+  /** Claims being provisioned and the PersistentVolumes the agent provisioned (Bound or Released). */
+  public dev.csinode.agent.status.ProvisioningStatus provisioning() {
+    return provisioner.status();
+  }
+
+  /** The provisioner, for the driver-availability hook ({@link Provisioner#driverAvailable}); use on {@link #context()}. */
+  public Provisioner provisioner() {
+    return provisioner;
+  }
+
+  public Context context() {
+    return context;
+  }
+
+  /**
+   * Deletes a provisioned volume whose claim is gone ({@code csi-node-agent pv delete}); fails with
+   * {@link Provisioner.DeleteRefused} while it is bound or in use.
+   */
+  public Future<String> deleteProvisionedVolume(String name) {
+    io.vertx.core.Promise<String> done = io.vertx.core.Promise.promise();
+    context.runOnContext(v -> provisioner.delete(name).onComplete(done));
+    return done.future();
   }
 
   /** Stops reconciling; completes when no housekeeping pass is left reading the root. Mounts stay. */

@@ -28,6 +28,15 @@ public interface AgentApi {
    */
   Future<Object> orphans(boolean remove);
 
+  /** The PersistentVolumes the agent provisioned, Bound or Released ({@code items}). */
+  Object persistentVolumes();
+
+  /**
+   * Deletes a PersistentVolume the agent provisioned, and its volume; fails with 404 when there is none, 409 while a
+   * claim is bound to it or a pod uses it, 503 when its driver is not registered.
+   */
+  Future<Object> deletePersistentVolume(String name);
+
   /** What apply did: objects stored ({@code Kind namespace/name}) and problems found in the manifest. */
   record ApplyResult(java.util.List<String> applied, java.util.List<String> errors) {}
 

@@ -29,6 +29,8 @@ import java.util.Map;
  *       {@code DELETE /v1/objects/<Kind>/<namespace>/<name>} (namespace {@code _} for cluster-scoped kinds)</li>
  *   <li>{@code GET /v1/orphans}: orphaned pod directories and what a cleanup would do (dry run);
  *       {@code POST /v1/orphans/cleanup} removes those that can go now</li>
+ *   <li>{@code GET /v1/persistentvolumes}: the volumes the agent provisioned; {@code DELETE /v1/persistentvolumes/<name>}
+ *       deletes one no claim is bound to and no pod uses</li>
  * </ul>
  */
 public final class AgentApiServer {
@@ -134,6 +136,16 @@ public final class AgentApiServer {
             fail(req, new AgentApi.ApiException(503, ar.cause().getMessage()));
           }
         });
+      } else if (req.path().equals("/v1/persistentvolumes") && req.method() == HttpMethod.GET) {
+        reply(req, 200, api.persistentVolumes());
+      } else if (parts.length == 4 && parts[1].equals("v1") && parts[2].equals("persistentvolumes") && req.method() == HttpMethod.DELETE) {
+        api.deletePersistentVolume(parts[3]).onComplete(ar -> {
+          if (ar.succeeded()) {
+            reply(req, 200, ar.result());
+          } else {
+            fail(req, ar.cause());
+          }
+        });
       } else if (parts.length == 5 && parts[1].equals("v1") && parts[2].equals("pods")) {
         String ns = parts[3];
         String name = parts[4];
@@ -164,7 +176,7 @@ public final class AgentApiServer {
       } else {
         reply(req, 404, Map.of("error", "no such endpoint: " + req.method() + " " + req.path()
             + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>, DELETE /v1/objects/<Kind>/<namespace>/<name>, GET /v1/orphans, "
-            + "POST /v1/orphans/cleanup"));
+            + "POST /v1/orphans/cleanup, GET /v1/persistentvolumes, DELETE /v1/persistentvolumes/<name>"));
       }
     } catch (RuntimeException e) {
       fail(req, e);

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code scripts/csi-node-agent}: one binary, one subcommand per role. */
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
-    subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
+    subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, PvCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
         DemoCommand.class, DriverDemoCommand.class, DriverBenchmark.class,
         dev.csinode.agent.bench.VolumeManagerBenchmark.class})
 public final class Main implements Runnable {

@@ -69,6 +69,16 @@ public final class StatusCommand implements Callable<Integer> {
       System.out.println();
       print(pods);
     }
+    for (JsonNode c : report.path("provisioning").path("claims")) {
+      System.out.println("claim " + c.path("claim").asText() + ": " + c.path("state").asText()
+          + (c.path("lastError").isTextual() ? ": " + c.path("lastError").asText() : "")
+          + (c.path("nextRetryAt").isTextual() ? " (retry " + c.path("nextRetryAt").asText() + ")" : ""));
+    }
+    for (JsonNode v : report.path("provisioning").path("volumes")) {
+      if (v.path("phase").asText().equals("Released")) {
+        System.out.println("PersistentVolume " + v.path("name").asText() + " Released: " + v.path("reason").asText());
+      }
+    }
     for (JsonNode e : report.path("manifestErrors")) {
       line("manifest error: " + e.asText());
     }

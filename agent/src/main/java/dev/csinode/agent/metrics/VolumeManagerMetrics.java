@@ -56,6 +56,20 @@ public final class VolumeManagerMetrics {
         .help("Orphaned pod directories the last housekeeping pass kept (something mounted below, or files the agent did not create)")
         .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().stream().filter(o -> o.action().equals("keep")).count()))
         .register(registry);
+    GaugeWithCallback.builder().name("csi_node_agent_provisioning_claims")
+        .help("Claims the agent provisions for that have no volume yet, by state: provisioning, failed (retried with backoff), "
+            + "error (needs a change of objects)")
+        .labelNames("state")
+        .callback(cb -> {
+          Map<String, Integer> byState = new HashMap<>(Map.of("provisioning", 0, "failed", 0, "error", 0));
+          vm.provisioning().claims().forEach(c -> byState.merge(c.state(), 1, Integer::sum));
+          byState.forEach((state, n) -> cb.call(n, state));
+        }).register(registry);
+    GaugeWithCallback.builder().name("csi_node_agent_released_volumes")
+        .help("Provisioned volumes whose claim is gone (Released): deleted per reclaimPolicy when the agent saw the claim go, "
+            + "else kept until `csi-node-agent pv delete`")
+        .callback(cb -> cb.call(vm.provisioning().volumes().stream().filter(v -> v.phase().equals("Released")).count()))
+        .register(registry);
     GaugeWithCallback.builder().name("csi_node_agent_unmanaged_mounts")
         .help("Mounts in the agent's pod and staging directories that it did not make (reported, never touched)")
         .callback(cb -> cb.call(vm.reconciler().snapshot().unmanagedMounts().size())).register(registry);

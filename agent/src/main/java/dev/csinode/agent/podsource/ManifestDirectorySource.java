@@ -31,6 +31,8 @@ public final class ManifestDirectorySource implements AutoCloseable {
   private final Context context;
   private final Handler<ClusterObjects> listener;
   private final Map<Path, ManifestParser.Result> files = new TreeMap<>();
+  /** A file's errors are logged when they appear or change, not at every change of the directory. */
+  private final dev.csinode.agent.util.LogOnce errorLog = new dev.csinode.agent.util.LogOnce((file, errors) -> LOG.warn("manifest: {}", errors));
   private WatchService watch;
   private Thread thread;
 
@@ -69,23 +71,33 @@ public final class ManifestDirectorySource implements AutoCloseable {
       } catch (InterruptedException | ClosedWatchServiceException e) {
         return;
       }
-      synchronized (this) {
-        for (WatchEvent<?> e : key.pollEvents()) {
-          if (e.kind() == StandardWatchEventKinds.OVERFLOW) {
-            rescan();
-            continue;
-          }
-          Path f = dir.resolve((Path) e.context());
-          if (isManifest(f)) {
-            files.put(f, ManifestParser.parse(f));
-          } else {
-            files.remove(f);
-          }
+      try {
+        changed(key);
+      } catch (RuntimeException e) {
+        // Whatever one change did, the watcher goes on: else no later edit would ever be seen.
+        synchronized (this) {
+          errorLog.log("watcher", "handling a change in " + dir + " failed: " + e);
         }
         key.reset();
-        publish();
       }
     }
+  }
+
+  private synchronized void changed(WatchKey key) {
+    for (WatchEvent<?> e : key.pollEvents()) {
+      if (e.kind() == StandardWatchEventKinds.OVERFLOW) {
+        rescan();
+        continue;
+      }
+      Path f = dir.resolve((Path) e.context());
+      if (isManifest(f)) {
+        files.put(f, ManifestParser.parse(f));
+      } else {
+        files.remove(f);
+      }
+    }
+    key.reset();
+    publish();
   }
 
   private void rescan() {
@@ -103,8 +115,13 @@ public final class ManifestDirectorySource implements AutoCloseable {
     files.values().forEach(r -> {
       r.objects().forEach(o -> objects.add(assignUidIfMissing(o)));
       errors.addAll(r.errors());
+      if (r.errors().isEmpty()) {
+        errorLog.resolved(r.file().toString());
+      } else {
+        errorLog.log(r.file().toString(), String.join("; ", r.errors()));
+      }
     });
-    errors.forEach(err -> LOG.warn("manifest: {}", err));
+    errorLog.retain(k -> k.equals("watcher") || files.containsKey(Path.of(k)));
     ClusterObjects snapshot = ClusterObjects.of(objects, errors);
     context.runOnContext(v -> listener.handle(snapshot));
   }
@@ -120,6 +137,11 @@ public final class ManifestDirectorySource implements AutoCloseable {
           .getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString());
     }
     return o;
+  }
+
+  /** Lines logged about bad files: one per file when its errors appear or change, not one per error per change. */
+  public synchronized long problemLines() {
+    return errorLog.lines();
   }
 
   @Override

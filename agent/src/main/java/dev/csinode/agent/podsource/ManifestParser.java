@@ -109,6 +109,10 @@ public final class ManifestParser {
         return;
       }
       objects.add(o);
+      if (o instanceof PersistentVolumeClaim c) {
+        storageRequestProblem(c).ifPresent(p -> errors.add(where + ": PersistentVolumeClaim " + ClusterObjects.key(c)
+            + " spec.resources.requests.storage " + p));
+      }
     } catch (RuntimeException e) {
       errors.add(where + ": " + kind + " does not match the Kubernetes schema: " + firstLine(e.getMessage()));
     }
@@ -141,6 +145,24 @@ public final class ManifestParser {
       }
     }
     return firstLine(e.getMessage());
+  }
+
+  /**
+   * What is wrong with a claim's storage request, if anything. Reported here with the file; the claim is still
+   * kept, and the provisioner gives it the same error, so its pods say why they wait.
+   */
+  static java.util.Optional<String> storageRequestProblem(PersistentVolumeClaim c) {
+    var req = c.getSpec() == null || c.getSpec().getResources() == null ? null : c.getSpec().getResources().getRequests();
+    var q = req == null ? null : req.get("storage");
+    if (q == null) {
+      return java.util.Optional.empty();
+    }
+    try {
+      dev.csinode.agent.provisioner.Quantities.bytes((q.getAmount() == null ? "" : q.getAmount()) + (q.getFormat() == null ? "" : q.getFormat()));
+      return java.util.Optional.empty();
+    } catch (IllegalArgumentException e) {
+      return java.util.Optional.of(e.getMessage());
+    }
   }
 
   private static String firstLine(String s) {

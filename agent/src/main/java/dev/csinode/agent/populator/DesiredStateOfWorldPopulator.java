@@ -65,6 +65,7 @@ public final class DesiredStateOfWorldPopulator {
   private DesiredStateOfWorld last = DesiredStateOfWorld.EMPTY;
   private ClusterObjects lastObjects = ClusterObjects.EMPTY;
   private Map<String, String> lastProblems = Map.of();
+  private Map<String, String> lastRetries = Map.of();
 
   /**
    * The pod (namespace/name) that held each uid before a restart, from the actual state: when other pods claim
@@ -92,6 +93,14 @@ public final class DesiredStateOfWorldPopulator {
    * one pod's resolution and an identity check per pod. Not thread-safe: one caller (the volume manager's context).
    */
   public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems) {
+    return build(objects, claimProblems, Map.of());
+  }
+
+  /**
+   * @param claimRetries claims whose provisioning failed and is retried (from the provisioner), and how it stands:
+   *     their pods are waiting, not in error
+   */
+  public DesiredStateOfWorld build(ClusterObjects objects, Map<String, String> claimProblems, Map<String, String> claimRetries) {
     // Only the kinds whose map is not the same instance as last time are looked up again for each pod.
     EnumSet<Lookups.Kind> changedKinds = EnumSet.noneOf(Lookups.Kind.class);
     if (objects.csiDrivers() != lastObjects.csiDrivers()) {
@@ -106,12 +115,13 @@ public final class DesiredStateOfWorldPopulator {
     if (objects.secrets() != lastObjects.secrets()) {
       changedKinds.add(Lookups.Kind.SECRET);
     }
-    if (!claimProblems.equals(lastProblems)) {
+    if (!claimProblems.equals(lastProblems) || !claimRetries.equals(lastRetries)) {
       changedKinds.add(Lookups.Kind.PROBLEM);
     }
     lastObjects = objects;
     lastProblems = claimProblems;
-    Lookups lookups = new Lookups(objects, claimProblems, null);
+    lastRetries = claimRetries;
+    Lookups lookups = new Lookups(objects, claimProblems, claimRetries, null);
     Set<String> changedPods = new HashSet<>();
     Set<String> touchedVolumes = new HashSet<>();
     Set<String> touchedUids = new HashSet<>();
@@ -121,8 +131,8 @@ public final class DesiredStateOfWorldPopulator {
       if (c != null && c.pod() == pod && (changedKinds.isEmpty() || lookups.unchanged(c.deps(), changedKinds))) {
         return;
       }
-      Lookups recording = new Lookups(objects, claimProblems, new ArrayList<>());
-      Cached next = new Cached(pod, recording.deps, resolvePod(pod, recording));
+      Lookups recording = new Lookups(objects, claimProblems, claimRetries, new ArrayList<>());
+      Cached next = new Cached(pod, recording.deps, resolvePodSafely(podKey, pod, recording));
       if (c != null) {
         if (indexed.remove(podKey)) {
           unindex(podKey, c, touchedVolumes);
@@ -285,6 +295,21 @@ public final class DesiredStateOfWorldPopulator {
     return new PodVolumes(r.uid(), r.podKey(), names, podVolumeNames, errors, r.waiting(), r.notHandled());
   }
 
+  /** {@link #resolvePod}, with anything unforeseen in the pod object made the pod's error: the other pods still count. */
+  private static PodResult resolvePodSafely(String podKey, Pod pod, Lookups objects) {
+    try {
+      return resolvePod(pod, objects);
+    } catch (RuntimeException e) {
+      String uid = pod.getMetadata() == null || pod.getMetadata().getUid() == null ? "" : pod.getMetadata().getUid();
+      return new PodResult(uid, podKey, List.of(), List.of("pod " + podKey + " cannot be evaluated: " + describe(e)), List.of(), List.of());
+    }
+  }
+
+  static String describe(Throwable e) {
+    String m = e.getMessage();
+    return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
+  }
+
   private static PodResult resolvePod(Pod pod, Lookups objects) {
     String podKey = ClusterObjects.key(pod);
     String uid = pod.getMetadata().getUid();
@@ -299,16 +324,21 @@ public final class DesiredStateOfWorldPopulator {
     Set<String> mounted = new HashSet<>();
     Set<String> devices = new HashSet<>();
     containers(pod).forEach(c -> {
-      if (c.getVolumeMounts() != null) {
-        c.getVolumeMounts().forEach(m -> mounted.add(m.getName()));
+      if (c != null && c.getVolumeMounts() != null) {
+        c.getVolumeMounts().forEach(m -> mounted.add(m == null ? null : m.getName()));
       }
-      if (c.getVolumeDevices() != null) {
-        c.getVolumeDevices().forEach(d -> devices.add(d.getName()));
+      if (c != null && c.getVolumeDevices() != null) {
+        c.getVolumeDevices().forEach(d -> devices.add(d == null ? null : d.getName()));
       }
     });
     List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
     var security = pod.getSpec() == null ? null : pod.getSpec().getSecurityContext();
-    for (Volume vol : volumes) {
+    for (int i = 0; i < volumes.size(); i++) {
+      Volume vol = volumes.get(i);
+      if (vol == null || vol.getName() == null || vol.getName().isEmpty()) {
+        errors.add("pod " + podKey + ": spec.volumes[" + i + "] " + (vol == null ? "is null" : "has no name"));
+        continue;
+      }
       if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
         continue; // the kubelet only mounts volumes a container uses
       }
@@ -324,6 +354,8 @@ public final class DesiredStateOfWorldPopulator {
             security == null ? null : security.getFsGroupChangePolicy()), where));
       } catch (ResolveException e) {
         (e.inProgress ? waiting : errors).add(e.getMessage());
+      } catch (RuntimeException e) {
+        errors.add(where + ": cannot be evaluated: " + describe(e)); // the pod's other volumes still count
       }
     }
     return new PodResult(uid, podKey, List.copyOf(mounts), List.copyOf(errors), List.copyOf(waiting), List.copyOf(notHandled));
@@ -340,11 +372,13 @@ public final class DesiredStateOfWorldPopulator {
 
     private final ClusterObjects objects;
     private final Map<String, String> problems;
+    private final Map<String, String> retries;
     final List<Dep> deps;
 
-    Lookups(ClusterObjects objects, Map<String, String> problems, List<Dep> deps) {
+    Lookups(ClusterObjects objects, Map<String, String> problems, Map<String, String> retries, List<Dep> deps) {
       this.objects = objects;
       this.problems = problems;
+      this.retries = retries;
       this.deps = deps;
     }
 
@@ -354,7 +388,8 @@ public final class DesiredStateOfWorldPopulator {
         case CLAIM -> objects.claims().get(key);
         case VOLUME -> objects.volumes().get(key);
         case SECRET -> objects.secrets().get(key);
-        case PROBLEM -> problems.get(key);
+        case PROBLEM -> problems.containsKey(key) ? new ClaimProblem(problems.get(key), false)
+            : retries.containsKey(key) ? new ClaimProblem(retries.get(key), true) : null;
       };
     }
 
@@ -396,12 +431,16 @@ public final class DesiredStateOfWorldPopulator {
       return lookup(Kind.SECRET, namespace + "/" + name) != null;
     }
 
-    String claimProblem(String key) {
-      return (String) lookup(Kind.PROBLEM, key);
+    /** Why a claim has no volume yet (from the provisioner), or null while it is simply being provisioned. */
+    ClaimProblem claimProblem(String key) {
+      return (ClaimProblem) lookup(Kind.PROBLEM, key);
     }
   }
 
   record Resolved(VolumeSpec spec, boolean readOnly) {}
+
+  /** Why a claim is not provisioned: an error only a change of objects fixes, or a failure being retried. */
+  record ClaimProblem(String text, boolean retrying) {}
 
   static final class ResolveException extends Exception {
     /** Something the agent is doing will resolve it (a claim being provisioned): not an error to report. */
@@ -459,7 +498,7 @@ public final class DesiredStateOfWorldPopulator {
     if (!KubeletLayout.isValidName(vol.getName())) {
       throw new ResolveException(where + ": the volume name is not usable as a directory name");
     }
-    CSIDriver d = objects.driver(driver);
+    CSIDriver d = withSpec(objects.driver(driver), where);
     List<String> modes = d == null || d.getSpec().getVolumeLifecycleModes() == null ? List.of("Persistent") : d.getSpec().getVolumeLifecycleModes();
     if (!modes.contains("Ephemeral")) {
       throw new ResolveException(where + ": inline CSI volumes of driver " + driver + " need a CSIDriver object named "
@@ -471,7 +510,7 @@ public final class DesiredStateOfWorldPopulator {
     VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueInlineVolumeName(uid, vol.getName()), driver,
         KubeletLayout.inlineVolumeHandle(uid, vol.getName()), vol.getName(), true, false,
         csi.getFsType() == null ? "" : csi.getFsType(), List.of(), "ReadWriteOnce",
-        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), null, publishSecret,
+        noNulls(csi.getVolumeAttributes(), where + ": csi.volumeAttributes"), null, publishSecret,
         false, podInfoOnMount(d), fsGroupPolicy(d), null, null);
     checkSecret(publishSecret, objects, where + ": csi.nodePublishSecretRef");
     return new Resolved(spec, Boolean.TRUE.equals(csi.getReadOnly()));
@@ -483,9 +522,10 @@ public final class DesiredStateOfWorldPopulator {
         new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
     String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
     if (pvName == null || pvName.isEmpty()) {
-      String why = objects.claimProblem(namespace + "/" + claimName);
+      ClaimProblem why = objects.claimProblem(namespace + "/" + claimName);
       throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
-          + (why == null ? " (provisioning)" : ": " + why), why == null);
+          + (why == null ? " (provisioning)" : why.retrying() ? " (provisioning; " + why.text() + ")" : ": " + why.text()),
+          why == null || why.retrying());
     }
     PersistentVolume pv = objects.volume(pvName);
     if (pv == null) {
@@ -515,7 +555,7 @@ public final class DesiredStateOfWorldPopulator {
       throw new ResolveException(where + ": PersistentVolume " + pvName + " has volumeMode " + (block ? "Block" : "Filesystem")
           + " but the pod uses it " + (asDevice ? "in volumeDevices" : "in volumeMounts"));
     }
-    CSIDriver d = objects.driver(csi.getDriver());
+    CSIDriver d = withSpec(objects.driver(csi.getDriver()), where);
     VolumeSpec.SecretRef stage = ref(csi.getNodeStageSecretRef());
     VolumeSpec.SecretRef publish = ref(csi.getNodePublishSecretRef());
     checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
@@ -523,12 +563,44 @@ public final class DesiredStateOfWorldPopulator {
     List<String> modes = pv.getSpec().getAccessModes() == null ? List.of() : pv.getSpec().getAccessModes();
     VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueVolumeName(csi.getDriver(), csi.getVolumeHandle()), csi.getDriver(),
         csi.getVolumeHandle(), pvName, false, block, csi.getFsType() == null ? "" : csi.getFsType(),
-        pv.getSpec().getMountOptions() == null ? List.of() : pv.getSpec().getMountOptions(),
-        modes.isEmpty() ? "" : modes.get(0),
-        csi.getVolumeAttributes() == null ? Map.of() : csi.getVolumeAttributes(), stage, publish,
+        noNulls(pv.getSpec().getMountOptions(), where + ": PersistentVolume " + pvName + " spec.mountOptions"),
+        modes.isEmpty() || modes.get(0) == null ? "" : modes.get(0),
+        noNulls(csi.getVolumeAttributes(), where + ": PersistentVolume " + pvName + " spec.csi.volumeAttributes"), stage, publish,
         d == null || d.getSpec().getAttachRequired() == null || d.getSpec().getAttachRequired(),
         podInfoOnMount(d), fsGroupPolicy(d), pvName, namespace + "/" + claimName);
     return new Resolved(spec, readOnly || Boolean.TRUE.equals(csi.getReadOnly()));
+  }
+
+  private static CSIDriver withSpec(CSIDriver d, String where) throws ResolveException {
+    if (d != null && d.getSpec() == null) {
+      throw new ResolveException(where + ": CSIDriver " + d.getMetadata().getName() + " has no spec");
+    }
+    return d;
+  }
+
+  /** The map, or empty for none; a null key or value is an error naming the field (CSI has no null strings). */
+  private static Map<String, String> noNulls(Map<String, String> m, String field) throws ResolveException {
+    if (m == null) {
+      return Map.of();
+    }
+    for (var e : m.entrySet()) {
+      if (e.getKey() == null || e.getValue() == null) {
+        throw new ResolveException(field + "." + e.getKey() + " has no value");
+      }
+    }
+    return m;
+  }
+
+  private static List<String> noNulls(List<String> l, String field) throws ResolveException {
+    if (l == null) {
+      return List.of();
+    }
+    for (int i = 0; i < l.size(); i++) {
+      if (l.get(i) == null) {
+        throw new ResolveException(field + "[" + i + "] is null");
+      }
+    }
+    return l;
   }
 
   private static void validDriver(String driver, String field) throws ResolveException {

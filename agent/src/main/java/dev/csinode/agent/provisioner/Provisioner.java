@@ -1,8 +1,11 @@
 package dev.csinode.agent.provisioner;
 
 import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.status.ProvisioningStatus;
 import dev.csinode.agent.util.FrozenMap;
+import dev.csinode.agent.util.LogOnce;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.mount.RecordLog;
 import dev.csinode.csi.v1.CapacityRange;
@@ -28,6 +31,8 @@ import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -46,9 +51,15 @@ import org.slf4j.LoggerFactory;
  * volume yet, gets a CreateVolume (named {@code pvc-<claim uid>}, so retries and restarts are idempotent) and
  * a PersistentVolume kept under {@code <state-dir>/provisioned.log}; the claim is then seen as bound to it.
  * Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod. When a claim seen
- * in this run goes and its volume is no longer in use, the volume is deleted (reclaimPolicy Delete, the default)
- * or kept (Retain). A claim not seen since start (the agent restarted with other manifests) never causes a
- * deletion: its volume stays until the claim comes back.
+ * in this run goes, its volume is Released, and that is recorded durably (the record's {@code status.phase}) before
+ * anything else; a released volume is deleted once no longer in use (reclaimPolicy Delete, the default, also after
+ * a restart) or kept (Retain). A claim not seen going (deleted while the agent was down, or the agent restarted
+ * with other manifests) never causes a deletion: its volume shows as Released in status and stays until the
+ * claim comes back or {@link #delete} is asked for it ({@code csi-node-agent pv delete NAME}).
+ *
+ * <p>Each claim is evaluated on its own: whatever is wrong with one (a malformed size, a null in a list, a
+ * StorageClass the driver cannot honour) is that claim's error, and the others proceed. Failed CreateVolume and
+ * DeleteVolume calls are retried with the volume operations' backoff, and a repeated error is logged once.
  *
  * <p>Sits between the pod source and the populator: {@link #update} takes the sources' objects and hands the
  * effective objects (claims bound, PVs added) downstream. Runs on the volume manager's context.
@@ -65,12 +76,18 @@ public final class Provisioner {
   private final DriverRegistry drivers;
   private final CsiNodeClient csi;
   private final Consumer<ClusterObjects> downstream;
-  /** A PersistentVolume this agent provisioned, and its claim's {@code namespace/name}. */
-  private record Provisioned(PersistentVolume pv, String claim) {
+  /**
+   * A PersistentVolume this agent provisioned, its claim's {@code namespace/name}, and whether its release (the
+   * claim seen going) is on record: then it is deleted per its reclaimPolicy, also after a restart.
+   */
+  private record Provisioned(PersistentVolume pv, String claim, boolean released) {
     Provisioned(PersistentVolume pv) {
-      this(pv, pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName());
+      this(pv, pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName(),
+          pv.getStatus() != null && RELEASED.equals(pv.getStatus().getPhase()));
     }
   }
+
+  static final String RELEASED = "Released";
 
   /** By PersistentVolume name. */
   private final Map<String, Provisioned> provisioned = new HashMap<>();
@@ -116,12 +133,30 @@ public final class Provisioner {
   /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
   private final Set<String> seenClaims = new HashSet<>();
   private boolean sourcesReady;
+  /** Claims that only a change of objects can get provisioned, and why, by {@code namespace/name}. */
   private final Map<String, String> errors = new HashMap<>();
+  /** Claims whose CreateVolume failed and is retried, and how it stands, by {@code namespace/name}. */
+  private final Map<String, String> retrying = new HashMap<>();
+  /** Failures of CreateVolume (key {@code create/<claim>}) and DeleteVolume ({@code delete/<PV name>}). */
+  private final RetryBackoff retries;
+  private final LogOnce problemLog = new LogOnce((key, message) -> LOG.warn("{}", message));
+  private OperationExecutor.Observer observer = (operation, plugin, success, seconds) -> { };
+  private long retryTimer = -1;
+  private long retryTimerAt;
+  private volatile ProvisioningStatus status = ProvisioningStatus.EMPTY;
+  private boolean statusChanged = true;
   private Predicate<PersistentVolume> inUse = pv -> false;
   private ClusterObjects last = ClusterObjects.EMPTY;
 
   public Provisioner(Vertx vertx, Path stateDir, DriverRegistry drivers, CsiNodeClient csi, Consumer<ClusterObjects> downstream) {
+    this(vertx, stateDir, drivers, csi, Duration.ofMillis(500), Duration.ofSeconds(122), downstream);
+  }
+
+  /** @param backoffInitial first wait after a failed CreateVolume or DeleteVolume, doubling up to {@code backoffMax} */
+  public Provisioner(Vertx vertx, Path stateDir, DriverRegistry drivers, CsiNodeClient csi, Duration backoffInitial,
+                     Duration backoffMax, Consumer<ClusterObjects> downstream) {
     this.vertx = vertx;
+    this.retries = new RetryBackoff(backoffInitial, backoffMax, System::currentTimeMillis);
     this.stateDir = stateDir;
     try {
       this.records = RecordLog.open(stateDir.resolve("provisioned.log"));
@@ -144,9 +179,40 @@ public final class Provisioner {
     return sourcesReady && inFlight.isEmpty();
   }
 
-  /** Problems per claim ({@code namespace/name}), for status. */
+  /** Problems per claim ({@code namespace/name}) that only a change of objects fixes, for status. */
   public Map<String, String> errors() {
     return Map.copyOf(errors);
+  }
+
+  /** Claims whose provisioning failed and is retried with backoff, and how it stands ({@code namespace/name}). */
+  public Map<String, String> retrying() {
+    return Map.copyOf(retrying);
+  }
+
+  /** Hears of every CreateVolume ({@code volume_provision}) and DeleteVolume ({@code volume_delete}) that finished. */
+  public void observe(OperationExecutor.Observer o) {
+    this.observer = o;
+  }
+
+  /** Claims being provisioned and the volumes provisioned, as of the last evaluation. Any thread. */
+  public ProvisioningStatus status() {
+    return status;
+  }
+
+  /** Lines the provisioner logged about failures and problems (each logged when it appears and when it changes). */
+  public long problemLines() {
+    return problemLog.lines();
+  }
+
+  /**
+   * The driver registered or turned healthy again: creations and deletions that failed with it try again now
+   * instead of at the end of their backoff. Call on the provisioner's context.
+   */
+  public void driverAvailable(String driverName) {
+    if (retries.reset(driverName) > 0) {
+      statusChanged = true;
+      refresh();
+    }
   }
 
   public void update(ClusterObjects objects) {
@@ -194,19 +260,24 @@ public final class Provisioner {
       HashMap<String, PersistentVolumeClaim> claims = new HashMap<>(sourceClaims.size() + ephemeralClaims.size());
       Map<String, Bound> nextBound = new HashMap<>();
       unbound.clear();
-      sourceClaims.forEach((key, c) -> claims.put(key, evaluate(key, c, objects, nextBound)));
+      sourceClaims.forEach((key, c) -> claims.put(key, evaluateSafely(key, c, objects, nextBound)));
       for (PersistentVolumeClaim c : ephemeralClaims) {
         String key = ClusterObjects.key(c);
         if (!claims.containsKey(key)) {
-          claims.put(key, evaluate(key, c, objects, nextBound));
+          claims.put(key, evaluateSafely(key, c, objects, nextBound));
         }
       }
       bound = nextBound;
-      errors.keySet().retainAll(unbound.keySet()); // a claim bound or gone has no provisioning problem any more
+      // A claim bound or gone has no provisioning problem any more.
+      errors.keySet().retainAll(unbound.keySet());
+      retrying.keySet().retainAll(unbound.keySet());
+      retries.retain(k -> !k.startsWith(CREATE) || unbound.containsKey(k.substring(CREATE.length())));
+      problemLog.retain(k -> unbound.containsKey(k.startsWith(CREATE) ? k.substring(CREATE.length()) : k) || k.startsWith(DELETE));
       if (!sameEntries(claims, lastClaims)) {
         lastClaims = FrozenMap.adopt(claims);
       }
-      releasable = provisioned.values().stream().filter(p -> !lastClaims.containsKey(p.claim())).toList();
+      releasable = provisioned.values().stream().filter(p -> !lastClaims.containsKey(p.claim()) || p.released()).toList();
+      statusChanged = true;
       lastSourceClaims = sourceClaims;
       lastEphemeralClaims = ephemeralClaims;
       lastClaimsVersion = provisionedVersion;
@@ -216,8 +287,46 @@ public final class Provisioner {
       unbound.values().forEach(c -> maybeProvision(c, objects));
     }
     reclaim();
+    if (statusChanged) {
+      statusChanged = false;
+      status = buildStatus();
+    }
     return new ClusterObjects(objects.pods(), lastClaims, volumes(objects.volumes()), objects.storageClasses(),
         objects.csiDrivers(), objects.secrets(), objects.errors());
+  }
+
+  private static final String CREATE = "create/";
+  private static final String DELETE = "delete/";
+
+  /** {@link #evaluate}, with anything unforeseen about the claim made its error: the other claims still count. */
+  private PersistentVolumeClaim evaluateSafely(String key, PersistentVolumeClaim c, ClusterObjects objects, Map<String, Bound> nextBound) {
+    try {
+      return evaluate(key, c, objects, nextBound);
+    } catch (RuntimeException e) {
+      unbound.put(key, c);
+      problem(key, "claim " + key + " cannot be evaluated: " + describe(e));
+      return c;
+    }
+  }
+
+  /** A problem of one claim that only a change of objects can fix: in status, and logged when it appears or changes. */
+  private void problem(String key, String message) {
+    if (!message.equals(errors.put(key, message))) {
+      statusChanged = true;
+    }
+    problemLog.log(key, message);
+  }
+
+  private void noProblem(String key) {
+    if (errors.remove(key) != null) {
+      statusChanged = true;
+    }
+    problemLog.resolved(key);
+  }
+
+  static String describe(Throwable e) {
+    String m = e.getMessage();
+    return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
   }
 
   /** The claim as handed downstream: bound to its provisioned volume when there is one; provisioned when needed. */
@@ -317,7 +426,9 @@ public final class Provisioner {
       return out;
     }
     for (Volume v : pod.getSpec().getVolumes()) {
-      if (v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null) {
+      // A malformed volume makes no claim; the populator names what is wrong with it on the pod.
+      if (v == null || v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null
+          || v.getEphemeral().getVolumeClaimTemplate().getSpec() == null || !KubeletLayout.isValidName(v.getName())) {
         continue;
       }
       out.add(new PersistentVolumeClaimBuilder().withNewMetadata().withName(pod.getMetadata().getName() + "-" + v.getName())
@@ -341,25 +452,52 @@ public final class Provisioner {
 
   private void maybeProvision(PersistentVolumeClaim c, ClusterObjects objects) {
     String key = ClusterObjects.key(c);
+    try {
+      provision(key, c, objects);
+    } catch (InvalidClaim e) {
+      problem(key, e.getMessage());
+    } catch (RuntimeException e) {
+      problem(key, "claim " + key + " cannot be provisioned: " + describe(e));
+    }
+  }
+
+  /** What is wrong with a claim or its StorageClass, naming the object and the field. */
+  static final class InvalidClaim extends RuntimeException {
+    InvalidClaim(String message) {
+      super(message);
+    }
+  }
+
+  private void provision(String key, PersistentVolumeClaim c, ClusterObjects objects) {
     String className = c.getSpec() == null ? null : c.getSpec().getStorageClassName();
     if (className == null || className.isEmpty()) {
-      errors.put(key, "claim " + key + " has no volumeName and no storageClassName; nothing can bind or provision it");
-      return;
+      throw new InvalidClaim("claim " + key + " has no volumeName and no storageClassName; nothing can bind or provision it");
     }
     StorageClass sc = objects.storageClasses().get(className);
     if (sc == null) {
-      errors.put(key, "claim " + key + " asks for StorageClass " + className + ", which does not exist");
-      return;
+      throw new InvalidClaim("claim " + key + " asks for StorageClass " + className + ", which does not exist");
+    }
+    if (sc.getProvisioner() == null || sc.getProvisioner().isEmpty()) {
+      throw new InvalidClaim("StorageClass " + className + " (of claim " + key + "): provisioner is empty");
     }
     RegisteredDriver d = drivers.get(sc.getProvisioner()).orElse(null);
     if (d == null) {
-      errors.put(key, "StorageClass " + className + " names provisioner " + sc.getProvisioner() + ", which is not a registered CSI driver (yet)");
-      return;
+      throw new InvalidClaim("StorageClass " + className + " names provisioner " + sc.getProvisioner()
+          + ", which is not a registered CSI driver (yet)");
     }
     String name = pvName(c);
     if (inFlight.contains(name)) {
       return;
     }
+    // Before the request is built: a thousand claims in backoff cost a lookup each per evaluation, no more.
+    var backoff = retries.waiting(CREATE + key);
+    if (backoff.isPresent()) {
+      retryAt(backoff.get().notBeforeMillis());
+      return;
+    }
+    // Checked before a creation slot is taken: a claim that cannot make a request never holds one.
+    Creation creation = creation(key, name, c, sc);
+    noProblem(key);
     if (creating >= MAX_CONCURRENT_CREATES) {
       // Started as soon as a creation finishes, if the claim is still wanted then.
       waitingForSlot.putIfAbsent(name, () -> {
@@ -369,19 +507,97 @@ public final class Provisioner {
       });
       return;
     }
-    long bytes = requestedBytes(c);
     inFlight.add(name);
     creating++;
-    boolean block = "Block".equals(c.getSpec().getVolumeMode());
+    statusChanged = true;
+    long start = System.nanoTime();
+    Future<PersistentVolume> created;
+    try {
+      if (retries.last(CREATE + key).isEmpty()) { // retries are not logged: their failure is, when it changes
+        LOG.info("provisioning claim {} with driver {} as {} ({} bytes{})", key, d.name(), name, creation.request().getCapacityRange()
+            .getRequiredBytes(), creation.block() ? ", block" : "");
+      }
+      created = csi.call(d.name(), d.endpoint(), ControllerGrpcClient.CreateVolume, creation.request())
+          .compose(resp -> {
+            PersistentVolume pv = persistentVolume(c, sc, d, creation, resp.getVolume());
+            return save(pv).map(x -> pv);
+          });
+    } catch (RuntimeException e) {
+      created = Future.failedFuture(e);
+    }
+    created.onComplete(ar -> {
+      // The slot is given back whatever happened, before anything else can throw.
+      inFlight.remove(name);
+      creating--;
+      statusChanged = true;
+      try {
+        observer.finished("volume_provision", "kubernetes.io/csi:" + d.name(), ar.succeeded(), (System.nanoTime() - start) / 1e9);
+        if (ar.succeeded()) {
+          provisioned.put(name, new Provisioned(ar.result()));
+          provisionedVersion++;
+          errors.remove(key);
+          retrying.remove(key);
+          retries.succeeded(CREATE + key);
+          problemLog.resolved(CREATE + key);
+          LOG.info("claim {} bound to new PersistentVolume {} (volume {})", key, name, ar.result().getSpec().getCsi().getVolumeHandle());
+        } else {
+          String error = describe(ar.cause());
+          RetryBackoff.Failure f = retries.failed(CREATE + key, d.name(), error);
+          retrying.put(key, "CreateVolume with driver " + d.name() + " failed (" + f.failures() + " in a row, next try at "
+              + Instant.ofEpochMilli(f.notBeforeMillis()) + "): " + error);
+          problemLog.log(CREATE + key, "provisioning claim " + key + " with driver " + d.name() + " failed: " + error
+              + " (retried with backoff; logged again when the error changes)");
+          retryAt(f.notBeforeMillis());
+        }
+      } finally {
+        startWaiting();
+        refresh();
+      }
+    });
+  }
+
+  /** A CreateVolume request for a claim, checked field by field. */
+  private record Creation(CreateVolumeRequest request, List<String> accessModes, boolean block, String fsType, String className) {}
+
+  private static final List<String> ACCESS_MODES = List.of("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod");
+
+  private static Creation creation(String key, String name, PersistentVolumeClaim c, StorageClass sc) {
+    String volumeMode = c.getSpec().getVolumeMode();
+    if (volumeMode != null && !volumeMode.equals("Filesystem") && !volumeMode.equals("Block")) {
+      throw new InvalidClaim("claim " + key + ": spec.volumeMode '" + volumeMode + "' is neither Filesystem nor Block");
+    }
+    boolean block = "Block".equals(volumeMode);
     List<String> modes = c.getSpec().getAccessModes() == null || c.getSpec().getAccessModes().isEmpty()
         ? List.of("ReadWriteOnce") : c.getSpec().getAccessModes();
+    for (int i = 0; i < modes.size(); i++) {
+      if (modes.get(i) == null || !ACCESS_MODES.contains(modes.get(i))) {
+        throw new InvalidClaim("claim " + key + ": spec.accessModes[" + i + "] is " + (modes.get(i) == null ? "null" : "'" + modes.get(i) + "'")
+            + "; expected one of " + String.join(", ", ACCESS_MODES));
+      }
+    }
+    long bytes = requestedBytes(key, c);
+    String className = sc.getMetadata().getName();
     Map<String, String> params = new HashMap<>();
     if (sc.getParameters() != null) {
       sc.getParameters().forEach((k, v) -> {
+        if (k == null || v == null) {
+          throw new InvalidClaim("StorageClass " + className + " (of claim " + key + "): parameters." + k + " has no value");
+        }
         if (!k.startsWith(PREFIX)) {
           params.put(k, v);
         }
       });
+    }
+    List<String> mountOptions = sc.getMountOptions() == null ? List.of() : sc.getMountOptions();
+    for (int i = 0; i < mountOptions.size(); i++) {
+      if (mountOptions.get(i) == null || mountOptions.get(i).isEmpty()) {
+        throw new InvalidClaim("StorageClass " + className + " (of claim " + key + "): mountOptions[" + i + "] is empty");
+      }
+    }
+    String policy = sc.getReclaimPolicy();
+    if (policy != null && !policy.equals("Delete") && !policy.equals("Retain")) {
+      throw new InvalidClaim("StorageClass " + className + " (of claim " + key + "): reclaimPolicy '" + policy
+          + "' is neither Delete nor Retain");
     }
     String fsType = sc.getParameters() == null ? "" : sc.getParameters().getOrDefault(PREFIX + "fstype", "");
     VolumeCapability.Builder cap = VolumeCapability.newBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
@@ -391,42 +607,42 @@ public final class Provisioner {
     if (block) {
       cap.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
     } else {
-      cap.setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fsType)
-          .addAllMountFlags(sc.getMountOptions() == null ? List.of() : sc.getMountOptions()));
+      cap.setMount(VolumeCapability.MountVolume.newBuilder().setFsType(fsType).addAllMountFlags(mountOptions));
     }
-    LOG.info("provisioning claim {} with driver {} as {} ({} bytes{})", key, d.name(), name, bytes, block ? ", block" : "");
-    csi.call(d.name(), d.endpoint(), ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
-            .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes)).addVolumeCapabilities(cap).putAllParameters(params).build())
-        .compose(resp -> {
-          var vol = resp.getVolume();
-          PersistentVolume pv = new PersistentVolumeBuilder().withNewMetadata().withName(name)
-              .addToAnnotations("pv.kubernetes.io/provisioned-by", d.name()).endMetadata()
-              .withNewSpec().addToCapacity("storage", new Quantity(Long.toString(vol.getCapacityBytes() > 0 ? vol.getCapacityBytes() : bytes)))
-              .withAccessModes(modes).withVolumeMode(block ? "Block" : "Filesystem")
-              .withPersistentVolumeReclaimPolicy(sc.getReclaimPolicy() == null ? "Delete" : sc.getReclaimPolicy())
-              .withStorageClassName(className).withMountOptions(sc.getMountOptions())
-              .withClaimRef(new ObjectReferenceBuilder().withKind("PersistentVolumeClaim").withNamespace(ClusterObjects.namespaceOf(c))
-                  .withName(c.getMetadata().getName()).build())
-              .withNewCsi().withDriver(d.name()).withVolumeHandle(vol.getVolumeId()).withFsType(block ? null : fsType)
-              .withVolumeAttributes(vol.getVolumeContextMap()).endCsi().endSpec().build();
-          return save(pv).map(x -> pv);
-        })
-        .onComplete(ar -> {
-          inFlight.remove(name);
-          creating--;
-          startWaiting();
-          if (ar.succeeded()) {
-            provisioned.put(name, new Provisioned(ar.result()));
-            provisionedVersion++;
-            errors.remove(key);
-            LOG.info("claim {} bound to new PersistentVolume {} (volume {})", key, name, ar.result().getSpec().getCsi().getVolumeHandle());
-            refresh();
-          } else {
-            errors.put(key, "provisioning claim " + key + " failed: " + ar.cause().getMessage());
-            LOG.warn("provisioning claim {} failed: {}", key, ar.cause().getMessage());
-            vertx.setTimer(2000, t -> refresh());
-          }
-        });
+    CreateVolumeRequest request = CreateVolumeRequest.newBuilder().setName(name)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes)).addVolumeCapabilities(cap).putAllParameters(params).build();
+    return new Creation(request, List.copyOf(modes), block, fsType, className);
+  }
+
+  private static PersistentVolume persistentVolume(PersistentVolumeClaim c, StorageClass sc, RegisteredDriver d, Creation creation,
+                                                   dev.csinode.csi.v1.Volume vol) {
+    long bytes = creation.request().getCapacityRange().getRequiredBytes();
+    return new PersistentVolumeBuilder().withNewMetadata().withName(creation.request().getName())
+        .addToAnnotations("pv.kubernetes.io/provisioned-by", d.name()).endMetadata()
+        .withNewSpec().addToCapacity("storage", new Quantity(Long.toString(vol.getCapacityBytes() > 0 ? vol.getCapacityBytes() : bytes)))
+        .withAccessModes(creation.accessModes()).withVolumeMode(creation.block() ? "Block" : "Filesystem")
+        .withPersistentVolumeReclaimPolicy(sc.getReclaimPolicy() == null ? "Delete" : sc.getReclaimPolicy())
+        .withStorageClassName(creation.className()).withMountOptions(sc.getMountOptions())
+        .withClaimRef(new ObjectReferenceBuilder().withKind("PersistentVolumeClaim").withNamespace(ClusterObjects.namespaceOf(c))
+            .withName(c.getMetadata().getName()).build())
+        .withNewCsi().withDriver(d.name()).withVolumeHandle(vol.getVolumeId()).withFsType(creation.block() ? null : creation.fsType())
+        .withVolumeAttributes(vol.getVolumeContextMap()).endCsi().endSpec().build();
+  }
+
+  /** One timer for the earliest retry, however many claims and volumes wait for theirs. */
+  private void retryAt(long atMillis) {
+    if (retryTimer >= 0 && retryTimerAt <= atMillis) {
+      return;
+    }
+    if (retryTimer >= 0) {
+      vertx.cancelTimer(retryTimer);
+    }
+    retryTimerAt = atMillis;
+    retryTimer = vertx.setTimer(Math.max(1, atMillis - retries.now()), t -> {
+      retryTimer = -1;
+      statusChanged = true;
+      refresh();
+    });
   }
 
   private void startWaiting() {
@@ -437,44 +653,234 @@ public final class Provisioner {
     }
   }
 
-  /** Claims that went away release their volumes: deleted (Delete) once unused, or kept (Retain). */
+  /**
+   * Claims that went away release their volumes: the release is recorded, then the volume is deleted (Delete)
+   * once unused, or kept (Retain). A recorded release whose claim is back is taken back.
+   */
   private void reclaim() {
     for (Provisioned p : releasable) {
-      String claim = p.claim();
+      try {
+        reclaim(p);
+      } catch (RuntimeException e) {
+        problemLog.log(DELETE + p.pv().getMetadata().getName(), "reclaiming PersistentVolume " + p.pv().getMetadata().getName()
+            + " failed: " + describe(e));
+      }
+    }
+  }
+
+  private void reclaim(Provisioned p) {
+    String claim = p.claim();
+    PersistentVolume pv = p.pv();
+    String name = pv.getMetadata().getName();
+    if (provisioned.get(name) != p || inFlight.contains(name)) {
+      return;
+    }
+    if (lastClaims.containsKey(claim)) {
+      if (p.released()) {
+        record(p, false); // the claim came back before its volume was deleted: bound again
+      }
+      return;
+    }
+    if (!p.released()) {
+      if (seenClaims.contains(claim)) {
+        record(p, true); // durable before any deletion: a crash in between must not forget it
+      }
+      return; // a claim never seen going: Released in status, deleted only when asked
+    }
+    if (!"Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())) {
+      return;
+    }
+    if (inUse.test(pv)) {
+      lookAgainLater(); // once the reconciler has torn it down
+      return;
+    }
+    var backoff = retries.waiting(DELETE + name);
+    if (backoff.isPresent()) {
+      retryAt(backoff.get().notBeforeMillis());
+      return;
+    }
+    RegisteredDriver d = drivers.get(pv.getSpec().getCsi().getDriver()).orElse(null);
+    if (d == null) {
+      return; // looked at again when a driver registers
+    }
+    deleteVolume(p, d, "its claim " + claim + " is gone (reclaimPolicy Delete)");
+  }
+
+  /** Records the volume as Released (its claim was seen going) or, with {@code released} false, as bound again. */
+  private void record(Provisioned p, boolean released) {
+    String name = p.pv().getMetadata().getName();
+    PersistentVolume pv = released
+        ? new PersistentVolumeBuilder(p.pv()).withNewStatus().withPhase(RELEASED)
+            .withMessage("claim " + p.claim() + " deleted at " + Instant.now()).endStatus().build()
+        : new PersistentVolumeBuilder(p.pv()).withStatus(null).build();
+    inFlight.add(name);
+    save(pv).onComplete(ar -> {
+      inFlight.remove(name);
+      if (ar.succeeded()) {
+        problemLog.resolved(DELETE + name);
+        if (provisioned.get(name) == p) {
+          provisioned.put(name, new Provisioned(pv));
+          provisionedVersion++;
+        }
+        if (released) {
+          LOG.info("PersistentVolume {} (volume {}) released: its claim {} is gone; reclaimPolicy {}", name,
+              pv.getSpec().getCsi().getVolumeHandle(), p.claim(), pv.getSpec().getPersistentVolumeReclaimPolicy());
+        } else {
+          LOG.info("PersistentVolume {} bound again: its claim {} is back before the volume was deleted", name, p.claim());
+        }
+      } else {
+        problemLog.log(DELETE + name, "cannot record the release of PersistentVolume " + name + " in " + records.file() + ": "
+            + describe(ar.cause()));
+        lookAgainLater();
+      }
+      statusChanged = true;
+      refresh();
+    });
+  }
+
+  /** DeleteVolume, then the record; on failure the volume's backoff. Completes on the provisioner's context. */
+  private Future<Void> deleteVolume(Provisioned p, RegisteredDriver d, String why) {
+    PersistentVolume pv = p.pv();
+    String name = pv.getMetadata().getName();
+    String handle = pv.getSpec().getCsi().getVolumeHandle();
+    inFlight.add(name);
+    statusChanged = true;
+    long start = System.nanoTime();
+    Future<Void> deleted;
+    try {
+      deleted = csi.call(d.name(), d.endpoint(), ControllerGrpcClient.DeleteVolume, DeleteVolumeRequest.newBuilder().setVolumeId(handle).build())
+          .compose(r -> Future.fromCompletionStage(records.remove(name), vertx.getOrCreateContext()));
+    } catch (RuntimeException e) {
+      deleted = Future.failedFuture(e);
+    }
+    return deleted.andThen(ar -> {
+      inFlight.remove(name);
+      statusChanged = true;
+      try {
+        observer.finished("volume_delete", "kubernetes.io/csi:" + d.name(), ar.succeeded(), (System.nanoTime() - start) / 1e9);
+        if (ar.succeeded()) {
+          if (provisioned.get(name) != null) {
+            provisioned.remove(name);
+            provisionedVersion++;
+          }
+          seenClaims.remove(p.claim());
+          retries.succeeded(DELETE + name);
+          problemLog.resolved(DELETE + name);
+          LOG.info("deleted volume {} of PersistentVolume {}: {}", handle, name, why);
+        } else {
+          RetryBackoff.Failure f = retries.failed(DELETE + name, d.name(), describe(ar.cause()));
+          problemLog.log(DELETE + name, "deleting volume " + handle + " of PersistentVolume " + name + " failed: " + describe(ar.cause())
+              + " (retried with backoff; logged again when the error changes)");
+          retryAt(f.notBeforeMillis());
+        }
+      } finally {
+        refresh();
+      }
+    });
+  }
+
+  /** Why an explicit deletion was refused: no such volume, still bound or in use, or not possible now. */
+  public static final class DeleteRefused extends RuntimeException {
+    /** NOT_FOUND, CONFLICT (bound, in use, busy) or UNAVAILABLE (try later). */
+    public enum Reason { NOT_FOUND, CONFLICT, UNAVAILABLE }
+
+    private final Reason reason;
+
+    DeleteRefused(Reason reason, String message) {
+      super(message);
+      this.reason = reason;
+    }
+
+    public Reason reason() {
+      return reason;
+    }
+  }
+
+  /**
+   * Deletes a volume this agent provisioned (DeleteVolume, then its record), whatever its reclaimPolicy: for a
+   * Released volume whose claim went while the agent was not looking. Refused while a claim exists that is bound
+   * to it or a pod uses it. Call on the provisioner's context; completes with what was done.
+   */
+  public Future<String> delete(String name) {
+    Provisioned p = provisioned.get(name);
+    if (p == null) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.NOT_FOUND, "no PersistentVolume " + name
+          + " was provisioned by this agent" + (last.volumes().containsKey(name) ? " (it comes from the pod sources: remove it there)" : "")));
+    }
+    if (!sourcesReady) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.UNAVAILABLE,
+          "the pod sources have not been read yet, so whether a claim uses PersistentVolume " + name + " is not known; try again"));
+    }
+    String boundTo = lastClaims.containsKey(p.claim()) ? p.claim() : lastClaims.entrySet().stream()
+        .filter(e -> e.getValue().getSpec() != null && name.equals(e.getValue().getSpec().getVolumeName()))
+        .map(Map.Entry::getKey).findFirst().orElse(null);
+    if (boundTo != null) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.CONFLICT, "PersistentVolume " + name
+          + " is bound to claim " + boundTo + ", which exists; delete the claim instead"));
+    }
+    if (inUse.test(p.pv())) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.CONFLICT, "PersistentVolume " + name
+          + " is in use: a pod wants it or it is still mounted; try again once it is torn down"));
+    }
+    if (inFlight.contains(name)) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.CONFLICT, "an operation on PersistentVolume " + name
+          + " is in progress; try again"));
+    }
+    String driver = p.pv().getSpec().getCsi().getDriver();
+    RegisteredDriver d = drivers.get(driver).orElse(null);
+    if (d == null) {
+      return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.UNAVAILABLE, "PersistentVolume " + name + " belongs to driver "
+          + driver + ", which is not registered; try again once it is"));
+    }
+    String handle = p.pv().getSpec().getCsi().getVolumeHandle();
+    return deleteVolume(p, d, "deletion asked for (claim " + p.claim() + ")")
+        .map(v -> "deleted PersistentVolume " + name + " (volume " + handle + " of driver " + driver + ")");
+  }
+
+  private ProvisioningStatus buildStatus() {
+    List<ProvisioningStatus.ClaimProvisioning> claims = new ArrayList<>();
+    for (String key : unbound.keySet()) {
+      String error = errors.get(key);
+      var failure = retries.last(CREATE + key).orElse(null);
+      boolean running = inFlight.contains(pvName(unbound.get(key)));
+      if (error == null && failure == null && !running) {
+        continue;
+      }
+      claims.add(new ProvisioningStatus.ClaimProvisioning(key, running ? "provisioning" : error != null ? "error" : "failed",
+          failure == null ? null : failure.driver(), error != null ? error : failure == null ? null : failure.error(),
+          failure == null ? 0 : failure.failures(),
+          failure == null || error != null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
+    }
+    claims.sort(java.util.Comparator.comparing(ProvisioningStatus.ClaimProvisioning::claim));
+    List<ProvisioningStatus.ProvisionedVolume> volumes = new ArrayList<>();
+    for (Provisioned p : provisioned.values()) {
       PersistentVolume pv = p.pv();
       String name = pv.getMetadata().getName();
-      if (provisioned.get(name) != p || inFlight.contains(name) || !seenClaims.contains(claim)) {
-        continue;
+      String policy = pv.getSpec().getPersistentVolumeReclaimPolicy();
+      boolean bound = lastClaims.containsKey(p.claim());
+      var failure = retries.last(DELETE + name).orElse(null);
+      String reason;
+      if (bound) {
+        reason = "";
+      } else if (!p.released()) {
+        reason = seenClaims.contains(p.claim()) ? "claim " + p.claim() + " is gone; recording the release"
+            : "claim " + p.claim() + " has not been seen since the agent started (deleted while it was down, or not in its pod "
+                + "sources): kept until it comes back or `csi-node-agent pv delete " + name + "`";
+      } else if (!"Delete".equals(policy)) {
+        reason = "claim " + p.claim() + " was deleted; reclaimPolicy " + policy + ": kept until `csi-node-agent pv delete " + name + "`";
+      } else {
+        reason = "claim " + p.claim() + " was deleted; reclaimPolicy Delete: " + (inFlight.contains(name) ? "deleting"
+            : inUse.test(pv) ? "deleted once no pod uses it"
+            : drivers.get(pv.getSpec().getCsi().getDriver()).isEmpty() ? "deleted once driver " + pv.getSpec().getCsi().getDriver()
+                + " is registered" : "deleting");
       }
-      if (!"Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())) {
-        continue;
-      }
-      if (inUse.test(pv)) {
-        lookAgainLater(); // once the reconciler has torn it down
-        continue;
-      }
-      RegisteredDriver d = drivers.get(pv.getSpec().getCsi().getDriver()).orElse(null);
-      if (d == null) {
-        continue;
-      }
-      inFlight.add(name);
-      csi.call(d.name(), d.endpoint(), ControllerGrpcClient.DeleteVolume,
-              DeleteVolumeRequest.newBuilder().setVolumeId(pv.getSpec().getCsi().getVolumeHandle()).build())
-          .compose(r -> Future.fromCompletionStage(records.remove(name), vertx.getOrCreateContext()))
-          .onComplete(ar -> {
-            inFlight.remove(name);
-            if (ar.succeeded()) {
-              provisioned.remove(name);
-              provisionedVersion++;
-              seenClaims.remove(claim);
-              LOG.info("deleted volume {} of PersistentVolume {}: its claim {} is gone (reclaimPolicy Delete)",
-                  pv.getSpec().getCsi().getVolumeHandle(), name, claim);
-            } else {
-              LOG.warn("deleting PersistentVolume {} failed: {}; retrying", name, ar.cause().getMessage());
-              vertx.setTimer(2000, t -> refresh());
-            }
-          });
+      volumes.add(new ProvisioningStatus.ProvisionedVolume(name, p.claim(), pv.getSpec().getCsi().getDriver(),
+          pv.getSpec().getCsi().getVolumeHandle(), policy, bound ? "Bound" : RELEASED, reason,
+          failure == null ? null : failure.error(),
+          failure == null ? null : Instant.ofEpochMilli(failure.notBeforeMillis()).toString()));
     }
+    volumes.sort(java.util.Comparator.comparing(ProvisioningStatus.ProvisionedVolume::name));
+    return new ProvisioningStatus(List.copyOf(claims), List.copyOf(volumes));
   }
 
   private boolean lookAgainScheduled;
@@ -493,10 +899,19 @@ public final class Provisioner {
     }
   }
 
-  static long requestedBytes(PersistentVolumeClaim c) {
+  /** The claim's {@code spec.resources.requests.storage} in bytes (1 GiB when it asks for none). */
+  static long requestedBytes(String key, PersistentVolumeClaim c) {
     var req = c.getSpec().getResources() == null ? null : c.getSpec().getResources().getRequests();
     Quantity q = req == null ? null : req.get("storage");
-    return q == null ? 1L << 30 : Quantity.getAmountInBytes(q).longValue();
+    if (q == null) {
+      return 1L << 30;
+    }
+    String text = (q.getAmount() == null ? "" : q.getAmount()) + (q.getFormat() == null ? "" : q.getFormat());
+    try {
+      return Quantities.bytes(text);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidClaim("claim " + key + ": spec.resources.requests.storage " + e.getMessage());
+    }
   }
 
   /** Durable once the future completes; completes on the caller's context. */

@@ -11,19 +11,21 @@ import java.util.Map;
 
 /**
  * The agent's status as the API serves it and {@code status -o json} prints it. {@code unmanagedMounts} and
- * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync). {@code degradedRecords}: the
- * record logs under the root that cannot be written now (a full disk), each with the error and since when.
+ * {@code orphanedPodDirectories} are from the last housekeeping pass (the resync); {@code provisioning}: claims the
+ * agent provisions for and the PersistentVolumes it made; {@code degradedRecords}: the record logs under the root
+ * that cannot be written now (a full disk), each with the error and since when.
  */
 public record StatusReport(String nodeName, String rootDir, List<DriverStatus> drivers,
                            List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                            List<String> manifestErrors, List<String> unmanagedMounts,
-                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, List<RecordLog.Degraded> degradedRecords) {
+                           List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, ProvisioningStatus provisioning,
+                           List<RecordLog.Degraded> degradedRecords) {
 
   /** Driver rows come from the plugin manager's snapshot alone: a registered row carries its own registration. */
   public static StatusReport of(String nodeName, String rootDir, List<PluginStatus> plugins,
                                 List<VolumeManagerStatus.PodStatus> pods, List<VolumeManagerStatus.VolumeStatus> volumes,
                                 List<String> manifestErrors, List<String> unmanagedMounts,
-                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories) {
+                                List<OrphanedPodDirectories.Orphan> orphanedPodDirectories, ProvisioningStatus provisioning) {
     List<DriverStatus> rows = new ArrayList<>();
     for (PluginStatus p : plugins) {
       RegisteredDriver d = p.driver();
@@ -36,11 +38,11 @@ public record StatusReport(String nodeName, String rootDir, List<DriverStatus> d
       }
     }
     return new StatusReport(nodeName, rootDir, List.copyOf(rows), pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories,
-        List.of());
+        provisioning, List.of());
   }
 
   public StatusReport withDegradedRecords(List<RecordLog.Degraded> degraded) {
     return new StatusReport(nodeName, rootDir, drivers, pods, volumes, manifestErrors, unmanagedMounts, orphanedPodDirectories,
-        List.copyOf(degraded));
+        provisioning, List.copyOf(degraded));
   }
 }

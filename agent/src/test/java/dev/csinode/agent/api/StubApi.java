@@ -50,4 +50,14 @@ public class StubApi implements AgentApi {
   public Future<Object> orphans(boolean remove) {
     return Future.succeededFuture(List.of());
   }
+
+  @Override
+  public Object persistentVolumes() {
+    return Map.of("items", List.of());
+  }
+
+  @Override
+  public Future<Object> deletePersistentVolume(String name) {
+    return Future.failedFuture("no PersistentVolume " + name);
+  }
 }
