@@ -125,8 +125,10 @@ public final class VolumeManager {
     reconciler.onSnapshot(this::checkWaiters);
     // A driver that (re)registers may unblock waiting claims and volumes: look again at once.
     drivers.onChange(name -> context.runOnContext(v -> provisioner.refresh()));
-    // A driver back (registered, healthy again): what failed because it was away runs now, not after its backoff.
+    // A driver back (registered, healthy again): what failed because it was away runs now, not after its backoff;
+    // creations and deletions that failed with it too.
     this.driversBack = drivers.onAvailable(name -> context.runOnContext(v -> {
+      provisioner.driverAvailable(name);
       int due = executor.driverAvailable(name);
       if (due > 0) {
         LOG.info("driver {} is available again: retrying now the {} volume operation(s) that failed while it was away", name, due);

@@ -144,7 +144,7 @@ class ProvisionerEndToEndTest extends AgentFixture {
     }
   }
 
-  /** B8: the backoff is reset when the driver comes back: {@code driverAvailable} retries at once. */
+  /** B8/C10: the backoff is reset when the driver comes back (registers again): the creation is retried at once. */
   @Test
   void aDriverThatIsAvailableAgainIsTriedAtOnce() throws Exception {
     Await.result(agent.stop());
@@ -161,9 +161,12 @@ class ProvisionerEndToEndTest extends AgentFixture {
           + claim("later", "full", "[ReadWriteOnce]", "1Gi"));
       eventually(() -> agent.status().provisioning().claims().stream().anyMatch(c -> c.state().equals("failed")),
           () -> "" + agent.status().provisioning());
+      // The driver goes and comes back (its registrar restarted): the claim is tried at once on its return.
       full.failCreates = null;
+      Await.result(registrar.stop());
+      eventually(() -> agent.drivers().get("full.example.com").isEmpty(), () -> "not deregistered");
       long asked = System.nanoTime();
-      agent.volumeManager().context().runOnContext(v -> agent.volumeManager().provisioner().driverAvailable("full.example.com"));
+      registrar = register(full.server.path());
       eventually(() -> agent.volumeManager().objects().claims().get("default/later").getSpec().getVolumeName() != null, () -> "not bound");
       assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - asked) < 10, "waited for the 20 s backoff");
       assertEquals(2, full.creates.size());
