@@ -49,7 +49,7 @@ public final class ManifestDirectorySource implements AutoCloseable {
     watch = FileSystems.getDefault().newWatchService();
     dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
     try (Stream<Path> list = Files.list(dir)) {
-      list.filter(ManifestDirectorySource::isManifest).forEach(f -> files.put(f, ManifestParser.parse(f)));
+      list.filter(ManifestDirectorySource::isManifest).forEach(this::read);
     }
     publish();
     thread = new Thread(this::loop, "manifest-watcher");
@@ -91,7 +91,7 @@ public final class ManifestDirectorySource implements AutoCloseable {
       }
       Path f = dir.resolve((Path) e.context());
       if (isManifest(f)) {
-        files.put(f, ManifestParser.parse(f));
+        read(f);
       } else {
         files.remove(f);
       }
@@ -100,10 +100,34 @@ public final class ManifestDirectorySource implements AutoCloseable {
     publish();
   }
 
+  /**
+   * Reads a file again. One that cannot be read or parsed to its end, or is empty, is most often one being written
+   * (an editor truncates, then writes): its objects of the last good version stay, with an error saying so, because
+   * dropping them would delete its claims (and, with reclaimPolicy Delete, their volumes) and its pods. Removing
+   * the file is what deletes its objects.
+   */
+  private void read(Path f) {
+    ManifestParser.Result fresh = ManifestParser.parse(f);
+    ManifestParser.Result last = files.get(f);
+    if (!fresh.whole() && last != null && !last.objects().isEmpty()) {
+      List<String> errors = new ArrayList<>(fresh.errors());
+      errors.add(f + ": " + (fresh.errors().isEmpty() ? "is empty" : "cannot be read whole") + "; keeping the "
+          + last.objects().size() + " object(s) of its last good version until it is fixed or removed");
+      fresh = new ManifestParser.Result(f, last.objects(), List.copyOf(errors), false);
+    }
+    files.put(f, fresh);
+  }
+
   private void rescan() {
+    Map<Path, ManifestParser.Result> before = new TreeMap<>(files);
     files.clear();
     try (Stream<Path> list = Files.list(dir)) {
-      list.filter(ManifestDirectorySource::isManifest).forEach(f -> files.put(f, ManifestParser.parse(f)));
+      list.filter(ManifestDirectorySource::isManifest).forEach(f -> {
+        if (before.containsKey(f)) {
+          files.put(f, before.get(f));
+        }
+        read(f);
+      });
     } catch (IOException e) {
       LOG.warn("cannot list {}: {}", dir, e.getMessage());
     }

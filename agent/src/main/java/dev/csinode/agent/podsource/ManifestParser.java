@@ -42,8 +42,15 @@ public final class ManifestParser {
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build()).build());
   private static final KubernetesSerialization KUBE = new KubernetesSerialization();
 
-  /** What one file yielded. */
-  public record Result(Path file, List<HasMetadata> objects, List<String> errors) {}
+  /**
+   * What one file yielded. {@code whole}: the file was read and parsed to its end, and it was not empty; when not,
+   * its objects are only those before the problem (a file being written, an editor's half-saved file).
+   */
+  public record Result(Path file, List<HasMetadata> objects, List<String> errors, boolean whole) {
+    public Result(Path file, List<HasMetadata> objects, List<String> errors) {
+      this(file, objects, errors, true);
+    }
+  }
 
   private ManifestParser() {}
 
@@ -51,7 +58,7 @@ public final class ManifestParser {
     try {
       return parse(file, Files.readString(file));
     } catch (IOException e) {
-      return new Result(file, List.of(), List.of(file + ": cannot read: " + e.getMessage()));
+      return new Result(file, List.of(), List.of(file + ": cannot read: " + e.getMessage()), false);
     }
   }
 
@@ -59,6 +66,7 @@ public final class ManifestParser {
     List<HasMetadata> objects = new ArrayList<>();
     List<String> errors = new ArrayList<>();
     int index = 0;
+    boolean whole = !text.isBlank();
     try (MappingIterator<JsonNode> docs = YAML.readerFor(JsonNode.class).readValues(text)) {
       while (docs.hasNextValue()) {
         index++;
@@ -70,8 +78,9 @@ public final class ManifestParser {
       }
     } catch (IOException | RuntimeException e) {
       errors.add(file + ": document " + Math.max(index, 1) + " is not valid YAML or JSON: " + problem(e));
+      whole = false;
     }
-    return new Result(file, List.copyOf(objects), List.copyOf(errors));
+    return new Result(file, List.copyOf(objects), List.copyOf(errors), whole);
   }
 
   private static void addDocument(Path file, int index, JsonNode doc, List<HasMetadata> objects, List<String> errors) {

@@ -48,6 +48,47 @@ class ManifestDirectorySourceTest {
     }
   }
 
+  /**
+   * A file caught half-written (an editor truncates, then writes) or empty keeps the objects of its last good
+   * version: dropping them deleted its claims, and with reclaimPolicy Delete their volumes. Removing it deletes them.
+   */
+  @Test
+  void aFileCaughtHalfWrittenOrEmptyKeepsItsObjectsUntilRemoved() throws Exception {
+    Path dir = Files.createTempDirectory("manifests-");
+    String claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default}\n"
+        + "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n";
+    replace(dir, "claim.yaml", claim + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\n");
+    Vertx vertx = Vertx.vertx();
+    AtomicReference<ClusterObjects> last = new AtomicReference<>();
+    try (ManifestDirectorySource source = new ManifestDirectorySource(dir, vertx.getOrCreateContext(), last::set)) {
+      source.start();
+      await(last, o -> o.claims().containsKey("default/data") && o.secrets().containsKey("default/s"), "first version");
+
+      replace(dir, "claim.yaml", claim + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default");
+      await(last, o -> o.errors().stream().anyMatch(e -> e.contains("cannot be read whole; keeping the 2 object(s)")), "half-written version");
+      assertTrue(last.get().claims().containsKey("default/data"));
+      assertTrue(last.get().secrets().containsKey("default/s"));
+
+      Files.writeString(dir.resolve("claim.yaml"), "");
+      await(last, o -> o.errors().stream().anyMatch(e -> e.contains("is empty; keeping the 2 object(s)")), "empty version");
+      assertTrue(last.get().claims().containsKey("default/data"));
+
+      Files.delete(dir.resolve("claim.yaml"));
+      await(last, o -> o.claims().isEmpty() && o.secrets().isEmpty() && o.errors().isEmpty(), "removal");
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  private static void await(AtomicReference<ClusterObjects> last, java.util.function.Predicate<ClusterObjects> done, String what)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (last.get() == null || !done.test(last.get())) {
+      assertTrue(System.nanoTime() < deadline, what + " not delivered: " + (last.get() == null ? null : last.get().errors()));
+      Thread.sleep(5);
+    }
+  }
+
   static void replace(Path dir, String name, String text) throws Exception {
     Path tmp = dir.resolve("." + name + ".tmp");
     Files.writeString(tmp, text);
