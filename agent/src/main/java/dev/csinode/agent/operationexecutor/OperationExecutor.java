@@ -99,7 +99,10 @@ public final class OperationExecutor {
       runningByVolume.computeIfPresent(key.volume(), (v, keys) -> keys.remove(key) && keys.isEmpty() ? null : keys);
       observer.finished(operation, volumePlugin, ar.succeeded(), (System.nanoTime() - start) / 1e9);
       if (ar.succeeded()) {
-        failures.remove(key);
+        Failure was = failures.remove(key);
+        if (was != null) {
+          LOG.info("{} of {} succeeded after {} failed attempt(s)", operation, key, was.failures());
+        }
       } else {
         Failure last = failures.get(key);
         int n = last != null && last.operation().equals(operation) ? last.failures() + 1 : 1;
@@ -108,8 +111,14 @@ public final class OperationExecutor {
         if (!away.isEmpty() && availableAtEvent.getOrDefault(away, 0L) > eventsAtStart) {
           delay = 0; // the driver came back while this ran, so its return found no failure to end: due now
         }
-        failures.put(key, new Failure(operation, message(ar.cause()), n, clock.getAsLong() + delay, away));
-        LOG.warn("{} of {} failed (attempt {}, next try in {} ms): {}", operation, key, n, delay, message(ar.cause()));
+        String error = message(ar.cause());
+        failures.put(key, new Failure(operation, error, n, clock.getAsLong() + delay, away));
+        // Logged when it first appears and when it changes; the retries in between are in status and metrics.
+        if (last == null || !last.operation().equals(operation) || !last.error().equals(error)) {
+          LOG.warn("{} of {} failed (next try in {} ms; logged again only when the error changes): {}", operation, key, delay, error);
+        } else {
+          LOG.debug("{} of {} failed again (attempt {}, next try in {} ms): {}", operation, key, n, delay, error);
+        }
       }
       done.run();
     });

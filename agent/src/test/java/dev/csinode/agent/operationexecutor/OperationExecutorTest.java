@@ -49,6 +49,32 @@ class OperationExecutorTest {
     assertTrue(ex.lastFailure(busy).isEmpty(), "and a success clears it");
   }
 
+  /** Regression: every retry of a failing operation wrote a WARN line; now only a new or changed error does. */
+  @Test
+  void aRepeatedFailureIsLoggedOnceAndAgainWhenItsErrorChanges() {
+    var logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(OperationExecutor.class);
+    var lines = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+    lines.start();
+    logger.addAppender(lines);
+    try {
+      OperationKey k = OperationKey.volume("v1");
+      String[] errors = {"UNAVAILABLE: down", "UNAVAILABLE: down", "UNAVAILABLE: down", "NOT_FOUND: gone", "NOT_FOUND: gone"};
+      for (String error : errors) {
+        assertTrue(ex.tryRun(k, "volume_mount", () -> Future.failedFuture(new RuntimeException(error)), () -> { }));
+        now.addAndGet(200_000);
+      }
+      assertTrue(ex.tryRun(k, "volume_mount", Future::succeededFuture, () -> { }));
+      var warnings = lines.list.stream().filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
+          .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(2, warnings.size(), "" + warnings);
+      assertTrue(warnings.get(0).endsWith("UNAVAILABLE: down") && warnings.get(1).endsWith("NOT_FOUND: gone"), "" + warnings);
+      assertTrue(lines.list.stream().anyMatch(e -> e.getLevel() == ch.qos.logback.classic.Level.INFO
+          && e.getFormattedMessage().contains("succeeded after 5 failed attempt(s)")), "the recovery is one line too");
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   @Test
   void failuresBackOffDoublingToTheCapAndSuccessResets() {
     OperationKey k = OperationKey.volume("v1");
