@@ -483,11 +483,16 @@ public final class RecordLog implements AutoCloseable {
   /**
    * Moves the records of an older layout, one JSON file per record in {@code dir}, into this log: each readable
    * {@code *.json} file becomes the record {@code keyOf(file name without .json)}; once all are durable here, the
-   * files are deleted (and the directory, when nothing else is left in it). An unreadable file is kept and logged.
+   * files are deleted (and the directory, when nothing else is left in it). An unreadable file is kept and logged;
+   * a link (the directory or a file in it) is neither followed nor removed.
    * Returns the records moved. Blocking.
    */
   public int adoptFiles(Path dir, Function<String, String> keyOf) {
-    if (!Files.isDirectory(dir)) {
+    if (Files.isSymbolicLink(dir)) { // reading and deleting through it would act wherever it points
+      LOG.error("{} is a symbolic link, which is not followed: records found there are not moved into {}; remove it", dir, file);
+      return 0;
+    }
+    if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
     Map<String, String> records = new LinkedHashMap<>();
@@ -495,6 +500,10 @@ public final class RecordLog implements AutoCloseable {
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
         String name = f.getFileName().toString();
+        if (!Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          LOG.error("record file {} is not a regular file (a link is not followed) and was left where it is", f);
+          continue;
+        }
         try {
           records.put(keyOf.apply(name.substring(0, name.length() - ".json".length())), JSON.readTree(f.toFile()).toString());
           moved.add(f);

@@ -271,6 +271,22 @@ class RecordLogTest {
   }
 
   @Test
+  void filesOfTheOlderLayoutAreNeitherReadNorDeletedThroughALink() throws Exception {
+    Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+    Path theirs = Files.writeString(elsewhere.resolve("vol-1.json"), "{\"id\":\"vol-1\"}");
+    Path old = Files.createSymbolicLink(dir.resolve("volumes"), elsewhere);
+    Path within = Files.createDirectories(dir.resolve("snapshots"));
+    Files.createSymbolicLink(within.resolve("s-1.json"), theirs);
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(0, log.adoptFiles(old, id -> "volume/" + id));
+      assertEquals(0, log.adoptFiles(within, id -> "snapshot/" + id));
+      assertEquals(Map.of(), log.records());
+    }
+    assertTrue(Files.exists(theirs), "what the link points to is left alone");
+    assertTrue(Files.isSymbolicLink(old) && Files.isSymbolicLink(within.resolve("s-1.json")), "the links are kept for inspection");
+  }
+
+  @Test
   void filesOfTheOlderLayoutAreMovedInAndUnreadableOnesKept() throws Exception {
     Path old = Files.createDirectories(dir.resolve("volumes"));
     Files.writeString(old.resolve("vol-1.json"), "{\n  \"id\" : \"vol-1\"\n}");
