@@ -85,16 +85,21 @@ public final class Agent implements AgentApi {
 
   public Future<Agent> start() {
     sourcesContext = vertx.getOrCreateContext();
+    KubeletLayout layout;
     try {
-      // Before anything opens its records: they include pushed Secrets.
-      PrivateFiles.createDirectory(config.stateDir());
-      PrivateFiles.restrict(config.stateDir(), p -> false);
+      layout = new KubeletLayout(config.rootDir());
+      // Before anything opens its records: they include pushed Secrets. Made or opened beneath the root without
+      // following a link: a link there would send the records wherever it points, so the agent does not start.
+      PrivateFiles.createDirectories(layout.rootDir(), config.stateDir(), config.stateDir().resolve("journal"));
+      PrivateFiles.restrict(layout.rootDir(), config.stateDir(), p -> false);
     } catch (java.io.IOException e) {
       return Future.failedFuture(new java.io.UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
           + " private (0700): " + e.getMessage(), e));
+    } catch (java.io.UncheckedIOException e) {
+      return Future.failedFuture(e); // the root itself: its message says so
     }
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
-    volumes = new VolumeManager(vertx, new KubeletLayout(config.rootDir()), config.stateDir(), config.nodeName(), drivers, metrics,
+    volumes = new VolumeManager(vertx, layout, config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
     VolumeManagerMetrics.register(metrics, volumes);
     io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("csi_node_agent_degraded_records")

@@ -67,4 +67,65 @@ class PrivateStateTest {
       Await.result(vertx.close());
     }
   }
+
+  /** Starts an agent (with its bundled driver) on {@link #root}; returns why it failed, or fails the test if it started. */
+  private Throwable refusedStart() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      Agent agent = new Agent(vertx, new Agent.Config(root, "node-p", null, true, PluginManager.Options.defaults()));
+      Throwable failure = null;
+      try {
+        Await.result(agent.start());
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+      if (failure == null) {
+        Await.result(agent.stop());
+      }
+      assertNotNull(failure, "the agent started");
+      return failure;
+    } finally {
+      Await.result(vertx.close());
+    }
+  }
+
+  private static String messages(Throwable t) {
+    StringBuilder b = new StringBuilder();
+    for (; t != null; t = t.getCause()) {
+      b.append(t.getMessage()).append(" | ");
+    }
+    return b.toString();
+  }
+
+  @Test
+  void aStateDirectoryThatIsASymlinkIsRefusedAndNothingIsWrittenWhereItPoints() throws Exception {
+    Path elsewhere = Files.createDirectories(root.resolve("elsewhere"));
+    Files.setPosixFilePermissions(elsewhere, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.createSymbolicLink(root.resolve("csi-node-agent"), elsewhere);
+    String why = messages(refusedStart());
+    assertTrue(why.contains(root.resolve("csi-node-agent").toString()) && why.contains("symbolic link"), why);
+    try (Stream<Path> there = Files.list(elsewhere)) {
+      assertEquals(List.of(), there.toList(), "nothing written where the link points");
+    }
+    assertEquals("rwxr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(elsewhere)), "its mode untouched");
+  }
+
+  @Test
+  void aJournalDirectoryThatIsASymlinkIsRefused() throws Exception {
+    Path elsewhere = Files.createDirectories(root.resolve("elsewhere"));
+    Files.createDirectories(root.resolve("csi-node-agent"));
+    Files.createSymbolicLink(root.resolve("csi-node-agent/journal"), elsewhere);
+    String why = messages(refusedStart());
+    assertTrue(why.contains(root.resolve("csi-node-agent/journal").toString()) && why.contains("symbolic link"), why);
+    try (Stream<Path> there = Files.list(elsewhere)) {
+      assertEquals(List.of(), there.toList(), "nothing written where the link points");
+    }
+  }
+
+  @Test
+  void aStateDirectoryThatIsAFileIsRefusedNamingIt() throws Exception {
+    Files.writeString(root.resolve("csi-node-agent"), "not a directory");
+    String why = messages(refusedStart());
+    assertTrue(why.contains(root.resolve("csi-node-agent").toString()), why);
+  }
 }

@@ -5,6 +5,7 @@ import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.Mounter;
 import dev.csinode.mount.PrivateFiles;
+import dev.csinode.mount.RootDir;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.server.Service;
@@ -41,14 +42,18 @@ public final class HostpathDriver {
   /**
    * The state directory is its owner's alone: records, images and snapshots 0600 in 0700 directories, created so
    * and narrowed at start if found wider. A directory volume's own directory keeps its mode: it is what a pod
-   * sees as its volume's root.
+   * sees as its volume's root. The state directory itself is the user's choice and may be a link (resolved once);
+   * the directories below it are never reached through one: a link there is refused, naming it.
    */
   private static void makePrivate(Path stateDir) throws java.io.IOException {
-    PrivateFiles.createDirectory(stateDir);
-    PrivateFiles.createDirectory(stateDir.resolve("volumes"));
-    PrivateFiles.createDirectory(stateDir.resolve("snapshots"));
+    if (!Files.isDirectory(stateDir)) {
+      Files.createDirectories(stateDir.getParent());
+      PrivateFiles.createDirectory(stateDir);
+    }
+    RootDir root = RootDir.resolve(stateDir);
     Path volumes = stateDir.resolve("volumes");
-    PrivateFiles.restrict(stateDir, p -> volumes.equals(p.getParent()) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    PrivateFiles.createDirectories(root, stateDir.resolve("state"), volumes, stateDir.resolve("snapshots"));
+    PrivateFiles.restrict(root, stateDir, p -> volumes.equals(p.getParent()) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
   }
 
   /**
@@ -61,7 +66,12 @@ public final class HostpathDriver {
         + "-" + config.endpoint().path().hashCode(), WORKERS);
     java.util.concurrent.atomic.AtomicReference<StateStore> disk = new java.util.concurrent.atomic.AtomicReference<>();
     return vertx.executeBlocking(() -> {
-      makePrivate(config.stateDir());
+      try {
+        makePrivate(config.stateDir());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot make the driver's state directory " + config.stateDir()
+            + " private (0700): " + e.getMessage(), e);
+      }
       disk.set(new StateStore(config.stateDir()));
       VolumeStore store = new VolumeStore(disk.get());
       Storage storage = new Storage(config.stateDir());

@@ -1,23 +1,29 @@
 package dev.csinode.mount;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * State only its owner may read (records of pushed Secrets among them): directories 0700, files 0600, made so
- * when created, never widened afterwards, so there is no moment in which another user could open them.
+ * when created, so there is no moment in which another user could open them; found wider at start, group and
+ * other permissions are taken away (never widened).
  */
 public final class PrivateFiles {
   private static final Logger LOG = LoggerFactory.getLogger(PrivateFiles.class);
@@ -28,70 +34,146 @@ public final class PrivateFiles {
 
   private PrivateFiles() {}
 
+  /** The calls that change a mode beneath a directory descriptor; public only because jnr-ffi generates its implementation. */
+  public interface Sys {
+    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
+
+    int openat(int dirfd, String path, int flags, int mode);
+
+    int fchmodat(int dirfd, String path, int mode, int flags);
+
+    int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
+
+    int close(int fd);
+
+    String strerror(int errnum);
+  }
+
+  private static final Runtime RUNTIME = Runtime.getRuntime(Sys.INSTANCE);
+  private static final int AT_FDCWD = -100;
+  private static final int O_NOFOLLOW = 0400000;
+  private static final int O_CLOEXEC = 02000000;
+  private static final int O_PATH = 010000000;
+  private static final int AT_EMPTY_PATH = 0x1000;
+  private static final int STATX_TYPE_AND_MODE = 0x3;
+  private static final int STATX_MODE_OFFSET = 28;
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFDIR = 0040000;
+  private static final int S_IFREG = 0100000;
+  private static final int ENOENT = 2;
+
   /**
    * Creates dir 0700 (the umask can only narrow that) when missing; directories missing above it are made as
-   * usual: they are not the private state's (a kubelet root, a plugin's directory). Blocking.
+   * usual: they are not the private state's (a kubelet root, a plugin's directory). A symbolic link at {@code dir}
+   * is refused ({@link SymlinkRefusedException}), not followed: the records would be written wherever it points.
+   * Blocking.
    */
   public static Path createDirectory(Path dir) throws IOException {
-    if (Files.isDirectory(dir)) {
+    if (existingDirectory(dir)) {
       return dir;
     }
     Files.createDirectories(dir.toAbsolutePath().getParent());
     try {
       return Files.createDirectory(dir, DIRECTORY);
     } catch (java.nio.file.FileAlreadyExistsException e) {
-      if (Files.isDirectory(dir)) {
+      if (existingDirectory(dir)) {
         return dir; // made meanwhile
       }
-      throw e;
+      throw new java.nio.file.NotDirectoryException(dir.toString());
+    }
+  }
+
+  /** True for a directory, false when nothing is there; a link is refused. */
+  private static boolean existingDirectory(Path dir) throws IOException {
+    if (Files.isSymbolicLink(dir)) {
+      throw new SymlinkRefusedException(dir);
+    }
+    return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS);
+  }
+
+  /**
+   * Creates (0700) or opens each of {@code dirs} beneath {@code root}, none of them reached through a link: a link
+   * is a {@link SymlinkRefusedException} naming it, a file a {@link java.nio.file.NotDirectoryException}. Blocking.
+   */
+  public static void createDirectories(RootDir root, Path... dirs) throws IOException {
+    for (Path dir : dirs) {
+      root.createDirectories(dir, 0700).close();
     }
   }
 
   /**
-   * Makes every directory below {@code top} (itself included) 0700 and every regular file 0600, without following
-   * symlinks; what {@code leave} accepts is left as it is, with everything below it. Logs once what it narrowed.
-   * Returns how many it narrowed. Blocking.
+   * Takes every permission of group and others away from {@code top} (opened beneath {@code root} without
+   * following a link) and from every directory and regular file below it; the owner's bits are kept as they are,
+   * so nothing is ever widened. Symbolic links are neither followed nor changed; what {@code leave} accepts is left
+   * as it is, with everything below it. Each entry is opened {@code O_PATH|O_NOFOLLOW} relative to its directory's
+   * descriptor and changed through that descriptor: an entry swapped for a link meanwhile cannot send the change
+   * elsewhere. Logs once what it narrowed. Returns how many it narrowed. Blocking.
    */
-  public static int restrict(Path top, Predicate<Path> leave) throws IOException {
-    if (!Files.isDirectory(top, LinkOption.NOFOLLOW_LINKS)) {
-      return 0;
-    }
+  public static int restrict(RootDir root, Path top, Predicate<Path> leave) throws IOException {
     int[] narrowed = {0};
-    Files.walkFileTree(top, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        if (!dir.equals(top) && leave.test(dir)) {
-          return FileVisitResult.SKIP_SUBTREE;
-        }
-        narrow(dir, DIRECTORY_MODE);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        if (attrs.isRegularFile() && !leave.test(file)) {
-          narrow(file, FILE_MODE);
-        }
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFileFailed(Path file, IOException e) {
-        LOG.warn("cannot check the mode of {}: {}", file, e.getMessage());
-        return FileVisitResult.CONTINUE;
-      }
-
-      private void narrow(Path p, Set<PosixFilePermission> mode) throws IOException {
-        if (!Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS).equals(mode)) {
-          Files.setPosixFilePermissions(p, mode);
-          narrowed[0]++;
-        }
-      }
-    });
+    try (PathHandle handle = root.openDirectory(top)) {
+      restrictTree(handle.fd(), top, leave, narrowed);
+    }
     if (narrowed[0] > 0) {
-      LOG.warn("{} files and directories under {} had other modes than 0600/0700 (readable by others, possibly); "
-          + "they were made private", narrowed[0], top);
+      LOG.warn("{} files and directories under {} could be read or changed by others; group and other permissions "
+          + "were taken away", narrowed[0], top);
     }
     return narrowed[0];
+  }
+
+  /** Narrows the directory open as {@code dirFd} and what is below it. */
+  private static void restrictTree(int dirFd, Path at, Predicate<Path> leave, int[] narrowed) throws IOException {
+    narrow(dirFd, at, narrowed);
+    List<String> names = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(Path.of("/proc/self/fd/" + dirFd))) {
+      entries.forEach(e -> names.add(e.getFileName().toString()));
+    } catch (IOException e) {
+      LOG.warn("cannot list {} to check its modes: {}", at, e.getMessage());
+      return;
+    }
+    for (String name : names) {
+      Path p = at.resolve(name);
+      int fd = Sys.INSTANCE.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      if (fd < 0) {
+        int errno = RUNTIME.getLastError();
+        if (errno != ENOENT) { // gone meanwhile: nothing to narrow
+          LOG.warn("cannot check the mode of {}: {}", p, Sys.INSTANCE.strerror(errno));
+        }
+        continue;
+      }
+      try {
+        int type = mode(fd, p) & S_IFMT;
+        if (type == S_IFDIR && !leave.test(p)) {
+          restrictTree(fd, p, leave, narrowed);
+        } else if (type == S_IFREG && !leave.test(p)) {
+          narrow(fd, p, narrowed);
+        } // a link (O_PATH|O_NOFOLLOW opened the link itself), a socket, a device: left as it is
+      } finally {
+        Sys.INSTANCE.close(fd);
+      }
+    }
+  }
+
+  /** Takes group and other bits away from what {@code fd} (not a link) is open on. */
+  private static void narrow(int fd, Path p, int[] narrowed) throws IOException {
+    int mode = mode(fd, p) & 07777;
+    if ((mode & 077) == 0) {
+      return;
+    }
+    // fchmod does not take an O_PATH descriptor; its /proc/self/fd link resolves to this very inode.
+    if (Sys.INSTANCE.fchmodat(AT_FDCWD, "/proc/self/fd/" + fd, mode & ~077, 0) != 0) {
+      throw new FileSystemException(p.toString(), null, "cannot take group and other permissions away: "
+          + Sys.INSTANCE.strerror(RUNTIME.getLastError()));
+    }
+    narrowed[0]++;
+  }
+
+  /** st_mode of what {@code fd} is open on (the link itself for a link). */
+  private static int mode(int fd, Path p) throws IOException {
+    Pointer buf = Memory.allocate(RUNTIME, 256);
+    if (Sys.INSTANCE.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE_AND_MODE, buf) != 0) {
+      throw new FileSystemException(p.toString(), null, "cannot read its mode: " + Sys.INSTANCE.strerror(RUNTIME.getLastError()));
+    }
+    return buf.getShort(STATX_MODE_OFFSET) & 0xffff;
   }
 }

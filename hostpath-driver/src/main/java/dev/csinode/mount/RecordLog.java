@@ -87,6 +87,12 @@ public final class RecordLog implements AutoCloseable {
     this.flush = flush;
     this.keyField = keyField;
     this.valueField = valueField;
+    // Neither read nor written through a link: the records (secrets among them) would go wherever it points.
+    for (Path p : List.of(file.getParent(), file)) {
+      if (Files.isSymbolicLink(p)) {
+        throw new SymlinkRefusedException(p);
+      }
+    }
     this.skipped = read();
     try {
       PrivateFiles.createDirectory(file.getParent());
@@ -265,6 +271,7 @@ public final class RecordLog implements AutoCloseable {
       queue.drainTo(batches);
       List<Pending> all = batches.stream().flatMap(List::stream).toList();
       List<Pending> durable = all.stream().filter(Pending::flush).toList();
+      long before;
       try {
         synchronized (this) {
           if (broken) {
@@ -273,7 +280,7 @@ public final class RecordLog implements AutoCloseable {
           ByteBuffer buf = ByteBuffer.allocate(all.stream().mapToInt(p -> p.line().length).sum());
           all.forEach(p -> buf.put(p.line()));
           buf.flip();
-          long before = out.size();
+          before = out.size();
           try {
             while (buf.hasRemaining()) {
               out.write(buf);
@@ -314,15 +321,16 @@ public final class RecordLog implements AutoCloseable {
       }
       try {
         synchronized (this) {
-          // A change whose flush failed was not made (its caller is told so): it stays out of the records, so a
-          // compaction drops its line. Otherwise a group with durable changes is taken again, in the order written:
-          // a durable change and a later one of the same key until reboot end with the later one.
+          // A change whose flush failed was not made (its caller is told so): it stays out of the records, and its
+          // line is cut off the file before the caller hears of it. Otherwise a group with durable changes is taken
+          // again, in the order written: a durable change and a later one of the same key until reboot end with the
+          // later one.
           if (flushFailed == null) {
             if (!durable.isEmpty()) {
               apply(all, true);
             }
           } else {
-            broken = true;
+            cutOff(before, all);
           }
           linesSinceCompaction += all.size();
           if (flushFailed == null && linesSinceCompaction > 1000 + 4L * live.size()) {
@@ -343,6 +351,32 @@ public final class RecordLog implements AutoCloseable {
         durable.forEach(p -> p.done().complete(null));
       }
       batches.clear();
+    }
+  }
+
+  /**
+   * Takes a group whose flush failed off the end of the file again (truncating needs no space), so that no later
+   * start reads it back as a record; the group's changes until reboot, complete once written, are written again.
+   * The cut is flushed: once that succeeds, not even a power loss brings the failed changes back. If anything here
+   * fails, the log is marked broken: the next write rewrites the file from the records (a new file, flushed,
+   * renamed in, its directory flushed) before it appends, so no later change is acknowledged while the failed line
+   * may still be in the file. Left open: a power loss before either the cut's flush or such a rewrite succeeded,
+   * when the disk may show the group as written after all (as with any write whose flush failed).
+   */
+  private void cutOff(long before, List<Pending> group) {
+    try {
+      out.truncate(before);
+      List<Pending> again = group.stream().filter(p -> !p.flush()).toList();
+      ByteBuffer buf = ByteBuffer.allocate(again.stream().mapToInt(p -> p.line().length).sum());
+      again.forEach(p -> buf.put(p.line()));
+      buf.flip();
+      while (buf.hasRemaining()) {
+        out.write(buf);
+      }
+      flush.force(out);
+    } catch (IOException | RuntimeException e) {
+      LOG.error("cannot cut the changes whose flush failed off {}: {}; it is rewritten before the next change", file, e.getMessage());
+      broken = true;
     }
   }
 
@@ -449,11 +483,16 @@ public final class RecordLog implements AutoCloseable {
   /**
    * Moves the records of an older layout, one JSON file per record in {@code dir}, into this log: each readable
    * {@code *.json} file becomes the record {@code keyOf(file name without .json)}; once all are durable here, the
-   * files are deleted (and the directory, when nothing else is left in it). An unreadable file is kept and logged.
+   * files are deleted (and the directory, when nothing else is left in it). An unreadable file is kept and logged;
+   * a link (the directory or a file in it) is neither followed nor removed.
    * Returns the records moved. Blocking.
    */
   public int adoptFiles(Path dir, Function<String, String> keyOf) {
-    if (!Files.isDirectory(dir)) {
+    if (Files.isSymbolicLink(dir)) { // reading and deleting through it would act wherever it points
+      LOG.error("{} is a symbolic link, which is not followed: records found there are not moved into {}; remove it", dir, file);
+      return 0;
+    }
+    if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
     Map<String, String> records = new LinkedHashMap<>();
@@ -461,6 +500,10 @@ public final class RecordLog implements AutoCloseable {
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
         String name = f.getFileName().toString();
+        if (!Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          LOG.error("record file {} is not a regular file (a link is not followed) and was left where it is", f);
+          continue;
+        }
         try {
           records.put(keyOf.apply(name.substring(0, name.length() - ".json".length())), JSON.readTree(f.toFile()).toString());
           moved.add(f);

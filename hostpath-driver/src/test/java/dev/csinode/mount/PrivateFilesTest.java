@@ -57,13 +57,45 @@ class PrivateFilesTest {
     Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("rw-r--r--"));
     Files.createSymbolicLink(parent.resolve("link"), outside);
 
-    assertEquals(4, PrivateFiles.restrict(parent, p -> p.equals(data))); // state, journal, journal.log, volumes
+    assertEquals(4, PrivateFiles.restrict(RootDir.resolve(dir), parent, p -> p.equals(data))); // state, journal, journal.log, volumes
     assertEquals("rwx------", mode(parent));
     assertEquals("rwx------", mode(top));
     assertEquals("rw-------", mode(log));
     assertEquals("rwx------", mode(parent.resolve("volumes")));
     assertEquals("rwxrwxrwx", mode(data), "what the caller leaves is left");
     assertEquals("rw-r--r--", mode(outside), "a symlink is never followed");
-    assertEquals(0, PrivateFiles.restrict(parent, p -> p.equals(data)), "once narrowed, nothing more to do (and to log)");
+    assertEquals(0, PrivateFiles.restrict(RootDir.resolve(dir), parent, p -> p.equals(data)), "once narrowed, nothing more to do (and to log)");
+  }
+
+  @Test
+  void restrictOnlyTakesAwayWhatOthersMayDoAndNeverGivesTheOwnerMore() throws Exception {
+    Path top = Files.createDirectories(dir.resolve("state"));
+    Path readOnlyDir = Files.createDirectories(top.resolve("sealed"));
+    Path readOnlyFile = Files.writeString(top.resolve("sealed.log"), "{}");
+    Path groupFile = Files.writeString(top.resolve("shared.log"), "{}");
+    Files.setPosixFilePermissions(readOnlyFile, PosixFilePermissions.fromString("r--------"));
+    Files.setPosixFilePermissions(groupFile, PosixFilePermissions.fromString("r--r-----"));
+    Files.setPosixFilePermissions(readOnlyDir, PosixFilePermissions.fromString("r-x------"));
+    Files.setPosixFilePermissions(top, PosixFilePermissions.fromString("rwxr-x---"));
+    try {
+      assertEquals(2, PrivateFiles.restrict(RootDir.resolve(dir), top, p -> false)); // state, shared.log
+      assertEquals("rwx------", mode(top));
+      assertEquals("r--------", mode(groupFile), "group read taken away, no owner write given");
+      assertEquals("r--------", mode(readOnlyFile), "never widened");
+      assertEquals("r-x------", mode(readOnlyDir), "never widened");
+    } finally {
+      Files.setPosixFilePermissions(readOnlyDir, PosixFilePermissions.fromString("rwx------")); // for @TempDir's cleanup
+    }
+  }
+
+  @Test
+  void aRecordLogWhoseDirectoryIsASymlinkIsRefusedAndWritesNothingThere() throws Exception {
+    Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+    Files.createSymbolicLink(dir.resolve("state"), elsewhere);
+    java.io.IOException refused = assertThrows(java.io.IOException.class, () -> RecordLog.open(dir.resolve("state/records.log")).close());
+    assertTrue(refused.getMessage().contains(dir.resolve("state").toString()), refused.getMessage());
+    try (var there = Files.list(elsewhere)) {
+      assertEquals(java.util.List.of(), there.toList());
+    }
   }
 }

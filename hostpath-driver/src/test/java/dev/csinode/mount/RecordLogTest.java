@@ -156,6 +156,77 @@ class RecordLogTest {
     }
   }
 
+  /** A flush that waits until released, then fails. */
+  private record HeldFailure(CountDownLatch held, CountDownLatch release) implements RecordLog.Flush {
+    HeldFailure() {
+      this(new CountDownLatch(1), new CountDownLatch(1));
+    }
+
+    @Override
+    public void force(FileChannel channel) throws IOException {
+      held.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        throw new InterruptedIOException();
+      }
+      throw new IOException("disk flush failed (test)");
+    }
+  }
+
+  @Test
+  void aChangeWhoseFlushFailedIsCutOffTheFileBeforeItsCallerIsToldAndDoesNotComeBackOnReopen() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    HeldFailure failing = new HeldFailure();
+    try (RecordLog log = RecordLog.open(file(), flushes(gate, failing))) {
+      CompletableFuture<Void>[] group = oneGroup(log, gate, "kept", "lost", "mounted");
+      failing.held().await(); // the group is written; its flush is about to fail
+      // Runs on the writer thread as it tells the caller: what is in the file at that moment.
+      CompletableFuture<String> fileWhenTold = group[0].handle((v, e) -> {
+        try {
+          return (e == null ? "acknowledged " : "failed ") + Files.readString(file());
+        } catch (IOException io) {
+          throw new java.io.UncheckedIOException(io);
+        }
+      });
+      failing.release().countDown();
+      String seen = fileWhenTold.get(10, TimeUnit.SECONDS);
+      assertTrue(seen.startsWith("failed "), seen);
+      assertFalse(seen.contains("\"lost\""), "the failed change's line is gone when its caller hears of it: " + seen);
+      assertTrue(seen.contains("\"mounted\""), "the change until reboot written with it stays in the file: " + seen);
+    }
+    try (RecordLog log = RecordLog.open(file())) { // as after a crash right then
+      assertEquals(Map.of("kept", "{}", "mounted", "{}"), log.records());
+    }
+  }
+
+  @Test
+  void whenEvenTheCutCannotBeFlushedTheFileIsRewrittenBeforeTheNextAcknowledgement() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    AtomicInteger calls = new AtomicInteger();
+    RecordLog.Flush flush = channel -> {
+      switch (calls.incrementAndGet()) {
+        case 1 -> gate.force(channel);
+        case 2, 3 -> throw new IOException("disk flush failed (test)"); // the group's flush, then the cut's
+        default -> channel.force(false);
+      }
+    };
+    try (RecordLog log = RecordLog.open(file(), flush)) {
+      CompletableFuture<Void>[] group = oneGroup(log, gate, "kept", "lost", "mounted");
+      assertThrows(ExecutionException.class, () -> group[0].get(10, TimeUnit.SECONDS));
+      assertEquals(3, calls.get(), "the cut was flushed (and that failed)");
+      Object inode = Files.readAttributes(file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+      // Written until reboot, so acknowledged without a flush of its own: only after the file was rewritten.
+      log.putUntilReboot("after", "{}").get(10, TimeUnit.SECONDS);
+      assertFalse(inode.equals(Files.readAttributes(file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey()),
+          "rewritten (a new file renamed in, flushed) before the next change was acknowledged");
+      assertFalse(Files.readString(file()).contains("\"lost\""));
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("kept", "{}", "mounted", "{}", "after", "{}"), log.records());
+    }
+  }
+
   @Test
   void growsOnlyBoundedWhileOpen() throws Exception {
     try (RecordLog log = RecordLog.open(file())) {
@@ -197,6 +268,22 @@ class RecordLogTest {
     try (RecordLog log = RecordLog.open(file())) {
       assertEquals(Map.of("q", "{}"), log.records());
     }
+  }
+
+  @Test
+  void filesOfTheOlderLayoutAreNeitherReadNorDeletedThroughALink() throws Exception {
+    Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+    Path theirs = Files.writeString(elsewhere.resolve("vol-1.json"), "{\"id\":\"vol-1\"}");
+    Path old = Files.createSymbolicLink(dir.resolve("volumes"), elsewhere);
+    Path within = Files.createDirectories(dir.resolve("snapshots"));
+    Files.createSymbolicLink(within.resolve("s-1.json"), theirs);
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(0, log.adoptFiles(old, id -> "volume/" + id));
+      assertEquals(0, log.adoptFiles(within, id -> "snapshot/" + id));
+      assertEquals(Map.of(), log.records());
+    }
+    assertTrue(Files.exists(theirs), "what the link points to is left alone");
+    assertTrue(Files.isSymbolicLink(old) && Files.isSymbolicLink(within.resolve("s-1.json")), "the links are kept for inspection");
   }
 
   @Test
