@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * its version is strictly higher (the kubelet's rule), and is registered when the holder goes. What it adds to
  * the kubelet: failed registrations are retried with capped exponential backoff for as long as the socket
  * exists; sockets nobody serves are reported as stale (and never deleted); a socket refused as a conflict takes
- * the name over when the holder's socket goes (the kubelet leaves the name unregistered then); every registered
- * driver is probed and marked unhealthy after two failed probes, then probed every second until it answers.
+ * the name over when the holder's socket goes (the kubelet leaves the name unregistered then), though a socket
+ * re-created at the holder's path stays first in line through its failed attempts (a restarting registrar); every
+ * registered driver is probed and marked unhealthy after two failed probes, then probed every second until it answers.
  * Each socket's attempt runs on its own, so one hanging plugin delays nobody else.
  *
  * <p>All state lives on one Vert.x context; {@link #status()} returns an immutable snapshot.
@@ -70,11 +71,16 @@ public final class PluginManager {
     long nextProbeAtMillis;
     GrpcUnixClient probeClient;
     /**
-     * The driver name the previous instance at this path held: this instance's registration goes first, and only
-     * when it does not take the name do sockets waiting for it get their turn (a restarted registrar is not
-     * overtaken by another socket announcing its name).
+     * The driver name the previous instance at this path held: this instance is first in line for it. Sockets
+     * waiting for the name get their turn only when this one registers, announces another name, is refused because
+     * another socket took the name (a strictly higher version), or goes. Failed attempts keep it first: a restarting
+     * registrar's socket often exists before anything answers on it, and its retries must not be overtaken by
+     * another socket announcing its name. A socket left behind that never answers keeps it too, as the holder's
+     * socket would: removing that socket lets the waiting ones register.
      */
     String heirOf;
+    /** The name this entry's current attempt announced (GetInfo), once known. */
+    String announced;
 
     Entry(PluginSocket socket, Duration initialBackoff) {
       this.socket = socket;
@@ -251,6 +257,7 @@ public final class PluginManager {
    * registrations of one name may be in flight together.
    */
   private void admit(Entry e, String name, String version) {
+    e.announced = name;
     if (!current(e)) {
       throw new RegistrationException("registration socket " + e.socket.path() + " was replaced during registration", false);
     }
@@ -269,6 +276,7 @@ public final class PluginManager {
 
   private void attempt(Entry e) {
     e.retryTimer = -1;
+    e.announced = null;
     e.state = new PluginState.Registering();
     publishStatus();
     registration.register(e.socket.path(), (name, version) -> admit(e, name, version), driver -> {
@@ -278,8 +286,11 @@ public final class PluginManager {
       if (!current(e)) {
         return;
       }
-      String heirOf = e.heirOf;
-      e.heirOf = null;
+      String heirOf = null; // the name this socket was first in line for and leaves to the waiting ones now
+      if (e.heirOf != null && !staysFirstInLine(e, ar.succeeded() ? null : ar.cause())) {
+        heirOf = e.heirOf;
+        e.heirOf = null;
+      }
       if (ar.succeeded()) {
         RegisteredDriver d = ar.result();
         LOG.info("driver {} registered from {}: endpoint {}, node id {}, CSI {}", d.name(), e.socket.path(),
@@ -308,6 +319,15 @@ public final class PluginManager {
       }
       publishStatus();
     });
+  }
+
+  /**
+   * Whether a re-created socket stays first in line for its predecessor's name after an attempt: yes after a failure
+   * that is retried, unless the socket announced another name (the path now serves another driver).
+   */
+  private static boolean staysFirstInLine(Entry e, Throwable failure) {
+    boolean retried = failure != null && !(failure instanceof RegistrationException re && re.conflict());
+    return retried && (e.announced == null || e.announced.equals(e.heirOf));
   }
 
   /** Everything that makes a registration visible, done before the plugin hears it is registered. */

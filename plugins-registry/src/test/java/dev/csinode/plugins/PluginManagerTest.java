@@ -418,6 +418,99 @@ class PluginManagerTest {
     assertEquals("registered", statusOf(reg("w")).state());
   }
 
+  /**
+   * Regression: the registered socket is re-created by a restarting registrar that does not answer yet (its socket
+   * exists before it serves). Its first attempts fail; a refused socket waiting for the name must not take it
+   * meanwhile, and the restarted registrar registers once it answers. Before, the re-created socket was first in
+   * line for one attempt only, then the waiting socket registered and the registrar was refused as a conflict.
+   */
+  @Test
+  void aRestartedRegistrarThatAnswersLateKeepsTheNameFromAWaitingConflict() throws Exception {
+    TestCsiDriver real = driverAt("r-real", "r.example.com");
+    plugin(reg("r"), TestRegistrationPlugin.csi("r.example.com", real.endpoint()));
+    Eventually.holds(WAIT, () -> registry.get("r.example.com").isPresent(), () -> "" + manager.status());
+    TestCsiDriver other = driverAt("r-other", "r.example.com");
+    TestRegistrationPlugin waiting = plugin(reg("r-other"), TestRegistrationPlugin.csi("r.example.com", other.endpoint()));
+    awaitConflict(waiting);
+    Vertx second = Vertx.vertx(); // its own process, as a restarted registrar
+    peers.add(() -> Await.result(second.close()));
+    Path tmp = root.resolve("plugins_registry/.r-reg.sock.new");
+    TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("r.example.com", real.endpoint()),
+        false, false);
+    Files.move(tmp, reg("r"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    // Attempts of the restarted socket fail (GetInfo times out); after each, the waiting socket must still wait.
+    // Its state changes on the manager's context together with the failure, so each snapshot shows both.
+    java.util.Set<Long> failedAttempts = new java.util.HashSet<>();
+    Eventually.holds(WAIT, () -> {
+      List<PluginStatus> now = manager.status();
+      PluginStatus heir = now.stream().filter(s -> s.socketPath().equals(reg("r").toString())).findFirst().orElseThrow();
+      PluginStatus other2 = now.stream().filter(s -> s.socketPath().equals(reg("r-other").toString())).findFirst().orElseThrow();
+      if (heir.state().equals("failed") || heir.state().equals("stale")) {
+        assertEquals("conflict", other2.state(), "the waiting socket took its turn while the holder's path retries: " + now);
+        failedAttempts.add(heir.nextRetryAtMillis());
+      }
+      return failedAttempts.size() >= 3;
+    }, () -> "attempts of the restarted socket seen failing: " + failedAttempts.size() + "; status " + manager.status());
+    assertTrue(registry.get("r.example.com").isEmpty(), "nobody holds the name meanwhile: " + registry.all());
+    assertEquals(1, waiting.getInfoCalls.get(), "the waiting socket was not asked again");
+    assertTrue(restarted.getInfoCalls.get() >= 3, "" + restarted.getInfoCalls.get());
+
+    restarted.answerGetInfo();
+    awaitRegistered(restarted);
+    assertEquals("unix://" + real.endpoint(), endpointOf("r.example.com"));
+    assertEquals("registered", statusOf(reg("r")).state());
+    assertEquals("conflict", statusOf(reg("r-other")).state());
+    assertEquals(1, waiting.getInfoCalls.get());
+  }
+
+  /** The re-created socket keeps its place in line only while it may still be the holder: once it goes, the waiting socket registers. */
+  @Test
+  void aRestartedRegistrarThatGoesLetsTheWaitingConflictRegister() throws Exception {
+    TestCsiDriver real = driverAt("g-real", "g.example.com");
+    plugin(reg("g"), TestRegistrationPlugin.csi("g.example.com", real.endpoint()));
+    Eventually.holds(WAIT, () -> registry.get("g.example.com").isPresent(), () -> "" + manager.status());
+    TestCsiDriver other = driverAt("g-other", "g.example.com");
+    TestRegistrationPlugin waiting = plugin(reg("g-other"), TestRegistrationPlugin.csi("g.example.com", other.endpoint()));
+    awaitConflict(waiting);
+    Vertx second = Vertx.vertx();
+    peers.add(() -> Await.result(second.close()));
+    Path tmp = root.resolve("plugins_registry/.g-reg.sock.new");
+    TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("g.example.com", real.endpoint()),
+        false, false);
+    Files.move(tmp, reg("g"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Eventually.holds(WAIT, () -> restarted.getInfoCalls.get() >= 1 && "failed".equals(statusOf(reg("g")).state()),
+        () -> "" + manager.status());
+    restarted.close();
+    Files.delete(reg("g")); // it served the socket under its temporary name: the file at the path is removed here
+    Eventually.holds(WAIT, () -> endpointOf("g.example.com").equals("unix://" + other.endpoint()), () -> "registry " + registry.all()
+        + "; status " + manager.status());
+    awaitRegistered(waiting);
+  }
+
+  /**
+   * A re-created socket that announces another driver (whose registration then fails) does not keep the old name
+   * from the waiting socket.
+   */
+  @Test
+  void aReCreatedSocketAnnouncingAnotherDriverLetsTheWaitingConflictRegister() throws Exception {
+    TestCsiDriver real = driverAt("a-real", "a.example.com");
+    plugin(reg("a"), TestRegistrationPlugin.csi("a.example.com", real.endpoint()));
+    Eventually.holds(WAIT, () -> registry.get("a.example.com").isPresent(), () -> "" + manager.status());
+    TestCsiDriver other = driverAt("a-other", "a.example.com");
+    TestRegistrationPlugin waiting = plugin(reg("a-other"), TestRegistrationPlugin.csi("a.example.com", other.endpoint()));
+    awaitConflict(waiting);
+    Vertx second = Vertx.vertx();
+    peers.add(() -> Await.result(second.close()));
+    Path tmp = root.resolve("plugins_registry/.a-reg.sock.new");
+    TestCsiDriver mismatched = driverAt("a-b", "c.example.com"); // the registration fails after GetInfo: GetPluginInfo names another driver
+    new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("b.example.com", mismatched.endpoint()), false);
+    Files.move(tmp, reg("a"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Eventually.holds(WAIT, () -> endpointOf("a.example.com").equals("unix://" + other.endpoint()), () -> "registry " + registry.all()
+        + "; status " + manager.status());
+    awaitRegistered(waiting);
+    assertNotEquals("registered", statusOf(reg("a")).state());
+  }
+
   /** Sockets claiming a registered name, created and removed in quick succession, never touch the registered driver. */
   @Test
   void quickClaimsOfARegisteredNameNeverTouchIt() throws Exception {

@@ -10,18 +10,34 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** Test double: a plugin's registration socket with a scripted GetInfo answer; records every notification. */
+/**
+ * Test double: a plugin's registration socket with a scripted GetInfo answer; records every notification. GetInfo
+ * may be held back: the socket listens, but answers only once {@link #answerGetInfo()} is called (a registrar that
+ * is still starting).
+ */
 final class TestRegistrationPlugin implements AutoCloseable {
   final GrpcUnixServer server;
+  private final Vertx vertx;
+  private final Promise<Void> answering;
   final List<RegistrationStatus> notifications = new CopyOnWriteArrayList<>();
   final java.util.concurrent.atomic.AtomicInteger getInfoCalls = new java.util.concurrent.atomic.AtomicInteger();
 
   TestRegistrationPlugin(Vertx vertx, Path socket, PluginInfo info, boolean hangGetInfo) {
+    this(vertx, socket, info, hangGetInfo, true);
+  }
+
+  /** @param answering whether GetInfo answers from the start; if not, calls wait for {@link #answerGetInfo()} */
+  TestRegistrationPlugin(Vertx vertx, Path socket, PluginInfo info, boolean hangGetInfo, boolean answering) {
+    this.vertx = vertx;
+    this.answering = Promise.promise();
+    if (answering) {
+      this.answering.complete();
+    }
     RegistrationService service = new RegistrationService() {
       @Override
       public Future<PluginInfo> getInfo(InfoRequest r) {
         getInfoCalls.incrementAndGet();
-        return hangGetInfo ? Promise.<PluginInfo>promise().future() : Future.succeededFuture(info);
+        return hangGetInfo ? Promise.<PluginInfo>promise().future() : TestRegistrationPlugin.this.answering.future().map(info);
       }
 
       @Override
@@ -36,6 +52,11 @@ final class TestRegistrationPlugin implements AutoCloseable {
   static PluginInfo csi(String name, String endpoint, String... versions) {
     return PluginInfo.newBuilder().setType("CSIPlugin").setName(name).setEndpoint(endpoint)
         .addAllSupportedVersions(versions.length == 0 ? List.of("1.0.0") : List.of(versions)).build();
+  }
+
+  /** From now on GetInfo answers, the calls waiting included. */
+  void answerGetInfo() {
+    vertx.runOnContext(v -> answering.tryComplete());
   }
 
   RegistrationStatus lastNotification() {

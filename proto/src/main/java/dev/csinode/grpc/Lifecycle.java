@@ -1,5 +1,6 @@
 package dev.csinode.grpc;
 
+import dev.csinode.logging.ControlCharacters;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.concurrent.CompletableFuture;
@@ -27,7 +28,7 @@ public final class Lifecycle {
     }, name + "-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     start.onFailure(err -> {
-      System.err.println(name + ": " + err.getMessage());
+      System.err.println(name + ": " + ControlCharacters.escape(err.getMessage())); // may quote paths and names given to it
       exit.complete(1);
     });
     if (ended != null) {
@@ -55,13 +56,13 @@ public final class Lifecycle {
       wait(stop.apply(service));
     } catch (Exception e) {
       if (start.succeeded()) {
-        System.err.println(name + ": stop failed: " + e.getMessage());
+        System.err.println(name + ": stop failed: " + ControlCharacters.escape(e.getMessage()));
       }
     }
     try {
       wait(vertx.close());
     } catch (Exception e) {
-      System.err.println(name + ": closing failed: " + e.getMessage());
+      System.err.println(name + ": closing failed: " + ControlCharacters.escape(e.getMessage()));
     }
   }
 

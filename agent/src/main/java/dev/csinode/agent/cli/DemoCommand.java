@@ -46,11 +46,12 @@ public final class DemoCommand implements Callable<Integer> {
         manifests, VolumeManager.Options.defaults(), metricsAddress,
         true)); // drain: loop devices are global, the demo must not leave any behind
     Future<Agent> started = agent.start().map(a -> {
-      System.out.println("agent running on " + root + " with pods from " + manifests);
-      System.out.println("in another terminal: scripts/csi-node-agent status --root-dir " + root + "   (Ctrl-C here stops the agent)");
+      System.out.println("agent running on " + escape(root.toString()) + " with pods from " + escape(manifests.toString()));
+      System.out.println("in another terminal: scripts/csi-node-agent status --root-dir " + escape(root.toString())
+          + "   (Ctrl-C here stops the agent)");
       // scripts/csi-node-agent runs the demo in a private mount namespace: its mounts are seen only from inside it.
       System.out.println("its mounts are in a private mount namespace; to look inside: nsenter --mount --target "
-          + ProcessHandle.current().pid() + " findmnt -R " + root);
+          + ProcessHandle.current().pid() + " findmnt -R " + escape(root.toString()));
       Map<String, String> shown = new HashMap<>();
       vertx.setPeriodic(250, t -> showProgress(a, shown));
       return a;

@@ -1,5 +1,7 @@
 package dev.csinode.agent.cli;
 
+import static dev.csinode.agent.cli.TerminalText.text;
+
 import dev.csinode.csi.v1.*;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.Lifecycle;
@@ -43,15 +45,15 @@ public final class DriverDemoCommand implements Callable<Integer> {
         driverName, 0, 10L << 30, false);
     Vertx vertx = Vertx.vertx();
     HostpathDriver driver = HostpathDriver.start(vertx, config).await();
-    System.out.println("driver " + driverName + " serving " + endpoint);
+    System.out.println("driver " + driverName + " serving " + text(endpoint));
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, endpoint)) {
       GetPluginInfoResponse info = call(client, IdentityGrpcClient.GetPluginInfo, GetPluginInfoRequest.getDefaultInstance());
-      System.out.println("GetPluginInfo: " + info.getName() + " " + info.getVendorVersion());
+      System.out.println("GetPluginInfo: " + text(info.getName()) + " " + text(info.getVendorVersion()));
       for (String kind : List.of("directory", "filesystem", "block")) {
         lifeOf(client, root, kind);
       }
     } catch (Exception e) {
-      System.err.println("demo failed: " + e.getMessage());
+      System.err.println("demo failed: " + text(e.getMessage()));
       driver.stop().await();
       vertx.close().await();
       return 1;
@@ -61,7 +63,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
       vertx.close().await();
       return 0;
     }
-    System.out.println("the driver keeps serving " + endpoint + "; press Ctrl-C to stop");
+    System.out.println("the driver keeps serving " + text(endpoint) + "; press Ctrl-C to stop");
     return Lifecycle.run(vertx, "demo", io.vertx.core.Future.succeededFuture(driver), HostpathDriver::stop, null);
   }
 
@@ -78,7 +80,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
     Volume vol = call(client, ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
         .addVolumeCapabilities(cap).putParameters("kind", block ? "filesystem" : kind)
         .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(64L << 20)).build()).getVolume();
-    System.out.println("CreateVolume      -> " + vol.getVolumeId() + " (" + vol.getCapacityBytes() + " bytes)");
+    System.out.println("CreateVolume      -> " + text(vol.getVolumeId()) + " (" + vol.getCapacityBytes() + " bytes)");
     String sha = sha256(vol.getVolumeId());
     Path staging = block
         ? root.resolve("plugins/kubernetes.io/csi/volumeDevices/staging").resolve(name)
@@ -90,10 +92,10 @@ public final class DriverDemoCommand implements Callable<Integer> {
     Files.createDirectories(target.getParent());
     call(client, NodeGrpcClient.NodeStageVolume, NodeStageVolumeRequest.newBuilder().setVolumeId(vol.getVolumeId())
         .setStagingTargetPath(staging.toString()).setVolumeCapability(cap).putAllVolumeContext(vol.getVolumeContextMap()).build());
-    System.out.println("NodeStageVolume   -> " + staging);
+    System.out.println("NodeStageVolume   -> " + text(staging));
     call(client, NodeGrpcClient.NodePublishVolume, NodePublishVolumeRequest.newBuilder().setVolumeId(vol.getVolumeId())
         .setStagingTargetPath(staging.toString()).setTargetPath(target.toString()).setVolumeCapability(cap).build());
-    System.out.println("NodePublishVolume -> " + target);
+    System.out.println("NodePublishVolume -> " + text(target));
     byte[] payload = ("hello from the " + kind + " volume\n").getBytes();
     if (block) {
       try (var ch = java.nio.channels.FileChannel.open(target, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
@@ -101,15 +103,16 @@ public final class DriverDemoCommand implements Callable<Integer> {
         ch.force(true);
         java.nio.ByteBuffer back = java.nio.ByteBuffer.allocate(payload.length);
         ch.read(back, 0);
-        System.out.print("wrote and read back " + payload.length + " bytes at offset 0 of the block device: " + new String(back.array()));
+        System.out.println("wrote and read back " + payload.length + " bytes at offset 0 of the block device: "
+            + text(new String(back.array()).strip()));
       }
     } else {
       Files.write(target.resolve("hello.txt"), payload);
-      System.out.print("wrote " + target.resolve("hello.txt") + ": " + Files.readString(target.resolve("hello.txt")));
+      System.out.println("wrote " + text(target.resolve("hello.txt")) + ": " + text(Files.readString(target.resolve("hello.txt")).strip()));
       NodeGetVolumeStatsResponse stats = call(client, NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder()
           .setVolumeId(vol.getVolumeId()).setVolumePath(target.toString()).build());
       System.out.println("NodeGetVolumeStats -> " + stats.getUsage(0).getUsed() + " of " + stats.getUsage(0).getTotal()
-          + " bytes used; condition: " + stats.getVolumeCondition().getMessage());
+          + " bytes used; condition: " + text(stats.getVolumeCondition().getMessage()));
     }
     call(client, NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder().setVolumeId(vol.getVolumeId())
         .setTargetPath(target.toString()).build());

@@ -3,6 +3,7 @@ package dev.csinode.agent.cli;
 import dev.csinode.hostpath.HostpathDriverCommand;
 import dev.csinode.plugins.registrar.RegistrarCommand;
 import dev.csinode.simulator.DriverBenchmark;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,12 +16,30 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The command tree with its error handlers. Both print messages that quote the command line (an unknown option,
+   * a value that does not convert, a pod reference), escaped: an argument cannot print lines or terminal escapes.
+   */
+  static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      cmd.getErr().println(cmd.getCommandName() + ": " + ex.getMessage());
+      cmd.getErr().println(cmd.getCommandName() + ": " + TerminalText.text(ex.getMessage()));
       return 1;
     });
-    System.exit(cli.execute(args));
+    cli.setParameterExceptionHandler((ex, args) -> {
+      CommandLine cmd = ex.getCommandLine();
+      PrintWriter err = cmd.getErr();
+      err.println(cmd.getColorScheme().errorText(TerminalText.text(ex.getMessage())));
+      if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, err)) {
+        cmd.usage(err, cmd.getColorScheme());
+      }
+      return cmd.getExitCodeExceptionMapper() != null ? cmd.getExitCodeExceptionMapper().getExitCode(ex)
+          : cmd.getCommandSpec().exitCodeOnInvalidInput();
+    });
+    return cli;
   }
 
   @Override

@@ -2,6 +2,8 @@ package dev.csinode.agent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import static dev.csinode.agent.cli.TerminalText.text;
+
 import io.vertx.core.http.HttpMethod;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -30,7 +32,7 @@ public final class OrphansCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!output.equals("table") && !output.equals("json")) {
-      System.err.println("orphans: -o must be table or json, not '" + output + "'");
+      System.err.println("orphans: -o must be table or json, not '" + text(output) + "'");
       return 2;
     }
     ApiClient.Answer resp;
@@ -38,15 +40,15 @@ public final class OrphansCommand implements Callable<Integer> {
       resp = remove ? ApiClient.send(ApiClient.Where.socket(where), HttpMethod.POST, "/v1/orphans/cleanup", "")
           : ApiClient.send(ApiClient.Where.socket(where), HttpMethod.GET, "/v1/orphans", null);
     } catch (Exception e) {
-      System.err.println("orphans: " + e.getMessage());
+      System.err.println("orphans: " + text(e.getMessage()));
       return 1;
     }
     if (resp.status() != 200) {
-      System.err.println("orphans: the agent answered " + resp.status() + ": " + resp.body());
+      System.err.println("orphans: the agent answered " + resp.status() + ": " + TerminalText.agentError(resp.body()));
       return 1;
     }
     if (output.equals("json")) {
-      System.out.println(resp.body());
+      System.out.println(TerminalText.json(resp.body()));
       return 0;
     }
     JsonNode list = new ObjectMapper().readTree(resp.body()).path("orphanedPodDirectories");
@@ -60,7 +62,8 @@ public final class OrphansCommand implements Callable<Integer> {
     for (JsonNode o : list) {
       String action = o.path("action").asText();
       String verb = action.equals("remove") ? "would remove" : action.equals("removed") ? "removed" : "keeps";
-      System.out.println(verb + " " + o.path("path").asText() + ": " + o.path("reason").asText());
+      // The reason lists file names someone chose inside the pod directory: escaped like the path.
+      System.out.println(verb + " " + text(o.path("path").asText()) + ": " + text(o.path("reason").asText()));
     }
     return 0;
   }

@@ -19,7 +19,7 @@ public final class PodCommand implements Runnable {
   }
 
   static int print(ApiClient.Answer a) {
-    (a.status() / 100 == 2 ? System.out : System.err).println(a.body());
+    (a.status() / 100 == 2 ? System.out : System.err).println(TerminalText.json(a.body()));
     return a.status() / 100 == 2 ? 0 : 1;
   }
 

@@ -93,7 +93,7 @@ public final class RunCommand implements Callable<Integer> {
           RegistrarCommand.parseDuration(backoffMax), RegistrarCommand.parseDuration(resyncPeriod),
           RegistrarCommand.parseDuration(csiTimeout), RegistrarCommand.parseDuration(volumeStatsPeriod), removeOrphans);
     } catch (IllegalArgumentException e) {
-      System.err.println("run: " + e.getMessage());
+      System.err.println("run: " + TerminalText.text(e.getMessage()));
       return 2;
     }
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver,

@@ -23,22 +23,22 @@ public final class StatusCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!output.equals("table") && !output.equals("json")) {
-      System.err.println("status: -o must be table or json, not '" + output + "'");
+      System.err.println("status: -o must be table or json, not '" + TerminalText.text(output) + "'");
       return 2;
     }
     ApiClient.Answer resp;
     try {
       resp = ApiClient.send(ApiClient.Where.socket(where), HttpMethod.GET, "/v1/status", null);
     } catch (Exception e) {
-      System.err.println("status: " + e.getMessage());
+      System.err.println("status: " + TerminalText.text(e.getMessage()));
       return 1;
     }
     if (resp.status() != 200) {
-      System.err.println("status: the agent answered " + resp.status() + ": " + resp.body());
+      System.err.println("status: the agent answered " + resp.status() + ": " + TerminalText.agentError(resp.body()));
       return 1;
     }
     if (output.equals("json")) {
-      System.out.println(resp.body());
+      System.out.println(TerminalText.json(resp.body()));
     } else {
       printTable(new ObjectMapper().readTree(resp.body()));
     }
