@@ -27,8 +27,7 @@ public final class OperationExecutor {
   public record Failure(String operation, String error, int failures, long notBeforeMillis, String waitsForDriver) {}
 
   private final int maxParallel;
-  private final Duration initialBackoff;
-  private final Duration maxBackoff;
+  private final dev.csinode.agent.util.ExponentialBackoff backoff;
   private final LongSupplier clock;
   /** The running keys by volume: a conflict check looks at one volume's operations, not at all of them. */
   private final Map<String, Set<OperationKey>> runningByVolume = new HashMap<>();
@@ -50,8 +49,7 @@ public final class OperationExecutor {
 
   public OperationExecutor(int maxParallel, Duration initialBackoff, Duration maxBackoff, LongSupplier clock) {
     this.maxParallel = maxParallel;
-    this.initialBackoff = initialBackoff;
-    this.maxBackoff = maxBackoff;
+    this.backoff = new dev.csinode.agent.util.ExponentialBackoff(initialBackoff, maxBackoff);
     this.clock = clock;
   }
 
@@ -126,11 +124,7 @@ public final class OperationExecutor {
   }
 
   Duration backoff(int failures) {
-    Duration d = initialBackoff;
-    for (int i = 1; i < failures && d.compareTo(maxBackoff) < 0; i++) {
-      d = d.multipliedBy(2);
-    }
-    return d.compareTo(maxBackoff) > 0 ? maxBackoff : d;
+    return backoff.delay(failures);
   }
 
   /**

@@ -17,14 +17,12 @@ final class RetryBackoff {
   /** The last failure on a key: which driver answered, what, how many times in a row, and when to try again. */
   record Failure(String driver, String error, int failures, long notBeforeMillis) {}
 
-  private final Duration initial;
-  private final Duration max;
+  private final dev.csinode.agent.util.ExponentialBackoff policy;
   private final LongSupplier clock;
   private final Map<String, Failure> failures = new HashMap<>();
 
   RetryBackoff(Duration initial, Duration max, LongSupplier clock) {
-    this.initial = initial;
-    this.max = max;
+    this.policy = new dev.csinode.agent.util.ExponentialBackoff(initial, max);
     this.clock = clock;
   }
 
@@ -38,11 +36,7 @@ final class RetryBackoff {
   }
 
   Duration delay(int failures) {
-    Duration d = initial;
-    for (int i = 1; i < failures && d.compareTo(max) < 0; i++) {
-      d = d.multipliedBy(2);
-    }
-    return d.compareTo(max) > 0 ? max : d;
+    return policy.delay(failures);
   }
 
   /** The failure that holds the key back now, if any. */
