@@ -37,6 +37,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   static final String SWAPPED = "66666666-aaaa-4bbb-8ccc-000000000006";
   static final String ORPHAN = "66666666-aaaa-4bbb-8ccc-000000000007";
   static final String FILE_POD = "66666666-aaaa-4bbb-8ccc-000000000008";
+  static final String RESTAGED = "66666666-aaaa-4bbb-8ccc-000000000009";
   Path outside;
 
   @BeforeEach
@@ -178,6 +179,28 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     nothingOutside();
     assertEquals(List.of(), MountTable.read().under(target.getParent()));
     assertNotEquals("published", volume("default/swapped").state());
+
+    // The pod goes: the link (nothing mounted there) is removed, not followed, and the volume is torn down.
+    Files.delete(manifests.resolve("swapped.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertFalse(Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the link is gone");
+    nothingOutside();
+  }
+
+  /** A staging path swapped for a link after its mount went: the link is removed and the volume unstaged. */
+  @Test
+  void aLinkThatReplacedAStagingPathIsRemovedAndTheVolumeTornDown() throws Exception {
+    String handle = volumeHandle("restaged", "directory");
+    write("restaged.yaml", boundClaim("restaged", DRIVER, handle, "", "") + "---\n" + pod("restaged", RESTAGED, claimVolume("restaged")));
+    eventually(() -> ready("default/restaged"), () -> "" + pod("default/restaged"));
+    Path staging = Path.of(volume("default/restaged").stagingPath());
+    new Mounter().unmountAll(staging);
+    Files.delete(staging);
+    Files.createSymbolicLink(staging, outside);
+    Files.delete(manifests.resolve("restaged.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertFalse(Files.exists(staging, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the link is gone");
+    nothingOutside();
   }
 
   /** Only the exact paths the agent writes go: a user's vol_data.json in a volume's mount directory stays. */
