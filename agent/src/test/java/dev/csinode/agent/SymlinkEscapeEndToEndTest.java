@@ -38,6 +38,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   static final String ORPHAN = "66666666-aaaa-4bbb-8ccc-000000000007";
   static final String FILE_POD = "66666666-aaaa-4bbb-8ccc-000000000008";
   static final String RESTAGED = "66666666-aaaa-4bbb-8ccc-000000000009";
+  static final String REMAPPED = "66666666-aaaa-4bbb-8ccc-000000000010";
   Path outside;
 
   @BeforeEach
@@ -201,6 +202,65 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
     assertFalse(Files.exists(staging, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the link is gone");
     nothingOutside();
+  }
+
+  /**
+   * A block volume's publish target is a file the driver binds the device onto: once that mount is gone, the file
+   * is the agent's (not foreign) and the resync publishes the volume there again.
+   */
+  @Test
+  void aBlockVolumeWhosePublishMountVanishedIsPublishedAgain() throws Exception {
+    String handle;
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(DRIVER).resolve("csi.sock")))) {
+      handle = Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName("remapped")
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20))
+          .addVolumeCapabilities(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
+    }
+    write("remapped.yaml", """
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {name: remappedpv}
+        spec:
+          capacity: {storage: 16Mi}
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          claimRef: {namespace: default, name: remappedpv}
+          csi: {driver: hostpath.csinode.dev, volumeHandle: %s}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: remappedpv, namespace: default}
+        spec:
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          resources: {requests: {storage: 16Mi}}
+          volumeName: remappedpv
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: remapped, namespace: default, uid: %s}
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
+          volumes:
+          - name: dev
+            persistentVolumeClaim: {claimName: remappedpv}
+        """.formatted(handle, REMAPPED));
+    eventually(() -> ready("default/remapped"), () -> "" + pod("default/remapped"));
+    Path target = root.resolve("plugins/kubernetes.io/csi/volumeDevices/publish/remappedpv").resolve(REMAPPED);
+    Mounter mounter = new Mounter();
+    assertTrue(mounter.isMountPoint(target));
+    mounter.unmountAll(target);
+    assertTrue(Files.isRegularFile(target, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the driver's file stays");
+    Await.result(agent.volumeManager().reconciler().housekeep(false));
+    eventually(() -> mounter.isMountPoint(target) && ready("default/remapped"), () -> "" + pod("default/remapped"));
+    assertNull(volume("default/remapped").lastError());
+    Files.delete(manifests.resolve("remapped.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
   }
 
   /** Only the exact paths the agent writes go: a user's vol_data.json in a volume's mount directory stays. */
