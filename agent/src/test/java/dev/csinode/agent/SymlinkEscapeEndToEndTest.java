@@ -39,6 +39,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   static final String FILE_POD = "66666666-aaaa-4bbb-8ccc-000000000008";
   static final String RESTAGED = "66666666-aaaa-4bbb-8ccc-000000000009";
   static final String REMAPPED = "66666666-aaaa-4bbb-8ccc-000000000010";
+  static final String ABOVE = "66666666-aaaa-4bbb-8ccc-000000000011";
   Path outside;
 
   @BeforeEach
@@ -188,6 +189,24 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     nothingOutside();
   }
 
+  /**
+   * A pod directory swapped for a link while its volume is published: the agent cannot know what is mounted where
+   * the link points, so the teardown stops there, and the volume's status says why.
+   */
+  @Test
+  void aLinkAboveAPublishPathStopsTheTeardownAndTheVolumeStatusSaysSo() throws Exception {
+    inlinePodReady("above", ABOVE);
+    Path podDir = root.resolve("pods").resolve(ABOVE);
+    Files.move(podDir, root.resolve("pods").resolve("moved-away")); // its mount moves along
+    Files.createSymbolicLink(podDir, outside);
+    Files.delete(manifests.resolve("above.yaml"));
+    eventually(() -> agent.volumeManager().volumes().stream().anyMatch(v -> v.lastError() != null
+        && v.lastError().contains(podDir + ", above its publish path") && v.lastError().contains("cannot be torn down")),
+        () -> "" + agent.volumeManager().volumes());
+    assertTrue(Files.isSymbolicLink(podDir), "the link is left alone");
+    nothingOutside();
+  }
+
   /** A staging path swapped for a link after its mount went: the link is removed and the volume unstaged. */
   @Test
   void aLinkThatReplacedAStagingPathIsRemovedAndTheVolumeTornDown() throws Exception {
@@ -266,6 +285,15 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   /** Only the exact paths the agent writes go: a user's vol_data.json in a volume's mount directory stays. */
   @Test
   void theOrphanCleanupLeavesAUsersFileNamedVolDataJson() throws Exception {
+    // Housekeeping refuses to run until the pod sources delivered (the fixture waits only for the driver).
+    eventually(() -> {
+      try {
+        Await.result(agent.volumeManager().reconciler().housekeep(false));
+        return true;
+      } catch (Exception e) {
+        return false;
+      }
+    }, () -> "the pod sources never delivered");
     Path volDir = Files.createDirectories(root.resolve("pods").resolve(ORPHAN).resolve("volumes/kubernetes.io~csi/v"));
     Files.writeString(volDir.resolve("vol_data.json"), "{\"driverName\":\"hostpath.csinode.dev\"}"); // the agent's
     Path users = Files.writeString(Files.createDirectories(volDir.resolve("mount")).resolve("vol_data.json"), "the user's");
