@@ -144,7 +144,7 @@ public final class VolumeManager {
   public Future<Void> start() {
     Vertx vertx = context.owner();
     return vertx.executeBlocking(() -> {
-      var entries = journal.readAll();
+      var entries = ActualStateJournal.rebased(journal.readAll(), layout.rootDir().given(), layout.root());
       Mounter mounter = new Mounter();
       // Check the host off the event loop, apply on the reconciler's context.
       ActualStateOfWorld scratch = new ActualStateOfWorld();
@@ -461,7 +461,10 @@ public final class VolumeManager {
     Reconciler.Snapshot s = reconciler.snapshot();
     List<VolumeStatus> out = new ArrayList<>();
     for (VolumeView v : s.actual().stream().sorted(java.util.Comparator.comparing(VolumeView::uniqueName)).toList()) {
-      OperationExecutor.Failure f = s.failures().get(OperationKey.volume(v.uniqueName()));
+      // A pod's teardown failing (a link above its publish path, say) is this volume's too: it cannot go until it is fixed.
+      OperationExecutor.Failure f = Optional.ofNullable(s.failures().get(OperationKey.volume(v.uniqueName()))).orElseGet(() ->
+          v.pods().stream().map(p -> s.failures().get(new OperationKey(v.uniqueName(), p.podUid()))).filter(java.util.Objects::nonNull)
+              .findFirst().orElse(null));
       boolean running = s.running().stream().anyMatch(k -> k.volume().equals(v.uniqueName()));
       String state = running ? "in progress" : v.device() == DeviceState.UNCERTAIN || v.pods().stream().anyMatch(p -> p.state() == MountState.UNCERTAIN)
           ? "uncertain" : !v.pods().isEmpty() ? "published" : v.device() == DeviceState.MOUNTED ? "staged" : f != null ? "failed" : "pending";

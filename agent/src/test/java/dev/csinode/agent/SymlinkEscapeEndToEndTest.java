@@ -37,6 +37,9 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
   static final String SWAPPED = "66666666-aaaa-4bbb-8ccc-000000000006";
   static final String ORPHAN = "66666666-aaaa-4bbb-8ccc-000000000007";
   static final String FILE_POD = "66666666-aaaa-4bbb-8ccc-000000000008";
+  static final String RESTAGED = "66666666-aaaa-4bbb-8ccc-000000000009";
+  static final String REMAPPED = "66666666-aaaa-4bbb-8ccc-000000000010";
+  static final String ABOVE = "66666666-aaaa-4bbb-8ccc-000000000011";
   Path outside;
 
   @BeforeEach
@@ -178,11 +181,119 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     nothingOutside();
     assertEquals(List.of(), MountTable.read().under(target.getParent()));
     assertNotEquals("published", volume("default/swapped").state());
+
+    // The pod goes: the link (nothing mounted there) is removed, not followed, and the volume is torn down.
+    Files.delete(manifests.resolve("swapped.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertFalse(Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the link is gone");
+    nothingOutside();
+  }
+
+  /**
+   * A pod directory swapped for a link while its volume is published: the agent cannot know what is mounted where
+   * the link points, so the teardown stops there, and the volume's status says why.
+   */
+  @Test
+  void aLinkAboveAPublishPathStopsTheTeardownAndTheVolumeStatusSaysSo() throws Exception {
+    inlinePodReady("above", ABOVE);
+    Path podDir = root.resolve("pods").resolve(ABOVE);
+    Files.move(podDir, root.resolve("pods").resolve("moved-away")); // its mount moves along
+    Files.createSymbolicLink(podDir, outside);
+    Files.delete(manifests.resolve("above.yaml"));
+    eventually(() -> agent.volumeManager().volumes().stream().anyMatch(v -> v.lastError() != null
+        && v.lastError().contains(podDir + ", above its publish path") && v.lastError().contains("cannot be torn down")),
+        () -> "" + agent.volumeManager().volumes());
+    assertTrue(Files.isSymbolicLink(podDir), "the link is left alone");
+    nothingOutside();
+  }
+
+  /** A staging path swapped for a link after its mount went: the link is removed and the volume unstaged. */
+  @Test
+  void aLinkThatReplacedAStagingPathIsRemovedAndTheVolumeTornDown() throws Exception {
+    String handle = volumeHandle("restaged", "directory");
+    write("restaged.yaml", boundClaim("restaged", DRIVER, handle, "", "") + "---\n" + pod("restaged", RESTAGED, claimVolume("restaged")));
+    eventually(() -> ready("default/restaged"), () -> "" + pod("default/restaged"));
+    Path staging = Path.of(volume("default/restaged").stagingPath());
+    new Mounter().unmountAll(staging);
+    Files.delete(staging);
+    Files.createSymbolicLink(staging, outside);
+    Files.delete(manifests.resolve("restaged.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
+    assertFalse(Files.exists(staging, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the link is gone");
+    nothingOutside();
+  }
+
+  /**
+   * A block volume's publish target is a file the driver binds the device onto: once that mount is gone, the file
+   * is the agent's (not foreign) and the resync publishes the volume there again.
+   */
+  @Test
+  void aBlockVolumeWhosePublishMountVanishedIsPublishedAgain() throws Exception {
+    String handle;
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(DRIVER).resolve("csi.sock")))) {
+      handle = Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName("remapped")
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20))
+          .addVolumeCapabilities(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
+    }
+    write("remapped.yaml", """
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {name: remappedpv}
+        spec:
+          capacity: {storage: 16Mi}
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          claimRef: {namespace: default, name: remappedpv}
+          csi: {driver: hostpath.csinode.dev, volumeHandle: %s}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: remappedpv, namespace: default}
+        spec:
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          resources: {requests: {storage: 16Mi}}
+          volumeName: remappedpv
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: remapped, namespace: default, uid: %s}
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
+          volumes:
+          - name: dev
+            persistentVolumeClaim: {claimName: remappedpv}
+        """.formatted(handle, REMAPPED));
+    eventually(() -> ready("default/remapped"), () -> "" + pod("default/remapped"));
+    Path target = root.resolve("plugins/kubernetes.io/csi/volumeDevices/publish/remappedpv").resolve(REMAPPED);
+    Mounter mounter = new Mounter();
+    assertTrue(mounter.isMountPoint(target));
+    mounter.unmountAll(target);
+    assertTrue(Files.isRegularFile(target, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the driver's file stays");
+    Await.result(agent.volumeManager().reconciler().housekeep(false));
+    eventually(() -> mounter.isMountPoint(target) && ready("default/remapped"), () -> "" + pod("default/remapped"));
+    assertNull(volume("default/remapped").lastError());
+    Files.delete(manifests.resolve("remapped.yaml"));
+    eventually(() -> agent.volumeManager().volumes().isEmpty(), () -> "" + agent.volumeManager().volumes());
   }
 
   /** Only the exact paths the agent writes go: a user's vol_data.json in a volume's mount directory stays. */
   @Test
   void theOrphanCleanupLeavesAUsersFileNamedVolDataJson() throws Exception {
+    // Housekeeping refuses to run until the pod sources delivered (the fixture waits only for the driver).
+    eventually(() -> {
+      try {
+        Await.result(agent.volumeManager().reconciler().housekeep(false));
+        return true;
+      } catch (Exception e) {
+        return false;
+      }
+    }, () -> "the pod sources never delivered");
     Path volDir = Files.createDirectories(root.resolve("pods").resolve(ORPHAN).resolve("volumes/kubernetes.io~csi/v"));
     Files.writeString(volDir.resolve("vol_data.json"), "{\"driverName\":\"hostpath.csinode.dev\"}"); // the agent's
     Path users = Files.writeString(Files.createDirectories(volDir.resolve("mount")).resolve("vol_data.json"), "the user's");

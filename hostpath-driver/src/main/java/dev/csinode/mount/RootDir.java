@@ -99,6 +99,11 @@ public final class RootDir {
     return real;
   }
 
+  /** The root as configured, before its links were resolved (older records may hold paths beneath it). */
+  public Path given() {
+    return given;
+  }
+
   /** Opens an existing directory or file (for a file, the parent's components must be directories). */
   public PathHandle open(Path path) throws IOException {
     return walk(path, false, false, 0);

@@ -141,6 +141,39 @@ public final class ActualStateJournal implements AutoCloseable {
   }
 
   /**
+   * The records with their staging and publish paths beneath {@code resolved} where they were beneath
+   * {@code configured}: an older version recorded paths under the root as configured ({@code /var/lib/kubelet}),
+   * also when that is a link ({@code -> /data/kubelet}); the agent now uses, compares and refuses paths by the
+   * resolved root only. The next record of each volume is written with the new paths.
+   */
+  public static List<Entry> rebased(List<Entry> entries, Path configured, Path resolved) {
+    if (configured.equals(resolved)) {
+      return entries;
+    }
+    List<Entry> out = new ArrayList<>();
+    for (Entry e : entries) {
+      List<MountedPod> pods = e.pods() == null ? null : e.pods().stream()
+          .map(p -> new MountedPod(p.podUid(), p.podKey(), p.state(), rebase(p.targetPath(), configured, resolved))).toList();
+      Entry moved = new Entry(e.bootId(), e.spec(), e.attached(), e.publishContext(), e.device(),
+          rebase(e.stagingPath(), configured, resolved), pods);
+      if (!moved.equals(e)) {
+        LOG.info("journal: paths of volume {} moved from beneath {} to beneath the resolved root {}", e.spec().uniqueName(),
+            configured, resolved);
+      }
+      out.add(moved);
+    }
+    return out;
+  }
+
+  private static String rebase(String path, Path configured, Path resolved) {
+    if (path == null) {
+      return null;
+    }
+    Path p = Path.of(path).normalize();
+    return p.startsWith(configured) ? resolved.resolve(configured.relativize(p)).toString() : path;
+  }
+
+  /**
    * Rebuilds the actual state from the records and the host. Records of this boot: a staging path or target that
    * is a mount point is MOUNTED, anything else recorded is UNCERTAIN (re-done if still desired, torn down if not,
    * both idempotent). Records of an earlier boot: nothing is mounted; attachments, which outlive a reboot, stay.

@@ -228,7 +228,7 @@ public final class VolumeOperations {
 
   private void applyFsGroup(VolumeSpec spec, PodToMount pod, Path target) {
     try {
-      if (VolumeOwnership.apply(target, pod.fsGroup(), pod.fsGroupChangePolicy())) {
+      if (VolumeOwnership.apply(layout.rootDir(), target, pod.fsGroup(), pod.fsGroupChangePolicy())) {
         LOG.info("set group {} on volume {} for pod {} (fsGroup)", pod.fsGroup(), spec.specName(), pod.podKey());
       }
     } catch (java.io.IOException | RuntimeException e) {
@@ -261,9 +261,45 @@ public final class VolumeOperations {
     }
   }
 
-  /** Before a teardown call: a path that is or passes through a link is never handed to a driver to unmount. */
-  private void requireNoLink(VolumeSpec spec, String what, Path path) throws java.io.IOException {
-    beneathRoot(spec, what, path, () -> layout.rootDir().kind(path));
+  /**
+   * Before a teardown call. A link (or, for a filesystem volume, a file or device) AT the path, with nothing mounted
+   * there, is not the agent's and holds nothing of the volume: it is removed (never followed) and the driver gets
+   * the now missing path, which it treats as already torn down; teardown goes on. A link ABOVE the path is this
+   * volume's final error: the agent cannot know what is mounted where it points, so it never hands that to a driver.
+   */
+  private void clearLeaf(VolumeSpec spec, String what, Path path) throws java.io.IOException {
+    RootDir.Kind kind;
+    boolean leafLink = false;
+    try {
+      kind = layout.rootDir().kind(path);
+    } catch (SymlinkRefusedException e) {
+      if (!path.toString().equals(e.getFile())) {
+        throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): cannot be torn down: "
+            + e.getFile() + ", above its " + what + " " + path + ", is a symbolic link, which is not followed: what is mounted "
+            + "where it points is unknown, so nothing is handed to the driver. Remove the link (and unmount what is at its "
+            + "target by hand) for the teardown to go on", false);
+      }
+      kind = RootDir.Kind.OTHER;
+      leafLink = true;
+    } catch (java.nio.file.NotDirectoryException e) {
+      throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): cannot be torn down: "
+          + e.getFile() + ", above its " + what + " " + path + ", is not a directory. Remove it for the teardown to go on", false);
+    }
+    // A block volume's publish and staging paths are the driver's files or devices: only a link there is foreign.
+    boolean foreign = leafLink || !spec.block() && (kind == RootDir.Kind.FILE || kind == RootDir.Kind.OTHER);
+    if (!foreign) {
+      return;
+    }
+    String found = leafLink ? "a symbolic link" : "a " + kind.name().toLowerCase();
+    // The mount table names mount points as they are, so this does not resolve the link.
+    if (dev.csinode.mount.MountTable.read().isMountPoint(path)) {
+      throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
+          + " is " + found + " and something is mounted there: not torn down through it; unmount it by hand", false);
+    }
+    if (layout.rootDir().delete(path)) {
+      LOG.warn("volume {} (driver {}): {} {} was {}, not the agent's, with nothing mounted there: removed (not followed); "
+          + "tearing the volume down", spec.specName(), spec.driver(), what, path, found);
+    }
   }
 
   /**
@@ -292,7 +328,7 @@ public final class VolumeOperations {
   public Future<Void> unmount(AttachedVolume v, MountedPod pod) {
     VolumeSpec spec = v.spec;
     RegisteredDriver d = driver(spec); // throws OperationException; the executor records it as this operation's failure
-    return whenDriverAway(spec, blocking(() -> requireNoLink(spec, "publish path", Path.of(pod.targetPath())))
+    return whenDriverAway(spec, blocking(() -> clearLeaf(spec, "publish path", Path.of(pod.targetPath())))
         .compose(x -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
             .setVolumeId(spec.volumeHandle()).setTargetPath(pod.targetPath()).build()))
         .recover(err -> {
@@ -333,7 +369,7 @@ public final class VolumeOperations {
     if (v.device != DeviceState.NOT_MOUNTED && v.stagingPath != null) {
       Path staging = Path.of(v.stagingPath);
       unstage = (d.hasNodeCapability(STAGE_UNSTAGE)
-          ? blocking(() -> requireNoLink(spec, "staging path", staging))
+          ? blocking(() -> clearLeaf(spec, "staging path", staging))
               .compose(x -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeUnstageVolume, NodeUnstageVolumeRequest.newBuilder()
                   .setVolumeId(spec.volumeHandle()).setStagingTargetPath(staging.toString()).build())).<Void>mapEmpty()
           : Future.<Void>succeededFuture())

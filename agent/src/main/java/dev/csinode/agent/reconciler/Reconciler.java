@@ -402,7 +402,7 @@ public final class Reconciler {
     return result.future();
   }
 
-  private record Published(String uniqueName, MountedPod pod) {}
+  private record Published(String uniqueName, MountedPod pod, boolean block) {}
 
   /** A publish mount that is gone, with what is at its path instead when that is not the agent's (null: nothing or its directory). */
   private record Vanished(Published published, String foreign) {}
@@ -417,15 +417,16 @@ public final class Reconciler {
       boolean busy = executor.isRunning(OperationKey.volume(v.spec.uniqueName()));
       for (MountedPod pod : v.pods.values()) {
         // An operation in flight is not drift: an unpublish in progress removes the mount on purpose.
-        if (!busy && pod.state() == MountState.MOUNTED && !v.spec.block()
+        if (!busy && pod.state() == MountState.MOUNTED
             && !executor.isRunning(new OperationKey(v.spec.uniqueName(), pod.podUid()))) {
-          toCheck.add(new Published(v.spec.uniqueName(), pod));
+          toCheck.add(new Published(v.spec.uniqueName(), pod, v.spec.block()));
         }
       }
     }
     return vertx.executeBlocking(() -> {
-      List<Vanished> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath())))
-          .map(p -> new Vanished(p, foreign(Path.of(p.pod().targetPath())))).toList();
+      List<Vanished> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath()))
+              && !(p.block() && isDevice(Path.of(p.pod().targetPath()))))
+          .map(p -> new Vanished(p, foreign(Path.of(p.pod().targetPath()), p.block()))).toList();
       MountTable table = MountTable.read();
       return new Findings(vanished, UnmanagedMounts.find(layout, table, paths), OrphanedPodDirectories.find(layout, known, table));
     }, false).compose(found -> {
@@ -472,13 +473,27 @@ public final class Reconciler {
   }
 
   /**
-   * What is at a publish path whose mount is gone, when it is not the agent's: a link (there or above), a file, a
-   * device. Null when it is the agent's directory or nothing, which publishing again may use.
+   * A block volume's publish path holding a device node: how a driver may publish a block volume without a mount
+   * (mknod at the target); nothing vanished.
    */
-  private String foreign(Path target) {
+  private boolean isDevice(Path target) {
+    try {
+      return layout.rootDir().kind(target) == RootDir.Kind.OTHER;
+    } catch (java.io.IOException e) {
+      return false; // foreign() says why
+    }
+  }
+
+  /**
+   * What is at a publish path whose mount is gone, when it is not the agent's: a link (there or above), for a
+   * filesystem volume a file or a device, for a block volume a directory. Null when it is what the agent makes there
+   * (a filesystem volume's directory, a block volume's file) or nothing, which publishing again may use.
+   */
+  private String foreign(Path target, boolean block) {
     try {
       RootDir.Kind kind = layout.rootDir().kind(target);
-      return kind == RootDir.Kind.DIRECTORY || kind == RootDir.Kind.MISSING ? null : "a " + kind.name().toLowerCase() + " is there";
+      boolean agents = kind == RootDir.Kind.MISSING || (block ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
+      return agents ? null : "a " + kind.name().toLowerCase() + " is there";
     } catch (java.nio.file.FileSystemException e) {
       return e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason());
     } catch (java.io.IOException e) {
