@@ -53,7 +53,10 @@ public final class AgentApiServer {
         .map(AgentApiServer::new);
   }
 
-  /** A body over the limit: answered 413, and the connection closed rather than the rest read. */
+  /** How long the rest of a refused body is read and dropped before the connection is closed anyway. */
+  static final long LINGER_MILLIS = 2_000;
+
+  /** A body over the limit: answered 413, and the connection closed rather than the rest kept. */
   private static final class TooLarge extends RuntimeException {
     TooLarge(String message) {
       super(message);
@@ -185,9 +188,21 @@ public final class AgentApiServer {
 
   private static void fail(HttpServerRequest req, Throwable err) {
     if (err instanceof TooLarge) {
-      // Not reading the rest: the connection goes with the answer (HTTP/2 streams end on their own).
+      // The answer goes at once, and nothing more is kept. The connection is not closed on the spot: closing a UNIX
+      // socket with unread data makes the sender's kernel report a reset, and a client still sending would lose
+      // the answer. What still arrives is dropped as it comes (memory stays flat), and the connection is closed
+      // when the request ends or after LINGER_MILLIS, whichever is first (HTTP/2 streams end on their own).
       if (req.version() != HttpVersion.HTTP_2) {
-        req.response().putHeader(HttpHeaders.CONNECTION, "close").endHandler(v -> req.connection().close());
+        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
+        var connection = req.connection();
+        long linger = vertx.setTimer(LINGER_MILLIS, t -> connection.close());
+        req.exceptionHandler(e -> { });
+        req.handler(dropped -> { });
+        req.endHandler(v -> {
+          vertx.cancelTimer(linger);
+          connection.close();
+        });
+        req.resume();
       }
       reply(req, 413, Map.of("error", err.getMessage()));
       return;

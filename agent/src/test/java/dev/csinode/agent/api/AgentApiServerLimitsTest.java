@@ -49,7 +49,12 @@ class AgentApiServerLimitsTest {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.connect(UnixDomainSocketAddress.of(socket));
       ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)));
-      ch.write(ByteBuffer.wrap(bodyStart));
+      try {
+        ch.write(ByteBuffer.wrap(bodyStart));
+      } catch (IOException closedAlready) {
+        // The server may answer and close on the head alone, before this part of the body is sent: its answer is
+        // still there to read.
+      }
       ByteArrayOutputStream answer = new ByteArrayOutputStream();
       ByteBuffer buf = ByteBuffer.allocate(8192);
       while (ch.read(buf) > 0) { // until the server closes: it must not wait for the announced rest
