@@ -117,49 +117,10 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
 
   @Test
   void aLinkAtABlockPublishPathIsAnErrorAndNeverFollowed() throws Exception {
-    String handle;
-    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(DRIVER).resolve("csi.sock")))) {
-      handle = Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName("raw")
-          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20))
-          .addVolumeCapabilities(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
-          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
-    }
     Path publishDir = root.resolve("plugins/kubernetes.io/csi/volumeDevices/publish/rawpv");
     Files.createDirectories(publishDir.getParent());
     Files.createSymbolicLink(publishDir, outside); // the directory above the pod's block target
-    write("raw.yaml", """
-        apiVersion: v1
-        kind: PersistentVolume
-        metadata: {name: rawpv}
-        spec:
-          capacity: {storage: 16Mi}
-          accessModes: [ReadWriteOnce]
-          volumeMode: Block
-          claimRef: {namespace: default, name: rawpv}
-          csi: {driver: hostpath.csinode.dev, volumeHandle: %s}
-        ---
-        apiVersion: v1
-        kind: PersistentVolumeClaim
-        metadata: {name: rawpv, namespace: default}
-        spec:
-          accessModes: [ReadWriteOnce]
-          volumeMode: Block
-          resources: {requests: {storage: 16Mi}}
-          volumeName: rawpv
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: raw, namespace: default, uid: %s}
-        spec:
-          containers:
-          - name: app
-            image: busybox
-            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
-          volumes:
-          - name: dev
-            persistentVolumeClaim: {claimName: rawpv}
-        """.formatted(handle, RAW));
+    writeBlockPod("raw", RAW);
     failsNaming("default/raw", publishDir);
     nothingOutside();
     Files.delete(manifests.resolve("raw.yaml"));
@@ -229,46 +190,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
    */
   @Test
   void aBlockVolumeWhosePublishMountVanishedIsPublishedAgain() throws Exception {
-    String handle;
-    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(DRIVER).resolve("csi.sock")))) {
-      handle = Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName("remapped")
-          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20))
-          .addVolumeCapabilities(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
-          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
-    }
-    write("remapped.yaml", """
-        apiVersion: v1
-        kind: PersistentVolume
-        metadata: {name: remappedpv}
-        spec:
-          capacity: {storage: 16Mi}
-          accessModes: [ReadWriteOnce]
-          volumeMode: Block
-          claimRef: {namespace: default, name: remappedpv}
-          csi: {driver: hostpath.csinode.dev, volumeHandle: %s}
-        ---
-        apiVersion: v1
-        kind: PersistentVolumeClaim
-        metadata: {name: remappedpv, namespace: default}
-        spec:
-          accessModes: [ReadWriteOnce]
-          volumeMode: Block
-          resources: {requests: {storage: 16Mi}}
-          volumeName: remappedpv
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: remapped, namespace: default, uid: %s}
-        spec:
-          containers:
-          - name: app
-            image: busybox
-            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
-          volumes:
-          - name: dev
-            persistentVolumeClaim: {claimName: remappedpv}
-        """.formatted(handle, REMAPPED));
+    writeBlockPod("remapped", REMAPPED);
     eventually(() -> ready("default/remapped"), () -> "" + pod("default/remapped"));
     Path target = root.resolve("plugins/kubernetes.io/csi/volumeDevices/publish/remappedpv").resolve(REMAPPED);
     Mounter mounter = new Mounter();
@@ -309,5 +231,52 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     o = Await.result(agent.volumeManager().orphans(true)).stream().filter(x -> x.podUid().equals(ORPHAN)).findFirst().orElseThrow();
     assertEquals("removed", o.action(), o.toString());
     assertFalse(Files.exists(root.resolve("pods").resolve(ORPHAN)));
+  }
+
+  /**
+   * A block volume made through the driver, and {@code <name>.yaml}: its PV {@code <name>pv}, a claim of that name
+   * bound to it, and pod {@code default/<name>} with that uid using it as a device.
+   */
+  private void writeBlockPod(String name, String uid) throws Exception {
+    String handle;
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(DRIVER).resolve("csi.sock")))) {
+      handle = Await.result(c.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20))
+          .addVolumeCapabilities(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .build(), Duration.ofSeconds(30))).getVolume().getVolumeId();
+    }
+    write(name + ".yaml", """
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {name: %1$spv}
+        spec:
+          capacity: {storage: 16Mi}
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          claimRef: {namespace: default, name: %1$spv}
+          csi: {driver: hostpath.csinode.dev, volumeHandle: %2$s}
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: %1$spv, namespace: default}
+        spec:
+          accessModes: [ReadWriteOnce]
+          volumeMode: Block
+          resources: {requests: {storage: 16Mi}}
+          volumeName: %1$spv
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: %1$s, namespace: default, uid: %3$s}
+        spec:
+          containers:
+          - name: app
+            image: busybox
+            volumeDevices: [{name: dev, devicePath: /dev/xvda}]
+          volumes:
+          - name: dev
+            persistentVolumeClaim: {claimName: %1$spv}
+        """.formatted(name, handle, uid));
   }
 }
