@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.csinode.mount.MountTable;
 import dev.csinode.mount.Mounter;
 import dev.csinode.testing.Await;
+import dev.csinode.testing.DiskFiller;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,19 +14,6 @@ import org.junit.jupiter.api.Test;
 
 /** The agent's state directory on a small disk that fills up: the node keeps serving and tearing down. */
 class FullStateDiskEndToEndTest extends AgentFixture {
-  private Path fill(Path disk) throws IOException {
-    Path filler = disk.resolve("filler");
-    try (OutputStream out = Files.newOutputStream(filler)) {
-      byte[] block = new byte[4096];
-      while (true) {
-        out.write(block);
-        out.flush();
-      }
-    } catch (IOException full) {
-      assertTrue(String.valueOf(full.getMessage()).contains("No space left"), full.toString());
-    }
-    return filler;
-  }
 
   private static final String SECRET = """
       apiVersion: v1
@@ -48,7 +35,7 @@ class FullStateDiskEndToEndTest extends AgentFixture {
     assertEquals(List.of("Secret default/s1"), Await.result(agent.apply(SECRET.formatted("s1"))).applied());
     Await.result(agent.stop());
 
-    Path filler = fill(state);
+    Path filler = DiskFiller.fill(state);
     agent = newAgent();
     Await.result(agent.start()); // today: "cannot open the journal": the agent exits
     eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver not registered: " + agent.status());

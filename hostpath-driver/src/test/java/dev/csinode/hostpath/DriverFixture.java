@@ -56,18 +56,7 @@ final class DriverFixture implements AutoCloseable {
 
   /** Fills the state disk until writes fail with ENOSPC; returns the file that holds the space. */
   Path fillStateDisk() throws IOException {
-    Path filler = stateDisk.resolve("filler");
-    byte[] chunk = new byte[64 << 10];
-    try (var out = Files.newOutputStream(filler)) {
-      while (true) {
-        out.write(chunk);
-      }
-    } catch (IOException e) {
-      if (!String.valueOf(e.getMessage()).contains("No space left")) {
-        throw e;
-      }
-    }
-    return filler;
+    return dev.csinode.testing.DiskFiller.fill(stateDisk);
   }
 
   /** Every file and directory under the driver's data directories (volumes/, snapshots/). */

@@ -2,9 +2,9 @@ package dev.csinode.mount;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.testing.DiskFiller;
 import dev.csinode.testing.PrivateMountNamespace;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,19 +34,6 @@ class RecordLogFullDiskTest {
   }
 
   /** Fills the disk with one file; returns it (deleting it frees the space). */
-  static Path fill(Path disk) throws IOException {
-    Path filler = disk.resolve("filler");
-    try (OutputStream out = Files.newOutputStream(filler)) {
-      byte[] block = new byte[4096];
-      while (true) {
-        out.write(block);
-        out.flush();
-      }
-    } catch (IOException full) {
-      assertTrue(String.valueOf(full.getMessage()).contains("No space left"), full.toString());
-    }
-    return filler;
-  }
 
   static void eventually(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -62,7 +49,7 @@ class RecordLogFullDiskTest {
     try (RecordLog log = RecordLog.open(file)) {
       RecordLog.await(log.putAll(Map.of("a", "{\"v\":\"" + "x".repeat(2000) + "\"}", "b", "{\"v\":1}")));
     }
-    Path filler = fill(disk);
+    Path filler = DiskFiller.fill(disk);
 
     try (RecordLog log = RecordLog.open(file)) { // the compaction at open cannot write: it opens anyway
       assertEquals(Map.of("a", "{\"v\":\"" + "x".repeat(2000) + "\"}", "b", "{\"v\":1}"), log.records());
@@ -97,7 +84,7 @@ class RecordLogFullDiskTest {
       RecordLog.await(log.put("a", "{\"v\":\"" + "x".repeat(1000) + "\"}"));
     }
     Files.writeString(file, "{\"key\":\"b\",\"val", java.nio.file.StandardOpenOption.APPEND); // a crash mid-write
-    Path filler = fill(disk);
+    Path filler = DiskFiller.fill(disk);
     try (RecordLog log = RecordLog.open(file)) {
       assertTrue(log.problem().isPresent());
       assertEquals(java.util.Set.of("a"), log.records().keySet());
@@ -114,7 +101,7 @@ class RecordLogFullDiskTest {
   void aChangeWrittenAgainAfterTheDiskFreesIsDurable() throws Exception {
     Path file = disk.resolve("records.log");
     try (RecordLog log = RecordLog.open(file)) {
-      Path filler = fill(disk);
+      Path filler = DiskFiller.fill(disk);
       assertThrows(IOException.class, () -> RecordLog.await(log.put("k", "{\"v\":\"" + "q".repeat(8000) + "\"}")));
       assertTrue(log.problem().isPresent());
       Files.delete(filler);
