@@ -25,24 +25,15 @@ public final class AtomicFile {
   private AtomicFile() {}
 
   public static void write(Path target, byte[] content) throws IOException {
-    replace(target, content, true);
+    replace(target, content);
   }
 
   /** {@link #write}, the temp file (so the target) created with these attributes, e.g. {@link PrivateFiles#FILE}. */
   public static void write(Path target, byte[] content, FileAttribute<?> created) throws IOException {
-    replace(target, content, true, created);
+    replace(target, content, created);
   }
 
-  /**
-   * Replaces the file atomically (temp file and rename) without flushing it to disk: the new content survives a
-   * crash of this process, not necessarily a power loss. For records of what is mounted, which a reboot makes
-   * moot anyway (nothing is mounted after one), and which must not cost a disk flush per mount.
-   */
-  public static void writeUntilReboot(Path target, byte[] content) throws IOException {
-    replace(target, content, false);
-  }
-
-  private static void replace(Path target, byte[] content, boolean flush, FileAttribute<?>... created) throws IOException {
+  private static void replace(Path target, byte[] content, FileAttribute<?>... created) throws IOException {
     Path tmp = target.resolveSibling(target.getFileName() + "." + SEQUENCE.incrementAndGet() + ".tmp");
     try {
       try (FileChannel ch = openTemp(tmp, created)) {
@@ -50,19 +41,15 @@ public final class AtomicFile {
         while (buf.hasRemaining()) {
           ch.write(buf);
         }
-        if (flush) {
-          ch.force(true);
-        }
+        ch.force(true);
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;
     }
-    if (flush) {
-      try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
-        dir.force(true); // makes the rename durable
-      }
+    try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+      dir.force(true); // makes the rename durable
     }
   }
 

@@ -41,8 +41,10 @@ public final class PvCommand implements Runnable {
       }
       System.out.printf("%-44s %-9s %-8s %-24s %s%n", "NAME", "STATUS", "RECLAIM", "CLAIM", "REASON");
       for (JsonNode v : new ObjectMapper().readTree(a.body()).path("items")) {
-        System.out.printf("%-44s %-9s %-8s %-24s %s%n", v.path("name").asText(), v.path("phase").asText(),
-            v.path("reclaimPolicy").asText(), v.path("claim").asText(), v.path("reason").asText());
+        // The agent's text (a driver's message in the reason) printed as the other tables do: escaped.
+        System.out.printf("%-44s %-9s %-8s %-24s %s%n", TerminalText.text(v.path("name").asText()),
+            TerminalText.text(v.path("phase").asText()), TerminalText.text(v.path("reclaimPolicy").asText()),
+            TerminalText.text(v.path("claim").asText()), TerminalText.text(v.path("reason").asText()));
       }
       return 0;
     }

@@ -119,12 +119,28 @@ public final class VolumeOperations {
    * recorded, as the external attacher does when no CSIDriver object says attachRequired: false.
    */
   private Future<Boolean> offersControllerPublish(RegisteredDriver d) {
-    return csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerGetCapabilities, ControllerGetCapabilitiesRequest.getDefaultInstance())
+    // Asked once per registration of the driver (as its node capabilities are), not at every attach and detach; a
+    // failed answer is not kept, so the next attach asks again.
+    ControllerPublishOffer known = controllerPublishOffers.get(d.name());
+    if (known != null && known.registeredAtMillis() == d.registeredAtMillis() && known.endpoint().equals(d.endpoint())) {
+      return known.offered();
+    }
+    Future<Boolean> offered = csi.call(d.name(), d.endpoint(), ControllerGrpcClient.ControllerGetCapabilities,
+            ControllerGetCapabilitiesRequest.getDefaultInstance())
         .map(caps -> caps.getCapabilitiesList().stream()
             .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME))
         .recover(err -> err instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNIMPLEMENTED
             ? Future.succeededFuture(false) : Future.failedFuture(err));
+    ControllerPublishOffer offer = new ControllerPublishOffer(d.registeredAtMillis(), d.endpoint(), offered);
+    controllerPublishOffers.put(d.name(), offer);
+    offered.onFailure(err -> controllerPublishOffers.remove(d.name(), offer));
+    return offered;
   }
+
+  /** Whether one registration of a driver offers ControllerPublishVolume (the answer, or the call in flight). */
+  private record ControllerPublishOffer(long registeredAtMillis, String endpoint, Future<Boolean> offered) {}
+
+  private final java.util.Map<String, ControllerPublishOffer> controllerPublishOffers = new java.util.concurrent.ConcurrentHashMap<>();
 
   private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
     if (v.device == DeviceState.MOUNTED) {
@@ -137,7 +153,9 @@ public final class VolumeOperations {
     return blocking(() -> {
       beneathRoot(spec, "staging path", staging, () -> {
         layout.rootDir().createDirectories(staging, KUBELET_DIR_MODE).close();
-        layout.rootDir().createDirectories(dataDir, KUBELET_DIR_MODE).close(); // a block volume's is elsewhere
+        if (spec.block()) { // a filesystem volume's data directory is the staging path's parent, made just above
+          layout.rootDir().createDirectories(dataDir, KUBELET_DIR_MODE).close();
+        }
         VolData.write(layout.rootDir(), dataDir, data);
       });
     }).compose(x -> {

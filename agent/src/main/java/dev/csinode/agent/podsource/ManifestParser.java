@@ -167,7 +167,7 @@ public final class ManifestParser {
       return java.util.Optional.empty();
     }
     try {
-      dev.csinode.agent.provisioner.Quantities.bytes((q.getAmount() == null ? "" : q.getAmount()) + (q.getFormat() == null ? "" : q.getFormat()));
+      dev.csinode.agent.provisioner.Quantities.bytes(q);
       return java.util.Optional.empty();
     } catch (IllegalArgumentException e) {
       return java.util.Optional.of(e.getMessage());

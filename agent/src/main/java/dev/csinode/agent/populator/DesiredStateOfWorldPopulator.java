@@ -1,5 +1,6 @@
 package dev.csinode.agent.populator;
 
+import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.cache.DesiredStateOfWorld.DesiredVolume;
 import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
@@ -301,14 +302,10 @@ public final class DesiredStateOfWorldPopulator {
       return resolvePod(pod, objects);
     } catch (RuntimeException e) {
       String uid = pod.getMetadata() == null || pod.getMetadata().getUid() == null ? "" : pod.getMetadata().getUid();
-      return new PodResult(uid, podKey, List.of(), List.of("pod " + podKey + " cannot be evaluated: " + describe(e)), List.of(), List.of());
+      return new PodResult(uid, podKey, List.of(), List.of("pod " + podKey + " cannot be evaluated: " + Errors.describe(e)), List.of(), List.of());
     }
   }
 
-  static String describe(Throwable e) {
-    String m = e.getMessage();
-    return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
-  }
 
   private static PodResult resolvePod(Pod pod, Lookups objects) {
     String podKey = ClusterObjects.key(pod);
@@ -355,7 +352,7 @@ public final class DesiredStateOfWorldPopulator {
       } catch (ResolveException e) {
         (e.inProgress ? waiting : errors).add(e.getMessage());
       } catch (RuntimeException e) {
-        errors.add(where + ": cannot be evaluated: " + describe(e)); // the pod's other volumes still count
+        errors.add(where + ": cannot be evaluated: " + Errors.describe(e)); // the pod's other volumes still count
       }
     }
     return new PodResult(uid, podKey, List.copyOf(mounts), List.copyOf(errors), List.copyOf(waiting), List.copyOf(notHandled));

@@ -1,5 +1,6 @@
 package dev.csinode.agent.provisioner;
 
+import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.podsource.ClusterObjects;
@@ -304,7 +305,7 @@ public final class Provisioner {
       return evaluate(key, c, objects, nextBound);
     } catch (RuntimeException e) {
       unbound.put(key, c);
-      problem(key, "claim " + key + " cannot be evaluated: " + describe(e));
+      problem(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
       return c;
     }
   }
@@ -322,11 +323,6 @@ public final class Provisioner {
       statusChanged = true;
     }
     problemLog.resolved(key);
-  }
-
-  static String describe(Throwable e) {
-    String m = e.getMessage();
-    return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
   }
 
   /** The claim as handed downstream: bound to its provisioned volume when there is one; provisioned when needed. */
@@ -457,7 +453,7 @@ public final class Provisioner {
     } catch (InvalidClaim e) {
       problem(key, e.getMessage());
     } catch (RuntimeException e) {
-      problem(key, "claim " + key + " cannot be provisioned: " + describe(e));
+      problem(key, "claim " + key + " cannot be provisioned: " + Errors.describe(e));
     }
   }
 
@@ -541,7 +537,7 @@ public final class Provisioner {
           problemLog.resolved(CREATE + key);
           LOG.info("claim {} bound to new PersistentVolume {} (volume {})", key, name, ar.result().getSpec().getCsi().getVolumeHandle());
         } else {
-          String error = describe(ar.cause());
+          String error = Errors.describe(ar.cause());
           RetryBackoff.Failure f = retries.failed(CREATE + key, d.name(), error);
           retrying.put(key, "CreateVolume with driver " + d.name() + " failed (" + f.failures() + " in a row, next try at "
               + Instant.ofEpochMilli(f.notBeforeMillis()) + "): " + error);
@@ -663,7 +659,7 @@ public final class Provisioner {
         reclaim(p);
       } catch (RuntimeException e) {
         problemLog.log(DELETE + p.pv().getMetadata().getName(), "reclaiming PersistentVolume " + p.pv().getMetadata().getName()
-            + " failed: " + describe(e));
+            + " failed: " + Errors.describe(e));
       }
     }
   }
@@ -730,7 +726,7 @@ public final class Provisioner {
         }
       } else {
         problemLog.log(DELETE + name, "cannot record the release of PersistentVolume " + name + " in " + records.file() + ": "
-            + describe(ar.cause()));
+            + Errors.describe(ar.cause()));
         lookAgainLater();
       }
       statusChanged = true;
@@ -768,8 +764,8 @@ public final class Provisioner {
           problemLog.resolved(DELETE + name);
           LOG.info("deleted volume {} of PersistentVolume {}: {}", handle, name, why);
         } else {
-          RetryBackoff.Failure f = retries.failed(DELETE + name, d.name(), describe(ar.cause()));
-          problemLog.log(DELETE + name, "deleting volume " + handle + " of PersistentVolume " + name + " failed: " + describe(ar.cause())
+          RetryBackoff.Failure f = retries.failed(DELETE + name, d.name(), Errors.describe(ar.cause()));
+          problemLog.log(DELETE + name, "deleting volume " + handle + " of PersistentVolume " + name + " failed: " + Errors.describe(ar.cause())
               + " (retried with backoff; logged again when the error changes)");
           retryAt(f.notBeforeMillis());
         }
@@ -906,9 +902,8 @@ public final class Provisioner {
     if (q == null) {
       return 1L << 30;
     }
-    String text = (q.getAmount() == null ? "" : q.getAmount()) + (q.getFormat() == null ? "" : q.getFormat());
     try {
-      return Quantities.bytes(text);
+      return Quantities.bytes(q);
     } catch (IllegalArgumentException e) {
       throw new InvalidClaim("claim " + key + ": spec.resources.requests.storage " + e.getMessage());
     }

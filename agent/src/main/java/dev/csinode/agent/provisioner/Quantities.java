@@ -22,6 +22,11 @@ public final class Quantities {
   private Quantities() {}
 
   /** Bytes of a storage size; {@link IllegalArgumentException} saying why when not a positive size that fits a long. */
+  /** {@link #bytes(String)} of a fabric8 quantity (its amount and format, as written). */
+  public static long bytes(io.fabric8.kubernetes.api.model.Quantity q) {
+    return bytes((q.getAmount() == null ? "" : q.getAmount()) + (q.getFormat() == null ? "" : q.getFormat()));
+  }
+
   public static long bytes(String quantity) {
     if (quantity == null || quantity.isEmpty()) {
       throw new IllegalArgumentException("is empty; a size such as 1Gi is needed");

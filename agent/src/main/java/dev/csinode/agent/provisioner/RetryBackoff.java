@@ -67,12 +67,6 @@ final class RetryBackoff {
     failures.keySet().removeIf(k -> !keep.test(k));
   }
 
-  /** The earliest time a key held back may try again; 0 when none is. */
-  long nextRetryAtMillis() {
-    long now = clock.getAsLong();
-    return failures.values().stream().mapToLong(Failure::notBeforeMillis).filter(t -> t > now).min().orElse(0);
-  }
-
   long now() {
     return clock.getAsLong();
   }

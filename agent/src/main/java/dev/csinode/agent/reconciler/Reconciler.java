@@ -424,9 +424,7 @@ public final class Reconciler {
       }
     }
     return vertx.executeBlocking(() -> {
-      List<Vanished> vanished = toCheck.stream().filter(p -> !mounter.isMountPoint(Path.of(p.pod().targetPath()))
-              && !(p.block() && isDevice(Path.of(p.pod().targetPath()))))
-          .map(p -> new Vanished(p, foreign(Path.of(p.pod().targetPath()), p.block()))).toList();
+      List<Vanished> vanished = toCheck.stream().map(this::vanished).filter(java.util.Objects::nonNull).toList();
       MountTable table = MountTable.read();
       return new Findings(vanished, UnmanagedMounts.find(layout, table, paths), OrphanedPodDirectories.find(layout, known, table));
     }, false).compose(found -> {
@@ -473,32 +471,30 @@ public final class Reconciler {
   }
 
   /**
-   * A block volume's publish path holding a device node: how a driver may publish a block volume without a mount
-   * (mknod at the target); nothing vanished.
+   * A published volume whose mount is gone, with what is at its path when that is not the agent's: a link (there or
+   * above), for a filesystem volume a file or a device, for a block volume a directory (null when it is what the
+   * agent makes there, or nothing, which publishing again may use). Null while it is mounted, and for a block volume
+   * whose path holds a device node: how a driver may publish one without a mount (mknod), so nothing vanished.
+   * The path's kind is read once.
    */
-  private boolean isDevice(Path target) {
-    try {
-      return layout.rootDir().kind(target) == RootDir.Kind.OTHER;
-    } catch (java.io.IOException e) {
-      return false; // foreign() says why
+  private Vanished vanished(Published p) {
+    Path target = Path.of(p.pod().targetPath());
+    if (mounter.isMountPoint(target)) {
+      return null;
     }
-  }
-
-  /**
-   * What is at a publish path whose mount is gone, when it is not the agent's: a link (there or above), for a
-   * filesystem volume a file or a device, for a block volume a directory. Null when it is what the agent makes there
-   * (a filesystem volume's directory, a block volume's file) or nothing, which publishing again may use.
-   */
-  private String foreign(Path target, boolean block) {
+    RootDir.Kind kind;
     try {
-      RootDir.Kind kind = layout.rootDir().kind(target);
-      boolean agents = kind == RootDir.Kind.MISSING || (block ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
-      return agents ? null : "a " + kind.name().toLowerCase() + " is there";
+      kind = layout.rootDir().kind(target);
     } catch (java.nio.file.FileSystemException e) {
-      return e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason());
+      return new Vanished(p, e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason()));
     } catch (java.io.IOException e) {
-      return "it cannot be checked: " + e.getMessage();
+      return new Vanished(p, "it cannot be checked: " + e.getMessage());
     }
+    if (p.block() && kind == RootDir.Kind.OTHER) {
+      return null;
+    }
+    boolean agents = kind == RootDir.Kind.MISSING || (p.block() ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
+    return new Vanished(p, agents ? null : "a " + kind.name().toLowerCase() + " is there");
   }
 
   /** Staging and publish paths of every volume the agent holds or may hold. */
