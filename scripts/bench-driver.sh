@@ -13,7 +13,7 @@ if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
 fi
 
 work=$(mktemp -d /tmp/csi-bench-XXXXXX)
-jar="$here/agent/target/csi-node-agent.jar"
+jar="$here/cli/target/csi-node-agent.jar"
 java -XX:+UseSerialGC -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
   --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
 driver=$!

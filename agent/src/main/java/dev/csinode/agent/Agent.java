@@ -11,12 +11,11 @@ import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.status.StatusReport;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
-import dev.csinode.hostpath.HostpathConfig;
-import dev.csinode.hostpath.HostpathDriver;
 import dev.csinode.mount.PrivateFiles;
 import dev.csinode.mount.RecordLog;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.csi.DriverRegistry;
+import dev.csinode.plugins.registrar.BundledDriver;
 import dev.csinode.plugins.registrar.Registrar;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Future;
@@ -27,26 +26,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running agent: the plugin manager (drivers), the local API, and optionally the bundled driver, which
+ * One running agent: the plugin manager (drivers), the local API, and optionally a bundled driver, which
  * registers through its own registration socket like any other driver.
  */
 public final class Agent implements AgentApi {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
   /** How the agent runs. */
-  public record Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver,
+  public record Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver,
                        PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
                        String metricsAddress, boolean drainOnExit, long apiMaxBodyBytes) {
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
 
-    public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions,
+    public Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver, PluginManager.Options pluginOptions,
                   Path podManifests, VolumeManager.Options volumeOptions, String metricsAddress, boolean drainOnExit) {
-      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, podManifests, volumeOptions, metricsAddress, drainOnExit,
+      this(rootDir, nodeName, apiSocket, bundledDriver, pluginOptions, podManifests, volumeOptions, metricsAddress, drainOnExit,
           AgentApiServer.DEFAULT_MAX_BODY_BYTES);
     }
 
-    public Config(Path rootDir, String nodeName, Path apiSocket, boolean withHostpathDriver, PluginManager.Options pluginOptions) {
-      this(rootDir, nodeName, apiSocket, withHostpathDriver, pluginOptions, null, VolumeManager.Options.defaults(), null, false);
+    public Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver, PluginManager.Options pluginOptions) {
+      this(rootDir, nodeName, apiSocket, bundledDriver, pluginOptions, null, VolumeManager.Options.defaults(), null, false);
     }
 
     public Config {
@@ -59,8 +58,9 @@ public final class Agent implements AgentApi {
       return rootDir.resolve("csi-node-agent");
     }
 
+    /** Where the bundled driver keeps its socket and state, as node-driver-registrar's drivers do. */
     public Path bundledDriverDir() {
-      return rootDir.resolve("plugins").resolve(HostpathConfig.DEFAULT_DRIVER_NAME);
+      return rootDir.resolve("plugins").resolve(bundledDriver.name());
     }
   }
 
@@ -70,7 +70,7 @@ public final class Agent implements AgentApi {
   private final PrometheusRegistry metrics = new PrometheusRegistry();
   private PluginManager plugins;
   private AgentApiServer api;
-  private HostpathDriver bundledDriver;
+  private BundledDriver.Running bundledDriver;
   private Registrar bundledRegistrar;
   private VolumeManager volumes;
   private ManifestDirectorySource manifests;
@@ -121,7 +121,7 @@ public final class Agent implements AgentApi {
         .compose(v -> AgentApiServer.start(vertx, config.apiSocket(), this, config.apiMaxBodyBytes()))
         .compose(server -> {
           api = server;
-          return config.withHostpathDriver() ? startBundledDriver() : Future.succeededFuture();
+          return config.bundledDriver() != null ? startBundledDriver() : Future.succeededFuture();
         })
         .compose(v -> {
           if (config.podManifests() == null) {
@@ -145,11 +145,10 @@ public final class Agent implements AgentApi {
 
   private Future<Void> startBundledDriver() {
     Path dir = config.bundledDriverDir();
-    HostpathConfig hc = new HostpathConfig(new UnixEndpoint(dir.resolve("csi.sock")), config.nodeName(), dir.resolve("state"),
-        HostpathConfig.DEFAULT_DRIVER_NAME, 0, 100L << 30, false);
-    return HostpathDriver.start(vertx, hc).compose(d -> {
+    UnixEndpoint endpoint = new UnixEndpoint(dir.resolve("csi.sock"));
+    return config.bundledDriver().start(vertx, endpoint, config.nodeName(), dir.resolve("state")).compose(d -> {
       bundledDriver = d;
-      return Registrar.start(vertx, hc.endpoint(), hc.endpoint().path().toString(), plugins.registryDir(),
+      return Registrar.start(vertx, endpoint, endpoint.path().toString(), plugins.registryDir(),
           Duration.ofSeconds(30), Duration.ofSeconds(5));
     }).compose(r -> {
       bundledRegistrar = r;

@@ -1,5 +1,7 @@
 package dev.csinode.agent;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
@@ -68,7 +70,7 @@ abstract class AgentFixture {
 
   /** An agent on this test's root and manifests, with the bundled driver and metrics on a free port (not started). */
   Agent newAgent() {
-    return new Agent(vertx, new Agent.Config(root, "node-e2e", null, true, PluginManager.Options.defaults(), manifests, options(),
+    return new Agent(vertx, new Agent.Config(root, "node-e2e", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults(), manifests, options(),
         "127.0.0.1:0", false));
   }
 

@@ -1,5 +1,7 @@
 package dev.csinode.agent;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.DriverStatus;
@@ -33,7 +35,7 @@ class DriverComesBackEndToEndTest extends AgentFixture {
 
   @Override
   Agent newAgent() {
-    return new Agent(vertx, new Agent.Config(root, "node-e2e", null, true,
+    return new Agent(vertx, new Agent.Config(root, "node-e2e", null, BundledHostpathDriver.INSTANCE,
         PluginManager.Options.defaults().withProbeInterval(Duration.ofMillis(200)), manifests, options(), "127.0.0.1:0", false));
   }
 

@@ -1,5 +1,7 @@
 package dev.csinode.agent;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.plugins.PluginManager;
@@ -48,7 +50,7 @@ class PrivateStateTest {
     Files.setPosixFilePermissions(driverState, PosixFilePermissions.fromString("rwxr-xr-x"));
 
     Vertx vertx = Vertx.vertx();
-    Agent agent = new Agent(vertx, new Agent.Config(root, "node-p", null, true, PluginManager.Options.defaults()));
+    Agent agent = new Agent(vertx, new Agent.Config(root, "node-p", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults()));
     Await.result(agent.start());
     try {
       var applied = Await.result(agent.apply("""
@@ -72,7 +74,7 @@ class PrivateStateTest {
   private Throwable refusedStart() throws Exception {
     Vertx vertx = Vertx.vertx();
     try {
-      Agent agent = new Agent(vertx, new Agent.Config(root, "node-p", null, true, PluginManager.Options.defaults()));
+      Agent agent = new Agent(vertx, new Agent.Config(root, "node-p", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults()));
       Throwable failure = null;
       try {
         Await.result(agent.start());

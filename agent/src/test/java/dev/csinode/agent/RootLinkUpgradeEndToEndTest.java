@@ -1,5 +1,7 @@
 package dev.csinode.agent;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.cache.ActualStateJournal;
@@ -49,7 +51,7 @@ class RootLinkUpgradeEndToEndTest extends AgentFixture {
       }
     }
 
-    agent = new Agent(vertx, new Agent.Config(link, "node-e2e", null, true, PluginManager.Options.defaults(),
+    agent = new Agent(vertx, new Agent.Config(link, "node-e2e", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults(),
         link.resolve("manifests"), options(), "127.0.0.1:0", false));
     Await.result(agent.start());
     var volumes = agent.volumeManager().volumes();

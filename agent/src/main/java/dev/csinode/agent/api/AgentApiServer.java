@@ -3,7 +3,7 @@ package dev.csinode.agent.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.csinode.grpc.UnixHttpListener;
-import dev.csinode.plugins.registrar.RegistrarCommand;
+import dev.csinode.util.GoDuration;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -162,7 +162,7 @@ public final class AgentApiServer {
             }
           });
         } else if (req.method() == HttpMethod.GET && req.getParam("wait") != null) {
-          Duration timeout = RegistrarCommand.parseDuration(req.getParam("wait"));
+          Duration timeout = GoDuration.parse(req.getParam("wait"));
           api.waitReady(ns, name, timeout).onComplete(ar -> {
             if (ar.succeeded()) {
               reply(req, 200, ar.result());

@@ -1,0 +1,91 @@
+package dev.csinode.cli;
+
+import io.vertx.core.http.HttpMethod;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code csi-node-agent pod}: how a container runtime pushes pods to a running agent. */
+@Command(name = "pod", mixinStandardHelpOptions = true, description = "Push pods to a running agent and wait for their volumes.",
+    subcommands = {PodCommand.Apply.class, PodCommand.Get.class, PodCommand.Wait.class, PodCommand.Delete.class})
+public final class PodCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  static int print(ApiClient.Answer a) {
+    (a.status() / 100 == 2 ? System.out : System.err).println(TerminalText.json(a.body()));
+    return a.status() / 100 == 2 ? 0 : 1;
+  }
+
+  static String[] split(String podRef) {
+    String[] p = podRef.split("/", -1);
+    if (p.length != 2 || p[0].isEmpty() || p[1].isEmpty()) {
+      throw new IllegalArgumentException("'" + podRef + "' must be NAMESPACE/NAME");
+    }
+    return p;
+  }
+
+  @Command(name = "apply", mixinStandardHelpOptions = true,
+      description = "Add or replace the objects of a manifest (Pod, PersistentVolumeClaim, ...; YAML or JSON).")
+  static final class Apply implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE", description = "Manifest file, or - for standard input.")
+    String file;
+
+    @Override
+    public Integer call() throws Exception {
+      String body = file.equals("-") ? new String(System.in.readAllBytes()) : Files.readString(Path.of(file));
+      return print(ApiClient.send(at.socket(), HttpMethod.POST, "/v1/objects", body));
+    }
+  }
+
+  @Command(name = "get", mixinStandardHelpOptions = true, description = "Show a pod's volumes.")
+  static final class Get implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Parameters(paramLabel = "NAMESPACE/NAME") String pod;
+
+    @Override
+    public Integer call() throws Exception {
+      String[] p = split(pod);
+      return print(ApiClient.send(at.socket(), HttpMethod.GET, "/v1/pods/" + p[0] + "/" + p[1], null));
+    }
+  }
+
+  @Command(name = "wait", mixinStandardHelpOptions = true,
+      description = "Wait until every volume of the pod is published; prints the host paths to bind into the containers.")
+  static final class Wait implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Parameters(paramLabel = "NAMESPACE/NAME") String pod;
+
+    @Option(names = "--timeout", defaultValue = "30s", description = "How long to wait (default: ${DEFAULT-VALUE}).")
+    String timeout;
+
+    @Override
+    public Integer call() throws Exception {
+      String[] p = split(pod);
+      return print(ApiClient.send(at.socket(), HttpMethod.GET, "/v1/pods/" + p[0] + "/" + p[1] + "?wait=" + timeout, null));
+    }
+  }
+
+  @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a pushed pod; its volumes are torn down.")
+  static final class Delete implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Parameters(paramLabel = "NAMESPACE/NAME") String pod;
+
+    @Override
+    public Integer call() throws Exception {
+      String[] p = split(pod);
+      return print(ApiClient.send(at.socket(), HttpMethod.DELETE, "/v1/pods/" + p[0] + "/" + p[1], null));
+    }
+  }
+}

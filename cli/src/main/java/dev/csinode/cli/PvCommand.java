@@ -1,0 +1,68 @@
+package dev.csinode.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vertx.core.http.HttpMethod;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code csi-node-agent pv}: the PersistentVolumes the agent provisioned, as {@code kubectl get pv} and
+ * {@code kubectl delete pv} show and remove them. The agent never deletes a volume whose claim it did not see go;
+ * such a volume is listed as Released and removed here.
+ */
+@Command(name = "pv", mixinStandardHelpOptions = true,
+    description = "List or delete the PersistentVolumes a running agent provisioned.",
+    subcommands = {PvCommand.Get.class, PvCommand.Delete.class})
+public final class PvCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  @Command(name = "get", mixinStandardHelpOptions = true,
+      description = "List the provisioned PersistentVolumes: phase Bound or Released, and for a Released one what happens to it.")
+  static final class Get implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+      ApiClient.Answer a = ApiClient.send(at.socket(), HttpMethod.GET, "/v1/persistentvolumes", null);
+      if (a.status() != 200 || output.equals("json")) {
+        return PodCommand.print(a);
+      }
+      System.out.printf("%-44s %-9s %-8s %-24s %s%n", "NAME", "STATUS", "RECLAIM", "CLAIM", "REASON");
+      for (JsonNode v : new ObjectMapper().readTree(a.body()).path("items")) {
+        // The agent's text (a driver's message in the reason) printed as the other tables do: escaped.
+        System.out.printf("%-44s %-9s %-8s %-24s %s%n", TerminalText.text(v.path("name").asText()),
+            TerminalText.text(v.path("phase").asText()), TerminalText.text(v.path("reclaimPolicy").asText()),
+            TerminalText.text(v.path("claim").asText()), TerminalText.text(v.path("reason").asText()));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "delete", mixinStandardHelpOptions = true,
+      description = {"Delete a provisioned PersistentVolume and its volume (CSI DeleteVolume), whatever its reclaimPolicy.",
+          "Refused while a claim is bound to it or a pod uses it: delete the claim and the pods first."})
+  static final class Delete implements Callable<Integer> {
+    @Mixin ApiClient.Location at;
+
+    @Parameters(paramLabel = "NAME", description = "The PersistentVolume's name (pvc-...), as `pv get` lists it.")
+    String name;
+
+    @Override
+    public Integer call() throws Exception {
+      return PodCommand.print(ApiClient.send(at.socket(), HttpMethod.DELETE,
+          "/v1/persistentvolumes/" + URLEncoder.encode(name, StandardCharsets.UTF_8), null));
+    }
+  }
+}

@@ -1,0 +1,107 @@
+package dev.csinode.cli;
+
+import dev.csinode.agent.Agent;
+import dev.csinode.agent.VolumeManager;
+import dev.csinode.plugins.PluginManager;
+import dev.csinode.grpc.Lifecycle;
+import dev.csinode.hostpath.BundledHostpathDriver;
+import dev.csinode.util.GoDuration;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code csi-node-agent run}: the agent, until SIGTERM or SIGINT. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+    description = "Run the node agent: discover CSI drivers through <root-dir>/plugins_registry and serve the local API.")
+public final class RunCommand implements Callable<Integer> {
+  @Option(names = "--root-dir", defaultValue = "/var/lib/kubelet", paramLabel = "DIR",
+      description = "Kubelet-style root directory, where drivers and registrars expect it (default: ${DEFAULT-VALUE}).")
+  Path rootDir;
+
+  @Option(names = "--node-name", paramLabel = "NAME", description = "This node's name (default: the host name).")
+  String nodeName;
+
+  @Option(names = "--api-socket", paramLabel = "PATH", description = "Local API socket (default: <root-dir>/csi-node-agent.sock).")
+  Path apiSocket;
+
+  @Option(names = "--with-hostpath-driver",
+      description = "Also run the bundled hostpath driver at <root-dir>/plugins/hostpath.csinode.dev/csi.sock, registered like any driver.")
+  boolean withHostpathDriver;
+
+  @Option(names = "--pod-manifests", paramLabel = "DIR",
+      description = "Directory of Kubernetes manifests (Pod, PersistentVolume, PersistentVolumeClaim, StorageClass, CSIDriver, "
+          + "Secret; YAML or JSON), watched for changes, like the kubelet's static pod path.")
+  Path podManifests;
+
+  @Option(names = "--metrics-address", defaultValue = Agent.Config.DEFAULT_METRICS_ADDRESS, paramLabel = "HOST:PORT",
+      description = "Prometheus metrics at http://HOST:PORT/metrics; empty to disable (default: ${DEFAULT-VALUE}).")
+  String metricsAddress;
+
+  @Option(names = "--drain-on-exit",
+      description = "On SIGTERM, unpublish and unstage every volume before exiting (by default volumes stay mounted, as with the kubelet).")
+  boolean drainOnExit;
+
+  @Option(names = "--api-max-body-size", defaultValue = "4Mi", converter = ByteSize.class, paramLabel = "BYTES",
+      description = "Largest request body the local API reads (e.g. a manifest for POST /v1/objects); a larger one is refused "
+          + "with 413 without being read (default: ${DEFAULT-VALUE}).")
+  long apiMaxBodySize;
+
+  @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
+      description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
+  String probeInterval;
+
+  @Option(names = "--max-parallel-operations", defaultValue = "64", paramLabel = "N",
+      description = "Volume operations (stage+publish, unpublish, unstage) running at once; each volume has at most one (default: ${DEFAULT-VALUE}).")
+  int maxParallelOperations;
+
+  @Option(names = "--backoff-initial", defaultValue = "500ms", paramLabel = "DURATION",
+      description = "Wait after a failed volume operation before the same one is tried again; doubles per failure (default: ${DEFAULT-VALUE}).")
+  String backoffInitial;
+
+  @Option(names = "--backoff-max", defaultValue = "2m2s", paramLabel = "DURATION",
+      description = "Longest wait between attempts of a failing volume operation (default: ${DEFAULT-VALUE}, the kubelet's).")
+  String backoffMax;
+
+  @Option(names = "--resync-period", defaultValue = "10s", paramLabel = "DURATION",
+      description = "How often mounts are checked against the actual state (a vanished publish mount is restored), mounts the "
+          + "agent did not make are reported, and orphaned pod directories are cleaned up (default: ${DEFAULT-VALUE}).")
+  String resyncPeriod;
+
+  @Option(names = "--csi-timeout", defaultValue = "2m", paramLabel = "DURATION",
+      description = "Deadline of each CSI call; a call that runs out leaves its volume uncertain (default: ${DEFAULT-VALUE}).")
+  String csiTimeout;
+
+  @Option(names = "--volume-stats-period", defaultValue = "1m", paramLabel = "DURATION",
+      description = "How often NodeGetVolumeStats is asked for published claims, for kubelet_volume_stats_* (default: ${DEFAULT-VALUE}).")
+  String volumeStatsPeriod;
+
+  @Option(names = "--remove-orphans", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Remove orphaned pod directories at each resync (only ever empty directories and the agent's own files, never "
+          + "anything with a mount below); --no-remove-orphans only reports them (default: ${DEFAULT-VALUE}).")
+  boolean removeOrphans;
+
+  @Override
+  public Integer call() throws Exception {
+    String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    VolumeManager.Options volumeOptions;
+    try {
+      volumeOptions = new VolumeManager.Options(maxParallelOperations, GoDuration.parse(backoffInitial),
+          GoDuration.parse(backoffMax), GoDuration.parse(resyncPeriod),
+          GoDuration.parse(csiTimeout), GoDuration.parse(volumeStatsPeriod), removeOrphans);
+    } catch (IllegalArgumentException e) {
+      System.err.println("run: " + TerminalText.text(e.getMessage()));
+      return 2;
+    }
+    Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver ? BundledHostpathDriver.INSTANCE : null,
+        PluginManager.Options.defaults().withProbeInterval(GoDuration.parse(probeInterval)), podManifests,
+        volumeOptions, metricsAddress, drainOnExit, apiMaxBodySize);
+    Vertx vertx = Vertx.vertx();
+    Agent agent = new Agent(vertx, config);
+    Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));
+    return Lifecycle.run(vertx, "run", started, Agent::stop, null);
+  }
+}

@@ -1,0 +1,17 @@
+package dev.csinode.cli;
+
+import io.vertx.core.http.HttpMethod;
+import java.nio.file.Path;
+
+/** The CLI's API client, for tests in other packages. */
+public final class ApiClientAccess {
+  private ApiClientAccess() {}
+
+  /** status and body of one request. */
+  public record Answer(int status, String body) {}
+
+  public static Answer send(Path socket, String method, String uri, String body) throws Exception {
+    ApiClient.Answer a = ApiClient.send(socket, HttpMethod.valueOf(method), uri, body);
+    return new Answer(a.status(), a.body());
+  }
+}

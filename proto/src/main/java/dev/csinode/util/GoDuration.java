@@ -1,0 +1,34 @@
+package dev.csinode.util;
+
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Durations in Go's notation, as the kubelet's and the CSI sidecars' flags write them: 500ms, 10s, 2m2s, 1h. */
+public final class GoDuration {
+  private static final Pattern PART = Pattern.compile("(\\d+)(ms|s|m|h)");
+
+  private GoDuration() {}
+
+  /** The duration the text names; an {@link IllegalArgumentException} quoting it when it names none. */
+  public static Duration parse(String s) {
+    String text = s == null ? "" : s.trim();
+    Matcher m = PART.matcher(text);
+    Duration total = Duration.ZERO;
+    int end = 0;
+    while (m.find() && m.start() == end) {
+      long n = Long.parseLong(m.group(1));
+      total = total.plus(switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      });
+      end = m.end();
+    }
+    if (text.isEmpty() || end != text.length()) {
+      throw new IllegalArgumentException("'" + s + "' is not a duration; use e.g. 500ms, 1s, 2m or 2m2s");
+    }
+    return total;
+  }
+}

@@ -1,0 +1,482 @@
+package dev.csinode.simulator;
+
+import dev.csinode.hostpath.BundledHostpathDriver;
+
+import dev.csinode.agent.Agent;
+import dev.csinode.agent.VolumeManager;
+import dev.csinode.csi.v1.IdentityGrpcClient;
+import dev.csinode.csi.v1.ProbeRequest;
+import dev.csinode.grpc.GrpcUnixClient;
+import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.mount.Mounter;
+import dev.csinode.plugins.PluginManager;
+import io.vertx.core.Vertx;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.BooleanSupplier;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code csi-node-agent bench-agent}: the volume manager with the bundled driver and real mounts, in this
+ * process, measured from the outside (wall clock, process CPU, RSS, CSI call counts). Run it through
+ * scripts/bench.sh, which puts it in a private mount namespace.
+ */
+@Command(name = "bench-agent", mixinStandardHelpOptions = true, hidden = true,
+    description = "Benchmark the volume manager: batch publish/teardown, churn latency, restart, idle cost, floors.")
+public final class VolumeManagerBenchmark implements Callable<Integer> {
+  @Option(names = "--work-dir", required = true) Path work;
+  @Option(names = "--pods", defaultValue = "1000") int pods;
+  @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
+  @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
+  @Option(names = "--warm-up", defaultValue = "2000",
+      description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
+  int warmUp;
+  @Option(names = "--warm-up-rounds", defaultValue = "40",
+      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
+  int warmUpRounds;
+  @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
+  boolean timeline;
+
+  private final List<String[]> rows = new ArrayList<>();
+
+  /** The warm-up ends after two rounds in a row in which the JIT compiler threads used less than this share of one core. */
+  private static final int JIT_SETTLED_PERCENT = 3;
+
+  /** Room for the warm-up's and the batch's provisioned volumes and pod directories (inodes, not data). */
+  private static final long ROOT_FS_BYTES = 4L << 30;
+
+  private static final String STORAGE = """
+      apiVersion: storage.k8s.io/v1
+      kind: CSIDriver
+      metadata: {name: hostpath.csinode.dev}
+      spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Persistent, Ephemeral]}
+      ---
+      apiVersion: storage.k8s.io/v1
+      kind: StorageClass
+      metadata: {name: dir}
+      provisioner: hostpath.csinode.dev
+      parameters: {kind: directory}
+      """;
+
+  @Override
+  public Integer call() throws Exception {
+    Path root = work.resolve("root");
+    Vertx vertx = Vertx.vertx();
+
+    // The kubelet root on a filesystem of its own, as on a node: a fresh ext4 with a journal. The work directory's
+    // filesystem may be anything; ext4 without a journal (this machine's root) makes every inode allocation skip the
+    // inodes deleted in the last minute or more, so a warm-up there would slow the batch after it.
+    Files.createDirectories(root);
+    Path image = work.resolve("root.img");
+    try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+      f.setLength(ROOT_FS_BYTES); // sparse
+    }
+    // Inode tables and journal written now, not by the kernel's lazy init thread while the benchmark runs.
+    run("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard", image.toString());
+    run("mount", "-o", "loop", image.toString(), root.toString());
+    row("kubelet root", "filesystem", "ext4 with a journal, " + (ROOT_FS_BYTES >> 30) + " GiB, on a loop device");
+
+    Agent first = start(vertx, root);
+    Agent agent = first;
+    agent.apply(STORAGE).await();
+    // 0. Warm-up of the agent that is then measured: batches like the measured one, published and torn down, so the
+    // figures are of an agent that has been running, as a node's agent is, not of a JVM still compiling it. On 2
+    // cores the JVM has one C2 compiler thread, and the compile thresholds grow with its queue: it took ~11 rounds
+    // (~50 s) before the compiler threads used under JIT_SETTLED_PERCENT of a core, a batch measured after 5 rounds
+    // spent 0.5-1 s of its CPU compiling, and even after one quiet round a batch could still spend 0.6 s. A separate
+    // agent warmed up and stopped did not do either: its stop and the new agent's start deoptimised ~240 methods
+    // (JFR jdk.Deoptimization), recompiled during the batch.
+    if (warmUp > 0) {
+      int rounds = 0;
+      int quietInARow = 0;
+      long jitMillis;
+      long wallMillis;
+      do {
+        long jit0 = compilerCpuMillis();
+        long w0 = System.nanoTime();
+        warmUpRound(agent, rounds++);
+        jitMillis = compilerCpuMillis() - jit0;
+        wallMillis = (System.nanoTime() - w0) / 1_000_000;
+        quietInARow = jitMillis * 100 < wallMillis * JIT_SETTLED_PERCENT ? quietInARow + 1 : 0;
+        System.err.printf("warm-up round %d: %d ms, JIT compiler threads %d ms%n", rounds, wallMillis, jitMillis);
+      } while (rounds < warmUpRounds && quietInARow < 2);
+      row("warm-up of the measured agent", "rounds of pods published and torn down", rounds + " x " + warmUp
+          + " pods; JIT " + Math.round(100.0 * jitMillis / Math.max(1, wallMillis)) + " % of a core in the last");
+    }
+    String mkdirFloor = floorMkdir(root);
+
+    // 1. A batch of pods, one provisioned claim each, added at once.
+    StringBuilder batch = new StringBuilder();
+    for (int i = 0; i < pods; i++) {
+      batch.append(claimAndPod("b" + i));
+    }
+    long jit0 = compilerCpuMillis();
+    long batchCpu0 = cpu();
+    long[] machine0 = machineCpuMillis();
+    long[] gc0 = gc();
+    long t0 = System.nanoTime();
+    long timer = timeline ? vertx.setPeriodic(250, t -> progress(first, t0)) : -1;
+    agent.apply(batch.toString()).await();
+    if (timeline) {
+      System.err.printf("%6.0f ms: apply returned%n", (System.nanoTime() - t0) / 1e6);
+    }
+    // As a runtime would: wait for each pod through the agent (event driven), not by polling its status.
+    List<io.vertx.core.Future<?>> ready = new ArrayList<>();
+    for (int i = 0; i < pods; i++) {
+      ready.add(first.volumeManager().whenReady("default/b" + i, Duration.ofMinutes(10)));
+    }
+    io.vertx.core.Future.all(ready).await();
+    vertx.cancelTimer(timer);
+    if (timeline) { // wall-clock bounds, to cut a profile (JFR, perf) down to the batch
+      long took = (System.nanoTime() - t0) / 1_000_000;
+      long uptime = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+      System.err.printf("batch ran from %d to %d (epoch ms), JVM uptime %d to %d ms (-XX:+PrintCompilation's clock)%n",
+          System.currentTimeMillis() - took, System.currentTimeMillis(), uptime - took, uptime);
+    }
+    row(pods + " pods, 1 PVC each, added at once", "all published", ms(System.nanoTime() - t0));
+    row("", "CPU of the process meanwhile", (cpu() - batchCpu0) / 1_000_000 + " ms, of which the JIT compiler threads "
+        + (compilerCpuMillis() - jit0) + " ms");
+    long[] machine = machineCpuMillis();
+    long[] gc = gc();
+    row("", "garbage collections meanwhile", (gc[0] - gc0[0]) + ", " + (gc[1] - gc0[1]) + " ms");
+    row("", "CPU of the whole machine meanwhile", (machine[0] - machine0[0]) + " ms busy (the kernel's threads too: journal,"
+        + " loop device, writeback), " + (machine[1] - machine0[1]) + " ms stolen by the hypervisor");
+    for (String method : List.of("CreateVolume", "NodeStageVolume", "NodePublishVolume")) {
+      row("", "mean " + method + " as the agent saw it", ms((long) (csiSeconds(agent, method) / Math.max(1, csiCalls(agent, method)) * 1e9)));
+    }
+
+    // 2. Idle cost with them mounted.
+    long cpu0 = cpu();
+    long idleJit0 = compilerCpuMillis();
+    Thread.sleep(10_000);
+    row("idle with " + pods + " volumes mounted, 10 s", "CPU", String.format("%.1f %% of one core (JIT %.1f %%)",
+        (cpu() - cpu0) / 1e7 / 10, (compilerCpuMillis() - idleJit0) / 100.0));
+    System.gc(); // what the agent holds, not what the warm-up and the batch left for the collector
+    row("idle with " + pods + " volumes mounted", "RSS after a full GC", rss());
+    row("idle with " + pods + " volumes mounted", "Java heap in use after a full GC", String.format("%.0f MiB",
+        ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / 1048576.0));
+
+    // 3. Restart with everything mounted: rebuild from the journal and the host.
+    agent.stop().await();
+    vertx.close().await();
+    vertx = Vertx.vertx();
+    long r0 = System.nanoTime();
+    agent = start(vertx, root);
+    Agent restarted = agent;
+    List<io.vertx.core.Future<?>> again = new ArrayList<>();
+    for (int i = 0; i < pods; i++) {
+      again.add(restarted.volumeManager().whenReady("default/b" + i, Duration.ofMinutes(5)));
+    }
+    io.vertx.core.Future.all(again).await();
+    row("restart with " + pods + " volumes mounted", "all ready again", ms(System.nanoTime() - r0));
+    row("restart with " + pods + " volumes mounted", "CSI calls to stage/publish", Long.toString(
+        csiCalls(agent, "NodeStageVolume") + csiCalls(agent, "NodePublishVolume")));
+
+    // 4. Teardown of the batch.
+    long d0 = System.nanoTime();
+    for (int i = 0; i < pods; i++) {
+      agent.deletePod("default", "b" + i);
+    }
+    // The reconciler's snapshot, not the status view: building that for a thousand volumes every 5 ms took CPU from
+    // the teardown it measures.
+    await(() -> restarted.volumeManager().reconciler().snapshot().actualByName().isEmpty(), Duration.ofMinutes(10));
+    if (timeline) {
+      long took = (System.nanoTime() - d0) / 1_000_000;
+      System.err.printf("teardown ran from %d to %d (epoch ms)%n", System.currentTimeMillis() - took, System.currentTimeMillis());
+    }
+    row(pods + " pods deleted at once", "all unpublished and unstaged", ms(System.nanoTime() - d0));
+
+    // 5. Churn: churnRate pods/s with an inline volume each, each living 5 s; ready latency per pod.
+    long c0 = System.currentTimeMillis();
+    List<Long> latencies = churn(agent);
+    if (timeline) {
+      System.err.printf("churn ran from %d to %d (epoch ms)%n", c0, System.currentTimeMillis());
+    }
+    long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
+    row("churn " + churnRate + " pods/s for " + churnSeconds + " s (" + l.length + " pods)", "ready latency p50",
+        ms(l[l.length / 2]));
+    row("", "ready latency p99", ms(l[(int) Math.min(l.length - 1, Math.ceil(l.length * 0.99) - 1)]));
+
+    // 6. Floors on this machine.
+    row("floor", "mkdir in the kubelet root, before the batch", mkdirFloor);
+    row("floor", "bind mount + umount2 (syscalls)", floorMount(work));
+    row("floor", "gRPC round trip over a UNIX socket (Probe)", floorGrpc(vertx, root));
+
+    agent.volumeManager().drain(Duration.ofMinutes(5)).await();
+    agent.stop().await();
+    vertx.close().await();
+    print();
+    return 0;
+  }
+
+  /** One warm-up round: the batch's pods and claims, published, then deleted with their volumes and directories. */
+  private void warmUpRound(Agent warm, int round) throws InterruptedException {
+    String prefix = "w" + round + "-";
+    StringBuilder w = new StringBuilder();
+    for (int i = 0; i < warmUp; i++) {
+      w.append(claimAndPod(prefix + i));
+    }
+    warm.apply(w.toString()).await();
+    List<io.vertx.core.Future<?>> ready = new ArrayList<>();
+    for (int i = 0; i < warmUp; i++) {
+      ready.add(warm.volumeManager().whenReady("default/" + prefix + i, Duration.ofMinutes(10)));
+    }
+    io.vertx.core.Future.all(ready).await();
+    if (timeline) {
+      // What the batch's progress lines need made now: a lambda class spun during the batch had the JIT compile
+      // the JDK's class writer there (130 ms of C2).
+      progressLine(warm, System.nanoTime());
+    }
+    List<io.vertx.core.Future<?>> deleted = new ArrayList<>();
+    for (int i = 0; i < warmUp; i++) {
+      deleted.add(warm.deletePod("default", prefix + i));
+      deleted.add(warm.deleteObject("PersistentVolumeClaim", "default", prefix + i));
+    }
+    io.vertx.core.Future.all(deleted).await();
+    await(() -> warm.volumeManager().reconciler().snapshot().actualByName().isEmpty()
+        && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
+    warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
+    // The round's pod directories removed now, as on a node where the pods went some time ago, rather than by the
+    // periodic housekeeping in the middle of the measured batch (it was 13 % of the batch's CPU).
+    warm.volumeManager().reconciler().housekeep(true).await();
+  }
+
+  private static Agent start(Vertx vertx, Path root) {
+    Agent agent = new Agent(vertx, new Agent.Config(root, "bench-node", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults(), null,
+        VolumeManager.Options.defaults(), null, false));
+    return agent.start().await();
+  }
+
+  private static String claimAndPod(String name) {
+    return """
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: %1$s, namespace: default}
+        spec: {storageClassName: dir, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: %1$s, namespace: default}
+        spec:
+          containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+          volumes: [{name: data, persistentVolumeClaim: {claimName: %1$s}}]
+        """.formatted(name);
+  }
+
+  private List<Long> churn(Agent agent) throws Exception {
+    Map<String, Long> added = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, Long> latency = new java.util.concurrent.ConcurrentHashMap<>();
+    long start = System.nanoTime();
+    long periodNanos = 1_000_000_000L / churnRate;
+    int n = 0;
+    long end = start + churnSeconds * 1_000_000_000L;
+    while (System.nanoTime() < end) {
+      long due = start + n * periodNanos;
+      long wait = due - System.nanoTime();
+      if (wait > 0) {
+        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+      }
+      String name = "c" + n;
+      long addedAt = System.nanoTime();
+      added.put(name, addedAt);
+      agent.apply("""
+          apiVersion: v1
+          kind: Pod
+          metadata: {name: %s, namespace: default}
+          spec:
+            containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+            volumes: [{name: data, csi: {driver: hostpath.csinode.dev}}]
+          """.formatted(name)).onSuccess(r -> agent.volumeManager().whenReady("default/" + name, Duration.ofMinutes(1))
+          .onSuccess(p -> latency.put(name, System.nanoTime() - addedAt)));
+      if (n >= churnRate * 5) {
+        agent.deletePod("default", "c" + (n - churnRate * 5));
+      }
+      n++;
+    }
+    long grace = System.nanoTime() + 10_000_000_000L;
+    while (latency.size() < added.size() && System.nanoTime() < grace) {
+      Thread.sleep(10);
+    }
+    if (timeline) {
+      // Ready latency by the second the pod was added: shows whether slow pods come in waves or steadily.
+      java.util.TreeMap<Long, List<Long>> bySecond = new java.util.TreeMap<>();
+      latency.forEach((name, l) -> bySecond.computeIfAbsent((added.get(name) - start) / 1_000_000_000L, k -> new ArrayList<>()).add(l));
+      bySecond.forEach((sec, ls) -> System.err.printf("churn second %d: %d pods ready, median %.0f ms, max %.0f ms%n", sec, ls.size(),
+          ls.stream().sorted().toList().get(ls.size() / 2) / 1e6, ls.stream().mapToLong(Long::longValue).max().orElse(0) / 1e6));
+    }
+    return new ArrayList<>(latency.values());
+  }
+
+  /** Where the batch is: a cheap read of the reconciler's snapshot. */
+  private static void progress(Agent agent, long t0) {
+    System.err.println(progressLine(agent, t0));
+  }
+
+  private static String progressLine(Agent agent, long t0) {
+    var s = agent.volumeManager().reconciler().snapshot();
+    long staged = s.actual().stream().filter(v -> v.device() == dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.MOUNTED).count();
+    long published = s.actual().stream().filter(v -> v.pods().stream()
+        .anyMatch(p -> p.state() == dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED)).count();
+    return String.format("%6.0f ms: desired %d, staged %d, published %d, operations running %d", (System.nanoTime() - t0) / 1e6,
+        s.desired().volumes().size(), staged, published, agent.volumeManager().operationsInFlight());
+  }
+
+  private static long csiCalls(Agent agent, String method) {
+    return agent.metrics().scrape().stream().filter(s -> s.getMetadata().getName().equals("csi_operations_seconds"))
+        .flatMap(s -> ((io.prometheus.metrics.model.snapshots.HistogramSnapshot) s).getDataPoints().stream())
+        .filter(d -> d.getLabels().get("method_name").endsWith("/" + method)).mapToLong(d -> d.getCount()).sum();
+  }
+
+  private static double csiSeconds(Agent agent, String method) {
+    return agent.metrics().scrape().stream().filter(s -> s.getMetadata().getName().equals("csi_operations_seconds"))
+        .flatMap(s -> ((io.prometheus.metrics.model.snapshots.HistogramSnapshot) s).getDataPoints().stream())
+        .filter(d -> d.getLabels().get("method_name").endsWith("/" + method)).mapToDouble(d -> d.getSum()).sum();
+  }
+
+  private static String floorMount(Path work) throws Exception {
+    Path src = Files.createDirectories(work.resolve("floor-src"));
+    Path dst = Files.createDirectories(work.resolve("floor-dst"));
+    Mounter m = new Mounter();
+    long[] t = new long[2000];
+    for (int i = 0; i < t.length; i++) {
+      long s = System.nanoTime();
+      m.bind(src, dst, false, List.of());
+      m.unmount(dst);
+      t[i] = System.nanoTime() - s;
+    }
+    return percentiles(t);
+  }
+
+  /**
+   * What one directory costs now, where the agent makes pod directories: on ext4 without a journal it grows with
+   * the inodes deleted in the last minutes (each is skipped one by one), which is most of a batch's CPU then.
+   */
+  private static String floorMkdir(Path root) throws Exception {
+    Path dir = Files.createDirectories(root.resolve("pods"));
+    long[] t = new long[200];
+    for (int i = 0; i < t.length; i++) {
+      long s = System.nanoTime();
+      Files.createDirectory(dir.resolve("floor-" + i));
+      t[i] = System.nanoTime() - s;
+    }
+    for (int i = 0; i < t.length; i++) {
+      Files.delete(dir.resolve("floor-" + i));
+    }
+    return percentiles(t);
+  }
+
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+    }
+  }
+
+  private static String floorGrpc(Vertx vertx, Path root) {
+    try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins/hostpath.csinode.dev/csi.sock")))) {
+      long[] t = new long[5000];
+      for (int i = 0; i < t.length; i++) {
+        long s = System.nanoTime();
+        c.call(IdentityGrpcClient.Probe, ProbeRequest.getDefaultInstance(), Duration.ofSeconds(5)).await();
+        t[i] = System.nanoTime() - s;
+      }
+      return percentiles(t) + " (sequential, from a plain thread)";
+    }
+  }
+
+  /** p50 and p99 of durations in nanoseconds (sorts them). */
+  private static String percentiles(long[] t) {
+    Arrays.sort(t);
+    return String.format("p50 %.1f us, p99 %.1f us", t[t.length / 2] / 1e3, t[(int) (t.length * 0.99)] / 1e3);
+  }
+
+  private static void await(BooleanSupplier c, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!c.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("benchmark step did not finish within " + timeout);
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  /**
+   * CPU time of the JVM's JIT compiler threads, from /proc (they are not visible to ThreadMXBean): on 2 cores,
+   * compiling competes with the work being measured.
+   */
+  private static long compilerCpuMillis() throws java.io.IOException {
+    long ticks = 0;
+    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          if (!Files.readString(task.resolve("comm")).contains("Compiler")) {
+            continue;
+          }
+          String stat = Files.readString(task.resolve("stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
+        } catch (java.io.IOException gone) {
+          // the thread ended meanwhile
+        }
+      }
+    }
+    return ticks * 10; // USER_HZ is 100 on Linux
+  }
+
+  /** Time of all CPUs from /proc/stat: {busy (user, nice, system, irq, softirq), stolen by the hypervisor}, in ms. */
+  private static long[] machineCpuMillis() throws java.io.IOException {
+    String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+    long busy = 0;
+    for (int i : new int[] {1, 2, 3, 6, 7}) {
+      busy += Long.parseLong(f[i]);
+    }
+    return new long[] {busy * 10, Long.parseLong(f[8]) * 10}; // USER_HZ is 100 on Linux
+  }
+
+  /** Collections and milliseconds spent in them, all collectors together. */
+  private static long[] gc() {
+    long n = 0;
+    long ms = 0;
+    for (var bean : ManagementFactory.getGarbageCollectorMXBeans()) {
+      n += Math.max(0, bean.getCollectionCount());
+      ms += Math.max(0, bean.getCollectionTime());
+    }
+    return new long[] {n, ms};
+  }
+
+  private static long cpu() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  private static String rss() throws Exception {
+    return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS"))
+        .map(l -> String.format("%.0f MiB (agent, driver and benchmark in one JVM)", Long.parseLong(l.replaceAll("\\D", "")) / 1024.0))
+        .findFirst().orElse("?");
+  }
+
+  private static String ms(long nanos) {
+    return String.format("%.1f ms", nanos / 1e6);
+  }
+
+  private void row(String what, String measure, String value) {
+    rows.add(new String[] {what, measure, value});
+    System.err.println(what + " | " + measure + " | " + value);
+  }
+
+  private void print() {
+    System.out.printf("%n%-46s %-44s %s%n", "SCENARIO", "MEASURE", "VALUE");
+    for (String[] r : rows) {
+      System.out.printf("%-46s %-44s %s%n", r[0], r[1], r[2]);
+    }
+  }
+}
