@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,28 +59,28 @@ class AgentApiShapeTest {
 
   final StubApi api = new StubApi(STATUS) {
     @Override
-    public Object pod(String namespace, String name) {
-      return name.equals("app") ? POD : null;
+    public Optional<PodStatus> pod(String namespace, String name) {
+      return name.equals("app") ? Optional.of(POD) : Optional.empty();
     }
 
     @Override
-    public Future<Object> waitReady(String namespace, String name, Duration timeout) {
+    public Future<PodStatus> waitReady(String namespace, String name, Duration timeout) {
       return name.equals("app") ? Future.succeededFuture(POD) : Future.failedFuture(new AgentApi.ApiException(408, "not ready"));
     }
 
     @Override
-    public Future<Object> orphans(boolean remove) {
+    public Future<List<Orphan>> orphans(boolean remove) {
       return Future.succeededFuture(List.of(new Orphan("u-2", "/var/lib/kubelet/pods/u-2", remove ? "removed" : "remove", "empty")));
     }
 
     @Override
-    public Object persistentVolumes() {
-      return Map.of("items", List.of(PV));
+    public PersistentVolumes persistentVolumes() {
+      return new PersistentVolumes(List.of(PV));
     }
 
     @Override
-    public Future<Object> deletePersistentVolume(String name) {
-      return name.equals("pvc-1") ? Future.succeededFuture(Map.of("deleted", name, "message", "deleted volume h"))
+    public Future<PersistentVolumeDeleted> deletePersistentVolume(String name) {
+      return name.equals("pvc-1") ? Future.succeededFuture(new PersistentVolumeDeleted(name, "deleted volume h"))
           : Future.failedFuture(new AgentApi.ApiException(404, "no PersistentVolume " + name));
     }
 
