@@ -52,6 +52,15 @@ class AgentApiShapeTest {
       new ProvisioningStatus(List.of(new ClaimProvisioning("default/c2", "failed", "d", "no space", 2, "2026-01-01T00:00:01Z")), List.of(PV)),
       List.of(new RecordLog.Degraded("/r/j.log", "ENOSPC", "2026-01-01T00:00:02Z")));
 
+  static final String POD_JSON = """
+      {'pod': 'default/app', 'uid': 'u-1', 'ready': false,
+       'volumes': [{'name': 'data', 'uniqueName': 'kubernetes.io/csi/d^h', 'driver': 'd', 'volumeHandle': 'h', 'state': 'failed',
+                    'stagingPath': '/s', 'hostPath': null, 'lastError': 'boom', 'nextRetryAt': '2026-01-01T00:00:00Z'}],
+       'errors': ['e1'], 'waiting': ['w1'], 'notHandled': ['scratch (emptyDir: not handled by this agent)']}""";
+  static final String PV_JSON = """
+      {'name': 'pvc-1', 'claim': 'default/c', 'driver': 'd', 'volumeHandle': 'h', 'reclaimPolicy': 'Delete', 'phase': 'Bound',
+       'reason': null, 'lastError': null, 'nextRetryAt': null}""";
+
   @TempDir Path dir;
   Vertx vertx;
   Path socket;
@@ -136,15 +145,6 @@ class AgentApiShapeTest {
     assertEquals(JSON.readTree(expected.replace('\'', '"')), a.body());
     assertEquals(status, a.status(), a.body().toString());
   }
-
-  static final String POD_JSON = """
-      {'pod': 'default/app', 'uid': 'u-1', 'ready': false,
-       'volumes': [{'name': 'data', 'uniqueName': 'kubernetes.io/csi/d^h', 'driver': 'd', 'volumeHandle': 'h', 'state': 'failed',
-                    'stagingPath': '/s', 'hostPath': null, 'lastError': 'boom', 'nextRetryAt': '2026-01-01T00:00:00Z'}],
-       'errors': ['e1'], 'waiting': ['w1'], 'notHandled': ['scratch (emptyDir: not handled by this agent)']}""";
-  static final String PV_JSON = """
-      {'name': 'pvc-1', 'claim': 'default/c', 'driver': 'd', 'volumeHandle': 'h', 'reclaimPolicy': 'Delete', 'phase': 'Bound',
-       'reason': null, 'lastError': null, 'nextRetryAt': null}""";
 
   @Test
   void status() throws IOException {
