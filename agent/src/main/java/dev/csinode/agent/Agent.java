@@ -4,11 +4,13 @@ import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.metrics.MetricsServer;
 import dev.csinode.agent.metrics.VolumeManagerMetrics;
 import dev.csinode.agent.api.AgentApi;
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.podsource.ApiObjectStore;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestDirectorySource;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.status.StatusReport;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.mount.PrivateFiles;
@@ -22,6 +24,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -214,29 +218,29 @@ public final class Agent implements AgentApi {
   }
 
   @Override
-  public Object pod(String namespace, String name) {
-    return volumes.pod(namespace + "/" + name).orElse(null);
+  public Optional<PodStatus> pod(String namespace, String name) {
+    return volumes.pod(namespace + "/" + name);
   }
 
   @Override
-  public Future<Object> waitReady(String namespace, String name, Duration timeout) {
-    return volumes.whenReady(namespace + "/" + name, timeout).<Object>map(p -> p).recover(err ->
+  public Future<PodStatus> waitReady(String namespace, String name, Duration timeout) {
+    return volumes.whenReady(namespace + "/" + name, timeout).recover(err ->
         Future.failedFuture(err instanceof VolumeManager.WaitException w ? new ApiException(w.timedOut() ? 408 : 422, w.getMessage()) : err));
   }
 
   @Override
-  public Future<Object> orphans(boolean remove) {
-    return volumes.orphans(remove).map(list -> list);
+  public Future<List<Orphan>> orphans(boolean remove) {
+    return volumes.orphans(remove);
   }
 
   @Override
-  public Object persistentVolumes() {
-    return java.util.Map.of("items", volumes.provisioning().volumes());
+  public PersistentVolumes persistentVolumes() {
+    return new PersistentVolumes(volumes.provisioning().volumes());
   }
 
   @Override
-  public Future<Object> deletePersistentVolume(String name) {
-    return volumes.deleteProvisionedVolume(name).<Object>map(done -> java.util.Map.of("deleted", name, "message", done)).recover(err ->
+  public Future<PersistentVolumeDeleted> deletePersistentVolume(String name) {
+    return volumes.deleteProvisionedVolume(name).map(done -> new PersistentVolumeDeleted(name, done)).recover(err ->
         Future.failedFuture(err instanceof dev.csinode.agent.provisioner.Provisioner.DeleteRefused r ? new ApiException(switch (r.reason()) {
           case NOT_FOUND -> 404;
           case CONFLICT -> 409;

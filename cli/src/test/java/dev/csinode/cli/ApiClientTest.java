@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.api.StubApi;
+import dev.csinode.agent.status.DriverStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.grpc.UnixHttpListener;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
@@ -33,7 +36,7 @@ class ApiClientTest {
   void start() {
     vertx = Vertx.vertx();
     socket = dir.resolve("api.sock");
-    server = Await.result(AgentApiServer.start(vertx, socket, new StubApi(Map.of("nodeName", "gc-node", "drivers", List.of()))));
+    server = Await.result(AgentApiServer.start(vertx, socket, new StubApi(StubApi.status("gc-node", List.of(), List.of()))));
   }
 
   @AfterEach
@@ -119,9 +122,10 @@ class ApiClientTest {
   void statusCannotBeForgedByControlCharacters() throws Exception {
     String forged = "h\nnode-x  registered  yes  n1  unix:///fake\u001b[2K";
     Path s2 = dir.resolve("api2.sock");
-    AgentApiServer other = Await.result(AgentApiServer.start(vertx, s2, new StubApi(Map.of("nodeName", "n", "drivers",
-        List.of(Map.of("name", "d\r", "state", "failed", "reason", forged)), "pods", List.of(Map.of("pod", "default/p",
-            "volumes", List.of(Map.of("name", "v", "state", "failed", "driver", "d", "lastError", forged))))))));
+    AgentApiServer other = Await.result(AgentApiServer.start(vertx, s2, new StubApi(StubApi.status("n",
+        List.of(new DriverStatus("d\r", null, null, "failed", forged, null, List.of(), Map.of(), 0, null, null, null)),
+        List.of(new PodStatus("default/p", "u", false, List.of(new PodVolume("v", null, "d", null, "failed", null, null, forged, null)),
+            List.of(), List.of(), List.of()))))));
     try {
       java.io.PrintStream stdout = System.out;
       java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();

@@ -3,8 +3,12 @@ package dev.csinode.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.agent.api.AgentApi.ApiException;
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.api.StubApi;
+import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.testing.Await;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -14,8 +18,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,21 +43,22 @@ class CliOutputTest {
    * The agent's answers: orphans whose path and reason (file names in the directory) hold {@link #FORGED}; a pod
    * whose volume's error does; errors (a cleanup, a wait) that say it.
    */
-  final StubApi api = new StubApi(Map.of("nodeName", "n", "drivers", List.of())) {
+  final StubApi api = new StubApi(StubApi.status("n", List.of(), List.of())) {
     @Override
-    public Future<Object> orphans(boolean remove) {
-      return remove ? Future.failedFuture(new IllegalStateException("cleanup failed: " + FORGED)) : Future.succeededFuture(List.of(Map.of("path", "/var/lib/kubelet/pods/" + FORGED, "action", "keep",
-          "reason", "it holds files the agent did not create: " + FORGED)));
+    public Future<List<Orphan>> orphans(boolean remove) {
+      return remove ? Future.failedFuture(new IllegalStateException("cleanup failed: " + FORGED)) : Future.succeededFuture(List.of(
+          new Orphan(null, "/var/lib/kubelet/pods/" + FORGED, "keep", "it holds files the agent did not create: " + FORGED)));
     }
 
     @Override
-    public Future<Object> waitReady(String namespace, String name, java.time.Duration timeout) {
-      return Future.failedFuture(new dev.csinode.agent.api.AgentApi.ApiException(504, "volume v: " + FORGED));
+    public Future<PodStatus> waitReady(String namespace, String name, Duration timeout) {
+      return Future.failedFuture(new ApiException(504, "volume v: " + FORGED));
     }
 
     @Override
-    public Object pod(String namespace, String name) {
-      return Map.of("pod", namespace + "/" + name, "volumes", List.of(Map.of("name", "v", "lastError", FORGED)));
+    public Optional<PodStatus> pod(String namespace, String name) {
+      return Optional.of(new PodStatus(namespace + "/" + name, null, false,
+          List.of(new PodVolume("v", null, null, null, null, null, null, FORGED, null)), List.of(), List.of(), List.of()));
     }
   };
 

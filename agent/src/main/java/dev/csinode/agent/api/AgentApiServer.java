@@ -2,21 +2,27 @@ package dev.csinode.agent.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.csinode.agent.api.AgentApi.ApiError;
+import dev.csinode.agent.api.AgentApi.ApiException;
+import dev.csinode.agent.api.AgentApi.Deleted;
+import dev.csinode.agent.api.AgentApi.Orphans;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.grpc.UnixHttpListener;
 import dev.csinode.util.GoDuration;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Map;
+import java.util.Optional;
 
 /**
  * The agent's local API: HTTP with JSON bodies on a UNIX socket (mode 0600, so only root and the agent's
@@ -37,6 +43,16 @@ public final class AgentApiServer {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   /** The default largest request body: manifests are kilobytes; a node's worth of pods in one request fits. */
   public static final long DEFAULT_MAX_BODY_BYTES = 4L << 20;
+  /** How long the rest of a refused body is read and dropped before the connection is closed anyway. */
+  static final long LINGER_MILLIS = 2_000;
+
+  /** A body over the limit: answered 413, and the connection closed rather than the rest kept. */
+  private static final class TooLarge extends RuntimeException {
+    TooLarge(String message) {
+      super(message);
+    }
+  }
+
   private final UnixHttpListener listener;
 
   private AgentApiServer(UnixHttpListener listener) {
@@ -51,16 +67,6 @@ public final class AgentApiServer {
   public static Future<AgentApiServer> start(Vertx vertx, Path socket, AgentApi api, long maxBodyBytes) {
     return UnixHttpListener.listen(vertx, socket, PosixFilePermissions.fromString("rw-------"), req -> handle(req, api, maxBodyBytes))
         .map(AgentApiServer::new);
-  }
-
-  /** How long the rest of a refused body is read and dropped before the connection is closed anyway. */
-  static final long LINGER_MILLIS = 2_000;
-
-  /** A body over the limit: answered 413, and the connection closed rather than the rest kept. */
-  private static final class TooLarge extends RuntimeException {
-    TooLarge(String message) {
-      super(message);
-    }
   }
 
   /**
@@ -126,17 +132,17 @@ public final class AgentApiServer {
           if (ar.failed()) {
             fail(req, ar.cause());
           } else {
-            reply(req, ar.result() ? 200 : 404, Map.of(ar.result() ? "deleted" : "error", ar.result()
-                ? kind + " " + parts[4] + "/" + parts[5] : "no " + kind + " " + parts[4] + "/" + parts[5] + " was pushed through the API"));
+            String what = kind + " " + parts[4] + "/" + parts[5];
+            reply(req, ar.result() ? 200 : 404, ar.result() ? new Deleted(what) : new ApiError("no " + what + " was pushed through the API"));
           }
         });
       } else if ((req.path().equals("/v1/orphans") && req.method() == HttpMethod.GET)
           || (req.path().equals("/v1/orphans/cleanup") && req.method() == HttpMethod.POST)) {
         api.orphans(req.method() == HttpMethod.POST).onComplete(ar -> {
           if (ar.succeeded()) {
-            reply(req, 200, Map.of("orphanedPodDirectories", ar.result()));
+            reply(req, 200, new Orphans(ar.result()));
           } else {
-            fail(req, new AgentApi.ApiException(503, ar.cause().getMessage()));
+            fail(req, new ApiException(503, ar.cause().getMessage()));
           }
         });
       } else if (req.path().equals("/v1/persistentvolumes") && req.method() == HttpMethod.GET) {
@@ -157,8 +163,8 @@ public final class AgentApiServer {
             if (ar.failed()) {
               fail(req, ar.cause());
             } else {
-              reply(req, ar.result() ? 200 : 404, Map.of(ar.result() ? "deleted" : "error",
-                  ar.result() ? ns + "/" + name : "no pod " + ns + "/" + name + " was pushed through the API"));
+              reply(req, ar.result() ? 200 : 404, ar.result() ? new Deleted(ns + "/" + name)
+                  : new ApiError("no pod " + ns + "/" + name + " was pushed through the API"));
             }
           });
         } else if (req.method() == HttpMethod.GET && req.getParam("wait") != null) {
@@ -171,13 +177,17 @@ public final class AgentApiServer {
             }
           });
         } else if (req.method() == HttpMethod.GET) {
-          Object pod = api.pod(ns, name);
-          reply(req, pod == null ? 404 : 200, pod == null ? Map.of("error", "pod " + ns + "/" + name + " is unknown") : pod);
+          Optional<PodStatus> pod = api.pod(ns, name);
+          if (pod.isPresent()) {
+            reply(req, 200, pod.get());
+          } else {
+            reply(req, 404, new ApiError("pod " + ns + "/" + name + " is unknown"));
+          }
         } else {
-          reply(req, 405, Map.of("error", req.method() + " is not allowed on " + req.path()));
+          reply(req, 405, new ApiError(req.method() + " is not allowed on " + req.path()));
         }
       } else {
-        reply(req, 404, Map.of("error", "no such endpoint: " + req.method() + " " + req.path()
+        reply(req, 404, new ApiError("no such endpoint: " + req.method() + " " + req.path()
             + "; see GET /v1/status, POST /v1/objects, GET|DELETE /v1/pods/<namespace>/<name>, DELETE /v1/objects/<Kind>/<namespace>/<name>, GET /v1/orphans, "
             + "POST /v1/orphans/cleanup, GET /v1/persistentvolumes, DELETE /v1/persistentvolumes/<name>"));
       }
@@ -193,8 +203,8 @@ public final class AgentApiServer {
       // the answer. What still arrives is dropped as it comes (memory stays flat), and the connection is closed
       // when the request ends or after LINGER_MILLIS, whichever is first (HTTP/2 streams end on their own).
       if (req.version() != HttpVersion.HTTP_2) {
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext().owner();
-        var connection = req.connection();
+        Vertx vertx = Vertx.currentContext().owner();
+        HttpConnection connection = req.connection();
         long linger = vertx.setTimer(LINGER_MILLIS, t -> connection.close());
         req.exceptionHandler(e -> { });
         req.handler(dropped -> { });
@@ -204,14 +214,15 @@ public final class AgentApiServer {
         });
         req.resume();
       }
-      reply(req, 413, Map.of("error", err.getMessage()));
+      reply(req, 413, new ApiError(err.getMessage()));
       return;
     }
-    int status = err instanceof AgentApi.ApiException a ? a.status() : err instanceof IllegalArgumentException ? 400 : 500;
-    reply(req, status, Map.of("error", String.valueOf(err.getMessage())));
+    int status = err instanceof ApiException a ? a.status() : err instanceof IllegalArgumentException ? 400 : 500;
+    reply(req, status, new ApiError(String.valueOf(err.getMessage())));
   }
 
-  private static void reply(HttpServerRequest req, int status, Object body) {
+  /** Answers with the record as JSON: its fields, by name. */
+  private static void reply(HttpServerRequest req, int status, Record body) {
     try {
       req.response().setStatusCode(status).putHeader("content-type", "application/json").end(JSON.writeValueAsString(body));
     } catch (Exception e) {

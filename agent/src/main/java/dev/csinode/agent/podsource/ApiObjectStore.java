@@ -5,10 +5,12 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +22,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ApiObjectStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ApiObjectStore.class);
+  /** The kinds without a namespace: their objects are kept as {@code Kind/_/name}. */
+  public static final Set<String> CLUSTER_SCOPED = Set.of("PersistentVolume", "StorageClass", "CSIDriver");
   private static final KubernetesSerialization KUBE = new KubernetesSerialization();
   private final RecordLog log;
   private final Map<String, HasMetadata> objects = new HashMap<>();
@@ -32,7 +36,7 @@ public final class ApiObjectStore implements AutoCloseable {
     log.adoptFiles(stateDir.resolve("api-objects"), id -> id);
     Map<String, String> stored = log.records();
     Map<String, String> migrated = new TreeMap<>();
-    List<String> stale = new java.util.ArrayList<>();
+    List<String> stale = new ArrayList<>();
     for (var record : stored.entrySet()) {
       ManifestParser.Result r = ManifestParser.parse(log.file(), record.getValue());
       r.errors().forEach(e -> LOG.error("stored API object {}: {}", record.getKey(), e));
@@ -69,8 +73,6 @@ public final class ApiObjectStore implements AutoCloseable {
     }
     LOG.info("stored API objects: {} records moved to keys of the form Kind/namespace/name", old.size());
   }
-
-  public static final java.util.Set<String> CLUSTER_SCOPED = java.util.Set.of("PersistentVolume", "StorageClass", "CSIDriver");
 
   /** {@code Kind/namespace/name} ({@code _} as the namespace of cluster-scoped kinds): the identity of an object. */
   static String id(HasMetadata o) {

@@ -1,9 +1,12 @@
 package dev.csinode.agent.podsource;
 
+import dev.csinode.agent.util.LogOnce;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -16,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +36,7 @@ public final class ManifestDirectorySource implements AutoCloseable {
   private final Handler<ClusterObjects> listener;
   private final Map<Path, ManifestParser.Result> files = new TreeMap<>();
   /** A file's errors are logged when they appear or change, not at every change of the directory. */
-  private final dev.csinode.agent.util.LogOnce errorLog = new dev.csinode.agent.util.LogOnce((file, errors) -> LOG.warn("manifest: {}", errors));
+  private final LogOnce errorLog = new LogOnce((file, errors) -> LOG.warn("manifest: {}", errors));
   private WatchService watch;
   private Thread thread;
 
@@ -156,9 +160,9 @@ public final class ManifestDirectorySource implements AutoCloseable {
    * else holds yet (copying a pod through its builder cost more than parsing it).
    */
   static HasMetadata assignUidIfMissing(HasMetadata o) {
-    if (o instanceof io.fabric8.kubernetes.api.model.Pod p && (p.getMetadata().getUid() == null || p.getMetadata().getUid().isEmpty())) {
-      p.getMetadata().setUid(java.util.UUID.nameUUIDFromBytes(("static-pod/" + ClusterObjects.key(p))
-          .getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString());
+    if (o instanceof Pod p && (p.getMetadata().getUid() == null || p.getMetadata().getUid().isEmpty())) {
+      p.getMetadata().setUid(UUID.nameUUIDFromBytes(("static-pod/" + ClusterObjects.key(p))
+          .getBytes(StandardCharsets.UTF_8)).toString());
     }
     return o;
   }

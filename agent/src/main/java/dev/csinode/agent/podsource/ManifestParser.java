@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.csinode.agent.provisioner.Quantities;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -160,17 +162,17 @@ public final class ManifestParser {
    * What is wrong with a claim's storage request, if anything. Reported here with the file; the claim is still
    * kept, and the provisioner gives it the same error, so its pods say why they wait.
    */
-  static java.util.Optional<String> storageRequestProblem(PersistentVolumeClaim c) {
+  static Optional<String> storageRequestProblem(PersistentVolumeClaim c) {
     var req = c.getSpec() == null || c.getSpec().getResources() == null ? null : c.getSpec().getResources().getRequests();
     var q = req == null ? null : req.get("storage");
     if (q == null) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     try {
-      dev.csinode.agent.provisioner.Quantities.bytes(q);
-      return java.util.Optional.empty();
+      Quantities.bytes(q);
+      return Optional.empty();
     } catch (IllegalArgumentException e) {
-      return java.util.Optional.of(e.getMessage());
+      return Optional.of(e.getMessage());
     }
   }
 

@@ -1,23 +1,16 @@
 package dev.csinode.agent.populator;
 
-import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.cache.DesiredStateOfWorld.DesiredVolume;
 import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
 import dev.csinode.agent.cache.PodToMount;
 import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.populator.PodVolumeResolver.PodResolution;
+import dev.csinode.agent.populator.PodVolumeResolver.Resolved;
 import dev.csinode.agent.util.FrozenMap;
 import dev.csinode.agent.volume.KubeletLayout;
-import io.fabric8.kubernetes.api.model.CSIPersistentVolumeSource;
-import io.fabric8.kubernetes.api.model.CSIVolumeSource;
-import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.PersistentVolume;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.SecretReference;
-import io.fabric8.kubernetes.api.model.Volume;
-import io.fabric8.kubernetes.api.model.storage.CSIDriver;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -27,26 +20,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 
 /**
- * Builds the desired state of world from the pod sources, as the kubelet's populator does: for each pod, each
- * volume a container uses is resolved (inline CSI, or claim → bound PV with {@code spec.csi}) into a
- * {@link VolumeSpec}; problems become pod errors naming the object and field; volume types this agent does
- * not handle are listed and skipped, and the pod's CSI volumes still proceed.
+ * Builds the desired state of world from the pod sources, as the kubelet's populator does: each pod's volumes are
+ * resolved by {@link PodVolumeResolver} (specs, errors naming the object and field, waits, volume types this agent
+ * does not handle), and the pods are then put together: one holder per uid, one spec per volume, a volume used as a
+ * block device by one pod and as a filesystem by another refused for the second.
  */
 public final class DesiredStateOfWorldPopulator {
-  public DesiredStateOfWorldPopulator() {}
-
-  /** One volume of one pod, resolved. */
-  private record Mount(VolumeSpec spec, PodToMount pod, String where) {}
-
-  /** Everything one pod contributes, before it is checked against the other pods. */
-  private record PodResult(String uid, String podKey, List<Mount> mounts, List<String> errors, List<String> waiting,
-                           List<String> notHandled) {}
-
-  /** A pod's result and the objects it was resolved from, by identity: unchanged pods are not resolved again. */
-  private record Cached(Pod pod, List<Lookups.Dep> deps, PodResult result) {}
+  /** A pod's resolution and the objects it was resolved from, by identity: unchanged pods are not resolved again. */
+  private record Cached(Pod pod, List<Lookups.Dep> deps, PodResolution result) {}
 
   /** Every pod's last resolution, by {@code namespace/name}. */
   private final Map<String, Cached> cache = new HashMap<>();
@@ -67,6 +50,8 @@ public final class DesiredStateOfWorldPopulator {
   private ClusterObjects lastObjects = ClusterObjects.EMPTY;
   private Map<String, String> lastProblems = Map.of();
   private Map<String, String> lastRetries = Map.of();
+
+  public DesiredStateOfWorldPopulator() {}
 
   /**
    * The pod (namespace/name) that held each uid before a restart, from the actual state: when other pods claim
@@ -133,7 +118,7 @@ public final class DesiredStateOfWorldPopulator {
         return;
       }
       Lookups recording = new Lookups(objects, claimProblems, claimRetries, new ArrayList<>());
-      Cached next = new Cached(pod, recording.deps, resolvePodSafely(podKey, pod, recording));
+      Cached next = new Cached(pod, recording.deps, PodVolumeResolver.resolve(podKey, pod, recording));
       if (c != null) {
         if (indexed.remove(podKey)) {
           unindex(podKey, c, touchedVolumes);
@@ -228,7 +213,7 @@ public final class DesiredStateOfWorldPopulator {
   }
 
   /** A pod whose uid another pod holds: none of its volumes, and an error naming both pods and the uid. */
-  private PodVolumes uidTaken(PodResult r) {
+  private PodVolumes uidTaken(PodResolution r) {
     String holder = uidHolders.get(r.uid()).get(0);
     List<String> errors = new ArrayList<>();
     errors.add("pod " + r.podKey() + ": metadata.uid '" + r.uid() + "' is also the uid of pod " + holder
@@ -239,14 +224,14 @@ public final class DesiredStateOfWorldPopulator {
   }
 
   private void index(String podKey, Cached c, Set<String> touched) {
-    for (Mount m : c.result().mounts()) {
+    for (Resolved m : c.result().resolved()) {
       podsByVolume.computeIfAbsent(m.spec().uniqueName(), k -> new TreeSet<>()).add(podKey);
       touched.add(m.spec().uniqueName());
     }
   }
 
   private void unindex(String podKey, Cached c, Set<String> touched) {
-    for (Mount m : c.result().mounts()) {
+    for (Resolved m : c.result().resolved()) {
       String unique = m.spec().uniqueName();
       TreeSet<String> users = podsByVolume.get(unique);
       if (users != null && users.remove(podKey) && users.isEmpty()) {
@@ -264,8 +249,8 @@ public final class DesiredStateOfWorldPopulator {
     VolumeSpec spec = null;
     Map<String, PodToMount> pods = new LinkedHashMap<>();
     for (String podKey : users) {
-      PodResult r = cache.get(podKey).result();
-      for (Mount m : r.mounts()) {
+      PodResolution r = cache.get(podKey).result();
+      for (Resolved m : r.resolved()) {
         if (!m.spec().uniqueName().equals(unique)) {
           continue;
         }
@@ -273,381 +258,26 @@ public final class DesiredStateOfWorldPopulator {
           spec = m.spec();
         }
         if (spec.block() == m.spec().block()) {
-          pods.put(r.uid(), m.pod());
+          pods.put(r.uid(), m.mount());
         }
       }
     }
     return spec == null ? null : new DesiredVolume(spec, pods);
   }
 
-  private static PodVolumes podVolumes(PodResult r, Map<String, DesiredVolume> volumes) {
+  private static PodVolumes podVolumes(PodResolution r, Map<String, DesiredVolume> volumes) {
     List<String> errors = new ArrayList<>(r.errors());
     List<String> names = new ArrayList<>();
     Map<String, String> podVolumeNames = new LinkedHashMap<>();
-    for (Mount m : r.mounts()) {
+    for (Resolved m : r.resolved()) {
       DesiredVolume v = volumes.get(m.spec().uniqueName());
       if (v != null && v.spec().block() != m.spec().block()) {
-        errors.add(m.where() + ": volume " + m.spec().specName() + " is used as a block device and as a filesystem");
+        errors.add("pod " + r.podKey() + " volume " + m.volume() + ": volume " + m.spec().specName() + " is used as a block device and as a filesystem");
         continue;
       }
       names.add(m.spec().uniqueName());
-      podVolumeNames.put(m.spec().uniqueName(), m.pod().podVolumeName());
+      podVolumeNames.put(m.spec().uniqueName(), m.mount().podVolumeName());
     }
     return new PodVolumes(r.uid(), r.podKey(), names, podVolumeNames, errors, r.waiting(), r.notHandled());
-  }
-
-  /** {@link #resolvePod}, with anything unforeseen in the pod object made the pod's error: the other pods still count. */
-  private static PodResult resolvePodSafely(String podKey, Pod pod, Lookups objects) {
-    try {
-      return resolvePod(pod, objects);
-    } catch (RuntimeException e) {
-      String uid = pod.getMetadata() == null || pod.getMetadata().getUid() == null ? "" : pod.getMetadata().getUid();
-      return new PodResult(uid, podKey, List.of(), List.of("pod " + podKey + " cannot be evaluated: " + Errors.describe(e)), List.of(), List.of());
-    }
-  }
-
-
-  private static PodResult resolvePod(Pod pod, Lookups objects) {
-    String podKey = ClusterObjects.key(pod);
-    String uid = pod.getMetadata().getUid();
-    List<String> errors = new ArrayList<>();
-    List<String> waiting = new ArrayList<>();
-    List<String> notHandled = new ArrayList<>();
-    List<Mount> mounts = new ArrayList<>();
-    if (!KubeletLayout.isValidUid(uid)) {
-      errors.add("pod " + podKey + ": metadata.uid '" + uid + "' is missing or not usable as a directory name");
-      return new PodResult(uid == null ? "" : uid, podKey, mounts, errors, waiting, notHandled);
-    }
-    Set<String> mounted = new HashSet<>();
-    Set<String> devices = new HashSet<>();
-    containers(pod).forEach(c -> {
-      if (c != null && c.getVolumeMounts() != null) {
-        c.getVolumeMounts().forEach(m -> mounted.add(m == null ? null : m.getName()));
-      }
-      if (c != null && c.getVolumeDevices() != null) {
-        c.getVolumeDevices().forEach(d -> devices.add(d == null ? null : d.getName()));
-      }
-    });
-    List<Volume> volumes = pod.getSpec() == null || pod.getSpec().getVolumes() == null ? List.of() : pod.getSpec().getVolumes();
-    var security = pod.getSpec() == null ? null : pod.getSpec().getSecurityContext();
-    for (int i = 0; i < volumes.size(); i++) {
-      Volume vol = volumes.get(i);
-      if (vol == null || vol.getName() == null || vol.getName().isEmpty()) {
-        errors.add("pod " + podKey + ": spec.volumes[" + i + "] " + (vol == null ? "is null" : "has no name"));
-        continue;
-      }
-      if (!mounted.contains(vol.getName()) && !devices.contains(vol.getName())) {
-        continue; // the kubelet only mounts volumes a container uses
-      }
-      String where = "pod " + podKey + " volume " + vol.getName();
-      try {
-        Resolved r = resolve(pod, vol, devices.contains(vol.getName()), objects, where);
-        if (r == null) {
-          notHandled.add(vol.getName() + " (" + typeOf(vol) + ": not handled by this agent)");
-          continue;
-        }
-        mounts.add(new Mount(r.spec(), new PodToMount(uid, podKey, ClusterObjects.namespaceOf(pod), pod.getMetadata().getName(),
-            serviceAccount(pod), vol.getName(), r.readOnly(), security == null ? null : security.getFsGroup(),
-            security == null ? null : security.getFsGroupChangePolicy()), where));
-      } catch (ResolveException e) {
-        (e.inProgress ? waiting : errors).add(e.getMessage());
-      } catch (RuntimeException e) {
-        errors.add(where + ": cannot be evaluated: " + Errors.describe(e)); // the pod's other volumes still count
-      }
-    }
-    return new PodResult(uid, podKey, List.copyOf(mounts), List.copyOf(errors), List.copyOf(waiting), List.copyOf(notHandled));
-  }
-
-  /**
-   * The objects a pod's resolution looks up. With a {@code deps} list it records each lookup and what it found,
-   * so {@link #unchanged} can later tell whether a new set of objects would give the same answers.
-   */
-  static final class Lookups {
-    enum Kind { DRIVER, CLAIM, VOLUME, SECRET, PROBLEM }
-
-    record Dep(Kind kind, String key, Object found) {}
-
-    private final ClusterObjects objects;
-    private final Map<String, String> problems;
-    private final Map<String, String> retries;
-    final List<Dep> deps;
-
-    Lookups(ClusterObjects objects, Map<String, String> problems, Map<String, String> retries, List<Dep> deps) {
-      this.objects = objects;
-      this.problems = problems;
-      this.retries = retries;
-      this.deps = deps;
-    }
-
-    private Object find(Kind kind, String key) {
-      return switch (kind) {
-        case DRIVER -> objects.csiDrivers().get(key);
-        case CLAIM -> objects.claims().get(key);
-        case VOLUME -> objects.volumes().get(key);
-        case SECRET -> objects.secrets().get(key);
-        case PROBLEM -> problems.containsKey(key) ? new ClaimProblem(problems.get(key), false)
-            : retries.containsKey(key) ? new ClaimProblem(retries.get(key), true) : null;
-      };
-    }
-
-    private Object lookup(Kind kind, String key) {
-      Object found = find(kind, key);
-      if (deps != null) {
-        deps.add(new Dep(kind, key, found));
-      }
-      return found;
-    }
-
-    /** Same instances (claim problems: equal text) for every lookup recorded of these kinds. */
-    boolean unchanged(List<Dep> recorded, Set<Kind> kinds) {
-      for (Dep d : recorded) {
-        if (!kinds.contains(d.kind())) {
-          continue;
-        }
-        Object now = find(d.kind(), d.key());
-        if (d.kind() == Kind.PROBLEM ? !java.util.Objects.equals(now, d.found()) : now != d.found()) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    CSIDriver driver(String name) {
-      return (CSIDriver) lookup(Kind.DRIVER, name);
-    }
-
-    java.util.Optional<PersistentVolumeClaim> claim(String namespace, String name) {
-      return java.util.Optional.ofNullable((PersistentVolumeClaim) lookup(Kind.CLAIM, namespace + "/" + name));
-    }
-
-    PersistentVolume volume(String name) {
-      return (PersistentVolume) lookup(Kind.VOLUME, name);
-    }
-
-    boolean hasSecret(String namespace, String name) {
-      return lookup(Kind.SECRET, namespace + "/" + name) != null;
-    }
-
-    /** Why a claim has no volume yet (from the provisioner), or null while it is simply being provisioned. */
-    ClaimProblem claimProblem(String key) {
-      return (ClaimProblem) lookup(Kind.PROBLEM, key);
-    }
-  }
-
-  record Resolved(VolumeSpec spec, boolean readOnly) {}
-
-  /** Why a claim is not provisioned: an error only a change of objects fixes, or a failure being retried. */
-  record ClaimProblem(String text, boolean retrying) {}
-
-  static final class ResolveException extends Exception {
-    /** Something the agent is doing will resolve it (a claim being provisioned): not an error to report. */
-    final boolean inProgress;
-
-    ResolveException(String message) {
-      this(message, false);
-    }
-
-    ResolveException(String message, boolean inProgress) {
-      super(message);
-      this.inProgress = inProgress;
-    }
-  }
-
-  private static Resolved resolve(Pod pod, Volume vol, boolean asDevice, Lookups objects, String where) throws ResolveException {
-    if (vol.getCsi() != null) {
-      return inline(pod, vol, vol.getCsi(), objects, where);
-    }
-    if (vol.getPersistentVolumeClaim() != null) {
-      String claimName = vol.getPersistentVolumeClaim().getClaimName();
-      boolean ro = Boolean.TRUE.equals(vol.getPersistentVolumeClaim().getReadOnly());
-      return claim(ClusterObjects.namespaceOf(pod), claimName, ro, asDevice, objects, where);
-    }
-    if (vol.getEphemeral() != null) {
-      // A generic ephemeral volume is an ordinary claim named <pod>-<volume>, made from the template. Pod "a-b" with
-      // volume "c" and pod "a" with volume "b-c" name the same claim, and a claim of that name may exist already:
-      // as the kubelet does, only a claim the pod controls is used.
-      String namespace = ClusterObjects.namespaceOf(pod);
-      String claimName = pod.getMetadata().getName() + "-" + vol.getName();
-      PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElse(null);
-      if (pvc != null && !controlledBy(pvc, pod)) {
-        throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " was not created for pod "
-            + ClusterObjects.key(pod) + " (the pod is not its owner); the generic ephemeral volume " + vol.getName()
-            + " needs that claim name: rename or remove the claim, or rename the pod or the volume");
-      }
-      return claim(namespace, claimName, false, asDevice, objects, where);
-    }
-    return null;
-  }
-
-  /** The pod is the claim's controller (metadata.ownerReferences, controller: true, the pod's uid). */
-  private static boolean controlledBy(PersistentVolumeClaim pvc, Pod pod) {
-    var owners = pvc.getMetadata().getOwnerReferences();
-    return owners != null && owners.stream().anyMatch(o -> Boolean.TRUE.equals(o.getController())
-        && pod.getMetadata().getUid().equals(o.getUid()));
-  }
-
-  private static Resolved inline(Pod pod, Volume vol, CSIVolumeSource csi, Lookups objects, String where) throws ResolveException {
-    String driver = csi.getDriver();
-    if (driver == null || driver.isEmpty()) {
-      throw new ResolveException(where + ": csi.driver is required");
-    }
-    validDriver(driver, where + ": csi.driver");
-    if (!KubeletLayout.isValidName(vol.getName())) {
-      throw new ResolveException(where + ": the volume name is not usable as a directory name");
-    }
-    CSIDriver d = withSpec(objects.driver(driver), where);
-    List<String> modes = d == null || d.getSpec().getVolumeLifecycleModes() == null ? List.of("Persistent") : d.getSpec().getVolumeLifecycleModes();
-    if (!modes.contains("Ephemeral")) {
-      throw new ResolveException(where + ": inline CSI volumes of driver " + driver + " need a CSIDriver object named "
-          + driver + " that lists Ephemeral in spec.volumeLifecycleModes");
-    }
-    String uid = pod.getMetadata().getUid();
-    VolumeSpec.SecretRef publishSecret = csi.getNodePublishSecretRef() == null ? null
-        : new VolumeSpec.SecretRef(ClusterObjects.namespaceOf(pod), csi.getNodePublishSecretRef().getName());
-    VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueInlineVolumeName(uid, vol.getName()), driver,
-        KubeletLayout.inlineVolumeHandle(uid, vol.getName()), vol.getName(), true, false,
-        csi.getFsType() == null ? "" : csi.getFsType(), List.of(), "ReadWriteOnce",
-        noNulls(csi.getVolumeAttributes(), where + ": csi.volumeAttributes"), null, publishSecret,
-        false, podInfoOnMount(d), fsGroupPolicy(d), null, null);
-    checkSecret(publishSecret, objects, where + ": csi.nodePublishSecretRef");
-    return new Resolved(spec, Boolean.TRUE.equals(csi.getReadOnly()));
-  }
-
-  private static Resolved claim(String namespace, String claimName, boolean readOnly, boolean asDevice, Lookups objects,
-                                String where) throws ResolveException {
-    PersistentVolumeClaim pvc = objects.claim(namespace, claimName).orElseThrow(() ->
-        new ResolveException(where + ": persistentVolumeClaim.claimName " + namespace + "/" + claimName + " does not exist"));
-    String pvName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
-    if (pvName == null || pvName.isEmpty()) {
-      ClaimProblem why = objects.claimProblem(namespace + "/" + claimName);
-      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is not bound to a PersistentVolume yet"
-          + (why == null ? " (provisioning)" : why.retrying() ? " (provisioning; " + why.text() + ")" : ": " + why.text()),
-          why == null || why.retrying());
-    }
-    PersistentVolume pv = objects.volume(pvName);
-    if (pv == null) {
-      throw new ResolveException(where + ": claim " + namespace + "/" + claimName + " is bound to PersistentVolume "
-          + pvName + ", which does not exist");
-    }
-    if (pv.getSpec().getClaimRef() != null && pv.getSpec().getClaimRef().getName() != null
-        && !(claimName.equals(pv.getSpec().getClaimRef().getName())
-        && namespace.equals(pv.getSpec().getClaimRef().getNamespace() == null ? "default" : pv.getSpec().getClaimRef().getNamespace()))) {
-      throw new ResolveException(where + ": PersistentVolume " + pvName + " is bound to claim "
-          + pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName() + ", not to " + namespace + "/" + claimName);
-    }
-    CSIPersistentVolumeSource csi = pv.getSpec().getCsi();
-    if (csi == null) {
-      throw new ResolveException(where + ": PersistentVolume " + pvName + " is not a CSI volume (spec.csi is empty); "
-          + "this agent handles CSI volumes only");
-    }
-    validDriver(csi.getDriver(), where + ": PersistentVolume " + pvName + " spec.csi.driver");
-    if (csi.getVolumeHandle() == null || csi.getVolumeHandle().isEmpty()) {
-      throw new ResolveException(where + ": PersistentVolume " + pvName + " spec.csi.volumeHandle is required");
-    }
-    if (!KubeletLayout.isValidName(pvName)) {
-      throw new ResolveException(where + ": PersistentVolume name " + pvName + " is not usable as a directory name");
-    }
-    boolean block = "Block".equals(pv.getSpec().getVolumeMode());
-    if (block != asDevice) {
-      throw new ResolveException(where + ": PersistentVolume " + pvName + " has volumeMode " + (block ? "Block" : "Filesystem")
-          + " but the pod uses it " + (asDevice ? "in volumeDevices" : "in volumeMounts"));
-    }
-    CSIDriver d = withSpec(objects.driver(csi.getDriver()), where);
-    VolumeSpec.SecretRef stage = ref(csi.getNodeStageSecretRef());
-    VolumeSpec.SecretRef publish = ref(csi.getNodePublishSecretRef());
-    checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
-    checkSecret(publish, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodePublishSecretRef");
-    List<String> modes = pv.getSpec().getAccessModes() == null ? List.of() : pv.getSpec().getAccessModes();
-    VolumeSpec spec = new VolumeSpec(KubeletLayout.uniqueVolumeName(csi.getDriver(), csi.getVolumeHandle()), csi.getDriver(),
-        csi.getVolumeHandle(), pvName, false, block, csi.getFsType() == null ? "" : csi.getFsType(),
-        noNulls(pv.getSpec().getMountOptions(), where + ": PersistentVolume " + pvName + " spec.mountOptions"),
-        modes.isEmpty() || modes.get(0) == null ? "" : modes.get(0),
-        noNulls(csi.getVolumeAttributes(), where + ": PersistentVolume " + pvName + " spec.csi.volumeAttributes"), stage, publish,
-        d == null || d.getSpec().getAttachRequired() == null || d.getSpec().getAttachRequired(),
-        podInfoOnMount(d), fsGroupPolicy(d), pvName, namespace + "/" + claimName);
-    return new Resolved(spec, readOnly || Boolean.TRUE.equals(csi.getReadOnly()));
-  }
-
-  private static CSIDriver withSpec(CSIDriver d, String where) throws ResolveException {
-    if (d != null && d.getSpec() == null) {
-      throw new ResolveException(where + ": CSIDriver " + d.getMetadata().getName() + " has no spec");
-    }
-    return d;
-  }
-
-  /** The map, or empty for none; a null key or value is an error naming the field (CSI has no null strings). */
-  private static Map<String, String> noNulls(Map<String, String> m, String field) throws ResolveException {
-    if (m == null) {
-      return Map.of();
-    }
-    for (var e : m.entrySet()) {
-      if (e.getKey() == null || e.getValue() == null) {
-        throw new ResolveException(field + "." + e.getKey() + " has no value");
-      }
-    }
-    return m;
-  }
-
-  private static List<String> noNulls(List<String> l, String field) throws ResolveException {
-    if (l == null) {
-      return List.of();
-    }
-    for (int i = 0; i < l.size(); i++) {
-      if (l.get(i) == null) {
-        throw new ResolveException(field + "[" + i + "] is null");
-      }
-    }
-    return l;
-  }
-
-  private static void validDriver(String driver, String field) throws ResolveException {
-    try {
-      KubeletLayout.requireDriver(driver);
-    } catch (IllegalArgumentException e) {
-      throw new ResolveException(field + ": " + e.getMessage());
-    }
-  }
-
-  private static VolumeSpec.SecretRef ref(SecretReference r) {
-    return r == null || r.getName() == null ? null
-        : new VolumeSpec.SecretRef(r.getNamespace() == null ? "default" : r.getNamespace(), r.getName());
-  }
-
-  private static void checkSecret(VolumeSpec.SecretRef ref, Lookups objects, String field) throws ResolveException {
-    if (ref != null && !objects.hasSecret(ref.namespace(), ref.name())) {
-      throw new ResolveException(field + " names Secret " + ref + ", which does not exist");
-    }
-  }
-
-  private static boolean podInfoOnMount(CSIDriver d) {
-    return d != null && Boolean.TRUE.equals(d.getSpec().getPodInfoOnMount());
-  }
-
-  private static String fsGroupPolicy(CSIDriver d) {
-    return d == null || d.getSpec().getFsGroupPolicy() == null ? "ReadWriteOnceWithFSType" : d.getSpec().getFsGroupPolicy();
-  }
-
-  private static String serviceAccount(Pod pod) {
-    String sa = pod.getSpec().getServiceAccountName();
-    return sa == null || sa.isEmpty() ? "default" : sa;
-  }
-
-  private static Stream<Container> containers(Pod pod) {
-    if (pod.getSpec() == null) {
-      return Stream.empty();
-    }
-    return Stream.concat(pod.getSpec().getContainers() == null ? Stream.empty() : pod.getSpec().getContainers().stream(),
-        pod.getSpec().getInitContainers() == null ? Stream.empty() : pod.getSpec().getInitContainers().stream());
-  }
-
-  private static String typeOf(Volume v) {
-    if (v.getEmptyDir() != null) return "emptyDir";
-    if (v.getHostPath() != null) return "hostPath";
-    if (v.getConfigMap() != null) return "configMap";
-    if (v.getSecret() != null) return "secret";
-    if (v.getProjected() != null) return "projected";
-    if (v.getNfs() != null) return "nfs";
-    if (v.getDownwardAPI() != null) return "downwardAPI";
-    return "volume type";
   }
 }

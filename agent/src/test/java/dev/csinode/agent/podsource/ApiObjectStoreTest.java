@@ -6,10 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +40,7 @@ class ApiObjectStoreTest {
     try (ApiObjectStore store = new ApiObjectStore(state)) {
       assertEquals(List.of("Pod/ns/b", "Secret/ns/s"), ids(store));
       HasMetadata secret = store.all().stream().filter(o -> o.getKind().equals("Secret")).findFirst().orElseThrow();
-      assertEquals("line1\nline2", ((io.fabric8.kubernetes.api.model.Secret) secret).getStringData().get("k"));
+      assertEquals("line1\nline2", ((Secret) secret).getStringData().get("k"));
     }
   }
 
@@ -88,10 +95,10 @@ class ApiObjectStoreTest {
 
   @Test
   void concurrentAppliesAndDeletesEndInTheSameStateInMemoryAndOnDisk() throws Exception {
-    java.util.Set<String> expected = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    Set<String> expected = ConcurrentHashMap.newKeySet();
     try (ApiObjectStore store = new ApiObjectStore(state)) {
-      var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
-      List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      List<Future<?>> done = new ArrayList<>();
       for (int t = 0; t < 8; t++) {
         int thread = t;
         done.add(pool.submit(() -> {

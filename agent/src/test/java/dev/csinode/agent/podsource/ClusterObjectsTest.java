@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -49,7 +50,7 @@ class ClusterObjectsTest {
   @Test
   void namesThatWouldMakeKeysAmbiguousAreRefusedWithTheirField() {
     // Namespace a, name b/c and namespace a/b, name c would both be the pod a/b/c.
-    var parsed = ManifestParser.parse(java.nio.file.Path.of("m.yaml"), """
+    var parsed = ManifestParser.parse(Path.of("m.yaml"), """
         apiVersion: v1
         kind: Pod
         metadata: {name: b/c, namespace: a}

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 
 class ManifestDirectorySourceTest {
@@ -80,7 +81,7 @@ class ManifestDirectorySourceTest {
     }
   }
 
-  private static void await(AtomicReference<ClusterObjects> last, java.util.function.Predicate<ClusterObjects> done, String what)
+  private static void await(AtomicReference<ClusterObjects> last, Predicate<ClusterObjects> done, String what)
       throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (last.get() == null || !done.test(last.get())) {

@@ -3,6 +3,7 @@ package dev.csinode.agent.podsource;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** What a malformed or hostile manifest yields: an error that names the problem, never a crash. */
@@ -31,7 +32,7 @@ class ManifestParserLimitsTest {
   void nestingJustWithinTheLimitIsMappedOnTheLaunchersSmallStack() throws Exception {
     int depth = ManifestParser.MAX_NESTING_DEPTH - 2; // the pod object and its "x" field are two levels
     String pod = "{\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"}, \"x\": " + "{\"a\": ".repeat(depth) + "1" + "}".repeat(depth) + "}";
-    var result = new java.util.concurrent.atomic.AtomicReference<ManifestParser.Result>();
+    var result = new AtomicReference<ManifestParser.Result>();
     Thread t = new Thread(null, () -> result.set(ManifestParser.parse(Path.of("request"), pod)), "small-stack", 512 * 1024);
     t.start();
     t.join();

@@ -3,12 +3,23 @@ package dev.csinode.agent.populator;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.cache.DesiredStateOfWorld;
+import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodSpecBuilder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The incremental populator gives what a full resolution gives, whatever changed between calls. */
@@ -75,13 +86,13 @@ class DesiredStateOfWorldPopulatorTest {
     List<HasMetadata> secret = parse(SECRET);
 
     List<HasMetadata> step = new ArrayList<>(pod);
-    assertTrue(errors(populator.build(objects(step), java.util.Map.of())).contains("claimName default/claim does not exist"));
+    assertTrue(errors(populator.build(objects(step), Map.of())).contains("claimName default/claim does not exist"));
     step.addAll(claim);
-    assertTrue(errors(populator.build(objects(step), java.util.Map.of())).contains("PersistentVolume pv-1, which does not exist"));
+    assertTrue(errors(populator.build(objects(step), Map.of())).contains("PersistentVolume pv-1, which does not exist"));
     step.addAll(pv);
-    assertTrue(errors(populator.build(objects(step), java.util.Map.of())).contains("names Secret default/s, which does not exist"));
+    assertTrue(errors(populator.build(objects(step), Map.of())).contains("names Secret default/s, which does not exist"));
     step.addAll(secret);
-    DesiredStateOfWorld ready = populator.build(objects(step), java.util.Map.of());
+    DesiredStateOfWorld ready = populator.build(objects(step), Map.of());
     assertEquals("", errors(ready));
     assertEquals(1, ready.volumes().size());
     var spec = ready.volumes().values().iterator().next().spec();
@@ -89,12 +100,12 @@ class DesiredStateOfWorldPopulatorTest {
     assertTrue(spec.attachRequired());
 
     // Unchanged objects: the same resolution is kept, not made again.
-    DesiredStateOfWorld again = populator.build(objects(step), java.util.Map.of());
+    DesiredStateOfWorld again = populator.build(objects(step), Map.of());
     assertSame(spec, again.volumes().values().iterator().next().spec());
 
     // A CSIDriver object appears: the pod is resolved again with it.
     step.addAll(parse(DRIVER));
-    var withDriver = populator.build(objects(step), java.util.Map.of()).volumes().values().iterator().next().spec();
+    var withDriver = populator.build(objects(step), Map.of()).volumes().values().iterator().next().spec();
     assertTrue(withDriver.podInfoOnMount());
     assertFalse(withDriver.attachRequired());
     assertEquals(DesiredStateOfWorldPopulator.populate(objects(step)).volumes().values().iterator().next().spec(), withDriver,
@@ -102,7 +113,7 @@ class DesiredStateOfWorldPopulatorTest {
 
     // The Secret goes again: the error comes back.
     step.removeAll(secret);
-    assertTrue(errors(populator.build(objects(step), java.util.Map.of())).contains("names Secret default/s"));
+    assertTrue(errors(populator.build(objects(step), Map.of())).contains("names Secret default/s"));
   }
 
   @Test
@@ -114,10 +125,10 @@ class DesiredStateOfWorldPopulatorTest {
         metadata: {name: claim, namespace: default}
         spec: {storageClassName: sc, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
         """);
-    DesiredStateOfWorld provisioning = populator.build(objects(step), java.util.Map.of());
+    DesiredStateOfWorld provisioning = populator.build(objects(step), Map.of());
     assertEquals("", errors(provisioning));
     assertTrue(provisioning.pods().get("default/app").waiting().get(0).contains("(provisioning)"));
-    DesiredStateOfWorld failed = populator.build(objects(step), java.util.Map.of("default/claim", "StorageClass sc does not exist"));
+    DesiredStateOfWorld failed = populator.build(objects(step), Map.of("default/claim", "StorageClass sc does not exist"));
     assertTrue(errors(failed).contains("StorageClass sc does not exist"), errors(failed));
     assertTrue(failed.pods().get("default/app").waiting().isEmpty());
   }
@@ -139,24 +150,24 @@ class DesiredStateOfWorldPopulatorTest {
     HasMetadata driver = parse(DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]")).get(0);
     HasMetadata first = inlinePod("zz-first", "same-uid");
     HasMetadata later = inlinePod("aa-later", "same-uid");
-    DesiredStateOfWorld one = populator.build(objects(List.of(driver, first)), java.util.Map.of());
+    DesiredStateOfWorld one = populator.build(objects(List.of(driver, first)), Map.of());
     assertEquals(1, one.volumes().size());
     // The later pod sorts first by name: first seen decides, not the key.
-    DesiredStateOfWorld both = populator.build(objects(List.of(driver, first, later)), java.util.Map.of());
+    DesiredStateOfWorld both = populator.build(objects(List.of(driver, first, later)), Map.of());
     assertEquals(one.volumes(), both.volumes(), "the first pod's volumes are unaffected");
     assertEquals(List.of(), both.pods().get("default/zz-first").errors());
     var waiting = both.pods().get("default/aa-later");
     assertEquals(List.of(), waiting.uniqueNames(), "no volume of the later pod is set up");
     assertTrue(waiting.errors().get(0).contains("default/aa-later") && waiting.errors().get(0).contains("default/zz-first")
         && waiting.errors().get(0).contains("same-uid"), waiting.errors().toString());
-    assertEquals(java.util.Map.of("same-uid", "default/zz-first"), both.volumes().values().iterator().next().pods().entrySet().stream()
-        .collect(java.util.stream.Collectors.toMap(java.util.Map.Entry::getKey, e -> e.getValue().podKey())));
+    assertEquals(Map.of("same-uid", "default/zz-first"), both.volumes().values().iterator().next().pods().entrySet().stream()
+        .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().podKey())));
 
     // The later one goes: nothing changes for the first.
-    assertEquals(one.volumes(), populator.build(objects(List.of(driver, first)), java.util.Map.of()).volumes());
-    populator.build(objects(List.of(driver, first, later)), java.util.Map.of());
+    assertEquals(one.volumes(), populator.build(objects(List.of(driver, first)), Map.of()).volumes());
+    populator.build(objects(List.of(driver, first, later)), Map.of());
     // The first one goes: the uid is free, and the later pod gets it.
-    DesiredStateOfWorld handed = populator.build(objects(List.of(driver, later)), java.util.Map.of());
+    DesiredStateOfWorld handed = populator.build(objects(List.of(driver, later)), Map.of());
     assertEquals(List.of(), handed.pods().get("default/aa-later").errors());
     assertEquals("default/aa-later", handed.volumes().values().iterator().next().pods().get("same-uid").podKey());
   }
@@ -165,13 +176,13 @@ class DesiredStateOfWorldPopulatorTest {
   void podsSeenTogetherWithOneUidAreOrderedByKeyOrByWhoHeldTheUidBeforeARestart() {
     HasMetadata driver = parse(DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]")).get(0);
     List<HasMetadata> pods = List.of(driver, inlinePod("b", "same-uid"), inlinePod("a", "same-uid"));
-    DesiredStateOfWorld fresh = new DesiredStateOfWorldPopulator().build(objects(pods), java.util.Map.of());
+    DesiredStateOfWorld fresh = new DesiredStateOfWorldPopulator().build(objects(pods), Map.of());
     assertEquals(List.of(), fresh.pods().get("default/a").errors());
     assertFalse(fresh.pods().get("default/b").errors().isEmpty());
 
     DesiredStateOfWorldPopulator restarted = new DesiredStateOfWorldPopulator();
-    restarted.previousHolders(java.util.Map.of("same-uid", "default/b"));
-    DesiredStateOfWorld after = restarted.build(objects(pods), java.util.Map.of());
+    restarted.previousHolders(Map.of("same-uid", "default/b"));
+    DesiredStateOfWorld after = restarted.build(objects(pods), Map.of());
     assertEquals(List.of(), after.pods().get("default/b").errors(), "b held the uid before the restart and keeps it");
     assertFalse(after.pods().get("default/a").errors().isEmpty());
   }
@@ -218,6 +229,53 @@ class DesiredStateOfWorldPopulatorTest {
     assertTrue(String.join("; ", handMade.pods().get("default/a-b").errors()).contains("was not created for pod default/a-b"));
   }
 
+  /** A volume the resolver refuses is the pod's error; the pod's other volumes are still desired. */
+  @Test
+  void aVolumesErrorLeavesThePodsOtherVolumesDesired() {
+    List<HasMetadata> objects = parse(POD.replace("volumeMounts: [{name: data, mountPath: /data}]",
+            "volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /s}, {name: inline, mountPath: /i}]")
+        .replace("volumes: [{name: data, persistentVolumeClaim: {claimName: claim}}]",
+            "volumes: [{name: data, persistentVolumeClaim: {claimName: claim}}, {name: scratch, emptyDir: {}}, "
+                + "{name: inline, csi: {driver: d.example.com}}]"),
+        CLAIM, PV.replace("accessModes: [ReadWriteOnce]", "accessModes: [ReadWriteOnce, ReadWriteOncePod]"), SECRET,
+        DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]"));
+    DesiredStateOfWorld dsw = new DesiredStateOfWorldPopulator().build(objects(objects), Map.of());
+    PodVolumes pod = dsw.pods().get("default/app");
+    assertEquals(List.of("pod default/app volume data: PersistentVolume pv-1 spec.accessModes has ReadWriteOncePod with other modes "
+        + "[ReadWriteOnce, ReadWriteOncePod]; ReadWriteOncePod must be the only access mode"), pod.errors());
+    assertEquals(List.of("scratch (emptyDir: not handled by this agent)"), pod.notHandled());
+    String inline = "kubernetes.io/csi/aaaaaaaa-0000-4000-8000-000000000001-inline";
+    assertEquals(List.of(inline), pod.uniqueNames());
+    assertEquals(Map.of(inline, "inline"), pod.podVolumeNames());
+    assertEquals(Set.of(inline), dsw.volumes().keySet());
+  }
+
+  /** The spec of a volume has the kubelet's access mode: the first of its PersistentVolume's. */
+  @Test
+  void aVolumesAccessModeIsTheFirstOfItsPersistentVolumes() {
+    DesiredStateOfWorld dsw = DesiredStateOfWorldPopulator.populate(objects(parse(POD, CLAIM,
+        PV.replace("accessModes: [ReadWriteOnce]", "accessModes: [ReadWriteMany, ReadWriteOnce]"), SECRET)));
+    assertEquals(List.of(), dsw.pods().get("default/app").errors());
+    assertEquals("ReadWriteMany", dsw.volumes().get("kubernetes.io/csi/d.example.com^h1").spec().accessMode());
+  }
+
+  /** Two pods use one volume, one as a block device: the first in key order gives the spec, the other is refused. */
+  @Test
+  void aVolumeUsedAsABlockDeviceAndAsAFilesystemIsRefusedForThePodThatComesSecond() {
+    String device = POD.replace("name: app,", "name: raw,").replace("000000000001", "000000000002")
+        .replace("volumeMounts: [{name: data, mountPath: /data}]", "volumeDevices: [{name: data, devicePath: /dev/xvda}]");
+    String blockPv = PV.replace("pv-1", "pv-2").replace("name: claim}", "name: claim-2}").replace("  capacity:", "  volumeMode: Block\n  capacity:");
+    String blockClaim = CLAIM.replace("name: claim,", "name: claim-2,").replace("pv-1", "pv-2");
+    DesiredStateOfWorld dsw = DesiredStateOfWorldPopulator.populate(objects(parse(POD, CLAIM, PV, SECRET,
+        device.replace("claimName: claim}", "claimName: claim-2}"), blockClaim, blockPv)));
+    String unique = "kubernetes.io/csi/d.example.com^h1";
+    assertFalse(dsw.volumes().get(unique).spec().block(), "default/app comes first and mounts it");
+    assertEquals(Set.of("aaaaaaaa-0000-4000-8000-000000000001"), dsw.volumes().get(unique).pods().keySet());
+    assertEquals(List.of("pod default/raw volume data: volume pv-2 is used as a block device and as a filesystem"),
+        dsw.pods().get("default/raw").errors());
+    assertEquals(List.of(), dsw.pods().get("default/raw").uniqueNames());
+  }
+
   /**
    * Random changes to pods sharing claims (some using a claim as a block device and others as a filesystem, so
    * they conflict), PVs, the CSIDriver and a Secret: after every step the incremental populator must give exactly
@@ -227,14 +285,14 @@ class DesiredStateOfWorldPopulatorTest {
   void incrementalBuildsEqualResolutionsFromScratch() {
     int[] conflicts = {0};
     for (long seed = 1; seed <= 4; seed++) {
-      java.util.Random random = new java.util.Random(seed);
+      Random random = new Random(seed);
       DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
-      java.util.Map<String, HasMetadata> world = new java.util.TreeMap<>();
+      Map<String, HasMetadata> world = new TreeMap<>();
       // Changed as the agent changes its views (only the kinds touched are new maps), so the populator's shortcut
       // for kinds that did not change is exercised; the expected state is resolved from scratch from the world.
       ClusterObjects current = ClusterObjects.EMPTY;
       for (int step = 0; step < 400; step++) {
-        java.util.Map<String, HasMetadata> before = new java.util.HashMap<>(world);
+        Map<String, HasMetadata> before = new HashMap<>(world);
         int what = random.nextInt(10);
         if (what < 5) {
           int i = random.nextInt(8);
@@ -276,7 +334,7 @@ class DesiredStateOfWorldPopulatorTest {
           }
         });
         current = current.with(upserts, removals);
-        DesiredStateOfWorld incremental = populator.build(current, java.util.Map.of());
+        DesiredStateOfWorld incremental = populator.build(current, Map.of());
         assertEquals(DesiredStateOfWorldPopulator.populate(objects(new ArrayList<>(world.values()))), incremental,
             "seed " + seed + " step " + step + ": " + world.keySet());
         incremental.pods().values().stream().flatMap(p -> p.errors().stream()).filter(e -> e.contains("as a block device and as a filesystem"))
@@ -286,8 +344,8 @@ class DesiredStateOfWorldPopulatorTest {
     assertTrue(conflicts[0] > 50, "the steps must include conflicting uses of one volume, not only independent ones: " + conflicts[0]);
   }
 
-  private static void toggle(java.util.Map<String, HasMetadata> world, String key, java.util.function.Supplier<HasMetadata> make,
-                             java.util.Random random) {
+  private static void toggle(Map<String, HasMetadata> world, String key, Supplier<HasMetadata> make,
+                             Random random) {
     if (world.containsKey(key) && random.nextBoolean()) {
       world.remove(key);
     } else {
@@ -295,9 +353,9 @@ class DesiredStateOfWorldPopulatorTest {
     }
   }
 
-  private static HasMetadata randomPod(int i, java.util.Random random) {
-    var spec = new io.fabric8.kubernetes.api.model.PodSpecBuilder();
-    var container = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName("c").withImage("busybox");
+  private static HasMetadata randomPod(int i, Random random) {
+    var spec = new PodSpecBuilder();
+    var container = new ContainerBuilder().withName("c").withImage("busybox");
     int volumes = 1 + random.nextInt(3);
     for (int v = 0; v < volumes; v++) {
       String name = "v" + v;
@@ -313,7 +371,7 @@ class DesiredStateOfWorldPopulatorTest {
         container.addNewVolumeMount().withName(name).withMountPath("/" + name).endVolumeMount();
       }
     }
-    return new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("p" + i).withNamespace("default")
+    return new PodBuilder().withNewMetadata().withName("p" + i).withNamespace("default")
         .withUid(String.format("aaaaaaaa-0000-4000-8000-%012d", i)).endMetadata()
         .withSpec(spec.withContainers(container.build()).build()).build();
   }
