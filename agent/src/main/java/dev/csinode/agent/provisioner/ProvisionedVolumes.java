@@ -17,8 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The PersistentVolumes this agent provisioned, kept durably in {@code <state-dir>/provisioned.log} (one record per
- * volume, group-committed). {@link #all()} is an immutable map replaced on every change, so a reader compares
- * instances to know whether anything changed. A change is in the map only once it is durable.
+ * volume, group-committed). {@link #all()} is an immutable map, a new instance after any change, so a reader
+ * compares instances to know whether anything changed; it is copied when asked for after a change, not at every
+ * change (a burst of a thousand creations costs a copy per binding, not one per volume). A change is in the map
+ * only once it is durable.
  */
 final class ProvisionedVolumes implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProvisionedVolumes.class);
@@ -26,7 +28,9 @@ final class ProvisionedVolumes implements AutoCloseable {
 
   private final RecordLog records;
   private final Context context;
-  private Map<String, Provisioned> all = Map.of();
+  private final HashMap<String, Provisioned> current = new HashMap<>();
+  /** The last copy handed out; null after a change. */
+  private Map<String, Provisioned> snapshot;
 
   /** Opens (or makes) the log and reads it; futures of later changes complete on {@code context}. */
   ProvisionedVolumes(Path stateDir, Context context) {
@@ -38,27 +42,28 @@ final class ProvisionedVolumes implements AutoCloseable {
     }
     // Records of an older version, a file per volume in provisioned/, are moved into the log first.
     records.adoptFiles(stateDir.resolve("provisioned"), name -> name);
-    HashMap<String, Provisioned> loaded = new HashMap<>();
     for (var record : records.records().entrySet()) {
       try {
         PersistentVolume pv = KUBE.unmarshal(record.getValue(), PersistentVolume.class);
         KubeletLayout.requireName(pv.getMetadata().getName(), "PersistentVolume name");
-        loaded.put(pv.getMetadata().getName(), new Provisioned(pv));
+        current.put(pv.getMetadata().getName(), new Provisioned(pv));
       } catch (RuntimeException e) {
         LOG.error("provisioned volume record {} in {} is unreadable and was skipped: {}", record.getKey(), records.file(),
             e.getMessage());
       }
     }
-    all = FrozenMap.adopt(loaded);
   }
 
   /** By PersistentVolume name; a new instance after every change. */
   Map<String, Provisioned> all() {
-    return all;
+    if (snapshot == null) {
+      snapshot = FrozenMap.adopt(new HashMap<>(current));
+    }
+    return snapshot;
   }
 
   Provisioned get(String name) {
-    return all.get(name);
+    return current.get(name);
   }
 
   Path file() {
@@ -70,9 +75,8 @@ final class ProvisionedVolumes implements AutoCloseable {
     String name = pv.getMetadata().getName();
     return Future.fromCompletionStage(records.put(name, KUBE.asJson(pv)), context).map(x -> {
       Provisioned p = new Provisioned(pv);
-      HashMap<String, Provisioned> next = new HashMap<>(all);
-      next.put(name, p);
-      all = FrozenMap.adopt(next);
+      current.put(name, p);
+      snapshot = null;
       return p;
     });
   }
@@ -80,10 +84,8 @@ final class ProvisionedVolumes implements AutoCloseable {
   /** Removes the volume's record; once durable, it is gone from {@link #all()}. */
   Future<Void> remove(String name) {
     return Future.fromCompletionStage(records.remove(name), context).map(x -> {
-      if (all.containsKey(name)) {
-        HashMap<String, Provisioned> next = new HashMap<>(all);
-        next.remove(name);
-        all = FrozenMap.adopt(next);
+      if (current.remove(name) != null) {
+        snapshot = null;
       }
       return null;
     });

@@ -67,6 +67,8 @@ public final class Provisioner implements AutoCloseable {
   static final String DELETE = "volume_delete";
   static final String RELEASE = "volume_release";
   static final String REBIND = "volume_rebind";
+  /** How often a released volume still in use is looked at again: the reconciler tears it down meanwhile. */
+  static final long IN_USE_RECHECK_MS = 500;
 
   private final ClaimBinder binder = new ClaimBinder();
   private final ProvisionedVolumes volumes;
@@ -235,12 +237,14 @@ public final class Provisioner implements AutoCloseable {
       return;
     }
     // The room it leaves goes to the claims that found none, in the order they were seen, before anything else.
+    // Taken off the queue before it starts: an operation can complete within tryRun, and this runs again then.
     while (!waitingForRoom.isEmpty()) {
-      Creation next = creations.get(waitingForRoom.peek());
+      String claim = waitingForRoom.poll();
+      Creation next = creations.get(claim);
       if (next != null && !create(next)) {
+        waitingForRoom.addFirst(claim);
         break;
       }
-      waitingForRoom.poll();
     }
     onChange.run();
   }
@@ -305,9 +309,6 @@ public final class Provisioner implements AutoCloseable {
       run(name, DELETE, d.name(), () -> deleteVolume(p, d, "its claim " + p.claim() + " is gone (reclaimPolicy Delete)"));
     }
   }
-
-  /** How often a released volume still in use is looked at again: the reconciler tears it down meanwhile. */
-  static final long IN_USE_RECHECK_MS = 500;
 
   /** Records the volume as Released (its claim was seen going) or, with {@code released} false, as bound again. */
   private void record(Provisioned p, boolean released) {

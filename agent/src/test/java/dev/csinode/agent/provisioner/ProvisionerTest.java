@@ -243,7 +243,7 @@ class ProvisionerTest {
     CreateVolumeRequest secondRequest = controller.creates.get(1);
     context.runOnContext(v -> second.complete(FakeControllerClient.volume(secondRequest)));
     bindUntil(sources, x -> bound(x, "default/a") && bound(x, "default/b") && bound(x, "default/c"));
-    assertEquals(3, controller.creates.size());
+    assertEquals(3, controller.creates.size(), "" + controller.creates.stream().map(CreateVolumeRequest::getName).toList());
   }
 
   @Test
