@@ -2,13 +2,13 @@ package dev.csinode.agent;
 
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.metrics.MetricsServer;
-import dev.csinode.agent.metrics.VolumeManagerMetrics;
 import dev.csinode.agent.api.AgentApi;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.podsource.ApiObjectStore;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestDirectorySource;
 import dev.csinode.agent.podsource.ManifestParser;
+import dev.csinode.agent.status.PodWaiters;
 import dev.csinode.agent.status.StatusReport;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.volume.KubeletLayout;
@@ -88,7 +88,6 @@ public final class Agent implements AgentApi {
   }
 
   public Future<Agent> start() {
-    sourcesContext = vertx.getOrCreateContext();
     KubeletLayout layout;
     try {
       layout = new KubeletLayout(config.rootDir());
@@ -105,7 +104,6 @@ public final class Agent implements AgentApi {
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, layout, config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
-    VolumeManagerMetrics.register(metrics, volumes);
     io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
         .help("Record logs under the root (journal, provisioned volumes, pushed objects, the bundled driver's state) that "
             + "cannot be written now, e.g. on a full disk; changes to them fail until they can")
@@ -167,24 +165,18 @@ public final class Agent implements AgentApi {
 
   @Override
   public StatusReport status() {
-    var housekeeping = volumes.reconciler().snapshot();
+    var housekeeping = volumes.view().snapshot();
     return StatusReport.of(config.nodeName(), config.rootDir().toString(), plugins.status(), volumes.pods(),
         volumes.volumes(), volumes.objects().errors(), housekeeping.unmanagedMounts(), housekeeping.orphans(), volumes.provisioning())
         .withDegradedRecords(RecordLog.degraded(config.rootDir()));
   }
 
-  private final java.util.concurrent.atomic.AtomicBoolean mergePending = new java.util.concurrent.atomic.AtomicBoolean();
-  private io.vertx.core.Context sourcesContext;
-
-  /** Coalesced: changes arriving while a merge waits are merged with it (one O(objects) merge per burst). */
+  /**
+   * The volume manager coalesces changes and reads the merged sources when it runs (one O(objects) merge per
+   * burst); a pushed object replaces a manifest object of the same kind and key.
+   */
   private void sourcesChanged() {
-    if (mergePending.compareAndSet(false, true)) {
-      sourcesContext.runOnContext(v -> {
-        mergePending.set(false);
-        // A pushed object replaces a manifest object of the same kind and key.
-        volumes.update(ClusterObjects.overlay(manifestObjects, pushed.objects()));
-      });
-    }
+    volumes.sourcesChanged(() -> ClusterObjects.overlay(manifestObjects, pushed.objects()));
   }
 
   @Override
@@ -225,7 +217,7 @@ public final class Agent implements AgentApi {
   @Override
   public Future<PodStatus> waitReady(String namespace, String name, Duration timeout) {
     return volumes.whenReady(namespace + "/" + name, timeout).recover(err ->
-        Future.failedFuture(err instanceof VolumeManager.WaitException w ? new ApiException(w.timedOut() ? 408 : 422, w.getMessage()) : err));
+        Future.failedFuture(err instanceof PodWaiters.WaitException w ? new ApiException(w.timedOut() ? 408 : 422, w.getMessage()) : err));
   }
 
   @Override

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.csinode.agent.ProvisioningDriver;
 import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
@@ -52,6 +53,9 @@ class ProvisionerIsolationTest {
   ProvisioningDriver driver;
   Provisioner provisioner;
   Context context;
+  static final int MAX_PARALLEL = 64;
+  final AtomicReference<ClusterObjects> sources = new AtomicReference<>(ClusterObjects.EMPTY);
+  Runnable bind;
   final AtomicReference<DesiredStateOfWorld> desired = new AtomicReference<>(DesiredStateOfWorld.EMPTY);
   final List<Throwable> uncaught = new CopyOnWriteArrayList<>();
 
@@ -67,10 +71,20 @@ class ProvisionerIsolationTest {
     CsiNodeClient csi = new CsiNodeClient(vertx, Duration.ofSeconds(10), new PrometheusRegistry());
     context = vertx.getOrCreateContext();
     DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
-    AtomicReference<Provisioner> self = new AtomicReference<>();
-    provisioner = new Provisioner(vertx, dir.resolve("state"), registry, csi, Duration.ofMillis(50), Duration.ofMillis(400),
-        effective -> desired.set(populator.build(effective, self.get().errors(), self.get().retrying())));
-    self.set(provisioner);
+    OperationExecutor executor = new OperationExecutor(MAX_PARALLEL, Duration.ofMillis(50), Duration.ofMillis(400), System::currentTimeMillis);
+    // As the volume manager's pipeline: the binding, then the desired state, again whenever the provisioner asks.
+    bind = () -> {
+      ClaimBinding b = provisioner.bind(sources.get());
+      desired.set(populator.build(b.objects(), b.errors(), b.retrying()));
+    };
+    provisioner = new Provisioner(context, dir.resolve("state"), registry, ControllerClient.of(csi), executor, System::currentTimeMillis,
+        () -> context.runOnContext(v -> bind.run()));
+  }
+
+  /** The sources change: bound on the context, as the pipeline does. */
+  void update(ClusterObjects objects) {
+    sources.set(objects);
+    context.runOnContext(v -> bind.run());
   }
 
   @AfterEach
@@ -259,7 +273,7 @@ class ProvisionerIsolationTest {
         objects.addAll(ManifestParser.parse(Path.of("good.yaml"), goodClaimAndPod(i)).objects());
       }
       ClusterObjects all = ClusterObjects.of(objects, errors);
-      context.runOnContext(v -> provisioner.update(all));
+      update(all);
       long s = seed;
       eventually(() -> goodPodsResolved(goodFrom), () -> "seed " + s + ": " + goodPods(goodFrom) + "; uncaught: " + uncaught);
       assertEquals(List.of(), uncaught, "nothing escapes the stages");
@@ -274,7 +288,7 @@ class ProvisionerIsolationTest {
   @Test
   void claimsThatCannotMakeARequestNeverHoldACreationSlot() throws Exception {
     StringBuilder bad = new StringBuilder(GOOD);
-    for (int i = 0; i < Provisioner.MAX_CONCURRENT_CREATES + 10; i++) {
+    for (int i = 0; i < MAX_PARALLEL + 10; i++) {
       bad.append("""
           ---
           apiVersion: v1
@@ -285,18 +299,18 @@ class ProvisionerIsolationTest {
     }
     bad.append("---\n").append(goodClaimAndPod(1));
     ManifestParser.Result parsed = ManifestParser.parse(Path.of("null-modes.yaml"), bad.toString());
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(parsed.objects(), parsed.errors())));
+    update(ClusterObjects.of(parsed.objects(), parsed.errors()));
     eventually(() -> goodPodsResolved(1, 1), () -> goodPods(1) + " " + provisioner.status().claims());
     var claims = provisioner.status().claims();
-    assertEquals(Provisioner.MAX_CONCURRENT_CREATES + 10, claims.stream().filter(c -> c.state().equals("error")
+    assertEquals(MAX_PARALLEL + 10, claims.stream().filter(c -> c.state().equals("error")
         && c.lastError().contains("spec.accessModes[0] is null")).count(), "" + claims);
     // Every slot is free: a second batch of good claims, more than the slots, is provisioned too.
     List<HasMetadata> more = new ArrayList<>(parsed.objects());
-    for (int i = 2; i < Provisioner.MAX_CONCURRENT_CREATES + 20; i++) {
+    for (int i = 2; i < MAX_PARALLEL + 20; i++) {
       more.addAll(ManifestParser.parse(Path.of("good.yaml"), goodClaimAndPod(i)).objects());
     }
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(more, List.of())));
-    eventually(() -> goodPodsResolved(1, Provisioner.MAX_CONCURRENT_CREATES + 19), () -> "" + provisioner.status().claims());
+    update(ClusterObjects.of(more, List.of()));
+    eventually(() -> goodPodsResolved(1, MAX_PARALLEL + 19), () -> "" + provisioner.status().claims());
     String pod = "default/good-1";
     assertTrue(desired.get().pods().get(pod).errors().isEmpty());
   }
@@ -310,7 +324,7 @@ class ProvisionerIsolationTest {
     java.util.concurrent.atomic.AtomicBoolean used = new java.util.concurrent.atomic.AtomicBoolean(true);
     context.runOnContext(v -> provisioner.inUse(pv -> used.get()));
     List<HasMetadata> withClaim = new ArrayList<>(ManifestParser.parse(Path.of("good.yaml"), GOOD + "---\n" + goodClaimAndPod(1)).objects());
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(withClaim, List.of())));
+    update(ClusterObjects.of(withClaim, List.of()));
     eventually(() -> goodPodsResolved(1, 1), () -> "" + provisioner.status());
     String pv = provisioner.status().volumes().get(0).name();
     assertEquals("Bound", provisioner.status().volumes().get(0).phase());
@@ -318,19 +332,19 @@ class ProvisionerIsolationTest {
 
     // The claim and its pod go; a pod still has it mounted: released, recorded, not deleted.
     List<HasMetadata> without = withClaim.stream().filter(o -> !o.getMetadata().getName().equals("good-1")).toList();
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(without, List.of())));
+    update(ClusterObjects.of(without, List.of()));
     eventually(() -> !provisioner.status().volumes().isEmpty() && provisioner.status().volumes().get(0).reason().contains("once no pod uses it"),
         () -> "" + provisioner.status());
     assertTrue(refusal(pv).contains("is in use"), refusal(pv));
     assertEquals(List.of(), driver.deletes);
 
     // The claim comes back before the deletion: bound again, nothing deleted.
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(withClaim, List.of())));
+    update(ClusterObjects.of(withClaim, List.of()));
     eventually(() -> provisioner.status().volumes().get(0).phase().equals("Bound"), () -> "" + provisioner.status());
     assertEquals(List.of(), driver.deletes);
 
     // It goes again and the pod lets go: deleted.
-    context.runOnContext(v -> provisioner.update(ClusterObjects.of(without, List.of())));
+    update(ClusterObjects.of(without, List.of()));
     eventually(() -> provisioner.status().volumes().get(0).phase().equals("Released"), () -> "" + provisioner.status());
     used.set(false);
     eventually(() -> provisioner.status().volumes().isEmpty() && driver.deletes.size() == 1, () -> "" + provisioner.status());

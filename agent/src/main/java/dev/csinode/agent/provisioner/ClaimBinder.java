@@ -1,0 +1,288 @@
+package dev.csinode.agent.provisioner;
+
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.util.Errors;
+import dev.csinode.agent.util.FrozenMap;
+import dev.csinode.agent.volume.KubeletLayout;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * Binds claims to the volumes the agent provisioned for them, as the PV controller would, and says which claims need
+ * a volume created: no I/O, no clock, no threads. A claim with a {@code volumeName} is left as it is; one without is
+ * bound to {@code pvc-<claim uid>} when that volume exists, else it gets a {@link Provisioner.Creation} (its
+ * StorageClass's driver, size, access modes, volume mode, parameters, checked field by field) or an error naming the
+ * object and field. Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod.
+ *
+ * <p>Incremental: the claims are evaluated again only when the sources' claims, the pods (for ephemeral claims) or
+ * the provisioned volumes are other instances than at the last call; otherwise only the claims still without a
+ * volume are looked at again (their class or driver may have come). Maps that did not change are handed on as the
+ * same instances, so the populator after it sees unchanged objects. One caller at a time.
+ */
+public final class ClaimBinder {
+  /** What one {@link #bind} found. {@code toCreate}: the claims that may get a volume now, in the order seen. */
+  public record Result(ClusterObjects objects, Map<String, PersistentVolumeClaim> claims, Map<String, String> errors,
+                       List<Provisioner.Creation> toCreate, List<Provisioned> releasable, Set<String> unbound) {}
+
+  /** A claim bound to a PV the provisioner made, and the bound copy handed downstream. */
+  private record Bound(PersistentVolumeClaim claim, PersistentVolume pv, PersistentVolumeClaim copy) {}
+
+  /** A pod's generic ephemeral claims, and the pod object they were made from. */
+  private record Ephemeral(Pod pod, List<PersistentVolumeClaim> claims) {}
+
+  private Map<String, PersistentVolumeClaim> lastSourceClaims;
+  private List<PersistentVolumeClaim> lastEphemeralClaims;
+  private Map<String, Provisioned> lastProvisioned;
+  /** The claims of the last evaluation, bound where they can be, by {@code namespace/name}: the wanted claims. */
+  private Map<String, PersistentVolumeClaim> claims = Map.of();
+  private Map<String, Bound> bound = new HashMap<>();
+  /** Claims of the last evaluation with no volume yet, by {@code namespace/name}, in the order seen. */
+  private final Map<String, PersistentVolumeClaim> unbound = new LinkedHashMap<>();
+  /** Claims that cannot be evaluated at all (their evaluation threw): kept until they are evaluated again. */
+  private final Map<String, String> evaluationErrors = new HashMap<>();
+  /** By pod key, in the order the pods were first seen. */
+  private final Map<String, Ephemeral> ephemeral = new LinkedHashMap<>();
+  private Map<String, Pod> lastPods;
+  private List<PersistentVolumeClaim> lastEphemeralList = List.of();
+  /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
+  private final Set<String> seenClaims = new HashSet<>();
+  private Map<String, PersistentVolume> lastSourceVolumes;
+  private Map<String, PersistentVolume> lastVolumes = Map.of();
+  private Map<String, Provisioned> lastVolumesProvisioned;
+  /** The request each unbound claim makes, kept while its claim and class objects are the same instances. */
+  private final Map<String, Request> requests = new HashMap<>();
+
+  private record Request(PersistentVolumeClaim claim, StorageClass storageClass, Provisioner.Creation creation) {}
+
+  /**
+   * @param provisioned the volumes this agent provisioned, by PersistentVolume name (a new instance when it changes)
+   * @param registered whether a CSI driver of that name is registered now
+   */
+  public Result bind(ClusterObjects sources, Map<String, Provisioned> provisioned, Predicate<String> registered) {
+    Map<String, PersistentVolumeClaim> sourceClaims = sources.claims();
+    List<PersistentVolumeClaim> ephemeralClaims = ephemeralClaims(sources.pods(), provisioned);
+    if (sourceClaims != lastSourceClaims || ephemeralClaims != lastEphemeralClaims || provisioned != lastProvisioned) {
+      HashMap<String, PersistentVolumeClaim> next = new HashMap<>(sourceClaims.size() + ephemeralClaims.size());
+      Map<String, Bound> nextBound = new HashMap<>();
+      unbound.clear();
+      evaluationErrors.clear();
+      sourceClaims.forEach((key, c) -> next.put(key, evaluateSafely(key, c, provisioned, nextBound)));
+      for (PersistentVolumeClaim c : ephemeralClaims) {
+        String key = ClusterObjects.key(c);
+        if (!next.containsKey(key)) {
+          next.put(key, evaluateSafely(key, c, provisioned, nextBound));
+        }
+      }
+      bound = nextBound;
+      if (!sameEntries(next, claims)) {
+        claims = FrozenMap.adopt(next);
+      }
+      lastSourceClaims = sourceClaims;
+      lastEphemeralClaims = ephemeralClaims;
+      lastProvisioned = provisioned;
+    }
+    // The claims still without a volume are looked at on every call: their class or their driver may have come.
+    Map<String, String> errors = new HashMap<>(evaluationErrors);
+    List<Provisioner.Creation> toCreate = new ArrayList<>();
+    unbound.forEach((key, c) -> {
+      if (evaluationErrors.containsKey(key)) {
+        return;
+      }
+      try {
+        toCreate.add(creation(key, c, sources, registered));
+      } catch (Provisioner.InvalidClaim e) {
+        errors.put(key, e.getMessage());
+      } catch (RuntimeException e) {
+        errors.put(key, "claim " + key + " cannot be provisioned: " + Errors.describe(e));
+      }
+    });
+    requests.keySet().retainAll(unbound.keySet());
+    List<Provisioned> releasable = provisioned.values().stream().filter(p -> !claims.containsKey(p.claim()) || p.released()).toList();
+    ClusterObjects effective = new ClusterObjects(sources.pods(), claims, volumes(sources.volumes(), provisioned),
+        sources.storageClasses(), sources.csiDrivers(), sources.secrets(), sources.errors());
+    return new Result(effective, claims, Map.copyOf(errors), List.copyOf(toCreate), releasable, Set.copyOf(unbound.keySet()));
+  }
+
+  /** Whether the claim was seen since start: only then does its going release its volume. */
+  public boolean seen(String claimKey) {
+    return seenClaims.contains(claimKey);
+  }
+
+  /** A deleted volume's claim is forgotten: should it come back, it is a new claim. */
+  public void forget(String claimKey) {
+    seenClaims.remove(claimKey);
+  }
+
+  /** {@link #evaluate}, with anything unforeseen about the claim made its error: the other claims still count. */
+  private PersistentVolumeClaim evaluateSafely(String key, PersistentVolumeClaim c, Map<String, Provisioned> provisioned,
+                                               Map<String, Bound> nextBound) {
+    try {
+      return evaluate(key, c, provisioned, nextBound);
+    } catch (RuntimeException e) {
+      unbound.put(key, c);
+      evaluationErrors.put(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
+      return c;
+    }
+  }
+
+  /** The claim as handed downstream: bound to its provisioned volume when there is one. */
+  private PersistentVolumeClaim evaluate(String key, PersistentVolumeClaim c, Map<String, Provisioned> provisioned,
+                                         Map<String, Bound> nextBound) {
+    seenClaims.add(key);
+    String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
+    if (volumeName != null && !volumeName.isEmpty()) {
+      return c;
+    }
+    // The same bound copy while neither claim nor PV changes, so the populator sees an unchanged object.
+    Bound b = bound.get(key);
+    Provisioned still = b == null ? null : provisioned.get(b.pv().getMetadata().getName());
+    if (b == null || b.claim() != c || still == null || still.pv() != b.pv()) {
+      Provisioned p = provisioned.get(pvName(c));
+      b = p == null ? null
+          : new Bound(c, p.pv(), new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(p.name()).endSpec().build());
+    }
+    if (b != null) {
+      nextBound.put(key, b);
+      return b.copy();
+    }
+    unbound.put(key, c);
+    return c;
+  }
+
+  /** The CreateVolume a claim without a volume asks for, or why it cannot ask for one (naming the object and field). */
+  private Provisioner.Creation creation(String key, PersistentVolumeClaim c, ClusterObjects objects, Predicate<String> registered) {
+    String className = c.getSpec() == null ? null : c.getSpec().getStorageClassName();
+    if (className == null || className.isEmpty()) {
+      throw new Provisioner.InvalidClaim("claim " + key + " has no volumeName and no storageClassName; nothing can bind or provision it");
+    }
+    StorageClass sc = objects.storageClasses().get(className);
+    if (sc == null) {
+      throw new Provisioner.InvalidClaim("claim " + key + " asks for StorageClass " + className + ", which does not exist");
+    }
+    if (sc.getProvisioner() == null || sc.getProvisioner().isEmpty()) {
+      throw new Provisioner.InvalidClaim("StorageClass " + className + " (of claim " + key + "): provisioner is empty");
+    }
+    if (!registered.test(sc.getProvisioner())) {
+      throw new Provisioner.InvalidClaim("StorageClass " + className + " names provisioner " + sc.getProvisioner()
+          + ", which is not a registered CSI driver (yet)");
+    }
+    Request r = requests.get(key);
+    if (r == null || r.claim() != c || r.storageClass() != sc) {
+      r = new Request(c, sc, Provisioner.creation(key, pvName(c), c, sc));
+      requests.put(key, r);
+    }
+    return r.creation();
+  }
+
+  private static <V> boolean sameEntries(Map<String, V> a, Map<String, V> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (var e : a.entrySet()) {
+      if (b.get(e.getKey()) != e.getValue()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The sources' volumes and the provisioned ones (a source's volume of the same name wins); rebuilt on change only. */
+  private Map<String, PersistentVolume> volumes(Map<String, PersistentVolume> sourceVolumes, Map<String, Provisioned> provisioned) {
+    if (sourceVolumes != lastSourceVolumes || provisioned != lastVolumesProvisioned) {
+      HashMap<String, PersistentVolume> m = new HashMap<>(sourceVolumes);
+      provisioned.forEach((name, p) -> m.putIfAbsent(name, p.pv()));
+      lastVolumes = FrozenMap.adopt(m);
+      lastSourceVolumes = sourceVolumes;
+      lastVolumesProvisioned = provisioned;
+    }
+    return lastVolumes;
+  }
+
+  /**
+   * Generic ephemeral volumes: one claim per pod volume, made again only when the pod object changed, so the
+   * populator sees the same claim objects and keeps its work.
+   */
+  private List<PersistentVolumeClaim> ephemeralClaims(Map<String, Pod> pods, Map<String, Provisioned> provisioned) {
+    if (pods == lastPods) {
+      return lastEphemeralList;
+    }
+    pods.forEach((podKey, pod) -> {
+      Ephemeral e = ephemeral.get(podKey);
+      if (e == null || e.pod() != pod) {
+        ephemeral.put(podKey, new Ephemeral(pod, ephemeralClaims(pod)));
+      }
+    });
+    if (ephemeral.size() > pods.size()) {
+      ephemeral.keySet().removeIf(k -> !pods.containsKey(k));
+    }
+    // Two pods may name the same claim (pod a-b, volume c and pod a, volume b-c); the first in this list is used
+    // and the other pod is told. First: a claim whose volume exists (the same after a restart), then first seen.
+    List<PersistentVolumeClaim> out = new ArrayList<>();
+    List<PersistentVolumeClaim> notYetProvisioned = new ArrayList<>();
+    ephemeral.values().forEach(e -> e.claims().forEach(c -> (provisioned.containsKey(pvName(c)) ? out : notYetProvisioned).add(c)));
+    out.addAll(notYetProvisioned);
+    lastPods = pods;
+    if (!sameElements(out, lastEphemeralList)) { // the same list while the claims are the same: nothing to evaluate
+      lastEphemeralList = List.copyOf(out);
+    }
+    return lastEphemeralList;
+  }
+
+  private static <T> boolean sameElements(List<T> a, List<T> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (a.get(i) != b.get(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A pod's generic ephemeral claims, {@code <pod>-<volume>}, owned (controlled) by the pod. */
+  static List<PersistentVolumeClaim> ephemeralClaims(Pod pod) {
+    List<PersistentVolumeClaim> out = new ArrayList<>();
+    if (pod.getSpec() == null || pod.getSpec().getVolumes() == null || !KubeletLayout.isValidUid(pod.getMetadata().getUid())) {
+      return out;
+    }
+    for (Volume v : pod.getSpec().getVolumes()) {
+      // A malformed volume makes no claim; the populator names what is wrong with it on the pod.
+      if (v == null || v.getEphemeral() == null || v.getEphemeral().getVolumeClaimTemplate() == null
+          || v.getEphemeral().getVolumeClaimTemplate().getSpec() == null || !KubeletLayout.isValidName(v.getName())) {
+        continue;
+      }
+      out.add(new PersistentVolumeClaimBuilder().withNewMetadata().withName(pod.getMetadata().getName() + "-" + v.getName())
+          .withNamespace(ClusterObjects.namespaceOf(pod))
+          .withUid(UUID.nameUUIDFromBytes((pod.getMetadata().getUid() + "/" + v.getName()).getBytes(StandardCharsets.UTF_8)).toString())
+          .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
+              .withUid(pod.getMetadata().getUid()).withController(true).build())
+          .endMetadata().withSpec(v.getEphemeral().getVolumeClaimTemplate().getSpec()).build());
+    }
+    return List.copyOf(out);
+  }
+
+  /** {@code pvc-<uid>}; claims from manifests often have no uid, so one is derived from namespace and name. */
+  static String pvName(PersistentVolumeClaim c) {
+    String uid = c.getMetadata().getUid();
+    if (uid == null || uid.isEmpty()) {
+      uid = UUID.nameUUIDFromBytes(("claim/" + ClusterObjects.key(c)).getBytes(StandardCharsets.UTF_8)).toString();
+    }
+    return "pvc-" + uid;
+  }
+}

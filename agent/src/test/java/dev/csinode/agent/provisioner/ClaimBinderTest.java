@@ -1,0 +1,196 @@
+package dev.csinode.agent.provisioner;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.podsource.ManifestParser;
+import dev.csinode.csi.v1.VolumeCapability;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+
+/** The claim binder on its own: no driver, no disk, no event loop. */
+class ClaimBinderTest {
+  static final String DRIVER = "d.example.com";
+  static final Predicate<String> REGISTERED = DRIVER::equals;
+  static final Predicate<String> NONE = name -> false;
+
+  static final String CLASS = """
+      apiVersion: storage.k8s.io/v1
+      kind: StorageClass
+      metadata: {name: fast}
+      provisioner: d.example.com
+      reclaimPolicy: Retain
+      parameters: {kind: directory, csi.storage.k8s.io/fstype: xfs}
+      """;
+
+  static String claim(String name, String extra) {
+    return """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: %s, namespace: default, uid: 0000000%s-0000-4000-8000-000000000000}
+        spec: {storageClassName: fast, accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Mi}}%s}
+        """.formatted(name, name.length() > 1 ? "0" : name, extra);
+  }
+
+  static final String EPHEMERAL_POD = """
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: app, namespace: default, uid: aaaaaaaa-0000-4000-8000-000000000001}
+      spec:
+        containers: [{name: c, image: busybox}]
+        volumes:
+        - {name: scratch, ephemeral: {volumeClaimTemplate: {spec: {storageClassName: fast, accessModes: [ReadWriteOnce], volumeMode: Block}}}}
+      """;
+
+  static ClusterObjects objects(String... docs) {
+    List<HasMetadata> out = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    for (String d : docs) {
+      ManifestParser.Result r = ManifestParser.parse(Path.of("test"), d);
+      out.addAll(r.objects());
+      errors.addAll(r.errors());
+    }
+    return ClusterObjects.of(out, errors); // a field the parser finds wrong still reaches the binder, which names it too
+  }
+
+  /** What the provisioner would record after a CreateVolume for this claim. */
+  static Map<String, Provisioned> provisioned(Map<String, Provisioned> before, Provisioner.Creation c) {
+    PersistentVolume pv = new PersistentVolumeBuilder().withNewMetadata().withName(c.pvName()).endMetadata().withNewSpec()
+        .withNewClaimRef().withNamespace("default").withName(c.claim().getMetadata().getName()).endClaimRef()
+        .withPersistentVolumeReclaimPolicy("Delete").withNewCsi().withDriver(DRIVER).withVolumeHandle("h-" + c.pvName()).endCsi()
+        .endSpec().build();
+    Map<String, Provisioned> next = new HashMap<>(before);
+    next.put(c.pvName(), new Provisioned(pv));
+    return Map.copyOf(next);
+  }
+
+  @Test
+  void aClaimOfAClassWithARegisteredDriverAsksForItsVolumeAndIsBoundOnceItExists() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects sources = objects(CLASS, claim("a", ""));
+    ClaimBinder.Result first = binder.bind(sources, Map.of(), REGISTERED);
+    assertEquals(Set.of("default/a"), first.unbound());
+    assertEquals(Map.of(), first.errors());
+    Provisioner.Creation c = first.toCreate().get(0);
+    assertEquals("pvc-0000000a-0000-4000-8000-000000000000", c.pvName());
+    assertEquals(DRIVER, c.driver());
+    assertEquals(2L << 20, c.request().getCapacityRange().getRequiredBytes());
+    assertEquals(Map.of("kind", "directory"), c.request().getParametersMap(), "the csi.storage.k8s.io/ parameters are not the driver's");
+    VolumeCapability cap = c.request().getVolumeCapabilities(0);
+    assertTrue(cap.hasMount() && cap.getMount().getFsType().equals("xfs"), "" + cap);
+    assertNull(first.objects().claims().get("default/a").getSpec().getVolumeName(), "not bound before its volume exists");
+
+    Map<String, Provisioned> made = provisioned(Map.of(), c);
+    ClaimBinder.Result second = binder.bind(sources, made, REGISTERED);
+    assertEquals(c.pvName(), second.objects().claims().get("default/a").getSpec().getVolumeName());
+    assertEquals(List.of(), second.toCreate());
+    assertEquals(Set.of(), second.unbound());
+    assertSame(made.get(c.pvName()).pv(), second.objects().volumes().get(c.pvName()), "the provisioned volume is handed on");
+  }
+
+  @Test
+  void nothingChangedMeansTheSameInstancesDownstream() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects sources = objects(CLASS, claim("a", ""), claim("b", ""));
+    Map<String, Provisioned> made = provisioned(Map.of(), binder.bind(sources, Map.of(), REGISTERED).toCreate().get(0));
+    ClaimBinder.Result once = binder.bind(sources, made, REGISTERED);
+    // A pod comes: claims and volumes are the same maps, the bound copy the same object.
+    ClusterObjects withPod = sources.with(objects(EPHEMERAL_POD.replace("ephemeral: {volumeClaimTemplate: "
+        + "{spec: {storageClassName: fast, accessModes: [ReadWriteOnce], volumeMode: Block}}}", "emptyDir: {}")).pods().values(), List.of());
+    assertSame(sources.claims(), withPod.claims());
+    ClaimBinder.Result again = binder.bind(withPod, made, REGISTERED);
+    assertSame(once.objects().claims(), again.objects().claims());
+    assertSame(once.objects().volumes(), again.objects().volumes());
+    // Another volume provisioned: a new claims map, but the claim bound before keeps its bound copy.
+    String boundKey = once.objects().claims().entrySet().stream().filter(e -> e.getValue().getSpec().getVolumeName() != null)
+        .findFirst().orElseThrow().getKey();
+    Map<String, Provisioned> more = provisioned(made, again.toCreate().get(0));
+    ClaimBinder.Result third = binder.bind(withPod, more, REGISTERED);
+    assertNotSame(again.objects().claims(), third.objects().claims());
+    assertSame(again.objects().claims().get(boundKey), third.objects().claims().get(boundKey));
+  }
+
+  @Test
+  void aClaimThatCannotBeProvisionedIsItsOwnErrorUntilWhatItLacksComes() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects noClass = objects(claim("a", ""), claim("b", ", volumeName: pv-b"));
+    ClaimBinder.Result r = binder.bind(noClass, Map.of(), REGISTERED);
+    assertEquals("claim default/a asks for StorageClass fast, which does not exist", r.errors().get("default/a"));
+    assertEquals(Set.of("default/a"), r.unbound(), "a claim naming its volume is not the binder's");
+    assertSame(noClass.claims().get("default/b"), r.objects().claims().get("default/b"));
+
+    ClusterObjects withClass = objects(CLASS, claim("a", ""), claim("b", ", volumeName: pv-b"));
+    ClaimBinder.Result unregistered = binder.bind(withClass, Map.of(), NONE);
+    assertTrue(unregistered.errors().get("default/a").contains("names provisioner d.example.com, which is not a registered CSI driver"),
+        "" + unregistered.errors());
+    assertEquals(List.of(), unregistered.toCreate());
+    // The driver registers; the objects are the same instances: the claim still asks now.
+    ClaimBinder.Result registered = binder.bind(withClass, Map.of(), REGISTERED);
+    assertEquals(Map.of(), registered.errors());
+    assertEquals(List.of("default/a"), registered.toCreate().stream().map(Provisioner.Creation::claimKey).toList());
+  }
+
+  @Test
+  void badFieldsAreNamedAndTheOtherClaimsProceed() {
+    ClaimBinder binder = new ClaimBinder();
+    String nullMode = claim("n", "").replace("accessModes: [ReadWriteOnce]", "accessModes: [null]");
+    String badSize = claim("s", "").replace("storage: 2Mi", "storage: 12Gü");
+    String badMode = claim("m", ", volumeMode: Sideways");
+    ClaimBinder.Result r = binder.bind(objects(CLASS, nullMode, badSize, badMode, claim("a", "")), Map.of(), REGISTERED);
+    assertTrue(r.errors().get("default/n").contains("claim default/n: spec.accessModes[0] is null"), "" + r.errors());
+    assertTrue(r.errors().get("default/s").contains("claim default/s: spec.resources.requests.storage '12Gü'"), "" + r.errors());
+    assertTrue(r.errors().get("default/m").contains("spec.volumeMode 'Sideways' is neither Filesystem nor Block"), "" + r.errors());
+    assertEquals(List.of("default/a"), r.toCreate().stream().map(Provisioner.Creation::claimKey).toList());
+  }
+
+  @Test
+  void aGenericEphemeralVolumeBecomesAClaimItsPodControls() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects src = objects(CLASS, EPHEMERAL_POD);
+    ClaimBinder.Result r = binder.bind(src, Map.of(), REGISTERED);
+    PersistentVolumeClaim c = r.objects().claims().get("default/app-scratch");
+    assertNotNull(c, "" + r.objects().claims().keySet());
+    var owner = c.getMetadata().getOwnerReferences().get(0);
+    assertTrue(owner.getKind().equals("Pod") && owner.getName().equals("app") && owner.getController()
+        && owner.getUid().equals("aaaaaaaa-0000-4000-8000-000000000001"), "" + owner);
+    Provisioner.Creation creation = r.toCreate().get(0);
+    assertTrue(creation.block() && creation.request().getVolumeCapabilities(0).hasBlock());
+    assertEquals(1L << 30, creation.request().getCapacityRange().getRequiredBytes(), "a claim asking no size gets 1 GiB");
+    // The same pod object again: the same claim object, nothing evaluated again.
+    ClusterObjects samePod = new ClusterObjects(new HashMap<>(src.pods()), src.claims(), src.volumes(), src.storageClasses(),
+        src.csiDrivers(), src.secrets(), src.errors());
+    assertNotSame(src.pods(), samePod.pods());
+    assertSame(c, binder.bind(samePod, Map.of(), REGISTERED).objects().claims().get("default/app-scratch"));
+    // A pod without a valid uid makes no claim.
+    ClaimBinder.Result noUid = new ClaimBinder().bind(objects(CLASS, EPHEMERAL_POD.replace("aaaaaaaa-0000-4000-8000-000000000001", "x/y")),
+        Map.of(), REGISTERED);
+    assertFalse(noUid.objects().claims().containsKey("default/app-scratch"));
+  }
+
+  @Test
+  void onlyAVolumeWhoseClaimWasSeenAndIsGoneIsReleasable() {
+    ClusterObjects sources = objects(CLASS, claim("a", ""));
+    ClaimBinder seenFirst = new ClaimBinder();
+    Map<String, Provisioned> made = provisioned(Map.of(), seenFirst.bind(sources, Map.of(), REGISTERED).toCreate().get(0));
+    assertEquals(List.of(), seenFirst.bind(sources, made, REGISTERED).releasable());
+    ClaimBinder.Result gone = seenFirst.bind(objects(CLASS), made, REGISTERED);
+    assertEquals(List.copyOf(made.values()), gone.releasable());
+    assertTrue(seenFirst.seen("default/a"));
+
+    // After a restart with other manifests the volume is releasable too, but its claim was never seen: the
+    // provisioner keeps it (Released in status) instead of deleting it.
+    ClaimBinder restarted = new ClaimBinder();
+    assertEquals(List.copyOf(made.values()), restarted.bind(objects(CLASS), made, REGISTERED).releasable());
+    assertFalse(restarted.seen("default/a"));
+  }
+}
