@@ -50,7 +50,7 @@ public final class PathHandle implements AutoCloseable {
   @Override
   public void close() {
     if (fd >= 0) {
-      RootDir.Sys.INSTANCE.close(fd);
+      LibC.INSTANCE.close(fd);
       fd = -1;
     }
   }
