@@ -3,6 +3,7 @@ package dev.csinode.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.agent.api.AgentApi;
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.api.StubApi;
 import dev.csinode.testing.Await;
@@ -14,8 +15,11 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,8 +50,8 @@ class CliOutputTest {
     }
 
     @Override
-    public Future<Object> waitReady(String namespace, String name, java.time.Duration timeout) {
-      return Future.failedFuture(new dev.csinode.agent.api.AgentApi.ApiException(504, "volume v: " + FORGED));
+    public Future<Object> waitReady(String namespace, String name, Duration timeout) {
+      return Future.failedFuture(new AgentApi.ApiException(504, "volume v: " + FORGED));
     }
 
     @Override
@@ -110,7 +114,7 @@ class CliOutputTest {
   @Test
   void jsonOutputEscapesWhatTheTerminalWouldActOn() throws Exception {
     for (String[] args : List.of(new String[] {"orphans", "-o", "json"}, new String[] {"pod", "get", "default/p"})) {
-      String[] full = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--api-socket", socket.toString()))
+      String[] full = Stream.concat(Arrays.stream(args), Stream.of("--api-socket", socket.toString()))
           .toArray(String[]::new);
       Printed p = run(full);
       assertEquals(0, p.code(), p.err());

@@ -1,7 +1,10 @@
 package dev.csinode.mount;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 
 /**
  * Mounts and unmounts through the mount(2) and umount2(2) system calls. No /bin/mount process per call:
@@ -41,7 +44,7 @@ public final class Mounter {
    * is mounted read-write or must be found again by path; older kernels get mount(2) onto {@code /proc/self/fd/N}
    * and a remount of the new mount, opened again beneath the same root.
    */
-  public void bind(Path source, PathHandle target, boolean readOnly, Collection<String> options) throws java.io.IOException {
+  public void bind(Path source, PathHandle target, boolean readOnly, Collection<String> options) throws IOException {
     MountFlags.Parsed parsed = MountFlags.parse(options);
     long extra = parsed.flags() | (readOnly ? MountFlags.MS_RDONLY : 0);
     String what = "bind-mount " + source + (extra == 0 ? "" : " with " + options + (readOnly ? " read-only" : ""));
@@ -103,7 +106,7 @@ public final class Mounter {
    * reading /proc/self/mountinfo instead costs milliseconds once thousands of volumes are mounted.
    */
   public boolean isMountPoint(Path path) {
-    jnr.ffi.Pointer buf = jnr.ffi.Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
     if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) != 0) {
       if (LibC.lastErrno() == ENOENT) {
         return false;

@@ -2,9 +2,11 @@ package dev.csinode.mount;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
@@ -57,11 +59,11 @@ public final class PrivateFiles {
     Files.createDirectories(dir.toAbsolutePath().getParent());
     try {
       return Files.createDirectory(dir, DIRECTORY);
-    } catch (java.nio.file.FileAlreadyExistsException e) {
+    } catch (FileAlreadyExistsException e) {
       if (existingDirectory(dir)) {
         return dir; // made meanwhile
       }
-      throw new java.nio.file.NotDirectoryException(dir.toString());
+      throw new NotDirectoryException(dir.toString());
     }
   }
 

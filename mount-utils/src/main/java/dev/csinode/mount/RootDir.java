@@ -1,5 +1,6 @@
 package dev.csinode.mount;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -189,7 +190,7 @@ public final class RootDir {
         if (kindOf(fd, "", AT_EMPTY_PATH) != S_IFREG) {
           throw new FileSystemException(file.toString(), null, "is not a regular file");
         }
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] chunk = new byte[8192];
         long got;
         while ((got = LibC.INSTANCE.read(fd, chunk, chunk.length)) > 0 && out.size() < (1 << 20)) {

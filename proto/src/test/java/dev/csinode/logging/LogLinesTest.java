@@ -3,6 +3,7 @@ package dev.csinode.logging;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -71,7 +72,7 @@ class LogLinesTest {
   @Test
   void anExceptionsMessageCannotForgeALine() {
     Exception e = new IllegalStateException("cannot publish vol-1\n" + FAKE_LINE + "\u001b[2K\u202e",
-        new java.io.IOException("mount of /a\r\n" + FAKE_LINE));
+        new IOException("mount of /a\r\n" + FAKE_LINE));
     e.addSuppressed(new RuntimeException("cleanup of /b\u2028" + FAKE_LINE + "\n"));
     String text = logged(() -> LOG.error("{} failed unexpectedly", "NodePublishVolume", e));
     List<String> lines = text.lines().toList();

@@ -2,6 +2,7 @@ package dev.csinode.agent.api;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.cli.ApiClientAccess;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
 import java.io.ByteArrayOutputStream;
@@ -12,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,7 +43,7 @@ class AgentApiServerLimitsTest {
 
   /** Sends the head and only the first part of the body; returns everything the server answers until it closes. */
   private String exchange(String head, byte[] bodyStart) {
-    return assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> exchangeUntilClosed(head, bodyStart),
+    return assertTimeoutPreemptively(Duration.ofSeconds(20), () -> exchangeUntilClosed(head, bodyStart),
         "the server neither answered nor closed: it waits for the rest of the body");
   }
 
@@ -85,13 +87,13 @@ class AgentApiServerLimitsTest {
 
   @Test
   void theCliSeesTheRefusalOfABodyItCouldNotFinishSending() throws Exception {
-    var a = dev.csinode.cli.ApiClientAccess.send(socket, "POST", "/v1/objects", "x".repeat(8 << 20));
+    var a = ApiClientAccess.send(socket, "POST", "/v1/objects", "x".repeat(8 << 20));
     assertEquals(413, a.status(), a.body());
   }
 
   @Test
   void aBodyAtTheLimitIsRead() throws Exception {
-    var a = dev.csinode.cli.ApiClientAccess.send(socket, "POST", "/v1/objects", "k".repeat(1000));
+    var a = ApiClientAccess.send(socket, "POST", "/v1/objects", "k".repeat(1000));
     assertEquals(200, a.status(), a.body());
     assertEquals(1, api.applied.size());
   }
@@ -99,7 +101,7 @@ class AgentApiServerLimitsTest {
   @Test
   void anEmptyBodyIsABadRequestThatSaysSo() throws Exception {
     for (String body : new String[] {"", "  \n"}) {
-      var a = dev.csinode.cli.ApiClientAccess.send(socket, "POST", "/v1/objects", body);
+      var a = ApiClientAccess.send(socket, "POST", "/v1/objects", body);
       assertEquals(400, a.status(), a.body());
       assertTrue(a.body().contains("body of POST /v1/objects is empty"), a.body());
     }
