@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's subcommands as separate processes, the way operators run them. */
 class HostpathDriverProcessTest {
   @TempDir Path dir;
+  private final Map<Process, Path> logs = new HashMap<>();
 
   /** Output goes to a file: a pipe nobody drains could block the process, and destroy() closes pipes. */
   private Process start(String... args) throws Exception {
@@ -41,8 +42,6 @@ class HostpathDriverProcessTest {
     logs.put(p, log);
     return p;
   }
-
-  private final Map<Process, Path> logs = new HashMap<>();
 
   private String output(Process p) throws Exception {
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "process did not exit");

@@ -22,6 +22,7 @@ import java.util.stream.Stream;
  */
 final class Storage {
   private static final long TIMEOUT = 600;
+  private static final Mounter MOUNTS = new Mounter();
   private final Path volumesDir;
   private final Path snapshotsDir;
 
@@ -121,8 +122,6 @@ final class Storage {
   boolean exists(HostpathVolume v) {
     return Files.exists(dataPath(v));
   }
-
-  private static final Mounter MOUNTS = new Mounter();
 
   /**
    * Recursive delete that never follows symlinks and never descends into another filesystem, and deletes nothing

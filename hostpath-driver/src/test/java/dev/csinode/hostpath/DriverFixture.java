@@ -37,6 +37,10 @@ final class DriverFixture implements AutoCloseable {
   /** A tmpfs this fixture mounted as the state dir (see {@link #withStateDisk}), or null. */
   private Path stateDisk;
 
+  DriverFixture() throws IOException {
+    this(false, 0, 8L << 30);
+  }
+
   DriverFixture(boolean attachRequired, long maxVolumes, long capacity) throws IOException {
     this(attachRequired, maxVolumes, capacity, 0);
   }
@@ -74,10 +78,6 @@ final class DriverFixture implements AutoCloseable {
     }
     Collections.sort(out);
     return out;
-  }
-
-  DriverFixture() throws IOException {
-    this(false, 0, 8L << 30);
   }
 
   HostpathConfig config() {

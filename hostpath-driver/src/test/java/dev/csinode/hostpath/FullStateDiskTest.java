@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FullStateDiskTest {
   static final long MIB = 1 << 20;
   DriverFixture d;
+  private int slackVolumes;
 
   @BeforeEach
   void start() throws Exception {
@@ -113,8 +114,6 @@ class FullStateDiskTest {
         .setSourceVolumeId(source.getVolumeId()).build());
     assertEquals(entries.size() + 1, d.dataEntries().size(), "the snapshot is made once there is space");
   }
-
-  private int slackVolumes;
 
   /**
    * Fills the disk, then the slack of the state log's last page: volumes are created until the record of one no

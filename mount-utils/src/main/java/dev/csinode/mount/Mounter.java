@@ -13,6 +13,13 @@ import jnr.ffi.Pointer;
 public final class Mounter {
   private static final int EINVAL = 22;
   private static final int ENOENT = 2;
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
+  private static final int STATX_ATTRIBUTES_OFFSET = 8;
+  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
+  private static final int STATX_SIZE = 256;
 
   /** Bind-mounts source onto target, then applies read-only and other flags with a remount (bind ignores them). */
   public void bind(Path source, Path target, boolean readOnly, Collection<String> options) {
@@ -92,14 +99,6 @@ public final class Mounter {
     }
     return n;
   }
-
-  private static final int AT_FDCWD = -100;
-  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
-  private static final int STATX_BASIC_STATS = 0x7ff;
-  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
-  private static final int STATX_ATTRIBUTES_OFFSET = 8;
-  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
-  private static final int STATX_SIZE = 256;
 
   /**
    * Whether something is mounted at exactly this path. statx(2) answers from the path alone (Linux 5.8+);

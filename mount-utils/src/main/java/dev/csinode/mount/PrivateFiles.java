@@ -32,8 +32,6 @@ public final class PrivateFiles {
   public static final FileAttribute<Set<PosixFilePermission>> FILE = PosixFilePermissions.asFileAttribute(FILE_MODE);
   private static final FileAttribute<Set<PosixFilePermission>> DIRECTORY = PosixFilePermissions.asFileAttribute(DIRECTORY_MODE);
 
-  private PrivateFiles() {}
-
   private static final int AT_FDCWD = -100;
   private static final int O_NOFOLLOW = 0400000;
   private static final int O_CLOEXEC = 02000000;
@@ -45,6 +43,8 @@ public final class PrivateFiles {
   private static final int S_IFDIR = 0040000;
   private static final int S_IFREG = 0100000;
   private static final int ENOENT = 2;
+
+  private PrivateFiles() {}
 
   /**
    * Creates dir 0700 (the umask can only narrow that) when missing; directories missing above it are made as

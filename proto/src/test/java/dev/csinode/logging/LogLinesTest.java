@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 /** The processes' log as configured (logback.xml): one line per event, whatever the names and messages it quotes hold. */
 class LogLinesTest {
   private static final Logger LOG = LoggerFactory.getLogger("Agent");
+  private static final String FAKE_LINE = "1999-01-01T00:00:00.000Z INFO Agent - volume vol-2 unpublished";
 
   private static String logged(Runnable r) {
     PrintStream err = System.err;
@@ -57,8 +58,6 @@ class LogLinesTest {
     assertSame(plain, ControlCharacters.escape(plain));
     assertNull(ControlCharacters.escape(null));
   }
-
-  private static final String FAKE_LINE = "1999-01-01T00:00:00.000Z INFO Agent - volume vol-2 unpublished";
 
   /** Each line of a logged stack trace: the throwable's first line or a frame, a cause, a suppressed one, an elision. */
   private static void assertStackTraceLines(List<String> lines, String text) {

@@ -40,21 +40,6 @@ import picocli.CommandLine.Option;
 @Command(name = "bench-agent", mixinStandardHelpOptions = true, hidden = true,
     description = "Benchmark the volume manager: batch publish/teardown, churn latency, restart, idle cost, floors.")
 public final class VolumeManagerBenchmark implements Callable<Integer> {
-  @Option(names = "--work-dir", required = true) Path work;
-  @Option(names = "--pods", defaultValue = "1000") int pods;
-  @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
-  @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
-  @Option(names = "--warm-up", defaultValue = "2000",
-      description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
-  int warmUp;
-  @Option(names = "--warm-up-rounds", defaultValue = "40",
-      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
-  int warmUpRounds;
-  @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
-  boolean timeline;
-
-  private final List<String[]> rows = new ArrayList<>();
-
   /** The warm-up ends after two rounds in a row in which the JIT compiler threads used less than this share of one core. */
   private static final int JIT_SETTLED_PERCENT = 3;
 
@@ -73,6 +58,21 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       provisioner: hostpath.csinode.dev
       parameters: {kind: directory}
       """;
+
+  @Option(names = "--work-dir", required = true) Path work;
+  @Option(names = "--pods", defaultValue = "1000") int pods;
+  @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
+  @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
+  @Option(names = "--warm-up", defaultValue = "2000",
+      description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
+  int warmUp;
+  @Option(names = "--warm-up-rounds", defaultValue = "40",
+      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
+  int warmUpRounds;
+  @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
+  boolean timeline;
+
+  private final List<String[]> rows = new ArrayList<>();
 
   @Override
   public Integer call() throws Exception {
