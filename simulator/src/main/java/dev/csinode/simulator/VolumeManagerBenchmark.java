@@ -2,7 +2,6 @@ package dev.csinode.simulator;
 
 import dev.csinode.hostpath.BundledHostpathDriver;
 
-import com.sun.management.OperatingSystemMXBean;
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.cache.ActualStateOfWorld;
@@ -463,7 +462,8 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   private static long cpu() {
-    return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    // The JDK extension of java.lang.management.OperatingSystemMXBean, the type the factory returns.
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   private static String rss() throws Exception {
