@@ -8,12 +8,20 @@ import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.ServiceMethod;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -64,7 +72,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
       return 0;
     }
     System.out.println("the driver keeps serving " + text(endpoint) + "; press Ctrl-C to stop");
-    return Lifecycle.run(vertx, "demo", io.vertx.core.Future.succeededFuture(driver), HostpathDriver::stop, null);
+    return Lifecycle.run(vertx, "demo", Future.succeededFuture(driver), HostpathDriver::stop, null);
   }
 
   private static void lifeOf(GrpcUnixClient client, Path root, String kind) throws Exception {
@@ -75,7 +83,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
             : VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.newBuilder().setFsType(kind.equals("filesystem") ? "ext4" : "")).build())
         .build();
     String name = "demo-" + kind;
-    String podUid = java.util.UUID.nameUUIDFromBytes(name.getBytes()).toString();
+    String podUid = UUID.nameUUIDFromBytes(name.getBytes()).toString();
     System.out.println("\n== " + kind + " volume " + name);
     Volume vol = call(client, ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(name)
         .addVolumeCapabilities(cap).putParameters("kind", block ? "filesystem" : kind)
@@ -98,10 +106,10 @@ public final class DriverDemoCommand implements Callable<Integer> {
     System.out.println("NodePublishVolume -> " + text(target));
     byte[] payload = ("hello from the " + kind + " volume\n").getBytes();
     if (block) {
-      try (var ch = java.nio.channels.FileChannel.open(target, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
-        ch.write(java.nio.ByteBuffer.wrap(payload), 0);
+      try (var ch = FileChannel.open(target, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(payload), 0);
         ch.force(true);
-        java.nio.ByteBuffer back = java.nio.ByteBuffer.allocate(payload.length);
+        ByteBuffer back = ByteBuffer.allocate(payload.length);
         ch.read(back, 0);
         System.out.println("wrote and read back " + payload.length + " bytes at offset 0 of the block device: "
             + text(new String(back.array()).strip()));
@@ -129,7 +137,7 @@ public final class DriverDemoCommand implements Callable<Integer> {
   }
 
   static String sha256(String s) throws Exception {
-    return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-        .digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+        .digest(s.getBytes(StandardCharsets.UTF_8)));
   }
 }

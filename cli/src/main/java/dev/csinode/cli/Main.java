@@ -1,6 +1,7 @@
 package dev.csinode.cli;
 
 import dev.csinode.simulator.DriverBenchmark;
+import dev.csinode.simulator.VolumeManagerBenchmark;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
     subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, PvCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
         DemoCommand.class, DriverDemoCommand.class, DriverBenchmark.class,
-        dev.csinode.simulator.VolumeManagerBenchmark.class})
+        VolumeManagerBenchmark.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

@@ -4,14 +4,21 @@ import dev.csinode.hostpath.BundledHostpathDriver;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.agent.api.AgentApi;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.status.ProvisioningStatus;
+import dev.csinode.cli.Main;
+import dev.csinode.csi.v1.ControllerGrpcClient;
+import dev.csinode.csi.v1.ListVolumesRequest;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;
 import io.vertx.grpc.common.GrpcStatus;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -248,7 +255,7 @@ class ProvisionerEndToEndTest extends AgentFixture {
     write("pod.yaml", pod("user", "b1200000-aaaa-4bbb-8ccc-000000000002", claimVolume("lost")));
     eventually(() -> ready("default/user"), () -> "" + pod("default/user"));
     String pv = provisionedRecords().iterator().next();
-    var refused = assertThrows(dev.csinode.agent.api.AgentApi.ApiException.class, () -> Await.result(agent.deletePersistentVolume(pv)));
+    var refused = assertThrows(AgentApi.ApiException.class, () -> Await.result(agent.deletePersistentVolume(pv)));
     assertEquals(409, refused.status());
     assertTrue(refused.getMessage().contains("is bound to claim default/lost"), refused.getMessage());
 
@@ -283,7 +290,7 @@ class ProvisionerEndToEndTest extends AgentFixture {
 
   CliResult cli(String... args) throws Exception {
     var cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-        System.getProperty("java.class.path"), dev.csinode.cli.Main.class.getName()));
+        System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--root-dir", root.toString()));
     Path out = Files.createTempFile(root, "cli", ".out");
@@ -294,8 +301,8 @@ class ProvisionerEndToEndTest extends AgentFixture {
 
   int volumeCount(String driver) {
     try (GrpcUnixClient c = new GrpcUnixClient(vertx, new UnixEndpoint(root.resolve("plugins").resolve(driver).resolve("csi.sock")))) {
-      return Await.result(c.call(dev.csinode.csi.v1.ControllerGrpcClient.ListVolumes,
-          dev.csinode.csi.v1.ListVolumesRequest.getDefaultInstance(), Duration.ofSeconds(10))).getEntriesCount();
+      return Await.result(c.call(ControllerGrpcClient.ListVolumes,
+          ListVolumesRequest.getDefaultInstance(), Duration.ofSeconds(10))).getEntriesCount();
     }
   }
 
@@ -303,7 +310,7 @@ class ProvisionerEndToEndTest extends AgentFixture {
   Map<String, String> provisionedRecordValues() {
     Path log = root.resolve("csi-node-agent/provisioned.log");
     Map<String, String> records = new TreeMap<>();
-    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var json = new ObjectMapper();
     try {
       for (String line : Files.exists(log) ? Files.readAllLines(log) : List.<String>of()) {
         var node = json.readTree(line);
@@ -313,8 +320,8 @@ class ProvisionerEndToEndTest extends AgentFixture {
           records.remove(node.get("key").asText());
         }
       }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return records;
   }

@@ -4,17 +4,38 @@ import dev.csinode.hostpath.BundledHostpathDriver;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.agent.api.AgentApi;
+import dev.csinode.agent.cache.ActualStateJournal;
+import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
+import dev.csinode.agent.status.VolumeManagerStatus;
+import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.cli.Main;
+import dev.csinode.csi.v1.NodeGrpcClient;
+import dev.csinode.csi.v1.NodePublishVolumeRequest;
+import dev.csinode.csi.v1.VolumeCapability;
+import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.HostpathConfig;
+import dev.csinode.hostpath.HostpathDriver;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -58,7 +79,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     eventually(() -> pod("default/later").map(p -> !p.errors().isEmpty()).orElse(false), () -> "" + pod("default/later"));
     PodStatus later = pod("default/later").orElseThrow();
     assertFalse(later.ready());
-    assertEquals(java.util.List.of(), later.volumes(), "none of the first pod's volumes is the later pod's");
+    assertEquals(List.of(), later.volumes(), "none of the first pod's volumes is the later pod's");
     assertTrue(later.errors().get(0).contains("default/first") && later.errors().get(0).contains(uid), later.errors().toString());
 
     // Deleting the later pod touches nothing of the first; a pod made ready afterwards shows the passes went by.
@@ -107,32 +128,32 @@ class VolumeManagerEndToEndTest extends AgentFixture {
   @Test
   void anInlineVolumeAnOlderVersionMadeKeepsItsHandleAndDataAcrossTheUpgrade() throws Exception {
     String uid = "legacy-uid";
-    String legacyHandle = "csi-" + dev.csinode.agent.volume.KubeletLayout.sha256(uid + "data");
+    String legacyHandle = "csi-" + KubeletLayout.sha256(uid + "data");
     Path target = root.resolve("pods/legacy-uid/volumes/kubernetes.io~csi/data/mount");
     Await.result(agent.stop()); // the older version's agent is not running; its driver is, with the same state
     Path driverDir = root.resolve("plugins/hostpath.csinode.dev");
-    var driver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, new dev.csinode.hostpath.HostpathConfig(
+    var driver = Await.result(HostpathDriver.start(vertx, new HostpathConfig(
         new UnixEndpoint(driverDir.resolve("csi.sock")), "node-e2e", driverDir.resolve("state"), DRIVER, 0, 100L << 30, false)));
     Files.createDirectories(target.getParent());
-    try (var c = new dev.csinode.grpc.GrpcUnixClient(vertx, new UnixEndpoint(driverDir.resolve("csi.sock")))) {
-      Await.result(c.call(dev.csinode.csi.v1.NodeGrpcClient.NodePublishVolume, dev.csinode.csi.v1.NodePublishVolumeRequest.newBuilder()
+    try (var c = new GrpcUnixClient(vertx, new UnixEndpoint(driverDir.resolve("csi.sock")))) {
+      Await.result(c.call(NodeGrpcClient.NodePublishVolume, NodePublishVolumeRequest.newBuilder()
           .setVolumeId(legacyHandle).setTargetPath(target.toString()).putVolumeContext("csi.storage.k8s.io/ephemeral", "true")
-          .setVolumeCapability(dev.csinode.csi.v1.VolumeCapability.newBuilder()
-              .setMount(dev.csinode.csi.v1.VolumeCapability.MountVolume.getDefaultInstance())
-              .setAccessMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.newBuilder()
-                  .setMode(dev.csinode.csi.v1.VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
+          .setVolumeCapability(VolumeCapability.newBuilder()
+              .setMount(VolumeCapability.MountVolume.getDefaultInstance())
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                  .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
           .build(), Duration.ofSeconds(30)));
     }
     Files.writeString(target.resolve("old"), "made before the upgrade");
     Await.result(driver.stop());
-    var legacy = new dev.csinode.agent.cache.VolumeSpec("kubernetes.io/csi/legacy-uid-data", DRIVER, legacyHandle, "data", true, false,
-        "", java.util.List.of(), "ReadWriteOnce", java.util.Map.of(), null, null, false, true, "ReadWriteOnceWithFSType", null, null);
-    try (var journal = new dev.csinode.agent.cache.ActualStateJournal(root.resolve("csi-node-agent"),
-        dev.csinode.agent.cache.ActualStateJournal.currentBootId())) {
+    var legacy = new VolumeSpec("kubernetes.io/csi/legacy-uid-data", DRIVER, legacyHandle, "data", true, false,
+        "", List.of(), "ReadWriteOnce", Map.of(), null, null, false, true, "ReadWriteOnceWithFSType", null, null);
+    try (var journal = new ActualStateJournal(root.resolve("csi-node-agent"),
+        ActualStateJournal.currentBootId())) {
       journal.readAll();
-      journal.append(new dev.csinode.agent.cache.ActualStateJournal.Entry(journal.bootId(), legacy, false, java.util.Map.of(),
-          dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.NOT_MOUNTED, null, java.util.List.of(new dev.csinode.agent.cache.ActualStateOfWorld.MountedPod(
-              uid, "default/legacy", dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED, target.toString())))).get();
+      journal.append(new ActualStateJournal.Entry(journal.bootId(), legacy, false, Map.of(),
+          ActualStateOfWorld.DeviceState.NOT_MOUNTED, null, List.of(new ActualStateOfWorld.MountedPod(
+              uid, "default/legacy", ActualStateOfWorld.MountState.MOUNTED, target.toString())))).get();
     }
     write("legacy.yaml", pod("legacy", uid, """
         - name: data
@@ -188,7 +209,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     write("pod-b.yaml", pod("b", "22222222-aaaa-4bbb-8ccc-00000000000b", claim));
     eventually(() -> ready("default/a") && ready("default/b"), () -> agent.volumeManager().pods().toString());
     Path staging = root.resolve("plugins/kubernetes.io/csi/hostpath.csinode.dev")
-        .resolve(dev.csinode.agent.volume.KubeletLayout.sha256(handle)).resolve("globalmount");
+        .resolve(KubeletLayout.sha256(handle)).resolve("globalmount");
     assertEquals(staging.toString(), pod("default/a").orElseThrow().volumes().get(0).stagingPath());
     assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(staging.toString())).count(), "one stage");
     Path ta = Path.of(pod("default/a").orElseThrow().volumes().get(0).hostPath());
@@ -332,8 +353,8 @@ class VolumeManagerEndToEndTest extends AgentFixture {
 
     Path raw = Path.of(pod("default/raw").orElseThrow().volumes().get(0).hostPath());
     assertTrue(raw.toString().contains("volumeDevices/publish/pvc-"), raw.toString());
-    try (var ch = java.nio.channels.FileChannel.open(raw, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap("raw bytes".getBytes()), 0);
+    try (var ch = FileChannel.open(raw, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap("raw bytes".getBytes()), 0);
     }
     assertTrue(Files.isSymbolicLink(root.resolve("pods/55555555-aaaa-4bbb-8ccc-000000000002/volumeDevices/kubernetes.io~csi")
         .resolve(raw.getParent().getFileName())), "the pod's volumeDevices link to the block device file");
@@ -382,7 +403,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     // Drain and restart with the same manifests (what the demo does): same volume, same data.
     Await.result(agent.volumeManager().drain(Duration.ofSeconds(30)));
     try (var left = Files.list(root.resolve("pods"))) {
-      assertEquals(java.util.List.of(), left.toList(), "a drain leaves no pod directory behind");
+      assertEquals(List.of(), left.toList(), "a drain leaves no pod directory behind");
     }
     Await.result(agent.stop());
     agent = new Agent(vertx, new Agent.Config(root, "node-e2e", null, BundledHostpathDriver.INSTANCE, PluginManager.Options.defaults(), manifests,
@@ -402,7 +423,7 @@ class VolumeManagerEndToEndTest extends AgentFixture {
     eventually(() -> agent.drivers().get(DRIVER).isPresent(), () -> "driver");
     Await.result(agent.volumeManager().idle(Duration.ofSeconds(30)));
     assertEquals(1, driverVolumeCount(), "the provisioned volume survives a restart without its claim");
-    assertEquals(java.util.Set.of("pvc-" + java.util.UUID.nameUUIDFromBytes("claim/default/precious".getBytes())), provisionedRecords());
+    assertEquals(Set.of("pvc-" + UUID.nameUUIDFromBytes("claim/default/precious".getBytes())), provisionedRecords());
   }
 
   @Test
@@ -412,8 +433,8 @@ class VolumeManagerEndToEndTest extends AgentFixture {
           csi:
             driver: hostpath.csinode.dev
         """)));
-    assertEquals(java.util.List.of("Pod default/pushed"), applied.applied());
-    var ready = (dev.csinode.agent.status.VolumeManagerStatus.PodStatus) Await.result(
+    assertEquals(List.of("Pod default/pushed"), applied.applied());
+    var ready = (VolumeManagerStatus.PodStatus) Await.result(
         agent.waitReady("default", "pushed", Duration.ofSeconds(30)));
     Path hostPath = Path.of(ready.volumes().get(0).hostPath());
     assertTrue(new Mounter().isMountPoint(hostPath));
@@ -424,14 +445,14 @@ class VolumeManagerEndToEndTest extends AgentFixture {
           persistentVolumeClaim:
             claimName: nope
         """)));
-    var e = assertThrows(dev.csinode.agent.api.AgentApi.ApiException.class,
+    var e = assertThrows(AgentApi.ApiException.class,
         () -> Await.result(agent.waitReady("default", "broken", Duration.ofMinutes(5))));
     assertEquals(422, e.status());
     assertTrue(e.getMessage().contains("claimName default/nope does not exist"), e.getMessage());
 
     // The CLI, as a runtime would call it.
-    var cmd = new java.util.ArrayList<>(java.util.List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-        System.getProperty("java.class.path"), dev.csinode.cli.Main.class.getName(), "pod", "wait", "default/pushed",
+    var cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "pod", "wait", "default/pushed",
         "--timeout", "10s", "--root-dir", root.toString()));
     Path out = root.resolve("wait.json");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
@@ -479,9 +500,9 @@ class VolumeManagerEndToEndTest extends AgentFixture {
   @Test
   void maxVolumesPerNodeIsEnforcedAndTheWaitingPodIsTold() throws Exception {
     // A second driver, allowing one volume on this node, registered through its own registration socket.
-    var cfg = new dev.csinode.hostpath.HostpathConfig(new UnixEndpoint(root.resolve("plugins/limited.example.com/csi.sock")),
+    var cfg = new HostpathConfig(new UnixEndpoint(root.resolve("plugins/limited.example.com/csi.sock")),
         "node-e2e", root.resolve("plugins/limited.example.com/state"), "limited.example.com", 1, 1L << 30, false);
-    var limitedDriver = Await.result(dev.csinode.hostpath.HostpathDriver.start(vertx, cfg));
+    var limitedDriver = Await.result(HostpathDriver.start(vertx, cfg));
     var registrar = register(cfg.endpoint().path());
     try {
       eventually(() -> agent.drivers().get("limited.example.com").map(d -> d.maxVolumesPerNode() == 1).orElse(false), () -> "not registered");

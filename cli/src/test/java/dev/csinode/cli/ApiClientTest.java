@@ -2,6 +2,7 @@ package dev.csinode.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.api.StubApi;
 import dev.csinode.agent.status.DriverStatus;
@@ -11,6 +12,8 @@ import dev.csinode.grpc.UnixHttpListener;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,13 +130,13 @@ class ApiClientTest {
         List.of(new PodStatus("default/p", "u", false, List.of(new PodVolume("v", null, "d", null, "failed", null, null, forged, null)),
             List.of(), List.of(), List.of()))))));
     try {
-      java.io.PrintStream stdout = System.out;
-      java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();
-      java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
+      PrintStream stdout = System.out;
+      ByteArrayOutputStream table = new ByteArrayOutputStream();
+      ByteArrayOutputStream json = new ByteArrayOutputStream();
       try {
-        System.setOut(new java.io.PrintStream(table, true, StandardCharsets.UTF_8));
+        System.setOut(new PrintStream(table, true, StandardCharsets.UTF_8));
         assertEquals(0, new picocli.CommandLine(new StatusCommand()).execute("--api-socket", s2.toString()));
-        System.setOut(new java.io.PrintStream(json, true, StandardCharsets.UTF_8));
+        System.setOut(new PrintStream(json, true, StandardCharsets.UTF_8));
         assertEquals(0, new picocli.CommandLine(new StatusCommand()).execute("--api-socket", s2.toString(), "-o", "json"));
       } finally {
         System.setOut(stdout);
@@ -144,7 +147,7 @@ class ApiClientTest {
       assertFalse(text.contains("\r") || text.contains("\u001b"), text);
       String out = json.toString(StandardCharsets.UTF_8);
       assertTrue(out.lines().noneMatch(l -> l.startsWith("node-x")), out);
-      assertEquals(forged, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out).path("drivers").get(0).path("reason").asText());
+      assertEquals(forged, new ObjectMapper().readTree(out).path("drivers").get(0).path("reason").asText());
     } finally {
       Await.result(other.stop());
     }

@@ -19,8 +19,10 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -116,7 +118,7 @@ class CliOutputTest {
   @Test
   void jsonOutputEscapesWhatTheTerminalWouldActOn() throws Exception {
     for (String[] args : List.of(new String[] {"orphans", "-o", "json"}, new String[] {"pod", "get", "default/p"})) {
-      String[] full = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--api-socket", socket.toString()))
+      String[] full = Stream.concat(Arrays.stream(args), Stream.of("--api-socket", socket.toString()))
           .toArray(String[]::new);
       Printed p = run(full);
       assertEquals(0, p.code(), p.err());

@@ -12,12 +12,17 @@ import dev.csinode.pluginregistration.v1.RegistrationGrpcClient;
 import dev.csinode.pluginregistration.v1.RegistrationStatus;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's subcommands as separate processes, the way operators run them. */
 class HostpathDriverProcessTest {
   @TempDir Path dir;
+  private final Map<Process, Path> logs = new HashMap<>();
 
   /** Output goes to a file: a pipe nobody drains could block the process, and destroy() closes pipes. */
   private Process start(String... args) throws Exception {
@@ -36,8 +42,6 @@ class HostpathDriverProcessTest {
     logs.put(p, log);
     return p;
   }
-
-  private final java.util.Map<Process, Path> logs = new java.util.HashMap<>();
 
   private String output(Process p) throws Exception {
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "process did not exit");
@@ -75,8 +79,8 @@ class HostpathDriverProcessTest {
   @Test
   void refusesAnEndpointAnotherDriverServes() throws Exception {
     Path socket = dir.resolve("csi.sock");
-    try (var other = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
-      other.bind(java.net.UnixDomainSocketAddress.of(socket));
+    try (var other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      other.bind(UnixDomainSocketAddress.of(socket));
       Process p = start("hostpath-driver", "--endpoint", socket.toString(), "--state-dir", dir.resolve("state").toString());
       String out = output(p);
       assertEquals(1, p.exitValue(), out);

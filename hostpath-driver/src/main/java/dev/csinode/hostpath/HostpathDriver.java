@@ -1,5 +1,8 @@
 package dev.csinode.hostpath;
 
+import dev.csinode.csi.v1.ControllerGrpcService;
+import dev.csinode.csi.v1.IdentityGrpcService;
+import dev.csinode.csi.v1.NodeGrpcService;
 import dev.csinode.grpc.GrpcUnixServer;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.LoopDevices;
@@ -7,11 +10,18 @@ import dev.csinode.mount.Mounter;
 import dev.csinode.mount.PrivateFiles;
 import dev.csinode.mount.RootDir;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.grpc.server.Service;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,13 +33,13 @@ public final class HostpathDriver {
   private final HostpathConfig config;
   private final GrpcUnixServer server;
   private final List<String> startupProblems;
-  private final io.vertx.core.WorkerExecutor workers;
+  private final WorkerExecutor workers;
   private final String deployment;
   private final Vertx vertx;
   private final StateStore disk;
 
   private HostpathDriver(Vertx vertx, HostpathConfig config, GrpcUnixServer server, List<String> startupProblems,
-                         io.vertx.core.WorkerExecutor workers, String deployment, StateStore disk) {
+                         WorkerExecutor workers, String deployment, StateStore disk) {
     this.vertx = vertx;
     this.config = config;
     this.server = server;
@@ -45,7 +55,7 @@ public final class HostpathDriver {
    * sees as its volume's root. The state directory itself is the user's choice and may be a link (resolved once);
    * the directories below it are never reached through one: a link there is refused, naming it.
    */
-  private static void makePrivate(Path stateDir) throws java.io.IOException {
+  private static void makePrivate(Path stateDir) throws IOException {
     if (!Files.isDirectory(stateDir)) {
       Files.createDirectories(stateDir.getParent());
       PrivateFiles.createDirectory(stateDir);
@@ -53,7 +63,7 @@ public final class HostpathDriver {
     RootDir root = RootDir.resolve(stateDir);
     Path volumes = stateDir.resolve("volumes");
     PrivateFiles.createDirectories(root, stateDir.resolve("state"), volumes, stateDir.resolve("snapshots"));
-    PrivateFiles.restrict(root, stateDir, p -> volumes.equals(p.getParent()) && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    PrivateFiles.restrict(root, stateDir, p -> volumes.equals(p.getParent()) && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
   }
 
   /**
@@ -62,14 +72,14 @@ public final class HostpathDriver {
    * with the agent must not put the two on one thread.
    */
   public static Future<HostpathDriver> start(Vertx vertx, HostpathConfig config) {
-    io.vertx.core.WorkerExecutor workers = vertx.createSharedWorkerExecutor("hostpath-driver-" + config.driverName()
+    WorkerExecutor workers = vertx.createSharedWorkerExecutor("hostpath-driver-" + config.driverName()
         + "-" + config.endpoint().path().hashCode(), WORKERS);
-    java.util.concurrent.atomic.AtomicReference<StateStore> disk = new java.util.concurrent.atomic.AtomicReference<>();
+    AtomicReference<StateStore> disk = new AtomicReference<>();
     return vertx.executeBlocking(() -> {
       try {
         makePrivate(config.stateDir());
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException("cannot make the driver's state directory " + config.stateDir()
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot make the driver's state directory " + config.stateDir()
             + " private (0700): " + e.getMessage(), e);
       }
       disk.set(new StateStore(config.stateDir()));
@@ -80,16 +90,16 @@ public final class HostpathDriver {
       problems.forEach(p -> LOG.warn("state check: {}", p));
       Rpc rpc = new Rpc(workers);
       List<Service> services = List.of(
-          dev.csinode.csi.v1.IdentityGrpcService.of(new IdentityServer(config)),
-          dev.csinode.csi.v1.ControllerGrpcService.of(new ControllerServer(config, store, storage, rpc)),
-          dev.csinode.csi.v1.NodeGrpcService.of(
+          IdentityGrpcService.of(new IdentityServer(config)),
+          ControllerGrpcService.of(new ControllerServer(config, store, storage, rpc)),
+          NodeGrpcService.of(
               new NodeServer(config, store, storage, rpc, new Mounter(), loops, new Filesystems())));
       return new Object[] {problems, services, store.volumes().size()};
     }, false).compose(parts -> {
       @SuppressWarnings("unchecked") List<String> problems = (List<String>) parts[0];
       @SuppressWarnings("unchecked") List<Service> services = (List<Service>) parts[1];
-      io.vertx.core.Promise<GrpcUnixServer> serving = io.vertx.core.Promise.promise();
-      return vertx.deployVerticle(new io.vertx.core.VerticleBase() {
+      Promise<GrpcUnixServer> serving = Promise.promise();
+      return vertx.deployVerticle(new VerticleBase() {
         @Override
         public Future<?> start() {
           return GrpcUnixServer.start(vertx, config.endpoint().path(), services).onComplete(serving);

@@ -9,6 +9,7 @@ import dev.csinode.csi.v1.IdentityService;
 import dev.csinode.csi.v1.PluginCapability;
 import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.csi.v1.ProbeResponse;
+import dev.csinode.mount.Filesystems;
 import io.vertx.core.Future;
 
 /** CSI Identity service. */
@@ -34,7 +35,7 @@ final class IdentityServer extends IdentityService {
         .addCapabilities(service(PluginCapability.Service.Type.CONTROLLER_SERVICE))
         .addCapabilities(service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS))
         .addCapabilities(PluginCapability.newBuilder().setVolumeExpansion(PluginCapability.VolumeExpansion.newBuilder()
-            .setType(dev.csinode.mount.Filesystems.canResizeOnline()
+            .setType(Filesystems.canResizeOnline()
                 ? PluginCapability.VolumeExpansion.Type.ONLINE : PluginCapability.VolumeExpansion.Type.OFFLINE)))
         .build());
   }

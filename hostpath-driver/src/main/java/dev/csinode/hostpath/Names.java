@@ -1,5 +1,6 @@
 package dev.csinode.hostpath;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
 
@@ -21,7 +22,7 @@ public final class Names {
 
   /** CreateVolume/CreateSnapshot names: any text up to 128 bytes without the spec's banned control characters. */
   public static String nameProblem(String name) {
-    if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 128) {
+    if (name.getBytes(StandardCharsets.UTF_8).length > 128) {
       return "is longer than 128 bytes";
     }
     for (int i = 0; i < name.length(); i++) {

@@ -9,6 +9,7 @@ import dev.csinode.mount.Mounter;
 import dev.csinode.mount.PathHandle;
 import dev.csinode.mount.RootDir;
 import dev.csinode.mount.SymlinkRefusedException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NotDirectoryException;
 import io.vertx.core.Future;
@@ -485,7 +486,7 @@ final class NodeServer extends NodeService {
     }
     try {
       Files.deleteIfExists(target);
-    } catch (java.nio.file.DirectoryNotEmptyException e) {
+    } catch (DirectoryNotEmptyException e) {
       LOG.warn("target {} is not empty after unmount; left in place", target);
     } catch (IOException e) {
       throw CsiErrors.internal("cannot remove target " + target + ": " + e.getMessage());

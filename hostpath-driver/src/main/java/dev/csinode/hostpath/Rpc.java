@@ -3,6 +3,7 @@ package dev.csinode.hostpath;
 import com.google.protobuf.Message;
 import dev.csinode.grpc.SecretRedactor;
 import io.vertx.core.Future;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.StatusException;
 import java.util.concurrent.Callable;
@@ -16,10 +17,10 @@ import org.slf4j.LoggerFactory;
  */
 final class Rpc {
   private static final Logger LOG = LoggerFactory.getLogger("dev.csinode.hostpath.rpc");
-  private final io.vertx.core.WorkerExecutor workers;
+  private final WorkerExecutor workers;
 
   /** @param workers the driver's own blocking pool: mounts and state writes never wait behind its host's work */
-  Rpc(io.vertx.core.WorkerExecutor workers) {
+  Rpc(WorkerExecutor workers) {
     this.workers = workers;
   }
 

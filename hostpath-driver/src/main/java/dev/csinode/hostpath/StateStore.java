@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,7 +93,7 @@ final class StateStore implements AutoCloseable {
     }
   }
 
-  private void await(java.util.concurrent.CompletableFuture<Void> durable, String what) {
+  private void await(CompletableFuture<Void> durable, String what) {
     try {
       RecordLog.await(durable);
     } catch (IOException e) {

@@ -1,15 +1,19 @@
 package dev.csinode.hostpath;
 
 import dev.csinode.mount.Commands;
+import dev.csinode.mount.Mounter;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * Where volume and snapshot bytes live: {@code <state-dir>/volumes/<id>} (a directory) or
@@ -18,6 +22,7 @@ import java.util.List;
  */
 final class Storage {
   private static final long TIMEOUT = 600;
+  private static final Mounter MOUNTS = new Mounter();
   private final Path volumesDir;
   private final Path snapshotsDir;
 
@@ -118,8 +123,6 @@ final class Storage {
     return Files.exists(dataPath(v));
   }
 
-  private static final dev.csinode.mount.Mounter MOUNTS = new dev.csinode.mount.Mounter();
-
   /**
    * Recursive delete that never follows symlinks and never descends into another filesystem, and deletes nothing
    * when anything in the tree is a mount point. That is checked entry by entry (statx), not by reading the mount
@@ -127,22 +130,22 @@ final class Storage {
    * driver's CPU under pod churn.
    */
   static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
-    try (java.util.stream.Stream<Path> entries = Files.walk(root)) {
-      java.util.Optional<Path> mounted = entries.filter(MOUNTS::isMountPoint).findFirst();
+    try (Stream<Path> entries = Files.walk(root)) {
+      Optional<Path> mounted = entries.filter(MOUNTS::isMountPoint).findFirst();
       if (mounted.isPresent()) {
         throw new IOException("refusing to delete " + root + ": " + mounted.get() + " is still mounted");
       }
-    } catch (java.io.UncheckedIOException e) {
+    } catch (UncheckedIOException e) {
       throw e.getCause();
     }
-    Object rootDev = Files.getAttribute(root, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    Object rootDev = Files.getAttribute(root, "unix:dev", LinkOption.NOFOLLOW_LINKS);
     Files.walkFileTree(root, new SimpleFileVisitor<>() {
       @Override
       public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        if (!rootDev.equals(Files.getAttribute(dir, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS))) {
+        if (!rootDev.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
           throw new IOException("refusing to delete " + root + ": " + dir + " is a mount point of another filesystem");
         }
         return FileVisitResult.CONTINUE;

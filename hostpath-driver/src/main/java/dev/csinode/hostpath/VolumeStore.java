@@ -2,11 +2,16 @@ package dev.csinode.hostpath;
 
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The driver's volumes and snapshots in memory, backed by {@link StateStore}. Every change is persisted
@@ -14,20 +19,20 @@ import java.util.function.Supplier;
  * volume fail fast with ABORTED, as the spec asks, instead of racing the first.
  */
 final class VolumeStore {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(VolumeStore.class);
+  private static final Logger LOG = LoggerFactory.getLogger(VolumeStore.class);
   private final StateStore disk;
   private final ConcurrentHashMap<String, HostpathVolume> volumes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, HostpathSnapshot> snapshots = new ConcurrentHashMap<>();
   /** Ids of the (non-ephemeral) volumes by name: CreateVolume looks a name up on every call. */
   private final ConcurrentHashMap<String, String> idsByName = new ConcurrentHashMap<>();
   /** Capacity of all volumes and sizes of all snapshots, kept as they change (checked on every creation). */
-  private final java.util.concurrent.atomic.AtomicLong volumeBytes = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicLong snapshotBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong volumeBytes = new AtomicLong();
+  private final AtomicLong snapshotBytes = new AtomicLong();
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   /** Creations in progress outside the lock, with their sizes (guarded by this). */
-  private final java.util.Map<Creation, Long> creating = new java.util.HashMap<>();
+  private final Map<Creation, Long> creating = new HashMap<>();
   /** Their sum, readable without the lock (GetCapacity must not wait behind a clone that holds it). */
-  private final java.util.concurrent.atomic.AtomicLong creatingBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong creatingBytes = new AtomicLong();
 
   /**
    * A creation in progress: of a CreateVolume name, or of an inline ephemeral volume by its id (the two name spaces

@@ -7,6 +7,7 @@ import dev.csinode.csi.v1.*;
 import io.vertx.grpc.common.GrpcStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,7 @@ class AttachRequiredTest {
     assertEquals(GrpcStatus.FAILED_PRECONDITION, d.fails(NodeGrpcClient.NodeStageVolume, stage.build()), "publish_context not passed");
     d.call(NodeGrpcClient.NodeStageVolume, stage.putAllPublishContext(ctx).build());
     var listed = d.call(ControllerGrpcClient.ListVolumes, ListVolumesRequest.getDefaultInstance()).getEntries(0);
-    assertEquals(java.util.List.of(DriverFixture.NODE), listed.getStatus().getPublishedNodeIdsList());
+    assertEquals(List.of(DriverFixture.NODE), listed.getStatus().getPublishedNodeIdsList());
     Path target = d.target("p", "v");
     d.call(NodeGrpcClient.NodePublishVolume, NodePublishVolumeRequest.newBuilder().setVolumeId(id).putAllPublishContext(ctx)
         .setStagingTargetPath(d.staging(id).toString()).setTargetPath(target.toString()).setVolumeCapability(mountCap()).build());

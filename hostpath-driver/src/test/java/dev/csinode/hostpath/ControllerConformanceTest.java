@@ -8,6 +8,7 @@ import dev.csinode.csi.v1.*;
 import io.vertx.grpc.common.GrpcStatus;
 import java.nio.file.Files;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -100,7 +101,7 @@ class ControllerConformanceTest {
     Volume kept = d.create("kept", "directory", MIB, mountCap());
     d.restart();
     var listed = d.call(ControllerGrpcClient.ListVolumes, ListVolumesRequest.getDefaultInstance()).getEntriesList();
-    assertEquals(java.util.List.of(kept.getVolumeId()), listed.stream().map(e -> e.getVolume().getVolumeId()).toList(),
+    assertEquals(List.of(kept.getVolumeId()), listed.stream().map(e -> e.getVolume().getVolumeId()).toList(),
         "the deletion is durable: a restarted driver knows only the kept volume");
     assertEquals(GrpcStatus.INVALID_ARGUMENT, d.fails(ControllerGrpcClient.DeleteVolume, DeleteVolumeRequest.getDefaultInstance()));
   }

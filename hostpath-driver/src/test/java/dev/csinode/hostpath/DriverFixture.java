@@ -6,7 +6,9 @@ import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
+import dev.csinode.mount.Mounter;
 import dev.csinode.testing.Await;
+import dev.csinode.testing.DiskFiller;
 import dev.csinode.testing.PrivateMountNamespace;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
@@ -15,6 +17,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 
 /**
  * A real driver on a real socket in a fresh directory under java.io.tmpdir (cna-test-*), and a client for it.
@@ -32,6 +37,10 @@ final class DriverFixture implements AutoCloseable {
   /** A tmpfs this fixture mounted as the state dir (see {@link #withStateDisk}), or null. */
   private Path stateDisk;
 
+  DriverFixture() throws IOException {
+    this(false, 0, 8L << 30);
+  }
+
   DriverFixture(boolean attachRequired, long maxVolumes, long capacity) throws IOException {
     this(attachRequired, maxVolumes, capacity, 0);
   }
@@ -44,7 +53,7 @@ final class DriverFixture implements AutoCloseable {
     this.capacity = capacity;
     if (stateDiskBytes > 0) {
       stateDisk = Files.createDirectories(root.resolve("state"));
-      new dev.csinode.mount.Mounter().mount("tmpfs", stateDisk, "tmpfs", java.util.List.of("size=" + stateDiskBytes), false);
+      new Mounter().mount("tmpfs", stateDisk, "tmpfs", List.of("size=" + stateDiskBytes), false);
     }
     start();
   }
@@ -56,23 +65,19 @@ final class DriverFixture implements AutoCloseable {
 
   /** Fills the state disk until writes fail with ENOSPC; returns the file that holds the space. */
   Path fillStateDisk() throws IOException {
-    return dev.csinode.testing.DiskFiller.fill(stateDisk);
+    return DiskFiller.fill(stateDisk);
   }
 
   /** Every file and directory under the driver's data directories (volumes/, snapshots/). */
-  java.util.List<String> dataEntries() throws IOException {
-    java.util.List<String> out = new java.util.ArrayList<>();
+  List<String> dataEntries() throws IOException {
+    List<String> out = new ArrayList<>();
     for (String dir : new String[] {"volumes", "snapshots"}) {
       try (var s = Files.list(root.resolve("state").resolve(dir))) {
         s.forEach(p -> out.add(dir + "/" + p.getFileName()));
       }
     }
-    java.util.Collections.sort(out);
+    Collections.sort(out);
     return out;
-  }
-
-  DriverFixture() throws IOException {
-    this(false, 0, 8L << 30);
   }
 
   HostpathConfig config() {
@@ -113,7 +118,7 @@ final class DriverFixture implements AutoCloseable {
   }
 
   static VolumeCapability mountCap(VolumeCapability.AccessMode.Mode mode, String... flags) {
-    return VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.newBuilder().addAllMountFlags(java.util.List.of(flags)))
+    return VolumeCapability.newBuilder().setMount(VolumeCapability.MountVolume.newBuilder().addAllMountFlags(List.of(flags)))
         .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();
   }
 
@@ -173,13 +178,13 @@ final class DriverFixture implements AutoCloseable {
         .filter(m -> stateDisk == null || !m.mountPoint().equals(stateDisk.toString())).toList();
     var leftLoops = LoopDevices.list().stream().filter(l -> l.contains(root.toString())).toList();
     for (int i = leftMounts.size() - 1; i >= 0; i--) {
-      new dev.csinode.mount.Mounter().unmountAll(Path.of(leftMounts.get(i).mountPoint()));
+      new Mounter().unmountAll(Path.of(leftMounts.get(i).mountPoint()));
     }
     for (String l : leftLoops) {
       new LoopDevices().detach(l.split(" ")[0]);
     }
     if (stateDisk != null) {
-      new dev.csinode.mount.Mounter().unmountAll(stateDisk);
+      new Mounter().unmountAll(stateDisk);
     }
     if (!leftMounts.isEmpty() || !leftLoops.isEmpty()) {
       throw new AssertionError("test left mounts " + leftMounts.stream().map(m -> m.mountPoint()).toList()

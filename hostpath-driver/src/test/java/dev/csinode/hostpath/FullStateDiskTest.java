@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.csi.v1.*;
 import dev.csinode.grpc.GrpcCallException;
+import dev.csinode.mount.LoopDevices;
 import io.vertx.grpc.common.GrpcStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -25,6 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FullStateDiskTest {
   static final long MIB = 1 << 20;
   DriverFixture d;
+  private int slackVolumes;
 
   @BeforeEach
   void start() throws Exception {
@@ -82,7 +85,7 @@ class FullStateDiskTest {
     new Random(1).nextBytes(data);
     if (kind.equals("filesystem")) {
       Files.write(d.root.resolve("state/volumes").resolve(source.getVolumeId() + ".img"), data,
-          java.nio.file.StandardOpenOption.WRITE);
+          StandardOpenOption.WRITE);
     } else {
       Files.write(d.root.resolve("state/volumes").resolve(source.getVolumeId()).resolve("blob"), data);
     }
@@ -112,8 +115,6 @@ class FullStateDiskTest {
     assertEquals(entries.size() + 1, d.dataEntries().size(), "the snapshot is made once there is space");
   }
 
-  private int slackVolumes;
-
   /**
    * Fills the disk, then the slack of the state log's last page: volumes are created until the record of one no
    * longer fits. A stage or publish record (a volume's record and more) cannot be written after that.
@@ -124,7 +125,7 @@ class FullStateDiskTest {
       CreateVolumeRequest slack = req("slack-" + slackVolumes++, "directory").build();
       try {
         d.call(ControllerGrpcClient.CreateVolume, slack);
-      } catch (dev.csinode.grpc.GrpcCallException full) {
+      } catch (GrpcCallException full) {
         assertEquals(GrpcStatus.RESOURCE_EXHAUSTED, full.status(), "" + full);
         return filler;
       }
@@ -148,7 +149,7 @@ class FullStateDiskTest {
         .setStagingTargetPath(staging.toString()).setVolumeCapability(mountCap()).build());
     assertNotEquals(GrpcStatus.OK, e.status());
     assertFalse(mounted(staging), "a failed stage leaves nothing mounted");
-    assertTrue(dev.csinode.mount.LoopDevices.list().stream().noneMatch(l -> l.contains(id)), "nor a loop device");
+    assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(id)), "nor a loop device");
 
     Files.delete(filler);
     d.stage(id, staging, mountCap());

@@ -3,6 +3,8 @@ package dev.csinode.hostpath;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.csi.v1.*;
+import dev.csinode.mount.Filesystems;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,7 @@ class IdentityConformanceTest {
     var caps = d.call(IdentityGrpcClient.GetPluginCapabilities, GetPluginCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList();
     assertTrue(caps.stream().anyMatch(c -> c.getService().getType() == PluginCapability.Service.Type.CONTROLLER_SERVICE));
     assertTrue(caps.stream().anyMatch(c -> c.getService().getType() == PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
-    var expected = dev.csinode.mount.Filesystems.canResizeOnline()
+    var expected = Filesystems.canResizeOnline()
         ? PluginCapability.VolumeExpansion.Type.ONLINE : PluginCapability.VolumeExpansion.Type.OFFLINE;
     assertTrue(caps.stream().anyMatch(c -> c.getVolumeExpansion().getType() == expected), caps.toString());
   }
@@ -54,7 +56,7 @@ class IdentityConformanceTest {
   void nodeCapabilities() {
     var types = d.call(NodeGrpcClient.NodeGetCapabilities, NodeGetCapabilitiesRequest.getDefaultInstance())
         .getCapabilitiesList().stream().map(c -> c.getRpc().getType()).toList();
-    assertTrue(types.containsAll(java.util.List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
+    assertTrue(types.containsAll(List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
         NodeServiceCapability.RPC.Type.GET_VOLUME_STATS, NodeServiceCapability.RPC.Type.EXPAND_VOLUME,
         NodeServiceCapability.RPC.Type.VOLUME_CONDITION, NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)), types.toString());
   }

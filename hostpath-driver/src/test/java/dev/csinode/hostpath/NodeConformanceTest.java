@@ -6,7 +6,13 @@ import static dev.csinode.hostpath.DriverFixture.mounted;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.csi.v1.*;
+import dev.csinode.grpc.GrpcCallException;
+import dev.csinode.mount.Filesystems;
+import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
+import dev.csinode.mount.Mounter;
+import dev.csinode.testing.Await;
+import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,6 +22,9 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -66,7 +75,7 @@ class NodeConformanceTest {
     d.unstage(id, staging); // idempotent
     assertFalse(mounted(staging));
     if (kind.equals("filesystem")) {
-      assertTrue(dev.csinode.mount.LoopDevices.list().stream().noneMatch(l -> l.contains(id)), "unstage detaches the loop device");
+      assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(id)), "unstage detaches the loop device");
     }
     // The data survives unstage and a second stage: the filesystem is not formatted again.
     d.stage(id, staging, mountCap());
@@ -121,7 +130,7 @@ class NodeConformanceTest {
     d.publish(id, staging, rw, noexec, false);
     d.publish(id, staging, ro, cap, true);
     assertTrue(MountTable.read().at(ro).orElseThrow().readOnly());
-    assertTrue(MountTable.read().at(rw).orElseThrow().mountOptions().containsAll(java.util.List.of("noexec", "nosuid")),
+    assertTrue(MountTable.read().at(rw).orElseThrow().mountOptions().containsAll(List.of("noexec", "nosuid")),
         MountTable.read().at(rw).orElseThrow().mountOptions().toString());
     Files.writeString(rw.resolve("f"), "x");
     assertEquals("x", Files.readString(ro.resolve("f")));
@@ -213,7 +222,7 @@ class NodeConformanceTest {
     assertEquals(GrpcStatus.NOT_FOUND, d.fails(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder()
         .setVolumeId("missing").setVolumePath(target.toString()).build()));
     // A publish mount lost behind the driver's back is reported as an abnormal condition.
-    new dev.csinode.mount.Mounter().unmount(target);
+    new Mounter().unmount(target);
     var lost = d.call(NodeGrpcClient.NodeGetVolumeStats, NodeGetVolumeStatsRequest.newBuilder().setVolumeId(id).setVolumePath(target.toString()).build());
     assertTrue(lost.getVolumeCondition().getAbnormal(), lost.toString());
     d.publish(id, staging, target, mountCap(), false); // the CO's retry mounts it again
@@ -240,7 +249,7 @@ class NodeConformanceTest {
     var expand = NodeExpandVolumeRequest.newBuilder().setVolumeId(id)
         .setVolumePath(target.toString()).setStagingTargetPath(staging.toString())
         .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(128 * MIB)).build();
-    if (dev.csinode.mount.Filesystems.canResizeOnline()) {
+    if (Filesystems.canResizeOnline()) {
       assertEquals(128 * MIB, d.call(NodeGrpcClient.NodeExpandVolume, expand).getCapacityBytes());
     } else {
       // Without CAP_SYS_RESOURCE the kernel refuses online ext4 growth; the driver says so and grows it offline.
@@ -431,7 +440,7 @@ class NodeConformanceTest {
     Files.writeString(tb.resolve("b.txt"), "B");
 
     d.restart();
-    assertEquals(java.util.List.of(), d.driver.startupProblems(), "state matches the host after a restart");
+    assertEquals(List.of(), d.driver.startupProblems(), "state matches the host after a restart");
     assertTrue(mounted(ta) && mounted(tb));
     assertEquals("A", Files.readString(ta.resolve("a.txt")));
     assertEquals("B", Files.readString(tb.resolve("b.txt")));
@@ -442,7 +451,7 @@ class NodeConformanceTest {
     d.unpublish(b.getVolumeId(), tb);
 
     // A mount lost while the driver was down is reported at start.
-    new dev.csinode.mount.Mounter().unmount(d.staging(b.getVolumeId()));
+    new Mounter().unmount(d.staging(b.getVolumeId()));
     d.restart();
     assertEquals(1, d.driver.startupProblems().size(), d.driver.startupProblems().toString());
     assertTrue(d.driver.startupProblems().get(0).contains(b.getVolumeId()));
@@ -456,17 +465,17 @@ class NodeConformanceTest {
     Volume v = d.create("dup", null, MIB, mountCap());
     String id = v.getVolumeId();
     Path staging = d.staging(id);
-    var futures = new java.util.ArrayList<io.vertx.core.Future<NodeStageVolumeResponse>>();
+    var futures = new ArrayList<Future<NodeStageVolumeResponse>>();
     for (int i = 0; i < 8; i++) {
       futures.add(d.client.call(NodeGrpcClient.NodeStageVolume, NodeStageVolumeRequest.newBuilder().setVolumeId(id)
-          .setStagingTargetPath(staging.toString()).setVolumeCapability(mountCap()).build(), java.time.Duration.ofSeconds(30)));
+          .setStagingTargetPath(staging.toString()).setVolumeCapability(mountCap()).build(), Duration.ofSeconds(30)));
     }
     int ok = 0;
     for (var f : futures) {
       try {
-        dev.csinode.testing.Await.result(f);
+        Await.result(f);
         ok++;
-      } catch (dev.csinode.grpc.GrpcCallException e) {
+      } catch (GrpcCallException e) {
         assertEquals(GrpcStatus.ABORTED, e.status(), "a concurrent duplicate is either done or ABORTED: " + e.getMessage());
       }
     }
@@ -486,8 +495,8 @@ class NodeConformanceTest {
     // What an interrupted NodeStage and NodePublish leave: mounts, and no record of them.
     Files.createDirectories(staging);
     Files.createDirectories(target);
-    new dev.csinode.mount.Mounter().bind(d.root.resolve("state/volumes").resolve(id), staging, false, java.util.List.of());
-    new dev.csinode.mount.Mounter().bind(staging, target, false, java.util.List.of());
+    new Mounter().bind(d.root.resolve("state/volumes").resolve(id), staging, false, List.of());
+    new Mounter().bind(staging, target, false, List.of());
     d.stage(id, staging, mountCap());
     d.publish(id, staging, target, mountCap(), false);
     assertEquals(1, MountTable.read().all().stream().filter(m -> m.mountPoint().equals(staging.toString())).count());

@@ -1,8 +1,11 @@
 package dev.csinode.mount;
 
+import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the few host tools that have no system call equivalent worth rewriting (losetup, mkfs, resize2fs, tar). */
@@ -13,9 +16,9 @@ public final class Commands {
 
   public static Result run(List<String> argv, long timeoutSeconds) {
     try {
-      Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
       // Drain both pipes concurrently; a chatty tool would otherwise block on a full pipe.
-      var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
+      var err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
       String out = readAll(p.getInputStream());
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.destroyForcibly();
@@ -39,7 +42,7 @@ public final class Commands {
     return r.stdout();
   }
 
-  private static String readAll(java.io.InputStream in) {
+  private static String readAll(InputStream in) {
     try (in) {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {

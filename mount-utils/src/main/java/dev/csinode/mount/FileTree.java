@@ -7,11 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
-import jnr.ffi.annotations.In;
 
 /**
  * Walks a directory tree by descriptor, for changing owners and modes in a tree others write to (a pod's volume):
@@ -43,30 +40,6 @@ public final class FileTree {
   // struct dirent of glibc on 64-bit Linux (x86_64, aarch64): d_ino, d_off, d_reclen, d_type, d_name.
   private static final int D_NAME = 19;
 
-  /** The calls; public only because jnr-ffi generates its implementation in another class loader. */
-  public interface Sys {
-    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
-
-    int openat(int dirfd, @In byte[] path, int flags, int mode);
-
-    int close(int fd);
-
-    int statx(int dirfd, @In byte[] pathname, int flags, int mask, Pointer statxbuf);
-
-    int fchownat(int dirfd, @In byte[] pathname, int owner, int group, int flags);
-
-    int chmod(String path, int mode);
-
-    Pointer fdopendir(int fd);
-
-    Pointer readdir(Pointer dir);
-
-    int closedir(Pointer dir);
-
-    String strerror(int errnum);
-  }
-
-  private static final Runtime RUNTIME = Runtime.getRuntime(Sys.INSTANCE);
   private static final byte[] EMPTY = {0};
   private static final byte[] DOT = {'.', 0};
 
@@ -110,7 +83,7 @@ public final class FileTree {
 
     /** Changes the group of this inode (of a link, the link itself). */
     public void setGroup(int group) throws IOException {
-      if (Sys.INSTANCE.fchownat(fd, EMPTY, -1, group, AT_EMPTY_PATH) != 0) {
+      if (LibC.INSTANCE.fchownat(fd, EMPTY, -1, group, AT_EMPTY_PATH) != 0) {
         throw failure(path, "cannot change its group to " + group);
       }
     }
@@ -121,7 +94,7 @@ public final class FileTree {
         throw new FileSystemException(path.toString(), null, "is a symbolic link, whose mode cannot be changed");
       }
       // The magic link names this very inode; chmod(2) never opens it.
-      if (Sys.INSTANCE.chmod("/proc/self/fd/" + fd, bits & 07777) != 0) {
+      if (LibC.INSTANCE.chmod("/proc/self/fd/" + fd, bits & 07777) != 0) {
         throw failure(path, "cannot change its mode to " + Integer.toOctalString(bits & 07777));
       }
     }
@@ -153,7 +126,7 @@ public final class FileTree {
   private static void walkBelow(int dirFd, Path dirPath, long device, Visitor visitor) throws IOException {
     for (byte[] name : list(dirFd, dirPath)) {
       Path path = dirPath.resolve(new String(name, 0, name.length - 1, StandardCharsets.UTF_8));
-      int fd = Sys.INSTANCE.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      int fd = LibC.INSTANCE.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
       if (fd < 0) {
         if (errno() == ENOENT) {
           continue; // removed meanwhile
@@ -170,27 +143,27 @@ public final class FileTree {
           walkBelow(fd, path, device, visitor);
         }
       } finally {
-        Sys.INSTANCE.close(fd);
+        LibC.INSTANCE.close(fd);
       }
     }
   }
 
   /** The names in a directory (NUL-terminated), read through a descriptor opened from the held one. */
   private static List<byte[]> list(int dirFd, Path dirPath) throws IOException {
-    int fd = Sys.INSTANCE.openat(dirFd, DOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = LibC.INSTANCE.openat(dirFd, DOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) {
       throw failure(dirPath, "cannot be listed");
     }
-    Pointer dir = Sys.INSTANCE.fdopendir(fd);
+    Pointer dir = LibC.INSTANCE.fdopendir(fd);
     if (dir == null) {
       IOException e = failure(dirPath, "cannot be listed");
-      Sys.INSTANCE.close(fd);
+      LibC.INSTANCE.close(fd);
       throw e;
     }
     List<byte[]> names = new ArrayList<>();
     try {
       Pointer entry;
-      while ((entry = Sys.INSTANCE.readdir(dir)) != null) {
+      while ((entry = LibC.INSTANCE.readdir(dir)) != null) {
         int len = 0;
         while (len < 256 && entry.getByte(D_NAME + len) != 0) {
           len++;
@@ -202,7 +175,7 @@ public final class FileTree {
         }
       }
     } finally {
-      Sys.INSTANCE.closedir(dir);
+      LibC.INSTANCE.closedir(dir);
     }
     names.sort(Arrays::compare);
     return names;
@@ -222,8 +195,8 @@ public final class FileTree {
   }
 
   private static Pointer stat(int fd, Path path) throws IOException {
-    Pointer buf = Memory.allocate(RUNTIME, STATX_SIZE);
-    if (Sys.INSTANCE.statx(fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf) != 0) {
+    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    if (LibC.INSTANCE.statx(fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf) != 0) {
       throw failure(path, "cannot be examined");
     }
     return buf;
@@ -231,10 +204,10 @@ public final class FileTree {
 
   private static IOException failure(Path path, String what) {
     int errno = errno();
-    return new FileSystemException(path.toString(), null, what + ": " + Sys.INSTANCE.strerror(errno) + " (errno " + errno + ")");
+    return new FileSystemException(path.toString(), null, what + ": " + LibC.INSTANCE.strerror(errno) + " (errno " + errno + ")");
   }
 
   private static int errno() {
-    return RUNTIME.getLastError();
+    return LibC.lastErrno();
   }
 }

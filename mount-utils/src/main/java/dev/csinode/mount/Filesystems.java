@@ -1,5 +1,8 @@
 package dev.csinode.mount;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /** Filesystem creation, detection and growth on block devices. */
@@ -53,13 +56,13 @@ public final class Filesystems {
   /** True when this process may grow mounted ext4 filesystems (CAP_SYS_RESOURCE is effective). */
   public static boolean canResizeOnline() {
     try {
-      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
         if (line.startsWith("CapEff:")) {
           long caps = Long.parseUnsignedLong(line.substring(7).trim(), 16);
           return (caps & (1L << 24)) != 0;
         }
       }
-    } catch (java.io.IOException | NumberFormatException e) {
+    } catch (IOException | NumberFormatException e) {
       return false;
     }
     return false;

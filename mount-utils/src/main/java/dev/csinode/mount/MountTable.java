@@ -6,7 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** A snapshot of the calling process's mount table, read from /proc/self/mountinfo. */
@@ -14,7 +16,7 @@ public final class MountTable {
   private static final Path SELF = Path.of("/proc/self/mountinfo");
   private final List<MountInfo> mounts;
   /** The topmost mount at each mount point: a node with thousands of volumes asks this thousands of times. */
-  private final java.util.Map<String, MountInfo> top = new java.util.HashMap<>();
+  private final Map<String, MountInfo> top = new HashMap<>();
 
   private MountTable(List<MountInfo> mounts) {
     this.mounts = List.copyOf(mounts);

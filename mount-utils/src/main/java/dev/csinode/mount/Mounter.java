@@ -1,7 +1,10 @@
 package dev.csinode.mount;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 
 /**
  * Mounts and unmounts through the mount(2) and umount2(2) system calls. No /bin/mount process per call:
@@ -10,6 +13,13 @@ import java.util.Collection;
 public final class Mounter {
   private static final int EINVAL = 22;
   private static final int ENOENT = 2;
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
+  private static final int STATX_ATTRIBUTES_OFFSET = 8;
+  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
+  private static final int STATX_SIZE = 256;
 
   /** Bind-mounts source onto target, then applies read-only and other flags with a remount (bind ignores them). */
   public void bind(Path source, Path target, boolean readOnly, Collection<String> options) {
@@ -41,7 +51,7 @@ public final class Mounter {
    * is mounted read-write or must be found again by path; older kernels get mount(2) onto {@code /proc/self/fd/N}
    * and a remount of the new mount, opened again beneath the same root.
    */
-  public void bind(Path source, PathHandle target, boolean readOnly, Collection<String> options) throws java.io.IOException {
+  public void bind(Path source, PathHandle target, boolean readOnly, Collection<String> options) throws IOException {
     MountFlags.Parsed parsed = MountFlags.parse(options);
     long extra = parsed.flags() | (readOnly ? MountFlags.MS_RDONLY : 0);
     String what = "bind-mount " + source + (extra == 0 ? "" : " with " + options + (readOnly ? " read-only" : ""));
@@ -90,20 +100,12 @@ public final class Mounter {
     return n;
   }
 
-  private static final int AT_FDCWD = -100;
-  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
-  private static final int STATX_BASIC_STATS = 0x7ff;
-  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
-  private static final int STATX_ATTRIBUTES_OFFSET = 8;
-  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
-  private static final int STATX_SIZE = 256;
-
   /**
    * Whether something is mounted at exactly this path. statx(2) answers from the path alone (Linux 5.8+);
    * reading /proc/self/mountinfo instead costs milliseconds once thousands of volumes are mounted.
    */
   public boolean isMountPoint(Path path) {
-    jnr.ffi.Pointer buf = jnr.ffi.Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
     if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) != 0) {
       if (LibC.lastErrno() == ENOENT) {
         return false;

@@ -1,10 +1,8 @@
 package dev.csinode.mount;
 
 import java.nio.file.Path;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
  * open_tree(2), mount_setattr(2) and move_mount(2) (x86_64 numbers): a bind mount made detached, given its flags,
@@ -32,19 +30,6 @@ final class NewMountApi {
   private static final boolean X86_64 = "amd64".equals(System.getProperty("os.arch"));
   private static volatile boolean unavailable = !X86_64;
 
-  /** Public only because jnr-ffi generates its implementation in another class loader. */
-  public interface Sys {
-    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
-
-    long syscall(long number, long a1, String a2, long a3);
-
-    long syscall(long number, long a1, String a2, long a3, Pointer a4, long a5);
-
-    long syscall(long number, long a1, String a2, long a3, String a4, long a5);
-
-    int close(int fd);
-  }
-
   private NewMountApi() {}
 
   /** False when the kernel has no new mount API (then nothing was done); throws when the mount failed. */
@@ -52,10 +37,9 @@ final class NewMountApi {
     if (unavailable) {
       return false;
     }
-    Runtime rt = Runtime.getRuntime(Sys.INSTANCE);
-    long tree = Sys.INSTANCE.syscall(SYS_OPEN_TREE, AT_FDCWD, source.toString(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    long tree = LibC.INSTANCE.syscall(SYS_OPEN_TREE, AT_FDCWD, source.toString(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0) {
-      int errno = rt.getLastError();
+      int errno = LibC.lastErrno();
       if (errno == ENOSYS) {
         unavailable = true;
         return false;
@@ -65,11 +49,11 @@ final class NewMountApi {
     try {
       long set = attributes(msFlags);
       if (set != 0) {
-        Pointer attr = Memory.allocate(rt, 32); // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+        Pointer attr = Memory.allocate(LibC.RUNTIME, 32); // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
         attr.putLong(0, set);
         attr.putLong(8, (set & MOUNT_ATTR_ATIME) != 0 || (msFlags & MountFlags.MS_RELATIME) != 0 ? MOUNT_ATTR_ATIME : 0);
-        if (Sys.INSTANCE.syscall(SYS_MOUNT_SETATTR, tree, "", AT_EMPTY_PATH, attr, 32) != 0) {
-          int errno = rt.getLastError();
+        if (LibC.INSTANCE.syscall(SYS_MOUNT_SETATTR, tree, "", AT_EMPTY_PATH, attr, 32) != 0) {
+          int errno = LibC.lastErrno();
           if (errno == ENOSYS) { // open_tree without mount_setattr (Linux 5.2 to 5.11)
             unavailable = true;
             return false;
@@ -77,12 +61,12 @@ final class NewMountApi {
           throw failure(what, target, errno);
         }
       }
-      if (Sys.INSTANCE.syscall(SYS_MOVE_MOUNT, tree, "", target.fd(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-        throw failure(what, target, rt.getLastError());
+      if (LibC.INSTANCE.syscall(SYS_MOVE_MOUNT, tree, "", target.fd(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+        throw failure(what, target, LibC.lastErrno());
       }
       return true;
     } finally {
-      Sys.INSTANCE.close((int) tree); // a detached tree not moved is unmounted with its last descriptor
+      LibC.INSTANCE.close((int) tree); // a detached tree not moved is unmounted with its last descriptor
     }
   }
 

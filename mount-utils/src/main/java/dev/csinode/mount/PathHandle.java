@@ -1,5 +1,6 @@
 package dev.csinode.mount;
 
+import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -43,14 +44,14 @@ public final class PathHandle implements AutoCloseable {
    * Opens the same path again, beneath the same root: after something was mounted here this reaches the top of the
    * mount (the descriptor held here stays on the directory below it).
    */
-  public PathHandle reopen() throws java.io.IOException {
+  public PathHandle reopen() throws IOException {
     return root.open(path);
   }
 
   @Override
   public void close() {
     if (fd >= 0) {
-      RootDir.Sys.INSTANCE.close(fd);
+      LibC.INSTANCE.close(fd);
       fd = -1;
     }
   }

@@ -2,9 +2,11 @@ package dev.csinode.mount;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
@@ -13,10 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,24 +32,6 @@ public final class PrivateFiles {
   public static final FileAttribute<Set<PosixFilePermission>> FILE = PosixFilePermissions.asFileAttribute(FILE_MODE);
   private static final FileAttribute<Set<PosixFilePermission>> DIRECTORY = PosixFilePermissions.asFileAttribute(DIRECTORY_MODE);
 
-  private PrivateFiles() {}
-
-  /** The calls that change a mode beneath a directory descriptor; public only because jnr-ffi generates its implementation. */
-  public interface Sys {
-    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
-
-    int openat(int dirfd, String path, int flags, int mode);
-
-    int fchmodat(int dirfd, String path, int mode, int flags);
-
-    int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
-
-    int close(int fd);
-
-    String strerror(int errnum);
-  }
-
-  private static final Runtime RUNTIME = Runtime.getRuntime(Sys.INSTANCE);
   private static final int AT_FDCWD = -100;
   private static final int O_NOFOLLOW = 0400000;
   private static final int O_CLOEXEC = 02000000;
@@ -61,6 +43,8 @@ public final class PrivateFiles {
   private static final int S_IFDIR = 0040000;
   private static final int S_IFREG = 0100000;
   private static final int ENOENT = 2;
+
+  private PrivateFiles() {}
 
   /**
    * Creates dir 0700 (the umask can only narrow that) when missing; directories missing above it are made as
@@ -75,11 +59,11 @@ public final class PrivateFiles {
     Files.createDirectories(dir.toAbsolutePath().getParent());
     try {
       return Files.createDirectory(dir, DIRECTORY);
-    } catch (java.nio.file.FileAlreadyExistsException e) {
+    } catch (FileAlreadyExistsException e) {
       if (existingDirectory(dir)) {
         return dir; // made meanwhile
       }
-      throw new java.nio.file.NotDirectoryException(dir.toString());
+      throw new NotDirectoryException(dir.toString());
     }
   }
 
@@ -133,11 +117,11 @@ public final class PrivateFiles {
     }
     for (String name : names) {
       Path p = at.resolve(name);
-      int fd = Sys.INSTANCE.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      int fd = LibC.INSTANCE.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
       if (fd < 0) {
-        int errno = RUNTIME.getLastError();
+        int errno = LibC.lastErrno();
         if (errno != ENOENT) { // gone meanwhile: nothing to narrow
-          LOG.warn("cannot check the mode of {}: {}", p, Sys.INSTANCE.strerror(errno));
+          LOG.warn("cannot check the mode of {}: {}", p, LibC.INSTANCE.strerror(errno));
         }
         continue;
       }
@@ -149,7 +133,7 @@ public final class PrivateFiles {
           narrow(fd, p, narrowed);
         } // a link (O_PATH|O_NOFOLLOW opened the link itself), a socket, a device: left as it is
       } finally {
-        Sys.INSTANCE.close(fd);
+        LibC.INSTANCE.close(fd);
       }
     }
   }
@@ -161,18 +145,18 @@ public final class PrivateFiles {
       return;
     }
     // fchmod does not take an O_PATH descriptor; its /proc/self/fd link resolves to this very inode.
-    if (Sys.INSTANCE.fchmodat(AT_FDCWD, "/proc/self/fd/" + fd, mode & ~077, 0) != 0) {
+    if (LibC.INSTANCE.fchmodat(AT_FDCWD, "/proc/self/fd/" + fd, mode & ~077, 0) != 0) {
       throw new FileSystemException(p.toString(), null, "cannot take group and other permissions away: "
-          + Sys.INSTANCE.strerror(RUNTIME.getLastError()));
+          + LibC.INSTANCE.strerror(LibC.lastErrno()));
     }
     narrowed[0]++;
   }
 
   /** st_mode of what {@code fd} is open on (the link itself for a link). */
   private static int mode(int fd, Path p) throws IOException {
-    Pointer buf = Memory.allocate(RUNTIME, 256);
-    if (Sys.INSTANCE.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE_AND_MODE, buf) != 0) {
-      throw new FileSystemException(p.toString(), null, "cannot read its mode: " + Sys.INSTANCE.strerror(RUNTIME.getLastError()));
+    Pointer buf = Memory.allocate(LibC.RUNTIME, 256);
+    if (LibC.INSTANCE.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE_AND_MODE, buf) != 0) {
+      throw new FileSystemException(p.toString(), null, "cannot read its mode: " + LibC.INSTANCE.strerror(LibC.lastErrno()));
     }
     return buf.getShort(STATX_MODE_OFFSET) & 0xffff;
   }

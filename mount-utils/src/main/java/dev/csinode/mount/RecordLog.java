@@ -8,14 +8,24 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -49,7 +59,7 @@ public final class RecordLog implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final long RETRY_MILLIS = 1000;
   /** Logs open in this process, for {@link #degraded}. */
-  private static final java.util.Set<RecordLog> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final Set<RecordLog> OPEN = ConcurrentHashMap.newKeySet();
 
   /** Why a log cannot be written, since when. */
   public record Degraded(String file, String problem, String since) {}
@@ -102,7 +112,7 @@ public final class RecordLog implements AutoCloseable {
       // A full disk: the records are read; serve them, append if the file can be opened, rewrite it when possible.
       degrade("cannot rewrite", e);
       try {
-        out = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
+        out = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
             PrivateFiles.FILE);
         outKey = fileKey();
         // A torn last line (never acknowledged) is cut off: a line appended to it would make both unreadable.
@@ -150,20 +160,20 @@ public final class RecordLog implements AutoCloseable {
   }
 
   /** Why the log cannot be written now, or empty when it can. */
-  public java.util.Optional<Degraded> problem() {
-    return java.util.Optional.ofNullable(problem);
+  public Optional<Degraded> problem() {
+    return Optional.ofNullable(problem);
   }
 
   /** The degraded logs open in this process whose file is under {@code dir}. */
   public static List<Degraded> degraded(Path dir) {
-    return OPEN.stream().filter(l -> l.file.startsWith(dir)).map(l -> l.problem).filter(java.util.Objects::nonNull)
-        .sorted(java.util.Comparator.comparing(Degraded::file)).toList();
+    return OPEN.stream().filter(l -> l.file.startsWith(dir)).map(l -> l.problem).filter(Objects::nonNull)
+        .sorted(Comparator.comparing(Degraded::file)).toList();
   }
 
   private void degrade(String what, IOException e) {
     if (problem == null) {
       LOG.error("{} {}: {}; changes fail until it can be written again (retried every {} ms)", what, file, e.getMessage(), RETRY_MILLIS);
-      problem = new Degraded(file.toString(), what + " " + file + ": " + e.getMessage(), java.time.Instant.now().toString());
+      problem = new Degraded(file.toString(), what + " " + file + ": " + e.getMessage(), Instant.now().toString());
     }
   }
 
@@ -212,7 +222,7 @@ public final class RecordLog implements AutoCloseable {
   public static void await(CompletableFuture<Void> durable) throws IOException {
     try {
       durable.join();
-    } catch (java.util.concurrent.CompletionException e) {
+    } catch (CompletionException e) {
       throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause().getMessage(), e.getCause());
     }
   }
@@ -259,7 +269,7 @@ public final class RecordLog implements AutoCloseable {
     List<List<Pending>> batches = new ArrayList<>();
     while (!closed) {
       try {
-        List<Pending> next = problem == null ? queue.take() : queue.poll(RETRY_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        List<Pending> next = problem == null ? queue.take() : queue.poll(RETRY_MILLIS, TimeUnit.MILLISECONDS);
         if (next == null) {
           retry();
           continue;
@@ -443,7 +453,7 @@ public final class RecordLog implements AutoCloseable {
 
   private Object fileKey() {
     try {
-      return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+      return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
     } catch (IOException e) {
       return null;
     }
@@ -460,7 +470,7 @@ public final class RecordLog implements AutoCloseable {
     try {
       AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
     } catch (IOException e) {
-      if (out == null || !java.util.Objects.equals(outKey, fileKey())) {
+      if (out == null || !Objects.equals(outKey, fileKey())) {
         broken = true;
       }
       throw e;
@@ -492,7 +502,7 @@ public final class RecordLog implements AutoCloseable {
       LOG.error("{} is a symbolic link, which is not followed: records found there are not moved into {}; remove it", dir, file);
       return 0;
     }
-    if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return 0;
     }
     Map<String, String> records = new LinkedHashMap<>();
@@ -500,7 +510,7 @@ public final class RecordLog implements AutoCloseable {
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
         String name = f.getFileName().toString();
-        if (!Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
           LOG.error("record file {} is not a regular file (a link is not followed) and was left where it is", f);
           continue;
         }

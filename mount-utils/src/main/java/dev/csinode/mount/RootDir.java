@@ -1,5 +1,6 @@
 package dev.csinode.mount;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,10 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
  * A directory (the kubelet root) beneath which nothing is ever reached through a symbolic link. The root itself is
@@ -53,25 +52,6 @@ public final class RootDir {
   private static final int S_IFREG = 0100000;
   private static final int S_IFLNK = 0120000;
   private static final AtomicLong SEQUENCE = new AtomicLong();
-
-  /** The *at(2) calls; public only because jnr-ffi generates its implementation in another class loader. */
-  public interface Sys {
-    Sys INSTANCE = LibraryLoader.create(Sys.class).load("c");
-
-    int openat(int dirfd, String path, int flags, int mode);
-
-    int mkdirat(int dirfd, String path, int mode);
-
-    int close(int fd);
-
-    long read(int fd, @jnr.ffi.annotations.Out byte[] buf, long count);
-
-    int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
-
-    String strerror(int errnum);
-  }
-
-  private static final Runtime RUNTIME = Runtime.getRuntime(Sys.INSTANCE);
 
   /** What is at a path beneath the root, found without following a link (a link is an exception, not a kind). */
   public enum Kind { MISSING, DIRECTORY, FILE, OTHER }
@@ -123,9 +103,9 @@ public final class RootDir {
   public PathHandle createFile(Path path, int mode) throws IOException {
     try (PathHandle dir = openDirectory(parent(path))) {
       String name = path.getFileName().toString();
-      int fd = Sys.INSTANCE.openat(fd(dir), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+      int fd = LibC.INSTANCE.openat(fd(dir), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
       if (fd >= 0) {
-        Sys.INSTANCE.close(fd);
+        LibC.INSTANCE.close(fd);
       } else if (errno() != EEXIST) {
         throw failure(fd(dir), name, path, errno());
       }
@@ -198,7 +178,7 @@ public final class RootDir {
     }
     try (dir) {
       String name = file.getFileName().toString();
-      int fd = Sys.INSTANCE.openat(fd(dir), name, O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+      int fd = LibC.INSTANCE.openat(fd(dir), name, O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
       if (fd < 0) {
         int errno = errno();
         if (errno == ENOENT) {
@@ -210,10 +190,10 @@ public final class RootDir {
         if (kindOf(fd, "", AT_EMPTY_PATH) != S_IFREG) {
           throw new FileSystemException(file.toString(), null, "is not a regular file");
         }
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         byte[] chunk = new byte[8192];
         long got;
-        while ((got = Sys.INSTANCE.read(fd, chunk, chunk.length)) > 0 && out.size() < (1 << 20)) {
+        while ((got = LibC.INSTANCE.read(fd, chunk, chunk.length)) > 0 && out.size() < (1 << 20)) {
           out.write(chunk, 0, (int) got);
         }
         if (got < 0) {
@@ -221,7 +201,7 @@ public final class RootDir {
         }
         return Optional.of(out.toByteArray());
       } finally {
-        Sys.INSTANCE.close(fd);
+        LibC.INSTANCE.close(fd);
       }
     }
   }
@@ -265,7 +245,7 @@ public final class RootDir {
 
   private PathHandle walk(Path path, boolean lastIsDirectory, boolean create, int mode) throws IOException {
     List<String> names = components(path);
-    int dir = Sys.INSTANCE.openat(-100, real.toString(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    int dir = LibC.INSTANCE.openat(-100, real.toString(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (dir < 0) {
       throw new FileSystemException(real.toString(), null, "cannot open the root: " + strerror(errno()));
     }
@@ -276,17 +256,17 @@ public final class RootDir {
         at = at.resolve(name);
         boolean wantDirectory = lastIsDirectory || i < names.size() - 1;
         int flags = O_PATH | O_NOFOLLOW | O_CLOEXEC | (wantDirectory ? O_DIRECTORY : 0);
-        int fd = Sys.INSTANCE.openat(dir, name, flags, 0);
+        int fd = LibC.INSTANCE.openat(dir, name, flags, 0);
         if (fd < 0 && create && errno() == ENOENT) {
-          if (Sys.INSTANCE.mkdirat(dir, name, mode) != 0 && errno() != EEXIST) {
+          if (LibC.INSTANCE.mkdirat(dir, name, mode) != 0 && errno() != EEXIST) {
             throw failure(dir, name, at, errno());
           }
-          fd = Sys.INSTANCE.openat(dir, name, flags, 0);
+          fd = LibC.INSTANCE.openat(dir, name, flags, 0);
         }
         if (fd < 0) {
           throw failure(dir, name, at, errno());
         }
-        Sys.INSTANCE.close(dir);
+        LibC.INSTANCE.close(dir);
         dir = fd;
         if (!wantDirectory && kindOf(fd, "", AT_EMPTY_PATH) == S_IFLNK) {
           throw new SymlinkRefusedException(at); // O_PATH|O_NOFOLLOW opened the link itself
@@ -297,7 +277,7 @@ public final class RootDir {
       return handle;
     } finally {
       if (dir >= 0) {
-        Sys.INSTANCE.close(dir);
+        LibC.INSTANCE.close(dir);
       }
     }
   }
@@ -349,8 +329,8 @@ public final class RootDir {
 
   /** The S_IFMT bits of what is there, or -1 when nothing is. */
   private static int kindOf(int dir, String name, int flags) {
-    Pointer buf = Memory.allocate(RUNTIME, STATX_SIZE);
-    if (Sys.INSTANCE.statx(dir, name, flags, STATX_TYPE, buf) != 0) {
+    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    if (LibC.INSTANCE.statx(dir, name, flags, STATX_TYPE, buf) != 0) {
       return -1;
     }
     return buf.getShort(STATX_MODE_OFFSET) & S_IFMT;
@@ -373,11 +353,11 @@ public final class RootDir {
   }
 
   private static int errno() {
-    return RUNTIME.getLastError();
+    return LibC.lastErrno();
   }
 
   private static String strerror(int errno) {
-    return Sys.INSTANCE.strerror(errno);
+    return LibC.INSTANCE.strerror(errno);
   }
 
   @Override

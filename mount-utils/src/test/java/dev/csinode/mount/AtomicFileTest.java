@@ -2,6 +2,7 @@ package dev.csinode.mount;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ class AtomicFileTest {
   @Test
   void aFailedWriteFailsOnlyItsCaller() throws Exception {
     Path blocked = Files.writeString(dir.resolve("not-a-directory"), "x");
-    assertThrows(java.io.IOException.class, () -> AtomicFile.write(blocked.resolve("child.json"), new byte[1]));
+    assertThrows(IOException.class, () -> AtomicFile.write(blocked.resolve("child.json"), new byte[1]));
     AtomicFile.write(dir.resolve("fine.json"), "ok".getBytes(StandardCharsets.UTF_8));
     assertEquals("ok", Files.readString(dir.resolve("fine.json")));
   }

@@ -2,10 +2,12 @@ package dev.csinode.mount;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -92,10 +94,10 @@ class PrivateFilesTest {
   void aRecordLogWhoseDirectoryIsASymlinkIsRefusedAndWritesNothingThere() throws Exception {
     Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
     Files.createSymbolicLink(dir.resolve("state"), elsewhere);
-    java.io.IOException refused = assertThrows(java.io.IOException.class, () -> RecordLog.open(dir.resolve("state/records.log")).close());
+    IOException refused = assertThrows(IOException.class, () -> RecordLog.open(dir.resolve("state/records.log")).close());
     assertTrue(refused.getMessage().contains(dir.resolve("state").toString()), refused.getMessage());
     try (var there = Files.list(elsewhere)) {
-      assertEquals(java.util.List.of(), there.toList());
+      assertEquals(List.of(), there.toList());
     }
   }
 }

@@ -7,10 +7,13 @@ import dev.csinode.testing.PrivateMountNamespace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,7 +38,7 @@ class RecordLogFullDiskTest {
 
   /** Fills the disk with one file; returns it (deleting it frees the space). */
 
-  static void eventually(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+  static void eventually(BooleanSupplier condition, String what) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (!condition.getAsBoolean()) {
       assertTrue(System.nanoTime() < deadline, "not reached in 20 s: " + what);
@@ -72,7 +75,7 @@ class RecordLogFullDiskTest {
       RecordLog.await(log.put("e", "{\"v\":2}"));
     }
     try (RecordLog reopened = RecordLog.open(file)) {
-      assertEquals(java.util.Set.of("a", "b", "e"), reopened.records().keySet());
+      assertEquals(Set.of("a", "b", "e"), reopened.records().keySet());
       assertTrue(reopened.problem().isEmpty());
     }
   }
@@ -83,16 +86,16 @@ class RecordLogFullDiskTest {
     try (RecordLog log = RecordLog.open(file)) {
       RecordLog.await(log.put("a", "{\"v\":\"" + "x".repeat(1000) + "\"}"));
     }
-    Files.writeString(file, "{\"key\":\"b\",\"val", java.nio.file.StandardOpenOption.APPEND); // a crash mid-write
+    Files.writeString(file, "{\"key\":\"b\",\"val", StandardOpenOption.APPEND); // a crash mid-write
     Path filler = DiskFiller.fill(disk);
     try (RecordLog log = RecordLog.open(file)) {
       assertTrue(log.problem().isPresent());
-      assertEquals(java.util.Set.of("a"), log.records().keySet());
+      assertEquals(Set.of("a"), log.records().keySet());
       RecordLog.await(log.put("c", "{\"v\":3}")); // small enough for what is left of the file's last page
     }
     Files.delete(filler);
     try (RecordLog reopened = RecordLog.open(file)) {
-      assertEquals(java.util.Set.of("a", "c"), reopened.records().keySet());
+      assertEquals(Set.of("a", "c"), reopened.records().keySet());
       assertEquals(0, reopened.skippedLines());
     }
   }

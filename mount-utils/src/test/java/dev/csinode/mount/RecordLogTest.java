@@ -7,10 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -186,7 +188,7 @@ class RecordLogTest {
         try {
           return (e == null ? "acknowledged " : "failed ") + Files.readString(file());
         } catch (IOException io) {
-          throw new java.io.UncheckedIOException(io);
+          throw new UncheckedIOException(io);
         }
       });
       failing.release().countDown();
@@ -215,10 +217,10 @@ class RecordLogTest {
       CompletableFuture<Void>[] group = oneGroup(log, gate, "kept", "lost", "mounted");
       assertThrows(ExecutionException.class, () -> group[0].get(10, TimeUnit.SECONDS));
       assertEquals(3, calls.get(), "the cut was flushed (and that failed)");
-      Object inode = Files.readAttributes(file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+      Object inode = Files.readAttributes(file(), BasicFileAttributes.class).fileKey();
       // Written until reboot, so acknowledged without a flush of its own: only after the file was rewritten.
       log.putUntilReboot("after", "{}").get(10, TimeUnit.SECONDS);
-      assertFalse(inode.equals(Files.readAttributes(file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey()),
+      assertFalse(inode.equals(Files.readAttributes(file(), BasicFileAttributes.class).fileKey()),
           "rewritten (a new file renamed in, flushed) before the next change was acknowledged");
       assertFalse(Files.readString(file()).contains("\"lost\""));
     }

@@ -3,13 +3,18 @@ package dev.csinode.mount;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.testing.PrivateMountNamespace;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -62,7 +67,7 @@ class RootDirTest {
     assertThrows(SymlinkRefusedException.class, () -> root.readFile(fileLink));
     root.writeFile(fileLink, "{}".getBytes()); // replaces the link itself, never writes through it
     assertEquals("x", Files.readString(outside.resolve("f")));
-    assertEquals("{}", Files.readString(fileLink, java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals("{}", Files.readString(fileLink, StandardCharsets.UTF_8));
     assertFalse(Files.isSymbolicLink(fileLink));
   }
 
@@ -95,11 +100,11 @@ class RootDirTest {
     assertEquals(outside, Files.readSymbolicLink(link));
     assertTrue(root.delete(link));
     assertTrue(Files.isDirectory(outside), "the link went, not what it pointed to");
-    assertThrows(java.nio.file.DirectoryNotEmptyException.class, () -> root.delete(file.getParent()));
+    assertThrows(DirectoryNotEmptyException.class, () -> root.delete(file.getParent()));
     assertTrue(root.delete(file));
     assertFalse(root.delete(file));
     assertTrue(root.delete(file.getParent()));
-    assertEquals(java.util.Optional.empty(), root.readFile(file));
+    assertEquals(Optional.empty(), root.readFile(file));
 
     // A FIFO in place of a record is refused at once instead of hanging the reader.
     root.createDirectories(file.getParent(), 0750).close();
@@ -149,11 +154,11 @@ class RootDirTest {
       Path link = rootPath.resolve("pods/u1.tmp");
       while (!stop.get()) {
         try {
-          Files.move(real, pods.resolve("u1"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-          Files.move(pods.resolve("u1"), real, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+          Files.move(real, pods.resolve("u1"), StandardCopyOption.ATOMIC_MOVE);
+          Files.move(pods.resolve("u1"), real, StandardCopyOption.ATOMIC_MOVE);
           Files.deleteIfExists(link);
           Files.createSymbolicLink(link, outside);
-          Files.move(link, pods.resolve("u1"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+          Files.move(link, pods.resolve("u1"), StandardCopyOption.ATOMIC_MOVE);
           Files.delete(pods.resolve("u1"));
         } catch (Exception e) {
           // the swapper races with itself only through the walk: ignore its own misses
@@ -166,7 +171,7 @@ class RootDirTest {
         try {
           root.createDirectories(pods.resolve("u1/volumes/v" + i), 0750).close();
           root.writeFile(pods.resolve("u1/volumes/v" + i + "/vol_data.json"), "{}".getBytes());
-        } catch (java.io.IOException expected) {
+        } catch (IOException expected) {
           // refused or raced away: fine, as long as nothing lands outside
         }
       }

@@ -16,6 +16,7 @@ import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -150,7 +151,7 @@ public final class PluginManager {
       watcher.rescan();
       return null;
     }, false).compose(v -> {
-      io.vertx.core.Promise<Void> handled = io.vertx.core.Promise.promise();
+      Promise<Void> handled = Promise.promise();
       context.runOnContext(x -> handled.complete()); // queued after the events the rescan posted
       return handled.future();
     });
@@ -432,7 +433,7 @@ public final class PluginManager {
       }
       return null;
     }, false).compose(v -> {
-      io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+      Promise<Void> done = Promise.promise();
       Runnable stopAll = () -> {
         stopped = true;
         vertx.cancelTimer(probeTimer);

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +42,7 @@ class GrpcJsRegistrationTest {
       assertEquals("js-node", d.nodeId());
       assertEquals(3, d.maxVolumesPerNode());
       assertEquals("r9", d.topology().get("rack"));
-      assertEquals(java.util.List.of("GET_VOLUME_STATS"), d.nodeCapabilities());
+      assertEquals(List.of("GET_VOLUME_STATS"), d.nodeCapabilities());
       assertEquals("unix://" + driverSocket, d.endpoint());
       p.toHandle().destroy();
       assertTrue(p.waitFor(10, TimeUnit.SECONDS));

@@ -11,14 +11,20 @@ import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Vertx;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -84,7 +90,7 @@ class PluginManagerTest {
 
   @Test
   void createsTheRegistryDirectory0750() throws Exception {
-    assertEquals("rwxr-x---", java.nio.file.attribute.PosixFilePermissions.toString(
+    assertEquals("rwxr-x---", PosixFilePermissions.toString(
         Files.getPosixFilePermissions(root.resolve("plugins_registry"))));
   }
 
@@ -257,7 +263,7 @@ class PluginManagerTest {
     TestRegistrationPlugin p = plugin(reg("chmod"), TestRegistrationPlugin.csi("chmod.example.com", d.endpoint()));
     Eventually.holds(WAIT, () -> p.lastNotification() != null, () -> "" + manager.status());
     long registeredAt = registry.get("chmod.example.com").orElseThrow().registeredAtMillis();
-    Files.setPosixFilePermissions(reg("chmod"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+    Files.setPosixFilePermissions(reg("chmod"), PosixFilePermissions.fromString("rw-rw-rw-"));
     Await.result(manager.rescanNow());
     Await.result(manager.rescanNow());
     assertEquals(1, p.notifications.size(), "registered once: " + p.notifications);
@@ -277,7 +283,7 @@ class PluginManagerTest {
 
   @Test
   void unhealthyAfterTwoFailedProbesAndHealthyAgain() {
-    List<String> available = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> available = new CopyOnWriteArrayList<>();
     DriverRegistry.Subscription subscription = registry.onAvailable(available::add);
     TestCsiDriver d = driver("flaky.example.com");
     plugin(reg("flaky"), TestRegistrationPlugin.csi("flaky.example.com", d.endpoint()));
@@ -410,7 +416,7 @@ class PluginManagerTest {
     peers.add(() -> Await.result(second.close()));
     Path tmp = root.resolve("plugins_registry/.w-reg.sock.new");
     TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("w.example.com", real.endpoint()), false);
-    Files.move(tmp, reg("w"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, reg("w"), StandardCopyOption.ATOMIC_MOVE);
     awaitRegistered(restarted);
     assertEquals("unix://" + real.endpoint(), endpointOf("w.example.com"));
     assertEquals(1, waiting.getInfoCalls.get(), "the waiting socket was not asked: the same path re-registered");
@@ -437,10 +443,10 @@ class PluginManagerTest {
     Path tmp = root.resolve("plugins_registry/.r-reg.sock.new");
     TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("r.example.com", real.endpoint()),
         false, false);
-    Files.move(tmp, reg("r"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, reg("r"), StandardCopyOption.ATOMIC_MOVE);
     // Attempts of the restarted socket fail (GetInfo times out); after each, the waiting socket must still wait.
     // Its state changes on the manager's context together with the failure, so each snapshot shows both.
-    java.util.Set<Long> failedAttempts = new java.util.HashSet<>();
+    Set<Long> failedAttempts = new HashSet<>();
     Eventually.holds(WAIT, () -> {
       List<PluginStatus> now = manager.status();
       PluginStatus heir = now.stream().filter(s -> s.socketPath().equals(reg("r").toString())).findFirst().orElseThrow();
@@ -477,7 +483,7 @@ class PluginManagerTest {
     Path tmp = root.resolve("plugins_registry/.g-reg.sock.new");
     TestRegistrationPlugin restarted = new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("g.example.com", real.endpoint()),
         false, false);
-    Files.move(tmp, reg("g"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, reg("g"), StandardCopyOption.ATOMIC_MOVE);
     Eventually.holds(WAIT, () -> restarted.getInfoCalls.get() >= 1 && "failed".equals(statusOf(reg("g")).state()),
         () -> "" + manager.status());
     restarted.close();
@@ -504,7 +510,7 @@ class PluginManagerTest {
     Path tmp = root.resolve("plugins_registry/.a-reg.sock.new");
     TestCsiDriver mismatched = driverAt("a-b", "c.example.com"); // the registration fails after GetInfo: GetPluginInfo names another driver
     new TestRegistrationPlugin(second, tmp, TestRegistrationPlugin.csi("b.example.com", mismatched.endpoint()), false);
-    Files.move(tmp, reg("a"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, reg("a"), StandardCopyOption.ATOMIC_MOVE);
     Eventually.holds(WAIT, () -> endpointOf("a.example.com").equals("unix://" + other.endpoint()), () -> "registry " + registry.all()
         + "; status " + manager.status());
     awaitRegistered(waiting);
@@ -517,7 +523,7 @@ class PluginManagerTest {
     TestCsiDriver real = driverAt("q-real", "q.example.com");
     plugin(reg("q"), TestRegistrationPlugin.csi("q.example.com", real.endpoint()));
     Eventually.holds(WAIT, () -> registry.get("q.example.com").isPresent(), () -> "" + manager.status());
-    List<String> changes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> changes = new CopyOnWriteArrayList<>();
     registry.onChange(name -> changes.add(name + " -> " + endpointOf(name)));
     TestCsiDriver fake = driverAt("q-fake", "q.example.com");
     for (int i = 0; i < 10; i++) {
@@ -538,7 +544,7 @@ class PluginManagerTest {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       new PrometheusTextFormatWriter(false).write(out, metrics.scrape());
       return out.toString();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new AssertionError(e);
     }
   }

@@ -9,6 +9,7 @@ import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Test double: a plugin's registration socket with a scripted GetInfo answer; records every notification. GetInfo
@@ -20,7 +21,7 @@ final class TestRegistrationPlugin implements AutoCloseable {
   private final Vertx vertx;
   private final Promise<Void> answering;
   final List<RegistrationStatus> notifications = new CopyOnWriteArrayList<>();
-  final java.util.concurrent.atomic.AtomicInteger getInfoCalls = new java.util.concurrent.atomic.AtomicInteger();
+  final AtomicInteger getInfoCalls = new AtomicInteger();
 
   TestRegistrationPlugin(Vertx vertx, Path socket, PluginInfo info, boolean hangGetInfo) {
     this(vertx, socket, info, hangGetInfo, true);

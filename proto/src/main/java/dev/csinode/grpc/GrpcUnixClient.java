@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
@@ -26,7 +27,7 @@ public final class GrpcUnixClient implements AutoCloseable {
   private final Vertx vertx;
   private final UnixEndpoint endpoint;
   private final SocketAddress address;
-  private final io.vertx.core.http.HttpClient http;
+  private final HttpClient http;
   private final GrpcClient grpc;
   /**
    * Every call runs on this one context. From a non-Vert.x thread each call would otherwise get a fresh

@@ -7,10 +7,12 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Facts about socket files on disk (is it a socket, does a live process serve it) and the rule for taking one over. */
 public final class SocketFiles {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SocketFiles.class);
+  private static final Logger LOG = LoggerFactory.getLogger(SocketFiles.class);
   private static final int S_IFMT = 0170000;
   private static final int S_IFSOCK = 0140000;
 

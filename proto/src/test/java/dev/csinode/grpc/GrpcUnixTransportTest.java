@@ -2,11 +2,15 @@ package dev.csinode.grpc;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.csi.v1.GetPluginCapabilitiesRequest;
+import dev.csinode.csi.v1.GetPluginCapabilitiesResponse;
 import dev.csinode.csi.v1.GetPluginInfoRequest;
 import dev.csinode.csi.v1.GetPluginInfoResponse;
 import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.csi.v1.IdentityGrpcService;
 import dev.csinode.csi.v1.IdentityService;
+import dev.csinode.csi.v1.NodeGetInfoRequest;
+import dev.csinode.csi.v1.NodeGrpcClient;
 import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.csi.v1.ProbeResponse;
 import dev.csinode.testing.Await;
@@ -55,9 +59,9 @@ class GrpcUnixTransportTest {
     }
 
     @Override
-    public Future<dev.csinode.csi.v1.GetPluginCapabilitiesResponse> getPluginCapabilities(
-        dev.csinode.csi.v1.GetPluginCapabilitiesRequest request) {
-      return Promise.<dev.csinode.csi.v1.GetPluginCapabilitiesResponse>promise().future();
+    public Future<GetPluginCapabilitiesResponse> getPluginCapabilities(
+        GetPluginCapabilitiesRequest request) {
+      return Promise.<GetPluginCapabilitiesResponse>promise().future();
     }
   }
 
@@ -141,7 +145,7 @@ class GrpcUnixTransportTest {
     GrpcUnixServer server = serve(socket);
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(socket))) {
       GrpcCallException e = Await.failure(client.call(IdentityGrpcClient.GetPluginCapabilities,
-          dev.csinode.csi.v1.GetPluginCapabilitiesRequest.getDefaultInstance(), Duration.ofMillis(300)));
+          GetPluginCapabilitiesRequest.getDefaultInstance(), Duration.ofMillis(300)));
       assertEquals(GrpcStatus.DEADLINE_EXCEEDED, e.status(), e.getMessage());
       assertTrue(e.statusMessage().contains("GetPluginCapabilities"), e.statusMessage());
     }
@@ -176,8 +180,8 @@ class GrpcUnixTransportTest {
     Path socket = dir.resolve("csi.sock");
     GrpcUnixServer server = serve(socket);
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(socket))) {
-      GrpcCallException e = Await.failure(client.call(dev.csinode.csi.v1.NodeGrpcClient.NodeGetInfo,
-          dev.csinode.csi.v1.NodeGetInfoRequest.getDefaultInstance(), Duration.ofSeconds(5)));
+      GrpcCallException e = Await.failure(client.call(NodeGrpcClient.NodeGetInfo,
+          NodeGetInfoRequest.getDefaultInstance(), Duration.ofSeconds(5)));
       assertEquals(GrpcStatus.UNIMPLEMENTED, e.status());
     }
     Await.result(server.close());

@@ -3,6 +3,7 @@ package dev.csinode.logging;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -17,6 +18,7 @@ import org.slf4j.LoggerFactory;
 /** The processes' log as configured (logback.xml): one line per event, whatever the names and messages it quotes hold. */
 class LogLinesTest {
   private static final Logger LOG = LoggerFactory.getLogger("Agent");
+  private static final String FAKE_LINE = "1999-01-01T00:00:00.000Z INFO Agent - volume vol-2 unpublished";
 
   private static String logged(Runnable r) {
     PrintStream err = System.err;
@@ -57,8 +59,6 @@ class LogLinesTest {
     assertNull(ControlCharacters.escape(null));
   }
 
-  private static final String FAKE_LINE = "1999-01-01T00:00:00.000Z INFO Agent - volume vol-2 unpublished";
-
   /** Each line of a logged stack trace: the throwable's first line or a frame, a cause, a suppressed one, an elision. */
   private static void assertStackTraceLines(List<String> lines, String text) {
     for (String l : lines) {
@@ -71,7 +71,7 @@ class LogLinesTest {
   @Test
   void anExceptionsMessageCannotForgeALine() {
     Exception e = new IllegalStateException("cannot publish vol-1\n" + FAKE_LINE + "\u001b[2K\u202e",
-        new java.io.IOException("mount of /a\r\n" + FAKE_LINE));
+        new IOException("mount of /a\r\n" + FAKE_LINE));
     e.addSuppressed(new RuntimeException("cleanup of /b\u2028" + FAKE_LINE + "\n"));
     String text = logged(() -> LOG.error("{} failed unexpectedly", "NodePublishVolume", e));
     List<String> lines = text.lines().toList();

@@ -27,6 +27,11 @@ import picocli.CommandLine.Option;
 @Command(name = "bench-driver", mixinStandardHelpOptions = true,
     description = "Benchmark a CSI driver's volume life cycle (create, stage, publish, unpublish, unstage, delete).")
 public final class DriverBenchmark implements Callable<Integer> {
+  private static final Duration DEADLINE = Duration.ofSeconds(120);
+  private static final VolumeCapability CAP = VolumeCapability.newBuilder()
+      .setMount(VolumeCapability.MountVolume.getDefaultInstance())
+      .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)).build();
+
   @Option(names = "--endpoint", required = true, description = "CSI endpoint of the driver under test.")
   String endpoint;
 
@@ -41,11 +46,6 @@ public final class DriverBenchmark implements Callable<Integer> {
 
   @Option(names = "--kind", defaultValue = "directory", description = "Value of the 'kind' CreateVolume parameter (default: ${DEFAULT-VALUE}).")
   String kind;
-
-  private static final Duration DEADLINE = Duration.ofSeconds(120);
-  private static final VolumeCapability CAP = VolumeCapability.newBuilder()
-      .setMount(VolumeCapability.MountVolume.getDefaultInstance())
-      .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)).build();
 
   record Row(String rpc, String mode, int calls, double seconds, long[] nanos) {
     double rate() {

@@ -4,13 +4,18 @@ import dev.csinode.hostpath.BundledHostpathDriver;
 
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
+import dev.csinode.agent.cache.ActualStateOfWorld;
 import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +24,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,21 +39,6 @@ import picocli.CommandLine.Option;
 @Command(name = "bench-agent", mixinStandardHelpOptions = true, hidden = true,
     description = "Benchmark the volume manager: batch publish/teardown, churn latency, restart, idle cost, floors.")
 public final class VolumeManagerBenchmark implements Callable<Integer> {
-  @Option(names = "--work-dir", required = true) Path work;
-  @Option(names = "--pods", defaultValue = "1000") int pods;
-  @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
-  @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
-  @Option(names = "--warm-up", defaultValue = "2000",
-      description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
-  int warmUp;
-  @Option(names = "--warm-up-rounds", defaultValue = "40",
-      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
-  int warmUpRounds;
-  @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
-  boolean timeline;
-
-  private final List<String[]> rows = new ArrayList<>();
-
   /** The warm-up ends after two rounds in a row in which the JIT compiler threads used less than this share of one core. */
   private static final int JIT_SETTLED_PERCENT = 3;
 
@@ -66,6 +58,21 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       parameters: {kind: directory}
       """;
 
+  @Option(names = "--work-dir", required = true) Path work;
+  @Option(names = "--pods", defaultValue = "1000") int pods;
+  @Option(names = "--churn-rate", defaultValue = "100") int churnRate;
+  @Option(names = "--churn-seconds", defaultValue = "30") int churnSeconds;
+  @Option(names = "--warm-up", defaultValue = "2000",
+      description = "Pods per warm-up round: the agent takes them through a whole batch first, not measured, so the figures are of a running agent, not of a cold JVM (0: none).")
+  int warmUp;
+  @Option(names = "--warm-up-rounds", defaultValue = "40",
+      description = "At most this many warm-up rounds; fewer when the JIT settles sooner (its compiler threads under 3 % of a core in two rounds in a row).")
+  int warmUpRounds;
+  @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
+  boolean timeline;
+
+  private final List<String[]> rows = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     Path root = work.resolve("root");
@@ -76,7 +83,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     // inodes deleted in the last minute or more, so a warm-up there would slow the batch after it.
     Files.createDirectories(root);
     Path image = work.resolve("root.img");
-    try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+    try (var f = new RandomAccessFile(image.toFile(), "rw")) {
       f.setLength(ROOT_FS_BYTES); // sparse
     }
     // Inode tables and journal written now, not by the kernel's lazy init thread while the benchmark runs.
@@ -129,15 +136,15 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       System.err.printf("%6.0f ms: apply returned%n", (System.nanoTime() - t0) / 1e6);
     }
     // As a runtime would: wait for each pod through the agent (event driven), not by polling its status.
-    List<io.vertx.core.Future<?>> ready = new ArrayList<>();
+    List<Future<?>> ready = new ArrayList<>();
     for (int i = 0; i < pods; i++) {
       ready.add(first.volumeManager().whenReady("default/b" + i, Duration.ofMinutes(10)));
     }
-    io.vertx.core.Future.all(ready).await();
+    Future.all(ready).await();
     vertx.cancelTimer(timer);
     if (timeline) { // wall-clock bounds, to cut a profile (JFR, perf) down to the batch
       long took = (System.nanoTime() - t0) / 1_000_000;
-      long uptime = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+      long uptime = ManagementFactory.getRuntimeMXBean().getUptime();
       System.err.printf("batch ran from %d to %d (epoch ms), JVM uptime %d to %d ms (-XX:+PrintCompilation's clock)%n",
           System.currentTimeMillis() - took, System.currentTimeMillis(), uptime - took, uptime);
     }
@@ -171,11 +178,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     long r0 = System.nanoTime();
     agent = start(vertx, root);
     Agent restarted = agent;
-    List<io.vertx.core.Future<?>> again = new ArrayList<>();
+    List<Future<?>> again = new ArrayList<>();
     for (int i = 0; i < pods; i++) {
       again.add(restarted.volumeManager().whenReady("default/b" + i, Duration.ofMinutes(5)));
     }
-    io.vertx.core.Future.all(again).await();
+    Future.all(again).await();
     row("restart with " + pods + " volumes mounted", "all ready again", ms(System.nanoTime() - r0));
     row("restart with " + pods + " volumes mounted", "CSI calls to stage/publish", Long.toString(
         csiCalls(agent, "NodeStageVolume") + csiCalls(agent, "NodePublishVolume")));
@@ -225,22 +232,22 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       w.append(claimAndPod(prefix + i));
     }
     warm.apply(w.toString()).await();
-    List<io.vertx.core.Future<?>> ready = new ArrayList<>();
+    List<Future<?>> ready = new ArrayList<>();
     for (int i = 0; i < warmUp; i++) {
       ready.add(warm.volumeManager().whenReady("default/" + prefix + i, Duration.ofMinutes(10)));
     }
-    io.vertx.core.Future.all(ready).await();
+    Future.all(ready).await();
     if (timeline) {
       // What the batch's progress lines need made now: a lambda class spun during the batch had the JIT compile
       // the JDK's class writer there (130 ms of C2).
       progressLine(warm, System.nanoTime());
     }
-    List<io.vertx.core.Future<?>> deleted = new ArrayList<>();
+    List<Future<?>> deleted = new ArrayList<>();
     for (int i = 0; i < warmUp; i++) {
       deleted.add(warm.deletePod("default", prefix + i));
       deleted.add(warm.deleteObject("PersistentVolumeClaim", "default", prefix + i));
     }
-    io.vertx.core.Future.all(deleted).await();
+    Future.all(deleted).await();
     await(() -> warm.volumeManager().reconciler().snapshot().actualByName().isEmpty()
         && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
     warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
@@ -273,8 +280,8 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   private List<Long> churn(Agent agent) throws Exception {
-    Map<String, Long> added = new java.util.concurrent.ConcurrentHashMap<>();
-    Map<String, Long> latency = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, Long> added = new ConcurrentHashMap<>();
+    Map<String, Long> latency = new ConcurrentHashMap<>();
     long start = System.nanoTime();
     long periodNanos = 1_000_000_000L / churnRate;
     int n = 0;
@@ -308,7 +315,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
     if (timeline) {
       // Ready latency by the second the pod was added: shows whether slow pods come in waves or steadily.
-      java.util.TreeMap<Long, List<Long>> bySecond = new java.util.TreeMap<>();
+      TreeMap<Long, List<Long>> bySecond = new TreeMap<>();
       latency.forEach((name, l) -> bySecond.computeIfAbsent((added.get(name) - start) / 1_000_000_000L, k -> new ArrayList<>()).add(l));
       bySecond.forEach((sec, ls) -> System.err.printf("churn second %d: %d pods ready, median %.0f ms, max %.0f ms%n", sec, ls.size(),
           ls.stream().sorted().toList().get(ls.size() / 2) / 1e6, ls.stream().mapToLong(Long::longValue).max().orElse(0) / 1e6));
@@ -323,22 +330,22 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
 
   private static String progressLine(Agent agent, long t0) {
     var s = agent.volumeManager().reconciler().snapshot();
-    long staged = s.actual().stream().filter(v -> v.device() == dev.csinode.agent.cache.ActualStateOfWorld.DeviceState.MOUNTED).count();
+    long staged = s.actual().stream().filter(v -> v.device() == ActualStateOfWorld.DeviceState.MOUNTED).count();
     long published = s.actual().stream().filter(v -> v.pods().stream()
-        .anyMatch(p -> p.state() == dev.csinode.agent.cache.ActualStateOfWorld.MountState.MOUNTED)).count();
+        .anyMatch(p -> p.state() == ActualStateOfWorld.MountState.MOUNTED)).count();
     return String.format("%6.0f ms: desired %d, staged %d, published %d, operations running %d", (System.nanoTime() - t0) / 1e6,
         s.desired().volumes().size(), staged, published, agent.volumeManager().operationsInFlight());
   }
 
   private static long csiCalls(Agent agent, String method) {
     return agent.metrics().scrape().stream().filter(s -> s.getMetadata().getName().equals("csi_operations_seconds"))
-        .flatMap(s -> ((io.prometheus.metrics.model.snapshots.HistogramSnapshot) s).getDataPoints().stream())
+        .flatMap(s -> ((HistogramSnapshot) s).getDataPoints().stream())
         .filter(d -> d.getLabels().get("method_name").endsWith("/" + method)).mapToLong(d -> d.getCount()).sum();
   }
 
   private static double csiSeconds(Agent agent, String method) {
     return agent.metrics().scrape().stream().filter(s -> s.getMetadata().getName().equals("csi_operations_seconds"))
-        .flatMap(s -> ((io.prometheus.metrics.model.snapshots.HistogramSnapshot) s).getDataPoints().stream())
+        .flatMap(s -> ((HistogramSnapshot) s).getDataPoints().stream())
         .filter(d -> d.getLabels().get("method_name").endsWith("/" + method)).mapToDouble(d -> d.getSum()).sum();
   }
 
@@ -414,7 +421,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
    * CPU time of the JVM's JIT compiler threads, from /proc (they are not visible to ThreadMXBean): on 2 cores,
    * compiling competes with the work being measured.
    */
-  private static long compilerCpuMillis() throws java.io.IOException {
+  private static long compilerCpuMillis() throws IOException {
     long ticks = 0;
     try (var tasks = Files.list(Path.of("/proc/self/task"))) {
       for (Path task : tasks.toList()) {
@@ -425,7 +432,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
           String stat = Files.readString(task.resolve("stat"));
           String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
           ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
-        } catch (java.io.IOException gone) {
+        } catch (IOException gone) {
           // the thread ended meanwhile
         }
       }
@@ -434,7 +441,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   /** Time of all CPUs from /proc/stat: {busy (user, nice, system, irq, softirq), stolen by the hypervisor}, in ms. */
-  private static long[] machineCpuMillis() throws java.io.IOException {
+  private static long[] machineCpuMillis() throws IOException {
     String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
     long busy = 0;
     for (int i : new int[] {1, 2, 3, 6, 7}) {
@@ -455,6 +462,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   private static long cpu() {
+    // The JDK extension of java.lang.management.OperatingSystemMXBean, the type the factory returns.
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 

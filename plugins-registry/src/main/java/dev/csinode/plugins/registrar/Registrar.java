@@ -1,6 +1,7 @@
 package dev.csinode.plugins.registrar;
 
 import dev.csinode.csi.v1.GetPluginInfoRequest;
+import dev.csinode.csi.v1.GetPluginInfoResponse;
 import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.GrpcUnixServer;
@@ -98,7 +99,7 @@ public final class Registrar {
    * GetPluginInfo, tried again until the deadline: a driver that just started listening may be too slow to answer
    * its first call within the call timeout (a cold JVM on a busy node).
    */
-  private static Future<dev.csinode.csi.v1.GetPluginInfoResponse> pluginInfo(Vertx vertx, UnixEndpoint csiAddress, Duration callTimeout,
+  private static Future<GetPluginInfoResponse> pluginInfo(Vertx vertx, UnixEndpoint csiAddress, Duration callTimeout,
                                                                               long deadlineNanos) {
     GrpcUnixClient client = new GrpcUnixClient(vertx, csiAddress);
     return client.call(IdentityGrpcClient.GetPluginInfo, GetPluginInfoRequest.getDefaultInstance(), callTimeout)
@@ -108,7 +109,7 @@ public final class Registrar {
             return Future.failedFuture(new IllegalStateException("GetPluginInfo on " + csiAddress + " kept failing: " + err.getMessage()));
           }
           LOG.info("GetPluginInfo on {} failed ({}); trying again", csiAddress, err.getMessage());
-          Promise<dev.csinode.csi.v1.GetPluginInfoResponse> later = Promise.promise();
+          Promise<GetPluginInfoResponse> later = Promise.promise();
           vertx.setTimer(500, t -> pluginInfo(vertx, csiAddress, callTimeout, deadlineNanos).onComplete(later));
           return later.future();
         });

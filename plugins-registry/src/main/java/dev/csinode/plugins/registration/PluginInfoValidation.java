@@ -1,6 +1,7 @@
 package dev.csinode.plugins.registration;
 
 import dev.csinode.pluginregistration.v1.PluginInfo;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,7 +44,7 @@ public final class PluginInfoValidation {
       if (parts == null || parts[0] != 1) {
         continue;
       }
-      if (bestParts == null || java.util.Arrays.compare(parts, bestParts) > 0) {
+      if (bestParts == null || Arrays.compare(parts, bestParts) > 0) {
         best = v.trim();
         bestParts = parts;
       }
@@ -61,7 +62,7 @@ public final class PluginInfoValidation {
     if (pa == null || pb == null) {
       return pa == null ? (pb == null ? 0 : -1) : 1;
     }
-    return java.util.Arrays.compare(pa, pb);
+    return Arrays.compare(pa, pb);
   }
 
   private static int[] parts(String v) {
