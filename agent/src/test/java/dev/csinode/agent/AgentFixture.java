@@ -1,7 +1,5 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
@@ -11,6 +9,7 @@ import dev.csinode.csi.v1.CreateVolumeRequest;
 import dev.csinode.csi.v1.VolumeCapability;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
 import dev.csinode.mount.Mounter;

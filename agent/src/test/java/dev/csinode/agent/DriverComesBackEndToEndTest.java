@@ -1,12 +1,11 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.status.DriverStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
 import dev.csinode.plugins.PluginManager;

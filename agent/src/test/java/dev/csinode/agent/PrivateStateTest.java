@@ -1,9 +1,8 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;

@@ -1,11 +1,10 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.cache.ActualStateJournal;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.MountTable;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;

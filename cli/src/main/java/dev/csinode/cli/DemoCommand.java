@@ -1,7 +1,5 @@
 package dev.csinode.cli;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static dev.csinode.logging.ControlCharacters.escape;
 
 import dev.csinode.agent.Agent;
@@ -9,6 +7,7 @@ import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.grpc.Lifecycle;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.plugins.PluginManager;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

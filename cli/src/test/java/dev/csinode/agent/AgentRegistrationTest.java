@@ -1,12 +1,11 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.cli.Main;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;

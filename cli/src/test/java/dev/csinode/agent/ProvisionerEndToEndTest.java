@@ -1,7 +1,5 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,6 +11,7 @@ import dev.csinode.csi.v1.ControllerGrpcClient;
 import dev.csinode.csi.v1.ListVolumesRequest;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.testing.Await;

@@ -1,7 +1,5 @@
 package dev.csinode.agent;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.csinode.agent.api.AgentApi;
@@ -18,6 +16,7 @@ import dev.csinode.csi.v1.NodePublishVolumeRequest;
 import dev.csinode.csi.v1.VolumeCapability;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.hostpath.HostpathConfig;
 import dev.csinode.hostpath.HostpathDriver;
 import dev.csinode.mount.LoopDevices;

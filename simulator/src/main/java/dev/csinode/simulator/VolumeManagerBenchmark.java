@@ -1,7 +1,5 @@
 package dev.csinode.simulator;
 
-import dev.csinode.hostpath.BundledHostpathDriver;
-
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.cache.ActualStateOfWorld;
@@ -9,6 +7,7 @@ import dev.csinode.csi.v1.IdentityGrpcClient;
 import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
