@@ -11,6 +11,7 @@ import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.cache.DesiredStateOfWorld.PodVolumes;
 import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.csi.GrpcCsiNodeClient;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.operationexecutor.OperationKey;
 import dev.csinode.agent.operationexecutor.VolumeOperations;
@@ -102,7 +103,7 @@ public final class VolumeManager {
         .help("Volumes rebuilt from the journal at start").register(metrics);
     this.reconstructErrors = io.prometheus.metrics.core.metrics.Counter.builder().name("reconstruct_volume_operations_errors_total")
         .help("Journal records that could not be used at start").register(metrics);
-    this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
+    this.csi = new GrpcCsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, () -> objects, journal);

@@ -2,6 +2,7 @@ package dev.csinode.agent.metrics;
 
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.cache.ActualStateOfWorld;
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.reconciler.Reconciler;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -54,7 +55,7 @@ public final class VolumeManagerMetrics {
         .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().size())).register(registry);
     GaugeWithCallback.builder().name("kubelet_orphan_pod_cleaned_volumes_errors")
         .help("Orphaned pod directories the last housekeeping pass kept (something mounted below, or files the agent did not create)")
-        .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().stream().filter(o -> o.action().equals("keep")).count()))
+        .callback(cb -> cb.call(vm.reconciler().snapshot().orphans().stream().filter(o -> o.action() == HousekeepingAction.KEEP).count()))
         .register(registry);
     GaugeWithCallback.builder().name("csi_node_agent_provisioning_claims")
         .help("Claims the agent provisions for that have no volume yet, by state: provisioning, failed (retried with backoff), "

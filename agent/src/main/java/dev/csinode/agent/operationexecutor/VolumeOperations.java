@@ -11,6 +11,7 @@ import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,10 +58,21 @@ public final class VolumeOperations {
   private final ActualStateOfWorld asw;
   private final Supplier<ClusterObjects> objects;
   private final ActualStateJournal journal;
+  private final MountPoints mounts;
+  /** Whether one registration of each driver offers ControllerPublishVolume, by driver name. */
+  private final Map<String, ControllerPublishOffer> controllerPublishOffers = new ConcurrentHashMap<>();
 
+  /** With the host's mounts. */
   public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
                           ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal) {
+    this(vertx, layout, nodeName, drivers, csi, asw, objects, journal, MountPoints.host());
+  }
+
+  /** {@code mounts}: where the operations look before removing a directory they made (never a mount point). */
+  public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
+                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal, MountPoints mounts) {
     this.journal = journal;
+    this.mounts = mounts;
     this.vertx = vertx;
     this.layout = layout;
     this.nodeName = nodeName;
@@ -139,8 +152,6 @@ public final class VolumeOperations {
 
   /** Whether one registration of a driver offers ControllerPublishVolume (the answer, or the call in flight). */
   private record ControllerPublishOffer(long registeredAtMillis, String endpoint, Future<Boolean> offered) {}
-
-  private final java.util.Map<String, ControllerPublishOffer> controllerPublishOffers = new java.util.concurrent.ConcurrentHashMap<>();
 
   private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
     if (v.device == DeviceState.MOUNTED) {
@@ -310,7 +321,7 @@ public final class VolumeOperations {
     }
     String found = leafLink ? "a symbolic link" : "a " + kind.name().toLowerCase();
     // The mount table names mount points as they are, so this does not resolve the link.
-    if (dev.csinode.mount.MountTable.read().isMountPoint(path)) {
+    if (mounts.table().isMountPoint(path)) {
       throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
           + " is " + found + " and something is mounted there: not torn down through it; unmount it by hand", false);
     }
@@ -364,7 +375,7 @@ public final class VolumeOperations {
 
   private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
     Path target = Path.of(pod.targetPath());
-    if (MountPoints.isMountPoint(target)) {
+    if (mounts.isMountPoint(target)) {
       throw new OperationException("NodeUnpublishVolume succeeded but " + target + " is still a mount point; left in place", true);
     }
     // The directories follow from the recorded target, not the spec: a volume rebuilt from disk may know less.
@@ -411,7 +422,7 @@ public final class VolumeOperations {
   }
 
   private void cleanStaging(VolumeSpec spec, Path staging) throws java.io.IOException {
-    if (MountPoints.isMountPoint(staging)) {
+    if (mounts.isMountPoint(staging)) {
       throw new OperationException("NodeUnstageVolume succeeded but " + staging + " is still a mount point; left in place", true);
     }
     deleteEmptyDir(staging);
@@ -604,14 +615,5 @@ public final class VolumeOperations {
       action.run();
       return null;
     }, false);
-  }
-
-  /** Is a path a mount point, without reading the whole mount table. */
-  static final class MountPoints {
-    private static final dev.csinode.mount.Mounter MOUNTER = new dev.csinode.mount.Mounter();
-
-    static boolean isMountPoint(Path p) {
-      return MOUNTER.isMountPoint(p);
-    }
   }
 }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.csinode.agent.ProvisioningDriver;
 import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.csi.CsiNodeClient;
+import dev.csinode.agent.csi.GrpcCsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
@@ -64,7 +65,7 @@ class ProvisionerIsolationTest {
     DriverRegistry registry = new DriverRegistry();
     registry.put(new RegisteredDriver(DRIVER, "unix://" + dir.resolve("csi.sock"), dir.resolve("reg.sock"), "n", Map.of(), 0,
         List.of(), "1.0.0", System.currentTimeMillis(), true));
-    CsiNodeClient csi = new CsiNodeClient(vertx, Duration.ofSeconds(10), new PrometheusRegistry());
+    CsiNodeClient csi = new GrpcCsiNodeClient(vertx, Duration.ofSeconds(10), new PrometheusRegistry());
     context = vertx.getOrCreateContext();
     DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
     AtomicReference<Provisioner> self = new AtomicReference<>();
