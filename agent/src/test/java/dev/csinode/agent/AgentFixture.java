@@ -87,6 +87,7 @@ abstract class AgentFixture {
           new LoopDevices().detach(l.split(" ")[0]);
         }
       }
+      TestDirectories.remove(root);
     }
   }
 

@@ -335,8 +335,8 @@ public final class Reconciler {
   }
 
   /**
-   * One housekeeping pass, after those already running (see {@link Housekeeper#pass}); when {@code remove}, orphaned pod
-   * directories are removed. Completes with the orphans (what was or would be done with each). Fails until the pod
+   * One housekeeping pass, after those already running (see {@link Housekeeper#pass}), then a reconcile pass; when
+   * {@code remove}, orphaned pod directories are removed. Completes with the orphans (what was or would be done with each). Fails until the pod
    * sources have delivered: before that every pod directory would look orphaned.
    */
   public Future<List<Orphan>> housekeep(boolean remove) {
@@ -353,6 +353,7 @@ public final class Reconciler {
       housekeeper.pass(remove).onComplete(ar -> {
         if (ar.succeeded()) {
           publishSnapshot();
+          trigger(); // a publish mount found gone is published again now, not at the next resync
         }
         result.handle(ar);
       });

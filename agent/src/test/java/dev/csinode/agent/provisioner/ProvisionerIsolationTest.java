@@ -36,6 +36,7 @@ import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The provisioner with a real gRPC driver double and the populator, without mounts. Garbage objects among good
@@ -49,6 +50,8 @@ class ProvisionerIsolationTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   Vertx vertx;
+  /** Removed by JUnit after the test: what the test made goes with it. */
+  @TempDir Path tmp;
   Path dir;
   ProvisioningDriver driver;
   Provisioner provisioner;
@@ -58,7 +61,7 @@ class ProvisionerIsolationTest {
 
   @BeforeEach
   void start() throws Exception {
-    dir = Files.createTempDirectory("provisioner-isolation-");
+    dir = Files.createTempDirectory(tmp, "provisioner-isolation-");
     vertx = Vertx.vertx();
     vertx.exceptionHandler(uncaught::add);
     driver = new ProvisioningDriver(vertx, dir.resolve("csi.sock"), DRIVER);
