@@ -15,15 +15,23 @@ import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
+import dev.csinode.grpc.GrpcCallException;
 import dev.csinode.mount.RootDir;
 import dev.csinode.mount.SymlinkRefusedException;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.HashMap;
@@ -142,7 +150,7 @@ public final class VolumeOperations {
             ControllerGetCapabilitiesRequest.getDefaultInstance())
         .map(caps -> caps.getCapabilitiesList().stream()
             .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME))
-        .recover(err -> err instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNIMPLEMENTED
+        .recover(err -> err instanceof GrpcCallException g && g.status() == GrpcStatus.UNIMPLEMENTED
             ? Future.succeededFuture(false) : Future.failedFuture(err));
     ControllerPublishOffer offer = new ControllerPublishOffer(d.registeredAtMillis(), d.endpoint(), offered);
     controllerPublishOffers.put(d.name(), offer);
@@ -260,14 +268,14 @@ public final class VolumeOperations {
       if (VolumeOwnership.apply(layout.rootDir(), target, pod.fsGroup(), pod.fsGroupChangePolicy())) {
         LOG.info("set group {} on volume {} for pod {} (fsGroup)", pod.fsGroup(), spec.specName(), pod.podKey());
       }
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       // The volume is mounted: uncertain, so the next attempt publishes again (idempotent) and retries this.
       throw new OperationException("volume " + spec.specName() + " was published for pod " + pod.podKey()
           + " but setting its fsGroup " + pod.fsGroup() + " failed: " + e.getMessage(), true);
     }
   }
 
-  private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws java.io.IOException {
+  private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws IOException {
     Path link = layout.podBlockDeviceLink(pod.podUid(), spec.specName());
     beneathRoot(spec, "block device link", link, () -> {
       layout.rootDir().createDirectories(link.getParent(), KUBELET_DIR_MODE).close();
@@ -280,7 +288,7 @@ public final class VolumeOperations {
    * directory, for a block volume a file or the device bound onto it). A link, at the path or above it, is never
    * handed to a driver, which would mount wherever it points.
    */
-  private void requirePublishable(VolumeSpec spec, Path target) throws java.io.IOException {
+  private void requirePublishable(VolumeSpec spec, Path target) throws IOException {
     RootDir.Kind kind = layout.rootDir().kind(target);
     boolean fits = kind == RootDir.Kind.MISSING || (spec.block() ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
     if (!fits) {
@@ -296,7 +304,7 @@ public final class VolumeOperations {
    * the now missing path, which it treats as already torn down; teardown goes on. A link ABOVE the path is this
    * volume's final error: the agent cannot know what is mounted where it points, so it never hands that to a driver.
    */
-  private void clearLeaf(VolumeSpec spec, String what, Path path) throws java.io.IOException {
+  private void clearLeaf(VolumeSpec spec, String what, Path path) throws IOException {
     RootDir.Kind kind;
     boolean leafLink = false;
     try {
@@ -310,7 +318,7 @@ public final class VolumeOperations {
       }
       kind = RootDir.Kind.OTHER;
       leafLink = true;
-    } catch (java.nio.file.NotDirectoryException e) {
+    } catch (NotDirectoryException e) {
       throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): cannot be torn down: "
           + e.getFile() + ", above its " + what + " " + path + ", is not a directory. Remove it for the teardown to go on", false);
     }
@@ -335,16 +343,16 @@ public final class VolumeOperations {
    * Runs file work beneath the root; a link (or a file where a directory belongs) on the way is this volume's final
    * error, naming the path: it is never followed, and retrying does not help until someone removes it.
    */
-  private void beneathRoot(VolumeSpec spec, String what, Path path, IoAction action) throws java.io.IOException {
+  private void beneathRoot(VolumeSpec spec, String what, Path path, IoAction action) throws IOException {
     try {
       action.run();
-    } catch (java.nio.file.FileSystemException e) {
-      if (e instanceof SymlinkRefusedException || e instanceof java.nio.file.NotDirectoryException) {
+    } catch (FileSystemException e) {
+      if (e instanceof SymlinkRefusedException || e instanceof NotDirectoryException) {
         throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
             + " cannot be used: " + e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason()), false);
       }
       throw e;
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw e;
     } catch (Exception e) {
       throw new IllegalStateException(e);
@@ -373,7 +381,7 @@ public final class VolumeOperations {
         .transform(ar -> persistThen(v, ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause()))));
   }
 
-  private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
+  private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws IOException {
     Path target = Path.of(pod.targetPath());
     if (mounts.isMountPoint(target)) {
       throw new OperationException("NodeUnpublishVolume succeeded but " + target + " is still a mount point; left in place", true);
@@ -421,7 +429,7 @@ public final class VolumeOperations {
     }));
   }
 
-  private void cleanStaging(VolumeSpec spec, Path staging) throws java.io.IOException {
+  private void cleanStaging(VolumeSpec spec, Path staging) throws IOException {
     if (mounts.isMountPoint(staging)) {
       throw new OperationException("NodeUnstageVolume succeeded but " + staging + " is still a mount point; left in place", true);
     }
@@ -462,8 +470,8 @@ public final class VolumeOperations {
    * keeps the order of appends, so records of one volume land in the order their states were taken.
    */
   private Future<Void> persist(AttachedVolume v) {
-    io.vertx.core.Context ctx = vertx.getOrCreateContext();
-    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    Context ctx = vertx.getOrCreateContext();
+    Promise<Void> done = Promise.promise();
     journal.append(ActualStateJournal.snapshot(v, journal.bootId())).whenComplete((r, err) -> ctx.runOnContext(x -> {
       if (err == null) {
         done.complete();
@@ -514,7 +522,7 @@ public final class VolumeOperations {
 
   private static boolean unavailable(Throwable err) {
     for (Throwable t = err; t != null; t = t.getCause()) {
-      if (t instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNAVAILABLE) {
+      if (t instanceof GrpcCallException g && g.status() == GrpcStatus.UNAVAILABLE) {
         return true;
       }
     }
@@ -594,14 +602,14 @@ public final class VolumeOperations {
         + err.getMessage(), CsiNodeClient.isUncertain(err), err, "");
   }
 
-  private void deleteEmptyDir(Path dir) throws java.io.IOException {
+  private void deleteEmptyDir(Path dir) throws IOException {
     try {
       if (layout.rootDir().kind(dir) == RootDir.Kind.DIRECTORY) {
         layout.rootDir().delete(dir);
       }
-    } catch (java.nio.file.DirectoryNotEmptyException e) {
+    } catch (DirectoryNotEmptyException e) {
       LOG.debug("{} is not empty; left in place", dir);
-    } catch (SymlinkRefusedException | java.nio.file.NotDirectoryException e) {
+    } catch (SymlinkRefusedException | NotDirectoryException e) {
       LOG.warn("{} {}: not the agent's; left in place", e.getFile(), e.getReason() == null ? "is not a directory" : e.getReason());
     }
   }
