@@ -6,6 +6,7 @@ import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories;
 import dev.csinode.agent.metrics.VolumeManagerMetrics;
 import dev.csinode.agent.metrics.VolumeStatsCollector;
+import dev.csinode.agent.csi.GrpcCsiNodeClient;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.operationexecutor.VolumeOperations;
 import dev.csinode.agent.podsource.ClusterObjects;
@@ -99,7 +100,7 @@ public final class VolumeManager {
     ActualStateOfWorld asw = new ActualStateOfWorld();
     this.journal = new ActualStateJournal(stateDir, ActualStateJournal.currentBootId());
     this.reconstruction = new StartupReconstruction(context, layout, journal, asw, metrics);
-    this.csi = new CsiNodeClient(vertx, options.csiTimeout(), metrics);
+    this.csi = new GrpcCsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     // Creations and deletions of provisioned volumes: the same policy (backoff, bound on parallel calls, the

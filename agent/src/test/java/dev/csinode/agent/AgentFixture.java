@@ -88,6 +88,7 @@ abstract class AgentFixture {
           new LoopDevices().detach(l.split(" ")[0]);
         }
       }
+      TestDirectories.remove(root);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.csinode.agent;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
@@ -59,12 +60,12 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
 
     Map<String, Orphan> dryRun = byUid(Await.result(agent.volumeManager().orphans(false)));
     assertEquals(java.util.Set.of(EMPTY, MOUNTED, FOREIGN, DATA), dryRun.keySet(), "the wanted pod is never an orphan: " + dryRun);
-    assertEquals("remove", dryRun.get(EMPTY).action(), dryRun.toString());
-    assertEquals("keep", dryRun.get(MOUNTED).action());
+    assertEquals(HousekeepingAction.REMOVE, dryRun.get(EMPTY).action(), dryRun.toString());
+    assertEquals(HousekeepingAction.KEEP, dryRun.get(MOUNTED).action());
     assertTrue(dryRun.get(MOUNTED).reason().contains("still mounted: " + busy), dryRun.get(MOUNTED).reason());
-    assertEquals("keep", dryRun.get(FOREIGN).action());
+    assertEquals(HousekeepingAction.KEEP, dryRun.get(FOREIGN).action());
     assertTrue(dryRun.get(FOREIGN).reason().contains("etc-hosts"), dryRun.get(FOREIGN).reason());
-    assertEquals("keep", dryRun.get(DATA).action());
+    assertEquals(HousekeepingAction.KEEP, dryRun.get(DATA).action());
     assertTrue(dryRun.get(DATA).reason().contains("precious.txt"), dryRun.get(DATA).reason());
     assertTrue(Files.exists(emptyVol), "a dry run changes nothing");
 
@@ -77,7 +78,7 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
     assertTrue(metrics.contains("csi_node_agent_unmanaged_mounts 1.0"), metrics);
 
     Map<String, Orphan> removed = byUid(Await.result(agent.volumeManager().orphans(true)));
-    assertEquals("removed", removed.get(EMPTY).action(), removed.toString());
+    assertEquals(HousekeepingAction.REMOVED, removed.get(EMPTY).action(), removed.toString());
     assertFalse(Files.exists(pods.resolve(EMPTY)));
     assertTrue(new Mounter().isMountPoint(busy), "a mount the agent did not make is left alone");
     assertEquals("mounted data", Files.readString(busy.resolve("data.txt")));
@@ -88,7 +89,7 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
 
     // Once unmounted (by whoever mounted it), the directory can go too.
     new Mounter().unmount(busy);
-    assertEquals("removed", byUid(Await.result(agent.volumeManager().orphans(true))).get(MOUNTED).action());
+    assertEquals(HousekeepingAction.REMOVED, byUid(Await.result(agent.volumeManager().orphans(true))).get(MOUNTED).action());
     assertFalse(Files.exists(pods.resolve(MOUNTED)));
     eventually(() -> agent.status().unmanagedMounts().isEmpty(), () -> "" + agent.status().unmanagedMounts());
   }
@@ -124,6 +125,6 @@ class NodeHousekeepingEndToEndTest extends AgentFixture {
     assertTrue(metrics.contains("reconstruct_volume_operations_total 2.0"), metrics);
     // Its directory is an orphan once torn down: reported here (removal is off), with nothing mounted below.
     eventually(() -> agent.status().orphanedPodDirectories().stream().anyMatch(o -> o.podUid().equals("55555555-aaaa-4bbb-8ccc-000000000002")
-        && o.action().equals("remove")), () -> "" + agent.status().orphanedPodDirectories());
+        && o.action() == HousekeepingAction.REMOVE), () -> "" + agent.status().orphanedPodDirectories());
   }
 }

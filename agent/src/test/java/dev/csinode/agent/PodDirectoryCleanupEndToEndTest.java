@@ -3,6 +3,7 @@ package dev.csinode.agent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.mount.MountTable;
 import dev.csinode.testing.Await;
@@ -62,7 +63,7 @@ class PodDirectoryCleanupEndToEndTest extends AgentFixture {
     List<Orphan> report = Await.result(agent.volumeManager().reconciler().housekeep(false));
     assertEquals("127.0.0.1 localhost\n", Files.readString(runtimeFile), "a file the agent did not make is never removed");
     Orphan kept = report.stream().filter(o -> o.podUid().equals(RUNTIME_FILES)).findFirst().orElseThrow(() -> new AssertionError("" + report));
-    assertEquals("keep", kept.action());
+    assertEquals(HousekeepingAction.KEEP, kept.action());
     assertTrue(kept.reason().contains("etc-hosts"), kept.reason());
   }
 

@@ -2,6 +2,7 @@ package dev.csinode.agent;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.agent.volume.KubeletLayout;
@@ -221,7 +222,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     Path users = Files.writeString(Files.createDirectories(volDir.resolve("mount")).resolve("vol_data.json"), "the user's");
     Path usersDir = Files.createDirectories(volDir.resolve("mount/empty-dir-of-the-user"));
     Orphan o = Await.result(agent.volumeManager().orphans(true)).stream().filter(x -> x.podUid().equals(ORPHAN)).findFirst().orElseThrow();
-    assertEquals("keep", o.action(), o.toString());
+    assertEquals(HousekeepingAction.KEEP, o.action(), o.toString());
     assertTrue(o.reason().contains(users.toString()), o.reason());
     assertEquals("the user's", Files.readString(users));
     assertTrue(Files.isDirectory(usersDir));
@@ -229,7 +230,7 @@ class SymlinkEscapeEndToEndTest extends AgentFixture {
     Files.delete(users);
     Files.delete(usersDir);
     o = Await.result(agent.volumeManager().orphans(true)).stream().filter(x -> x.podUid().equals(ORPHAN)).findFirst().orElseThrow();
-    assertEquals("removed", o.action(), o.toString());
+    assertEquals(HousekeepingAction.REMOVED, o.action(), o.toString());
     assertFalse(Files.exists(root.resolve("pods").resolve(ORPHAN)));
   }
 

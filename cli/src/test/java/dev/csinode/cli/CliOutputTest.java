@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.agent.api.AgentApi.ApiException;
 import dev.csinode.agent.api.AgentApiServer;
 import dev.csinode.agent.api.StubApi;
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
@@ -49,7 +50,7 @@ class CliOutputTest {
     @Override
     public Future<List<Orphan>> orphans(boolean remove) {
       return remove ? Future.failedFuture(new IllegalStateException("cleanup failed: " + FORGED)) : Future.succeededFuture(List.of(
-          new Orphan(null, "/var/lib/kubelet/pods/" + FORGED, "keep", "it holds files the agent did not create: " + FORGED)));
+          new Orphan(null, "/var/lib/kubelet/pods/" + FORGED, HousekeepingAction.KEEP, "it holds files the agent did not create: " + FORGED)));
     }
 
     @Override

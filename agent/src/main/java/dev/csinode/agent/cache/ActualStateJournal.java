@@ -6,13 +6,17 @@ import dev.csinode.agent.cache.ActualStateOfWorld.AttachedVolume;
 import dev.csinode.agent.cache.ActualStateOfWorld.DeviceState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountState;
 import dev.csinode.agent.cache.ActualStateOfWorld.MountedPod;
+import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.mount.RecordLog;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,7 +77,7 @@ public final class ActualStateJournal implements AutoCloseable {
     try {
       log = RecordLog.open(dir.resolve(LOG_FILE), "volume", "entry");
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot open the journal in " + dir, e);
+      throw new UncheckedIOException("cannot open the journal in " + dir, e);
     }
     int bad = log.skippedLines();
     List<Entry> entries = new ArrayList<>();
@@ -100,9 +104,9 @@ public final class ActualStateJournal implements AutoCloseable {
       return e;
     }
     String uid = e.pods().get(0).podUid();
-    String name = dev.csinode.agent.volume.KubeletLayout.uniqueInlineVolumeName(uid, e.spec().specName());
+    String name = KubeletLayout.uniqueInlineVolumeName(uid, e.spec().specName());
     String old = e.spec().uniqueName();
-    if (name.equals(old) || !old.equals(dev.csinode.agent.volume.KubeletLayout.legacyUniqueInlineVolumeName(uid, e.spec().specName()))) {
+    if (name.equals(old) || !old.equals(KubeletLayout.legacyUniqueInlineVolumeName(uid, e.spec().specName()))) {
       return e;
     }
     Entry moved = new Entry(e.bootId(), e.spec().withUniqueName(name), e.attached(), e.publishContext(), e.device(), e.stagingPath(),
@@ -120,7 +124,7 @@ public final class ActualStateJournal implements AutoCloseable {
    * crash of the agent, which the page cache gives them; a record lost to a power loss leaves the one before, and
    * every step it could make the agent repeat is idempotent.
    */
-  public java.util.concurrent.CompletableFuture<Void> append(Entry e) {
+  public CompletableFuture<Void> append(Entry e) {
     try {
       String key = e.spec().uniqueName();
       if (e.empty()) {
@@ -129,7 +133,7 @@ public final class ActualStateJournal implements AutoCloseable {
       String record = JSON.writeValueAsString(e);
       return e.attached() ? log.put(key, record) : log.putUntilReboot(key, record);
     } catch (IOException ex) {
-      return java.util.concurrent.CompletableFuture.failedFuture(ex);
+      return CompletableFuture.failedFuture(ex);
     }
   }
 
@@ -178,7 +182,7 @@ public final class ActualStateJournal implements AutoCloseable {
    * is a mount point is MOUNTED, anything else recorded is UNCERTAIN (re-done if still desired, torn down if not,
    * both idempotent). Records of an earlier boot: nothing is mounted; attachments, which outlive a reboot, stay.
    */
-  public static void reconstruct(List<Entry> entries, String bootId, java.util.function.Predicate<Path> isMountPoint,
+  public static void reconstruct(List<Entry> entries, String bootId, Predicate<Path> isMountPoint,
                                  ActualStateOfWorld asw) {
     for (Entry e : entries) {
       AttachedVolume v = asw.getOrAdd(e.spec());

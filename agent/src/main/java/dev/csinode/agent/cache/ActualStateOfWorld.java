@@ -1,6 +1,7 @@
 package dev.csinode.agent.cache;
 
 import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -84,6 +85,6 @@ public final class ActualStateOfWorld {
       out.put(v.spec.uniqueName(), new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath,
           List.copyOf(v.pods.values())));
     }
-    return java.util.Collections.unmodifiableMap(out);
+    return Collections.unmodifiableMap(out);
   }
 }

@@ -2,67 +2,29 @@ package dev.csinode.agent.csi;
 
 import com.google.protobuf.Message;
 import dev.csinode.grpc.GrpcCallException;
-import dev.csinode.grpc.GrpcUnixClient;
-import dev.csinode.grpc.SecretRedactor;
-import dev.csinode.grpc.UnixEndpoint;
-import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
-import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The agent's CSI calls to drivers: one connection per endpoint, kept; a deadline on every call; every call
- * measured as {@code csi_operations_seconds} with the kubelet's labels; requests logged with secrets stripped.
+ * The agent's CSI calls to drivers, one call at a time, each completing on the caller's context. The real one is
+ * {@link GrpcCsiNodeClient}; tests of the reconciler and the volume operations answer the calls themselves.
  */
-public final class CsiNodeClient implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(CsiNodeClient.class);
-  private final Vertx vertx;
-  private final Duration deadline;
-  private final Histogram seconds;
-  private final Map<String, GrpcUnixClient> clients = new ConcurrentHashMap<>();
+public interface CsiNodeClient extends AutoCloseable {
 
-  public CsiNodeClient(Vertx vertx, Duration deadline, PrometheusRegistry metrics) {
-    this.vertx = vertx;
-    this.deadline = deadline;
-    this.seconds = Histogram.builder().name("csi_operations_seconds")
-        .help("Duration of CSI calls from the agent to drivers")
-        .classicUpperBounds(.1, .25, .5, 1, 2.5, 5, 10, 15, 25, 50, 120, 300, 600)
-        .labelNames("driver_name", "method_name", "grpc_status_code", "migrated").register(metrics);
-  }
+  /** Calls {@code method} on the driver serving {@code endpoint}; fails with {@link GrpcCallException} for a gRPC status. */
+  <Req extends Message, Resp> Future<Resp> call(String driver, String endpoint, ServiceMethod<Resp, Req> method, Req request);
 
-  public <Req extends Message, Resp> Future<Resp> call(String driver, String endpoint, ServiceMethod<Resp, Req> method, Req request) {
-    if (LOG.isDebugEnabled()) {
-      LOG.debug("{} {} {}", driver, method.fullMethodName(), SecretRedactor.toLogString(request));
-    }
-    GrpcUnixClient client = clients.computeIfAbsent(endpoint, e -> new GrpcUnixClient(vertx, UnixEndpoint.parse(e)));
-    long start = System.nanoTime();
-    return client.call(method, request, deadline).onComplete(ar -> {
-      String code = ar.succeeded() ? "OK" : ar.cause() instanceof GrpcCallException g ? statusName(g.status()) : "unknown-non-grpc";
-      seconds.labelValues(driver, "/" + method.fullMethodName(), code, "false").observe((System.nanoTime() - start) / 1e9);
-    });
-  }
+  /** Drops the connection to an endpoint (driver deregistered or moved). */
+  void forget(String endpoint);
 
-  /** Status names as grpc-go prints them (OK, DeadlineExceeded, ...), which is what the kubelet's label carries. */
-  static String statusName(GrpcStatus s) {
-    StringBuilder b = new StringBuilder();
-    for (String part : s.name().split("_")) {
-      b.append(part.charAt(0)).append(part.substring(1).toLowerCase());
-    }
-    return b.toString();
-  }
+  @Override
+  void close();
 
   /**
    * The kubelet's classification: these codes (and any failure that is not a gRPC status) leave the outcome
    * unknown, so the volume may be mounted; every other code means the call did nothing.
    */
-  public static boolean isUncertain(Throwable t) {
+  static boolean isUncertain(Throwable t) {
     if (!(t instanceof GrpcCallException g)) {
       return true;
     }
@@ -70,19 +32,5 @@ public final class CsiNodeClient implements AutoCloseable {
       case CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED -> true;
       default -> false;
     };
-  }
-
-  /** Drops the connection to an endpoint (driver deregistered or moved). */
-  public void forget(String endpoint) {
-    GrpcUnixClient c = clients.remove(endpoint);
-    if (c != null) {
-      c.close();
-    }
-  }
-
-  @Override
-  public void close() {
-    clients.values().forEach(GrpcUnixClient::close);
-    clients.clear();
   }
 }

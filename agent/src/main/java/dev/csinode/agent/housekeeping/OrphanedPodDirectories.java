@@ -14,9 +14,11 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 /**
  * Pod directories ({@code <root>/pods/<uid>}) of pods that are neither wanted nor hold a volume the agent
@@ -30,8 +32,10 @@ import java.util.function.Predicate;
  */
 public final class OrphanedPodDirectories {
 
-  /** One orphaned pod directory: {@code action} is {@code remove} (dry run), {@code removed} or {@code keep}. */
-  public record Orphan(String podUid, String path, String action, String reason) {}
+  /** One orphaned pod directory and what was (or, in a dry run, would be) done with it. */
+  public record Orphan(String podUid, String path, HousekeepingAction action, String reason) {}
+
+  private static final Pattern TEMP = Pattern.compile(Pattern.quote(VolData.FILE) + "\\.[0-9]+\\.tmp");
 
   private OrphanedPodDirectories() {}
 
@@ -50,20 +54,20 @@ public final class OrphanedPodDirectories {
         }
         List<MountInfo> below = mounts.under(dir);
         if (!below.isEmpty()) {
-          out.add(new Orphan(uid, dir.toString(), "keep", "still mounted: " + String.join(", ",
+          out.add(new Orphan(uid, dir.toString(), HousekeepingAction.KEEP, "still mounted: " + String.join(", ",
               below.stream().map(MountInfo::mountPoint).limit(5).toList()) + (below.size() > 5 ? ", ..." : "")
               + "; unmount it (or give the agent a pod that uses it) and it is cleaned up"));
           continue;
         }
         List<Path> foreign = foreignFiles(dir);
-        out.add(foreign.isEmpty() ? new Orphan(uid, dir.toString(), "remove", "no pod uses it and nothing is mounted below it")
-            : new Orphan(uid, dir.toString(), "keep", "holds files the agent did not create: " + String.join(", ",
+        out.add(foreign.isEmpty() ? new Orphan(uid, dir.toString(), HousekeepingAction.REMOVE, "no pod uses it and nothing is mounted below it")
+            : new Orphan(uid, dir.toString(), HousekeepingAction.KEEP, "holds files the agent did not create: " + String.join(", ",
                 foreign.stream().limit(5).map(Path::toString).toList()) + (foreign.size() > 5 ? ", ..." : "")));
       }
     } catch (IOException e) {
-      out.add(new Orphan("", pods.toString(), "keep", "cannot list: " + e.getMessage()));
+      out.add(new Orphan("", pods.toString(), HousekeepingAction.KEEP, "cannot list: " + e.getMessage()));
     }
-    out.sort(java.util.Comparator.comparing(Orphan::path));
+    out.sort(Comparator.comparing(Orphan::path));
     return out;
   }
 
@@ -76,9 +80,9 @@ public final class OrphanedPodDirectories {
     Path dir = Path.of(orphan.path());
     try {
       removeOwn(layout.rootDir(), dir, List.of(), isMountPoint);
-      return new Orphan(orphan.podUid(), orphan.path(), "removed", orphan.reason());
+      return new Orphan(orphan.podUid(), orphan.path(), HousekeepingAction.REMOVED, orphan.reason());
     } catch (IOException | IllegalStateException e) {
-      return new Orphan(orphan.podUid(), orphan.path(), "keep", "could not be removed: " + e.getMessage());
+      return new Orphan(orphan.podUid(), orphan.path(), HousekeepingAction.KEEP, "could not be removed: " + e.getMessage());
     }
   }
 
@@ -150,9 +154,6 @@ public final class OrphanedPodDirectories {
     return rel.size() == 3 && rel.get(0).equals("volumeDevices") && rel.get(1).equals(KubeletLayout.ESCAPED_PLUGIN_NAME)
         && KubeletLayout.isValidName(rel.get(2)) && link;
   }
-
-  private static final java.util.regex.Pattern TEMP = java.util.regex.Pattern.compile(
-      java.util.regex.Pattern.quote(VolData.FILE) + "\\.[0-9]+\\.tmp");
 
   private static List<Path> foreignFiles(Path dir) throws IOException {
     List<Path> out = new ArrayList<>();

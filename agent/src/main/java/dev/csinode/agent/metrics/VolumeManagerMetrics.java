@@ -1,6 +1,7 @@
 package dev.csinode.agent.metrics;
 
 import dev.csinode.agent.operationexecutor.OperationExecutor;
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.reconciler.Reconciler;
 import dev.csinode.agent.status.VolumeManagerView;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
@@ -59,7 +60,7 @@ public final class VolumeManagerMetrics {
         .callback(cb -> cb.call(vm.snapshot().orphans().size())).register(registry);
     GaugeWithCallback.builder().name("kubelet_orphan_pod_cleaned_volumes_errors")
         .help("Orphaned pod directories the last housekeeping pass kept (something mounted below, or files the agent did not create)")
-        .callback(cb -> cb.call(vm.snapshot().orphans().stream().filter(o -> o.action().equals("keep")).count()))
+        .callback(cb -> cb.call(vm.snapshot().orphans().stream().filter(o -> o.action() == HousekeepingAction.KEEP).count()))
         .register(registry);
     GaugeWithCallback.builder().name("csi_node_agent_provisioning_claims")
         .help("Claims the agent provisions for that have no volume yet, by state: provisioning, failed (retried with backoff), "

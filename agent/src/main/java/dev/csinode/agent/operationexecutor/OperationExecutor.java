@@ -1,5 +1,6 @@
 package dev.csinode.agent.operationexecutor;
 
+import dev.csinode.agent.util.ExponentialBackoff;
 import io.vertx.core.Future;
 import java.time.Duration;
 import java.util.HashMap;
@@ -8,7 +9,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Starts volume operations with the kubelet's rules, improved: at most one operation per key (see
@@ -19,7 +23,7 @@ import java.util.function.Supplier;
  * context only.
  */
 public final class OperationExecutor {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OperationExecutor.class);
+  private static final Logger LOG = LoggerFactory.getLogger(OperationExecutor.class);
   /**
    * The last failure of an operation on a key, and when it may run again; {@code waitsForDriver} names the driver
    * whose absence caused it (empty otherwise): its return ends the backoff.
@@ -27,30 +31,30 @@ public final class OperationExecutor {
   public record Failure(String operation, String error, int failures, long notBeforeMillis, String waitsForDriver) {}
 
   private final int maxParallel;
-  private final dev.csinode.agent.util.ExponentialBackoff backoff;
+  private final ExponentialBackoff backoff;
   private final LongSupplier clock;
   /** The running keys by volume: a conflict check looks at one volume's operations, not at all of them. */
   private final Map<String, Set<OperationKey>> runningByVolume = new HashMap<>();
   private int runningCount;
   private Observer observer = (operation, plugin, success, seconds) -> { };
+  private final Map<OperationKey, Failure> failures = new HashMap<>();
+  /** Counts {@link #driverAvailable} calls; per driver, the count at its last return. */
+  private long availabilityEvents;
+  private final Map<String, Long> availableAtEvent = new HashMap<>();
 
   /** Hears of every finished operation, for {@code storage_operation_duration_seconds}. */
   public interface Observer {
     void finished(String operation, String volumePlugin, boolean success, double seconds);
   }
 
-  public void observe(Observer o) {
-    this.observer = o;
-  }
-  private final Map<OperationKey, Failure> failures = new HashMap<>();
-  /** Counts {@link #driverAvailable} calls; per driver, the count at its last return. */
-  private long availabilityEvents;
-  private final Map<String, Long> availableAtEvent = new HashMap<>();
-
   public OperationExecutor(int maxParallel, Duration initialBackoff, Duration maxBackoff, LongSupplier clock) {
     this.maxParallel = maxParallel;
-    this.backoff = new dev.csinode.agent.util.ExponentialBackoff(initialBackoff, maxBackoff);
+    this.backoff = new ExponentialBackoff(initialBackoff, maxBackoff);
     this.clock = clock;
+  }
+
+  public void observe(Observer o) {
+    this.observer = o;
   }
 
   /** Why the operation cannot start now, or empty when it can. */
@@ -153,7 +157,7 @@ public final class OperationExecutor {
   }
 
   /** Forgets the failures of keys that no longer matter; running keys keep theirs until they finish. */
-  public void retainFailures(java.util.function.Predicate<OperationKey> matters) {
+  public void retainFailures(Predicate<OperationKey> matters) {
     failures.keySet().removeIf(k -> !isRunning(k) && !matters.test(k));
   }
 

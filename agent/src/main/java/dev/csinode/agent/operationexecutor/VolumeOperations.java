@@ -11,22 +11,32 @@ import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.agent.volume.VolData;
 import dev.csinode.agent.volume.VolumeOwnership;
 import dev.csinode.csi.v1.*;
+import dev.csinode.grpc.GrpcCallException;
 import dev.csinode.mount.RootDir;
 import dev.csinode.mount.SymlinkRefusedException;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.csi.RegisteredDriver;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,10 +66,21 @@ public final class VolumeOperations {
   private final ActualStateOfWorld asw;
   private final Supplier<ClusterObjects> objects;
   private final ActualStateJournal journal;
+  private final MountPoints mounts;
+  /** Whether one registration of each driver offers ControllerPublishVolume, by driver name. */
+  private final Map<String, ControllerPublishOffer> controllerPublishOffers = new ConcurrentHashMap<>();
 
+  /** With the host's mounts. */
   public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
                           ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal) {
+    this(vertx, layout, nodeName, drivers, csi, asw, objects, journal, MountPoints.host());
+  }
+
+  /** {@code mounts}: where the operations look before removing a directory they made (never a mount point). */
+  public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
+                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal, MountPoints mounts) {
     this.journal = journal;
+    this.mounts = mounts;
     this.vertx = vertx;
     this.layout = layout;
     this.nodeName = nodeName;
@@ -129,7 +150,7 @@ public final class VolumeOperations {
             ControllerGetCapabilitiesRequest.getDefaultInstance())
         .map(caps -> caps.getCapabilitiesList().stream()
             .anyMatch(c -> c.getRpc().getType() == ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME))
-        .recover(err -> err instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNIMPLEMENTED
+        .recover(err -> err instanceof GrpcCallException g && g.status() == GrpcStatus.UNIMPLEMENTED
             ? Future.succeededFuture(false) : Future.failedFuture(err));
     ControllerPublishOffer offer = new ControllerPublishOffer(d.registeredAtMillis(), d.endpoint(), offered);
     controllerPublishOffers.put(d.name(), offer);
@@ -139,8 +160,6 @@ public final class VolumeOperations {
 
   /** Whether one registration of a driver offers ControllerPublishVolume (the answer, or the call in flight). */
   private record ControllerPublishOffer(long registeredAtMillis, String endpoint, Future<Boolean> offered) {}
-
-  private final java.util.Map<String, ControllerPublishOffer> controllerPublishOffers = new java.util.concurrent.ConcurrentHashMap<>();
 
   private Future<Void> stage(VolumeSpec spec, RegisteredDriver d, AttachedVolume v, PodToMount pod) {
     if (v.device == DeviceState.MOUNTED) {
@@ -249,14 +268,14 @@ public final class VolumeOperations {
       if (VolumeOwnership.apply(layout.rootDir(), target, pod.fsGroup(), pod.fsGroupChangePolicy())) {
         LOG.info("set group {} on volume {} for pod {} (fsGroup)", pod.fsGroup(), spec.specName(), pod.podKey());
       }
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       // The volume is mounted: uncertain, so the next attempt publishes again (idempotent) and retries this.
       throw new OperationException("volume " + spec.specName() + " was published for pod " + pod.podKey()
           + " but setting its fsGroup " + pod.fsGroup() + " failed: " + e.getMessage(), true);
     }
   }
 
-  private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws java.io.IOException {
+  private void linkBlockDevice(PodToMount pod, VolumeSpec spec, Path target) throws IOException {
     Path link = layout.podBlockDeviceLink(pod.podUid(), spec.specName());
     beneathRoot(spec, "block device link", link, () -> {
       layout.rootDir().createDirectories(link.getParent(), KUBELET_DIR_MODE).close();
@@ -269,7 +288,7 @@ public final class VolumeOperations {
    * directory, for a block volume a file or the device bound onto it). A link, at the path or above it, is never
    * handed to a driver, which would mount wherever it points.
    */
-  private void requirePublishable(VolumeSpec spec, Path target) throws java.io.IOException {
+  private void requirePublishable(VolumeSpec spec, Path target) throws IOException {
     RootDir.Kind kind = layout.rootDir().kind(target);
     boolean fits = kind == RootDir.Kind.MISSING || (spec.block() ? kind != RootDir.Kind.DIRECTORY : kind == RootDir.Kind.DIRECTORY);
     if (!fits) {
@@ -285,7 +304,7 @@ public final class VolumeOperations {
    * the now missing path, which it treats as already torn down; teardown goes on. A link ABOVE the path is this
    * volume's final error: the agent cannot know what is mounted where it points, so it never hands that to a driver.
    */
-  private void clearLeaf(VolumeSpec spec, String what, Path path) throws java.io.IOException {
+  private void clearLeaf(VolumeSpec spec, String what, Path path) throws IOException {
     RootDir.Kind kind;
     boolean leafLink = false;
     try {
@@ -299,7 +318,7 @@ public final class VolumeOperations {
       }
       kind = RootDir.Kind.OTHER;
       leafLink = true;
-    } catch (java.nio.file.NotDirectoryException e) {
+    } catch (NotDirectoryException e) {
       throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): cannot be torn down: "
           + e.getFile() + ", above its " + what + " " + path + ", is not a directory. Remove it for the teardown to go on", false);
     }
@@ -310,7 +329,7 @@ public final class VolumeOperations {
     }
     String found = leafLink ? "a symbolic link" : "a " + kind.name().toLowerCase();
     // The mount table names mount points as they are, so this does not resolve the link.
-    if (dev.csinode.mount.MountTable.read().isMountPoint(path)) {
+    if (mounts.table().isMountPoint(path)) {
       throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
           + " is " + found + " and something is mounted there: not torn down through it; unmount it by hand", false);
     }
@@ -324,16 +343,16 @@ public final class VolumeOperations {
    * Runs file work beneath the root; a link (or a file where a directory belongs) on the way is this volume's final
    * error, naming the path: it is never followed, and retrying does not help until someone removes it.
    */
-  private void beneathRoot(VolumeSpec spec, String what, Path path, IoAction action) throws java.io.IOException {
+  private void beneathRoot(VolumeSpec spec, String what, Path path, IoAction action) throws IOException {
     try {
       action.run();
-    } catch (java.nio.file.FileSystemException e) {
-      if (e instanceof SymlinkRefusedException || e instanceof java.nio.file.NotDirectoryException) {
+    } catch (FileSystemException e) {
+      if (e instanceof SymlinkRefusedException || e instanceof NotDirectoryException) {
         throw new OperationException("volume " + spec.specName() + " (driver " + spec.driver() + "): " + what + " " + path
             + " cannot be used: " + e.getFile() + " " + (e.getReason() == null ? "is not a directory" : e.getReason()), false);
       }
       throw e;
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw e;
     } catch (Exception e) {
       throw new IllegalStateException(e);
@@ -362,9 +381,9 @@ public final class VolumeOperations {
         .transform(ar -> persistThen(v, ar.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(ar.cause()))));
   }
 
-  private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws java.io.IOException {
+  private void cleanPodVolume(VolumeSpec spec, MountedPod pod) throws IOException {
     Path target = Path.of(pod.targetPath());
-    if (MountPoints.isMountPoint(target)) {
+    if (mounts.isMountPoint(target)) {
       throw new OperationException("NodeUnpublishVolume succeeded but " + target + " is still a mount point; left in place", true);
     }
     // The directories follow from the recorded target, not the spec: a volume rebuilt from disk may know less.
@@ -410,8 +429,8 @@ public final class VolumeOperations {
     }));
   }
 
-  private void cleanStaging(VolumeSpec spec, Path staging) throws java.io.IOException {
-    if (MountPoints.isMountPoint(staging)) {
+  private void cleanStaging(VolumeSpec spec, Path staging) throws IOException {
+    if (mounts.isMountPoint(staging)) {
       throw new OperationException("NodeUnstageVolume succeeded but " + staging + " is still a mount point; left in place", true);
     }
     deleteEmptyDir(staging);
@@ -451,8 +470,8 @@ public final class VolumeOperations {
    * keeps the order of appends, so records of one volume land in the order their states were taken.
    */
   private Future<Void> persist(AttachedVolume v) {
-    io.vertx.core.Context ctx = vertx.getOrCreateContext();
-    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    Context ctx = vertx.getOrCreateContext();
+    Promise<Void> done = Promise.promise();
     journal.append(ActualStateJournal.snapshot(v, journal.bootId())).whenComplete((r, err) -> ctx.runOnContext(x -> {
       if (err == null) {
         done.complete();
@@ -503,7 +522,7 @@ public final class VolumeOperations {
 
   private static boolean unavailable(Throwable err) {
     for (Throwable t = err; t != null; t = t.getCause()) {
-      if (t instanceof dev.csinode.grpc.GrpcCallException g && g.status() == io.vertx.grpc.common.GrpcStatus.UNAVAILABLE) {
+      if (t instanceof GrpcCallException g && g.status() == GrpcStatus.UNAVAILABLE) {
         return true;
       }
     }
@@ -583,14 +602,14 @@ public final class VolumeOperations {
         + err.getMessage(), CsiNodeClient.isUncertain(err), err, "");
   }
 
-  private void deleteEmptyDir(Path dir) throws java.io.IOException {
+  private void deleteEmptyDir(Path dir) throws IOException {
     try {
       if (layout.rootDir().kind(dir) == RootDir.Kind.DIRECTORY) {
         layout.rootDir().delete(dir);
       }
-    } catch (java.nio.file.DirectoryNotEmptyException e) {
+    } catch (DirectoryNotEmptyException e) {
       LOG.debug("{} is not empty; left in place", dir);
-    } catch (SymlinkRefusedException | java.nio.file.NotDirectoryException e) {
+    } catch (SymlinkRefusedException | NotDirectoryException e) {
       LOG.warn("{} {}: not the agent's; left in place", e.getFile(), e.getReason() == null ? "is not a directory" : e.getReason());
     }
   }
@@ -604,14 +623,5 @@ public final class VolumeOperations {
       action.run();
       return null;
     }, false);
-  }
-
-  /** Is a path a mount point, without reading the whole mount table. */
-  static final class MountPoints {
-    private static final dev.csinode.mount.Mounter MOUNTER = new dev.csinode.mount.Mounter();
-
-    static boolean isMountPoint(Path p) {
-      return MOUNTER.isMountPoint(p);
-    }
   }
 }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
@@ -75,7 +76,7 @@ public final class VolumeDirectories {
     return new Scan(List.copyOf(pods), List.copyOf(staging), List.copyOf(problems));
   }
 
-  private static java.util.Optional<Found> found(Map<String, String> data, Path dataDir, String podUid, Path path, boolean block,
+  private static Optional<Found> found(Map<String, String> data, Path dataDir, String podUid, Path path, boolean block,
                                                  Predicate<Path> isMountPoint, List<String> problems) {
     String driver = data.get(VolData.DRIVER_NAME);
     String handle = data.get(VolData.VOLUME_HANDLE);
@@ -89,22 +90,22 @@ public final class VolumeDirectories {
       }
     } catch (IllegalArgumentException e) {
       problems.add(dataDir.resolve(VolData.FILE) + ": " + e.getMessage() + "; left alone");
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     if (podUid != null && !block && !specName.equals(path.getParent().getFileName().toString())) {
       problems.add(dataDir.resolve(VolData.FILE) + ": " + VolData.SPEC_VOL_ID + " '" + specName
           + "' does not match its directory; left alone");
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
-    return java.util.Optional.of(new Found(podUid, specName, driver, handle, inline, block, path, isMountPoint.test(path)));
+    return Optional.of(new Found(podUid, specName, driver, handle, inline, block, path, isMountPoint.test(path)));
   }
 
-  private static java.util.Optional<Map<String, String>> read(KubeletLayout layout, Path dir, List<String> problems) {
+  private static Optional<Map<String, String>> read(KubeletLayout layout, Path dir, List<String> problems) {
     try {
       return VolData.read(layout.rootDir(), dir);
     } catch (IOException e) {
       problems.add(dir.resolve(VolData.FILE) + " is unreadable: " + e.getMessage() + "; left alone");
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
   }
 

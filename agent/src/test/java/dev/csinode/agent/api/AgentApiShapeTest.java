@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.housekeeping.OrphanedPodDirectories.Orphan;
 import dev.csinode.agent.status.DriverStatus;
 import dev.csinode.agent.status.ProvisioningStatus;
@@ -48,7 +49,7 @@ class AgentApiShapeTest {
       List.of(new DriverStatus("d", "/p/csi.sock", "node-1", "registered", null, true, List.of("STAGE_UNSTAGE_VOLUME"),
           Map.of("zone", "a"), 10, "/r/d.sock", "2026-01-01T00:00:00Z", null)),
       List.of(POD), List.of(new VolumeStatus("kubernetes.io/csi/d^h", "d", "h", "staged", false, "/s", List.of("u-1"), null, null)),
-      List.of("m1"), List.of("/mnt/x"), List.of(new Orphan("u-2", "/var/lib/kubelet/pods/u-2", "remove", "empty")),
+      List.of("m1"), List.of("/mnt/x"), List.of(new Orphan("u-2", "/var/lib/kubelet/pods/u-2", HousekeepingAction.REMOVE, "empty")),
       new ProvisioningStatus(List.of(new ClaimProvisioning("default/c2", "failed", "d", "no space", 2, "2026-01-01T00:00:01Z")), List.of(PV)),
       List.of(new RecordLog.Degraded("/r/j.log", "ENOSPC", "2026-01-01T00:00:02Z")));
 
@@ -79,7 +80,7 @@ class AgentApiShapeTest {
 
     @Override
     public Future<List<Orphan>> orphans(boolean remove) {
-      return Future.succeededFuture(List.of(new Orphan("u-2", "/var/lib/kubelet/pods/u-2", remove ? "removed" : "remove", "empty")));
+      return Future.succeededFuture(List.of(new Orphan("u-2", "/var/lib/kubelet/pods/u-2", remove ? HousekeepingAction.REMOVED : HousekeepingAction.REMOVE, "empty")));
     }
 
     @Override

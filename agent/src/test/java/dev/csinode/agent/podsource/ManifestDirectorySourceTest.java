@@ -10,12 +10,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ManifestDirectorySourceTest {
+  /** Removed by JUnit after the test: what the test made goes with it. */
+  @TempDir Path tmp;
   /** Regression: 1,000 bad files gave 114,116 WARN lines in 6 minutes, every error again at every change. */
   @Test
   void badFilesAreLoggedOncePerFileNotAtEveryChange() throws Exception {
-    Path dir = Files.createTempDirectory("manifests-");
+    Path dir = Files.createTempDirectory(tmp, "manifests-");
     for (int i = 0; i < 100; i++) {
       Files.writeString(dir.resolve("bad-" + i + ".yaml"), "apiVersion: v1\nkind: Pod\nmetadata: [not: valid\n---\nkind: Nonsense\n");
     }
@@ -55,7 +58,7 @@ class ManifestDirectorySourceTest {
    */
   @Test
   void aFileCaughtHalfWrittenOrEmptyKeepsItsObjectsUntilRemoved() throws Exception {
-    Path dir = Files.createTempDirectory("manifests-");
+    Path dir = Files.createTempDirectory(tmp, "manifests-");
     String claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default}\n"
         + "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n";
     replace(dir, "claim.yaml", claim + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\n");

@@ -12,6 +12,7 @@ import dev.csinode.agent.ProvisioningDriver;
 import dev.csinode.agent.cache.DesiredStateOfWorld;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
+import dev.csinode.agent.csi.GrpcCsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.populator.DesiredStateOfWorldPopulator;
@@ -36,6 +37,7 @@ import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The provisioner with a real gRPC driver double and the populator, without mounts. Garbage objects among good
@@ -49,6 +51,8 @@ class ProvisionerIsolationTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   Vertx vertx;
+  /** Removed by JUnit after the test: what the test made goes with it. */
+  @TempDir Path tmp;
   Path dir;
   ProvisioningDriver driver;
   Provisioner provisioner;
@@ -61,14 +65,14 @@ class ProvisionerIsolationTest {
 
   @BeforeEach
   void start() throws Exception {
-    dir = Files.createTempDirectory("provisioner-isolation-");
+    dir = Files.createTempDirectory(tmp, "provisioner-isolation-");
     vertx = Vertx.vertx();
     vertx.exceptionHandler(uncaught::add);
     driver = new ProvisioningDriver(vertx, dir.resolve("csi.sock"), DRIVER);
     DriverRegistry registry = new DriverRegistry();
     registry.put(new RegisteredDriver(DRIVER, "unix://" + dir.resolve("csi.sock"), dir.resolve("reg.sock"), "n", Map.of(), 0,
         List.of(), "1.0.0", System.currentTimeMillis(), true));
-    CsiNodeClient csi = new CsiNodeClient(vertx, Duration.ofSeconds(10), new PrometheusRegistry());
+    CsiNodeClient csi = new GrpcCsiNodeClient(vertx, Duration.ofSeconds(10), new PrometheusRegistry());
     context = vertx.getOrCreateContext();
     DesiredStateOfWorldPopulator populator = new DesiredStateOfWorldPopulator();
     OperationExecutor executor = new OperationExecutor(MAX_PARALLEL, Duration.ofMillis(50), Duration.ofMillis(400), System::currentTimeMillis);
