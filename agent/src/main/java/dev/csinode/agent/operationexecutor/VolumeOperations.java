@@ -10,6 +10,7 @@ import dev.csinode.agent.cache.PodToMount;
 import dev.csinode.agent.cache.VolumeSpec;
 import dev.csinode.agent.csi.CsiNodeClient;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.volume.AccessModes;
 import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.agent.volume.VolData;
@@ -53,7 +54,6 @@ import org.slf4j.LoggerFactory;
 public final class VolumeOperations {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeOperations.class);
   static final String STAGE_UNSTAGE = "STAGE_UNSTAGE_VOLUME";
-  static final String MULTI_WRITER = "SINGLE_NODE_MULTI_WRITER";
   static final String MOUNT_GROUP = "VOLUME_MOUNT_GROUP";
   /** rwxr-x---: the kubelet's mode for the staging and pod volume directories it makes. */
   private static final int KUBELET_DIR_MODE = 0750;
@@ -253,7 +253,7 @@ public final class VolumeOperations {
     }
     return switch (spec.fsGroupPolicy()) {
       case "File" -> true;
-      case "ReadWriteOnceWithFSType" -> !spec.fsType().isEmpty() && (spec.inline() || spec.accessMode().equals("ReadWriteOnce"));
+      case "ReadWriteOnceWithFSType" -> !spec.fsType().isEmpty() && (spec.inline() || spec.accessMode().equals(AccessModes.READ_WRITE_ONCE));
       default -> false;
     };
   }
@@ -531,7 +531,7 @@ public final class VolumeOperations {
 
   static VolumeCapability capability(VolumeSpec spec, RegisteredDriver d, Long mountGroup) {
     VolumeCapability.Builder b = VolumeCapability.newBuilder()
-        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode(spec.accessMode(), d.hasNodeCapability(MULTI_WRITER))));
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(AccessModes.toCsi(spec.accessMode(), d)));
     if (spec.block()) {
       b.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
     } else {
@@ -543,19 +543,6 @@ public final class VolumeOperations {
       b.setMount(mount);
     }
     return b.build();
-  }
-
-  /** The kubelet's access-mode mapping, with its alternative for drivers that know the single-node modes. */
-  static VolumeCapability.AccessMode.Mode accessMode(String k8sMode, boolean multiWriterAware) {
-    return switch (k8sMode) {
-      case "ReadWriteOnce" -> multiWriterAware ? VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER
-          : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
-      case "ReadOnlyMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
-      case "ReadWriteMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
-      case "ReadWriteOncePod" -> multiWriterAware ? VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
-          : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
-      default -> VolumeCapability.AccessMode.Mode.UNKNOWN;
-    };
   }
 
   private Map<String, String> volumeContext(VolumeSpec spec, PodToMount pod) {

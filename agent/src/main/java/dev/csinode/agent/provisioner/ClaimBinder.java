@@ -1,5 +1,9 @@
 package dev.csinode.agent.provisioner;
 
+import java.util.function.Function;
+import java.util.Optional;
+import dev.csinode.plugins.csi.RegisteredDriver;
+import dev.csinode.agent.volume.AccessModes;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.util.FrozenMap;
@@ -20,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.Predicate;
 
 /**
  * Binds claims to the volumes the agent provisioned for them, as the PV controller would, and says which claims need
@@ -67,13 +70,15 @@ public final class ClaimBinder {
   /** The request each unbound claim makes, kept while its claim and class objects are the same instances. */
   private final Map<String, Request> requests = new HashMap<>();
 
-  private record Request(PersistentVolumeClaim claim, StorageClass storageClass, Provisioner.Creation creation) {}
+  private record Request(PersistentVolumeClaim claim, StorageClass storageClass, boolean singleNodeMultiWriter,
+                         Provisioner.Creation creation) {}
 
   /**
    * @param provisioned the volumes this agent provisioned, by PersistentVolume name (a new instance when it changes)
-   * @param registered whether a CSI driver of that name is registered now
+   * @param drivers the CSI driver of that name registered now, if any (its node capabilities choose the access mode)
    */
-  public Result bind(ClusterObjects sources, Map<String, Provisioned> provisioned, Predicate<String> registered) {
+  public Result bind(ClusterObjects sources, Map<String, Provisioned> provisioned,
+                     Function<String, Optional<RegisteredDriver>> drivers) {
     Map<String, PersistentVolumeClaim> sourceClaims = sources.claims();
     List<PersistentVolumeClaim> ephemeralClaims = ephemeralClaims(sources.pods(), provisioned);
     if (sourceClaims != lastSourceClaims || ephemeralClaims != lastEphemeralClaims || provisioned != lastProvisioned) {
@@ -104,7 +109,7 @@ public final class ClaimBinder {
         return;
       }
       try {
-        toCreate.add(creation(key, c, sources, registered));
+        toCreate.add(creation(key, c, sources, drivers));
       } catch (Provisioner.InvalidClaim e) {
         errors.put(key, e.getMessage());
       } catch (RuntimeException e) {
@@ -165,7 +170,8 @@ public final class ClaimBinder {
   }
 
   /** The CreateVolume a claim without a volume asks for, or why it cannot ask for one (naming the object and field). */
-  private Provisioner.Creation creation(String key, PersistentVolumeClaim c, ClusterObjects objects, Predicate<String> registered) {
+  private Provisioner.Creation creation(String key, PersistentVolumeClaim c, ClusterObjects objects,
+                                       Function<String, Optional<RegisteredDriver>> drivers) {
     String className = c.getSpec() == null ? null : c.getSpec().getStorageClassName();
     if (className == null || className.isEmpty()) {
       throw new Provisioner.InvalidClaim("claim " + key + " has no volumeName and no storageClassName; nothing can bind or provision it");
@@ -177,13 +183,16 @@ public final class ClaimBinder {
     if (sc.getProvisioner() == null || sc.getProvisioner().isEmpty()) {
       throw new Provisioner.InvalidClaim("StorageClass " + className + " (of claim " + key + "): provisioner is empty");
     }
-    if (!registered.test(sc.getProvisioner())) {
+    Optional<RegisteredDriver> driver = drivers.apply(sc.getProvisioner());
+    if (driver.isEmpty()) {
       throw new Provisioner.InvalidClaim("StorageClass " + className + " names provisioner " + sc.getProvisioner()
           + ", which is not a registered CSI driver (yet)");
     }
     Request r = requests.get(key);
-    if (r == null || r.claim() != c || r.storageClass() != sc) {
-      r = new Request(c, sc, Provisioner.creation(key, pvName(c), c, sc));
+    // CreateVolume asks for the access mode NodeStage will ask for: the kubelet's mapping for this driver.
+    boolean singleNodeMultiWriter = driver.get().hasNodeCapability(AccessModes.SINGLE_NODE_MULTI_WRITER);
+    if (r == null || r.claim() != c || r.storageClass() != sc || r.singleNodeMultiWriter() != singleNodeMultiWriter) {
+      r = new Request(c, sc, singleNodeMultiWriter, Provisioner.creation(key, pvName(c), c, sc, singleNodeMultiWriter));
       requests.put(key, r);
     }
     return r.creation();

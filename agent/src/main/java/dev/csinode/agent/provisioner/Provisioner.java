@@ -4,6 +4,7 @@ import dev.csinode.agent.operationexecutor.OperationException;
 import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.operationexecutor.OperationKey;
 import dev.csinode.agent.podsource.ClusterObjects;
+import dev.csinode.agent.volume.AccessModes;
 import dev.csinode.agent.status.ProvisioningStatus;
 import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.util.LogOnce;
@@ -149,7 +150,7 @@ public final class Provisioner implements AutoCloseable {
     }
     last = sources;
     sourcesReady = true;
-    ClaimBinder.Result r = binder.bind(sources, volumes.all(), name -> drivers.get(name).isPresent());
+    ClaimBinder.Result r = binder.bind(sources, volumes.all(), drivers::get);
     bound = r;
     r.errors().forEach(problemLog::log);
     problemLog.retain(k -> r.errors().containsKey(k) || volumes.get(k) != null);
@@ -468,22 +469,17 @@ public final class Provisioner implements AutoCloseable {
     }
   }
 
-  private static final List<String> ACCESS_MODES = List.of("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod");
-
-  static Creation creation(String key, String name, PersistentVolumeClaim c, StorageClass sc) {
+  static Creation creation(String key, String name, PersistentVolumeClaim c, StorageClass sc, boolean singleNodeMultiWriter) {
     String volumeMode = c.getSpec().getVolumeMode();
     if (volumeMode != null && !volumeMode.equals("Filesystem") && !volumeMode.equals("Block")) {
       throw new InvalidClaim("claim " + key + ": spec.volumeMode '" + volumeMode + "' is neither Filesystem nor Block");
     }
     boolean block = "Block".equals(volumeMode);
     List<String> modes = c.getSpec().getAccessModes() == null || c.getSpec().getAccessModes().isEmpty()
-        ? List.of("ReadWriteOnce") : c.getSpec().getAccessModes();
-    for (int i = 0; i < modes.size(); i++) {
-      if (modes.get(i) == null || !ACCESS_MODES.contains(modes.get(i))) {
-        throw new InvalidClaim("claim " + key + ": spec.accessModes[" + i + "] is " + (modes.get(i) == null ? "null" : "'" + modes.get(i) + "'")
-            + "; expected one of " + String.join(", ", ACCESS_MODES));
-      }
-    }
+        ? List.of(AccessModes.READ_WRITE_ONCE) : c.getSpec().getAccessModes();
+    AccessModes.problem(modes, "claim " + key + ": spec.accessModes").ifPresent(p -> {
+      throw new InvalidClaim(p);
+    });
     long bytes = requestedBytes(key, c);
     String className = sc.getMetadata().getName();
     Map<String, String> params = new HashMap<>();
@@ -510,9 +506,7 @@ public final class Provisioner implements AutoCloseable {
     }
     String fsType = sc.getParameters() == null ? "" : sc.getParameters().getOrDefault(PREFIX + "fstype", "");
     VolumeCapability.Builder cap = VolumeCapability.newBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
-        .setMode(modes.get(0).equals("ReadWriteMany") ? VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER
-            : modes.get(0).equals("ReadOnlyMany") ? VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY
-            : VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER));
+        .setMode(AccessModes.toCsi(AccessModes.ofVolume(modes), singleNodeMultiWriter)));
     if (block) {
       cap.setBlock(VolumeCapability.BlockVolume.getDefaultInstance());
     } else {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.csi.v1.VolumeCapability;
+import dev.csinode.csi.v1.VolumeCapability.AccessMode.Mode;
+import dev.csinode.plugins.csi.RegisteredDriver;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
@@ -15,14 +17,20 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Predicate;
+import java.util.Optional;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** The claim binder on its own: no driver, no disk, no event loop. */
 class ClaimBinderTest {
   static final String DRIVER = "d.example.com";
-  static final Predicate<String> REGISTERED = DRIVER::equals;
-  static final Predicate<String> NONE = name -> false;
+  static final Function<String, Optional<RegisteredDriver>> REGISTERED = name -> driver(name, "STAGE_UNSTAGE_VOLUME");
+  static final Function<String, Optional<RegisteredDriver>> NONE = name -> Optional.empty();
+
+  static Optional<RegisteredDriver> driver(String name, String... nodeCapabilities) {
+    return Optional.of(name).filter(DRIVER::equals).map(n -> new RegisteredDriver(n, "unix:///plugins/d/csi.sock",
+        Path.of("/plugins_registry/d.sock"), "node-1", Map.of(), 0, List.of(nodeCapabilities), "1.0.0", 0, true));
+  }
 
   static final String CLASS = """
       apiVersion: storage.k8s.io/v1
@@ -192,5 +200,32 @@ class ClaimBinderTest {
     ClaimBinder restarted = new ClaimBinder();
     assertEquals(List.copyOf(made.values()), restarted.bind(objects(CLASS), made, REGISTERED).releasable());
     assertFalse(restarted.seen("default/a"));
+  }
+
+  @Test
+  void createVolumeAsksForTheAccessModeNodeStageWillAskFor() {
+    // The kubelet's mapping: with SINGLE_NODE_MULTI_WRITER a ReadWriteOncePod volume is SINGLE_NODE_SINGLE_WRITER and
+    // a ReadWriteOnce one SINGLE_NODE_MULTI_WRITER; without it both are SINGLE_NODE_WRITER.
+    ClusterObjects sources = objects(CLASS, claim("a", ""), claim("b", "").replace("[ReadWriteOnce]", "[ReadWriteOncePod]"),
+        claim("c", "").replace("[ReadWriteOnce]", "[ReadOnlyMany, ReadWriteOnce]"));
+    Map<String, Mode> aware = modes(new ClaimBinder().bind(sources, Map.of(),
+        name -> driver(name, "STAGE_UNSTAGE_VOLUME", "SINGLE_NODE_MULTI_WRITER")));
+    assertEquals(Map.of("default/a", Mode.SINGLE_NODE_MULTI_WRITER, "default/b", Mode.SINGLE_NODE_SINGLE_WRITER,
+        "default/c", Mode.MULTI_NODE_READER_ONLY), aware);
+    Map<String, Mode> plain = modes(new ClaimBinder().bind(sources, Map.of(), REGISTERED));
+    assertEquals(Map.of("default/a", Mode.SINGLE_NODE_WRITER, "default/b", Mode.SINGLE_NODE_WRITER,
+        "default/c", Mode.MULTI_NODE_READER_ONLY), plain);
+
+    // The same binder, the driver registered again with the capability: the cached request is not reused.
+    ClaimBinder binder = new ClaimBinder();
+    binder.bind(sources, Map.of(), REGISTERED);
+    assertEquals(Mode.SINGLE_NODE_SINGLE_WRITER, modes(binder.bind(sources, Map.of(),
+        name -> driver(name, "SINGLE_NODE_MULTI_WRITER"))).get("default/b"));
+  }
+
+  static Map<String, Mode> modes(ClaimBinder.Result r) {
+    Map<String, Mode> out = new HashMap<>();
+    r.toCreate().forEach(c -> out.put(c.claimKey(), c.request().getVolumeCapabilities(0).getAccessMode().getMode()));
+    return out;
   }
 }
