@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.csinode.csi.v1.CreateVolumeRequest;
 import dev.csinode.csi.v1.NodePublishVolumeRequest;
 import dev.csinode.csi.v1.NodeStageVolumeRequest;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class SecretRedactorTest {
   @Test
   void stripsEverySecretValueButKeepsKeysAndOtherFields() {

@@ -3,8 +3,10 @@ package dev.csinode.grpc;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class UnixEndpointTest {
   @Test
   void acceptsTheFormsCsiAndTheKubeletUse() {

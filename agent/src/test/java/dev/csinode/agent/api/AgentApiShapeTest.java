@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The JSON documents of the local API, field by field: what the CLI and scripts read. The values come from a test
  * double; the server turns them into the answers.
  */
+@Tag("unit")
 class AgentApiShapeTest {
   static final ObjectMapper JSON = new ObjectMapper();
   static final PodStatus POD = new PodStatus("default/app", "u-1", false,

@@ -12,10 +12,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Finding and removing orphaned pod directories, with fake mounts: what may go and what must stay. */
+@Tag("unit")
 class OrphanedPodDirectoriesTest {
   static final String UID = "6c1a2b3c-0000-4000-8000-000000000002";
   @TempDir Path tmp;

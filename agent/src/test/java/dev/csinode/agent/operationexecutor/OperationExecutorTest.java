@@ -6,8 +6,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class OperationExecutorTest {
   final AtomicLong now = new AtomicLong(1_000_000);
   final OperationExecutor ex = new OperationExecutor(2, Duration.ofMillis(500), Duration.ofMillis(122_000), now::get);

@@ -21,6 +21,7 @@ import io.vertx.core.Promise;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -29,6 +30,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The volume operations on their own, against a fake driver and fake mounts: what each outcome of a CSI call leaves
  * in the actual state and the journal.
  */
+@Tag("unit")
 class VolumeOperationsTest {
   static final VolumeSpec V1 = pv("pv-1");
   static final PodToMount A = pod("pod-a");

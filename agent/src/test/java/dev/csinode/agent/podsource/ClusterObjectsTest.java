@@ -8,9 +8,11 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Changing a view copies only the kinds touched; an overlay's objects replace the base's of the same kind and key. */
+@Tag("unit")
 class ClusterObjectsTest {
   static HasMetadata pod(String ns, String name, String uid) {
     return new PodBuilder().withNewMetadata().withNamespace(ns).withName(name).withUid(uid).endMetadata().build();

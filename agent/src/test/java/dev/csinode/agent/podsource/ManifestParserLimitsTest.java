@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** What a malformed or hostile manifest yields: an error that names the problem, never a crash. */
+@Tag("unit")
 class ManifestParserLimitsTest {
   @Test
   void malformedJsonIsAnErrorNamingWhereItBroke() {

@@ -20,9 +20,11 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The incremental populator gives what a full resolution gives, whatever changed between calls. */
+@Tag("unit")
 class DesiredStateOfWorldPopulatorTest {
   static final String POD = """
       apiVersion: v1

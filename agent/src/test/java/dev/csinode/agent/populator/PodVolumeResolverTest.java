@@ -18,9 +18,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** One pod's volumes against the cluster objects: specs, per-volume errors and waits, without the other pods. */
+@Tag("unit")
 class PodVolumeResolverTest {
   static final String UID = "aaaaaaaa-0000-4000-8000-000000000001";
   static final String DRIVER = """

@@ -19,9 +19,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.Optional;
 import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The claim binder on its own: no driver, no disk, no event loop. */
+@Tag("unit")
 class ClaimBinderTest {
   static final String DRIVER = "d.example.com";
   static final Function<String, Optional<RegisteredDriver>> REGISTERED = name -> driver(name, "STAGE_UNSTAGE_VOLUME");

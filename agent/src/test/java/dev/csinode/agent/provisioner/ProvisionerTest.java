@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * clock the test moves: the executor's backoff, its bound on parallel calls, its failure records in status and its
  * observer for metrics. No socket, no mount.
  */
+@Tag("unit")
 class ProvisionerTest {
   static final String DRIVER = ClaimBinderTest.DRIVER;
   static final Duration INITIAL = Duration.ofSeconds(1);

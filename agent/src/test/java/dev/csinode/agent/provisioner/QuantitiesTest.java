@@ -2,9 +2,11 @@ package dev.csinode.agent.provisioner;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Kubernetes' quantity grammar to bytes, with no silent overflow. */
+@Tag("unit")
 class QuantitiesTest {
   @Test
   void sizesAreExactBytes() {

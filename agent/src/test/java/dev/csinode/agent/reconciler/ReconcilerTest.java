@@ -31,6 +31,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,6 +41,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * of the kubelet's reconciler_test.go: the order of unmount and mount, unstage after the last unpublish, uncertain
  * stage, publish and unpublish, backoff, max_volumes_per_node and restarts. No root, no socket, no mount.
  */
+@Tag("unit")
 class ReconcilerTest {
   static final VolumeSpec V1 = pv("pv-1");
   static final VolumeSpec V2 = pv("pv-2");

@@ -16,10 +16,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What a restart adds to the actual state from what the disk shows and the journal does not know. */
+@Tag("unit")
 class VolumeReconstructionTest {
   static final String DRIVER = "fake.csi.dev";
   static final String UID = "6c1a2b3c-0000-4000-8000-000000000001";

@@ -26,9 +26,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Status and {@code pod wait} read from snapshots the test makes: no reconciler, no driver, no mount. */
+@Tag("unit")
 class PodWaitersTest {
   static final String UID = "aaaaaaaa-0000-4000-8000-000000000001";
   static final String OBJECTS = """

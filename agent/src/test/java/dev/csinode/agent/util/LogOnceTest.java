@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class LogOnceTest {
   @Test
   void aRepeatedProblemIsLoggedWhenItAppearsAndWhenItChanges() {

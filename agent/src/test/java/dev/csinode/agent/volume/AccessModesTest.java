@@ -9,9 +9,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The kubelet's access-mode mapping (csi_client.go), both of its tables, and the checks of a list of modes. */
+@Tag("unit")
 class AccessModesTest {
   static RegisteredDriver driver(String... nodeCapabilities) {
     return new RegisteredDriver("d.example.com", "/plugins/d/csi.sock", Path.of("/plugins_registry/d.sock"), "node-1", Map.of(), 0,

@@ -3,9 +3,11 @@ package dev.csinode.agent.volume;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Names the layout makes from two parts never make two volumes one; the kubelet's own names where they are safe. */
+@Tag("unit")
 class KubeletLayoutTest {
   static final String UUID = "aaaaaaaa-0000-4000-8000-000000000001";
 
