@@ -40,6 +40,9 @@ unshare --mount --propagation private -- \
 # visible here leaked onto the host. Loop devices are global: detach the ones a crashed test left attached.
 leaked_mounts=$(mounts_of_suite)
 leaked_loops=$(loops_of_suite)
+# Tests remove what they make: anything left in the run's temp directory was left by a test (or by a process a
+# test started and did not stop).
+leftovers=$(find "$suite_tmp" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort)
 for dev in $(awk '{print $1}' <<<"$leaked_loops"); do losetup --detach "$dev" || true; done
 if [[ -n "$leaked_mounts" ]]; then
   echo "test.sh: mounts of the suite leaked onto the host (left in place, and $suite_tmp with them):" >&2
@@ -62,6 +65,11 @@ read -r tests failed skipped < <(
          function attr(s, n,   m) { return match(s, " " n "=\"[0-9]+\"") ? substr(s, RSTART + length(n) + 3, RLENGTH - length(n) - 4) + 0 : 0 }
          END { print t + 0, f + 0, k + 0 }')
 passed=$((tests - failed - skipped))
+if [[ -n "$leftovers" ]]; then
+  status=1
+  echo "test.sh: the tests left $(wc -l <<<"$leftovers") entries in their temp directory (a test that does not remove what it made):" >&2
+  head -n 20 <<<"$leftovers" >&2
+fi
 if [[ -n "$leaked_mounts" || -n "$leaked_loops" ]]; then
   status=1
   host="the suite left mounts or loop devices on the host"

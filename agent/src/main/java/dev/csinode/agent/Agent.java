@@ -8,6 +8,8 @@ import dev.csinode.agent.podsource.ApiObjectStore;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestDirectorySource;
 import dev.csinode.agent.podsource.ManifestParser;
+import dev.csinode.agent.podsource.MergedSources;
+import dev.csinode.agent.provisioner.Provisioner;
 import dev.csinode.agent.status.PodWaiters;
 import dev.csinode.agent.status.StatusReport;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
@@ -19,9 +21,13 @@ import dev.csinode.plugins.PluginManager;
 import dev.csinode.plugins.csi.DriverRegistry;
 import dev.csinode.plugins.registrar.BundledDriver;
 import dev.csinode.plugins.registrar.Registrar;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -81,6 +87,7 @@ public final class Agent implements AgentApi {
   private MetricsServer metricsServer;
   private ApiObjectStore pushed;
   private volatile ClusterObjects manifestObjects = ClusterObjects.EMPTY;
+  private final MergedSources merged = new MergedSources();
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -95,16 +102,16 @@ public final class Agent implements AgentApi {
       // following a link: a link there would send the records wherever it points, so the agent does not start.
       PrivateFiles.createDirectories(layout.rootDir(), config.stateDir(), config.stateDir().resolve("journal"));
       PrivateFiles.restrict(layout.rootDir(), config.stateDir(), p -> false);
-    } catch (java.io.IOException e) {
-      return Future.failedFuture(new java.io.UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
+    } catch (IOException e) {
+      return Future.failedFuture(new UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
           + " private (0700): " + e.getMessage(), e));
-    } catch (java.io.UncheckedIOException e) {
+    } catch (UncheckedIOException e) {
       return Future.failedFuture(e); // the root itself: its message says so
     }
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, layout, config.stateDir(), config.nodeName(), drivers, metrics,
         config.volumeOptions());
-    io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
+    GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
         .help("Record logs under the root (journal, provisioned volumes, pushed objects, the bundled driver's state) that "
             + "cannot be written now, e.g. on a full disk; changes to them fail until they can")
         .callback(cb -> cb.call(RecordLog.degraded(config.rootDir()).size())).register(metrics);
@@ -156,7 +163,7 @@ public final class Agent implements AgentApi {
       bundledRegistrar = r;
       r.rejection().onFailure(err -> LOG.error("the bundled driver was refused: {}", err.getMessage()));
       // Pods read before the driver registered would only fail and back off once: wait for it.
-      io.vertx.core.Promise<Void> settled = io.vertx.core.Promise.promise();
+      Promise<Void> settled = Promise.promise();
       r.accepted().onComplete(ar -> settled.tryComplete());
       r.rejection().onComplete(ar -> settled.tryComplete());
       return settled.future();
@@ -172,11 +179,11 @@ public final class Agent implements AgentApi {
   }
 
   /**
-   * The volume manager coalesces changes and reads the merged sources when it runs (one O(objects) merge per
-   * burst); a pushed object replaces a manifest object of the same kind and key.
+   * The volume manager coalesces changes and reads the merged sources when it runs: one O(objects) merge per
+   * change of a source, none for its other runs.
    */
   private void sourcesChanged() {
-    volumes.sourcesChanged(() -> ClusterObjects.overlay(manifestObjects, pushed.objects()));
+    volumes.sourcesChanged(() -> merged.of(manifestObjects, pushed.objects()));
   }
 
   @Override
@@ -233,7 +240,7 @@ public final class Agent implements AgentApi {
   @Override
   public Future<PersistentVolumeDeleted> deletePersistentVolume(String name) {
     return volumes.deleteProvisionedVolume(name).map(done -> new PersistentVolumeDeleted(name, done)).recover(err ->
-        Future.failedFuture(err instanceof dev.csinode.agent.provisioner.Provisioner.DeleteRefused r ? new ApiException(switch (r.reason()) {
+        Future.failedFuture(err instanceof Provisioner.DeleteRefused r ? new ApiException(switch (r.reason()) {
           case NOT_FOUND -> 404;
           case CONFLICT -> 409;
           case UNAVAILABLE -> 503;

@@ -40,6 +40,8 @@ import java.util.Optional;
  * </ul>
  */
 public final class AgentApiServer {
+  /** The longest {@code ?wait=} a pod request may ask for. */
+  static final Duration MAX_WAIT = Duration.ofHours(24);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   /** The default largest request body: manifests are kilobytes; a node's worth of pods in one request fits. */
   public static final long DEFAULT_MAX_BODY_BYTES = 4L << 20;
@@ -169,6 +171,11 @@ public final class AgentApiServer {
           });
         } else if (req.method() == HttpMethod.GET && req.getParam("wait") != null) {
           Duration timeout = GoDuration.parse(req.getParam("wait"));
+          if (timeout.compareTo(MAX_WAIT) > 0) {
+            // A timer of that length would overflow its milliseconds, and the request would never be answered.
+            reply(req, 400, new ApiError("wait=" + req.getParam("wait") + " is longer than " + MAX_WAIT.toHours() + "h; wait less, again if need be"));
+            return;
+          }
           api.waitReady(ns, name, timeout).onComplete(ar -> {
             if (ar.succeeded()) {
               reply(req, 200, ar.result());

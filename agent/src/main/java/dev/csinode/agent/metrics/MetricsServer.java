@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import java.io.ByteArrayOutputStream;
 
 /** Serves {@code GET /metrics} in the Prometheus text format on a TCP address (loopback by default). */
@@ -32,7 +33,7 @@ public final class MetricsServer {
     PrometheusTextFormatWriter writer = new PrometheusTextFormatWriter(false);
     // No h2c: a client that offers the HTTP/2 upgrade on http:// (the JDK's HttpClient does by default) otherwise
     // waits forever for most answers from this Vert.x server. Prometheus scrapes over HTTP/1.1 anyway.
-    return vertx.createHttpServer(new io.vertx.core.http.HttpServerOptions().setHttp2ClearTextEnabled(false)).requestHandler(req -> {
+    return vertx.createHttpServer(new HttpServerOptions().setHttp2ClearTextEnabled(false)).requestHandler(req -> {
       if (!req.path().equals("/metrics")) {
         req.response().setStatusCode(404).end("see /metrics\n");
         return;

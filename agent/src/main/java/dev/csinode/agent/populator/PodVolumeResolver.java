@@ -288,11 +288,7 @@ public final class PodVolumeResolver {
     checkSecret(stage, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodeStageSecretRef");
     checkSecret(publish, objects, where + ": PersistentVolume " + pvName + " spec.csi.nodePublishSecretRef");
     List<String> accessModes = pv.getSpec().getAccessModes();
-    if (accessModes == null || accessModes.isEmpty()) {
-      throw new ResolveException(where + ": PersistentVolume " + pvName + " spec.accessModes is empty; give one of "
-          + String.join(", ", AccessModes.ALL));
-    }
-    String badModes = AccessModes.problem(accessModes, where + ": PersistentVolume " + pvName + " spec.accessModes").orElse(null);
+    String badModes = AccessModes.unknown(accessModes, where + ": PersistentVolume " + pvName + " spec.accessModes").orElse(null);
     if (badModes != null) {
       throw new ResolveException(badModes);
     }

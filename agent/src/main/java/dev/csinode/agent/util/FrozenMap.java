@@ -1,5 +1,6 @@
 package dev.csinode.agent.util;
 
+import java.util.AbstractMap;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -14,7 +15,7 @@ import java.util.function.BiConsumer;
  * consecutive ({@code default/pod-1}, {@code default/pod-2}, ...), which make the open addressing of
  * {@code Map.copyOf}'s maps probe long runs of neighbours.
  */
-public final class FrozenMap<K, V> extends java.util.AbstractMap<K, V> {
+public final class FrozenMap<K, V> extends AbstractMap<K, V> {
   private static final FrozenMap<?, ?> EMPTY = new FrozenMap<>(new HashMap<>());
   private final Map<K, V> map;
 

@@ -55,10 +55,27 @@ public final class AccessModes {
   /**
    * What is wrong with a list of access modes, as the API server would refuse it, or empty when nothing is: a null
    * or unknown entry, or ReadWriteOncePod with another mode. {@code field} names the list in the message (e.g.
-   * {@code PersistentVolume pv-1 spec.accessModes}). An empty list is not checked here: a claim may leave its modes
-   * out, a PersistentVolume may not (the caller says so).
+   * {@code claim default/c spec.accessModes}). An empty list is not checked here. For what the agent creates
+   * (CreateVolume for a claim); a PersistentVolume that exists is checked by {@link #unknown} only.
    */
   public static Optional<String> problem(List<String> accessModes, String field) {
+    Optional<String> unknown = unknown(accessModes, field);
+    if (unknown.isPresent() || accessModes == null) {
+      return unknown;
+    }
+    if (accessModes.size() > 1 && accessModes.contains(READ_WRITE_ONCE_POD)) {
+      return Optional.of(field + " has " + READ_WRITE_ONCE_POD + " with other modes " + accessModes
+          + "; ReadWriteOncePod must be the only access mode");
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * A null or unknown entry in a list of access modes, which no CSI mode stands for. The kubelet checks nothing
+   * else on a PersistentVolume (it takes the first mode, ReadWriteOnce for none), and neither does the node side
+   * here: a volume an earlier version mounted with such a list is never torn down for it after an upgrade.
+   */
+  public static Optional<String> unknown(List<String> accessModes, String field) {
     if (accessModes == null) {
       return Optional.empty();
     }
@@ -68,10 +85,6 @@ public final class AccessModes {
         return Optional.of(field + "[" + i + "] is " + (mode == null ? "null" : "'" + mode + "'") + "; expected one of "
             + String.join(", ", ALL));
       }
-    }
-    if (accessModes.size() > 1 && accessModes.contains(READ_WRITE_ONCE_POD)) {
-      return Optional.of(field + " has " + READ_WRITE_ONCE_POD + " with other modes " + accessModes
-          + "; ReadWriteOncePod must be the only access mode");
     }
     return Optional.empty();
   }

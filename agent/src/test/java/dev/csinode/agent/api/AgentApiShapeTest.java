@@ -174,6 +174,8 @@ class AgentApiShapeTest {
     assertAnswer(404, "{'error': 'pod default/other is unknown'}", send("GET", "/v1/pods/default/other", ""));
     assertAnswer(200, POD_JSON, send("GET", "/v1/pods/default/app?wait=1s", ""));
     assertAnswer(408, "{'error': 'not ready'}", send("GET", "/v1/pods/default/other?wait=1s", ""));
+    assertAnswer(400, "{'error': 'wait=3000000000000h is longer than 24h; wait less, again if need be'}",
+        send("GET", "/v1/pods/default/app?wait=3000000000000h", ""));
     assertAnswer(200, "{'deleted': 'default/app'}", send("DELETE", "/v1/pods/default/app", ""));
     assertAnswer(404, "{'error': 'no pod default/other was pushed through the API'}", send("DELETE", "/v1/pods/default/other", ""));
     assertAnswer(405, "{'error': 'PUT is not allowed on /v1/pods/default/app'}", send("PUT", "/v1/pods/default/app", ""));

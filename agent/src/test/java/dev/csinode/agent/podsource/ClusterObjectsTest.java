@@ -50,6 +50,21 @@ class ClusterObjectsTest {
   }
 
   @Test
+  void mergedSourcesAreMergedAgainOnlyWhenASourceChanged() {
+    ClusterObjects manifests = ClusterObjects.of(List.of(pod("ns", "a", "from-file")), List.of());
+    ClusterObjects pushed = ClusterObjects.of(List.of(pod("ns", "a", "pushed"), pod("ns", "p", "p")), List.of());
+    MergedSources merged = new MergedSources();
+    ClusterObjects first = merged.of(manifests, pushed);
+    assertEquals("pushed", first.pods().get("ns/a").getMetadata().getUid());
+    assertSame(first, merged.of(manifests, pushed), "nothing changed: the same objects, so later stages skip them");
+    ClusterObjects morePushed = pushed.with(List.of(pod("ns", "q", "q")), List.of());
+    ClusterObjects second = merged.of(manifests, morePushed);
+    assertTrue(second.pods().containsKey("ns/q"));
+    assertSame(second, merged.of(manifests, morePushed));
+    assertFalse(merged.of(ClusterObjects.EMPTY, morePushed).pods().containsKey("ns/m"));
+  }
+
+  @Test
   void namesThatWouldMakeKeysAmbiguousAreRefusedWithTheirField() {
     // Namespace a, name b/c and namespace a/b, name c would both be the pod a/b/c.
     var parsed = ManifestParser.parse(Path.of("m.yaml"), """

@@ -239,12 +239,12 @@ class DesiredStateOfWorldPopulatorTest {
         .replace("volumes: [{name: data, persistentVolumeClaim: {claimName: claim}}]",
             "volumes: [{name: data, persistentVolumeClaim: {claimName: claim}}, {name: scratch, emptyDir: {}}, "
                 + "{name: inline, csi: {driver: d.example.com}}]"),
-        CLAIM, PV.replace("accessModes: [ReadWriteOnce]", "accessModes: [ReadWriteOnce, ReadWriteOncePod]"), SECRET,
+        CLAIM, PV.replace("accessModes: [ReadWriteOnce]", "accessModes: [ReadWriteOnce, ReadWriteSometimes]"), SECRET,
         DRIVER.replace("podInfoOnMount: true", "volumeLifecycleModes: [Ephemeral]"));
     DesiredStateOfWorld dsw = new DesiredStateOfWorldPopulator().build(objects(objects), Map.of());
     PodVolumes pod = dsw.pods().get("default/app");
-    assertEquals(List.of("pod default/app volume data: PersistentVolume pv-1 spec.accessModes has ReadWriteOncePod with other modes "
-        + "[ReadWriteOnce, ReadWriteOncePod]; ReadWriteOncePod must be the only access mode"), pod.errors());
+    assertEquals(List.of("pod default/app volume data: PersistentVolume pv-1 spec.accessModes[1] is 'ReadWriteSometimes'; "
+        + "expected one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod"), pod.errors());
     assertEquals(List.of("scratch (emptyDir: not handled by this agent)"), pod.notHandled());
     String inline = "kubernetes.io/csi/aaaaaaaa-0000-4000-8000-000000000001-inline";
     assertEquals(List.of(inline), pod.uniqueNames());
