@@ -362,6 +362,22 @@ class ReconcilerTest {
     assertFalse(node.layout.podDir(A.podUid()).toFile().exists());
   }
 
+  /**
+   * A pod the sources want is never an orphan, even while none of its volumes is mounted (its stage failed and
+   * waits out its backoff): housekeeping with removal on leaves its directory alone.
+   */
+  @Test
+  void aWantedPodsDirectoryIsKeptWhileNothingOfItIsMounted() throws Exception {
+    node = ReconcilerFixture.started();
+    node.csi.failNext(STAGE, GrpcStatus.INVALID_ARGUMENT, false);
+    node.want(wants(A, V1));
+    node.settled("stage failed, in backoff", x -> !x.failures().isEmpty() && volume(x, V1) != null && volume(x, V1).pods().isEmpty());
+    Files.createDirectories(node.layout.podDir(A.podUid()).resolve("volumes"));
+    var report = Await.result(node.reconciler.housekeep(true));
+    assertTrue(report.stream().noneMatch(o -> o.podUid().equals(A.podUid())), report.toString());
+    assertTrue(Files.isDirectory(node.layout.podDir(A.podUid()).resolve("volumes")), "the wanted pod's directory stays");
+  }
+
   /** Something mounted in a gone pod's directory meanwhile (not by the agent): the directory stays, nothing below is removed. */
   @Test
   void aGonePodsDirectoryWithAMountBelowItIsKept() throws Exception {
