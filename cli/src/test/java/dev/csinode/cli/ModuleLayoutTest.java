@@ -6,6 +6,7 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -33,6 +34,12 @@ class ModuleLayoutTest {
     // The modules' jars (or target/classes in a reactor build), without test classes and the modules' test jars.
     product = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
         .withImportOption(location -> !location.contains("-tests.jar")).importPackages("dev.csinode");
+  }
+
+  /** The imported classes are a large graph; the tests after this class in the same JVM (one of them collects garbage in a loop) should not carry it. */
+  @AfterAll
+  static void release() {
+    product = null;
   }
 
   private static void check(ArchRule rule) {
