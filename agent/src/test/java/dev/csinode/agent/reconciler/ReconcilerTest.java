@@ -407,6 +407,18 @@ class ReconcilerTest {
     assertTrue(node.mounter.isMountPoint(node.target(V1, A)));
   }
 
+  /** The agent's own staging and publish mounts are never reported as unmanaged, however many passes see them. */
+  @Test
+  void theAgentsOwnMountsAreNeverReportedAsUnmanaged() {
+    node = ReconcilerFixture.started();
+    node.want(wants(A, V1), wants(B, V1));
+    node.settled("published for both", x -> published(x, V1, A) && published(x, V1, B));
+    Await.result(node.reconciler.housekeep(false));
+    Await.result(node.reconciler.housekeep(false));
+    assertEquals(List.of(), node.reconciler.snapshot().unmanagedMounts());
+    assertTrue(node.mounter.isMountPoint(node.target(V1, A)) && node.mounter.isMountPoint(node.target(V1, B)));
+  }
+
   @Test
   void aMountTheAgentDidNotMakeIsReportedOnceTwoPassesFoundIt() {
     node = ReconcilerFixture.started();
