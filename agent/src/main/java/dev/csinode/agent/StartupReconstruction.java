@@ -4,8 +4,8 @@ import dev.csinode.agent.cache.ActualStateJournal;
 import dev.csinode.agent.cache.ActualStateOfWorld;
 import dev.csinode.agent.reconciler.VolumeReconstruction;
 import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.agent.volume.VolumeDirectories;
-import dev.csinode.mount.Mounter;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Context;
@@ -31,9 +31,11 @@ final class StartupReconstruction {
   private final ActualStateOfWorld asw;
   private final Counter reconstructed;
   private final Counter reconstructErrors;
+  private final MountPoints mounts;
 
   StartupReconstruction(Context context, KubeletLayout layout, ActualStateJournal journal, ActualStateOfWorld asw,
-                        PrometheusRegistry metrics) {
+                        MountPoints mounts, PrometheusRegistry metrics) {
+    this.mounts = mounts;
     this.context = context;
     this.layout = layout;
     this.journal = journal;
@@ -48,10 +50,9 @@ final class StartupReconstruction {
   Future<Map<String, String>> run() {
     return context.owner().executeBlocking(() -> {
       var entries = ActualStateJournal.rebased(journal.readAll(), layout.rootDir().given(), layout.root());
-      Mounter mounter = new Mounter();
       ActualStateOfWorld scratch = new ActualStateOfWorld();
-      ActualStateJournal.reconstruct(entries, journal.bootId(), mounter::isMountPoint, scratch);
-      VolumeDirectories.Scan scan = VolumeDirectories.scan(layout, mounter::isMountPoint);
+      ActualStateJournal.reconstruct(entries, journal.bootId(), mounts::isMountPoint, scratch);
+      VolumeDirectories.Scan scan = VolumeDirectories.scan(layout, mounts::isMountPoint);
       scan.problems().forEach(p -> LOG.warn("reconstruction: {}", p));
       for (String unique : VolumeReconstruction.addFromDisk(scan, layout, scratch)) {
         LOG.info("volume {} found mounted on disk but not in the journal: uncertain until set up again or torn down", unique);

@@ -20,6 +20,7 @@ import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.VolumeStatus;
 import dev.csinode.agent.status.VolumeManagerView;
 import dev.csinode.agent.volume.KubeletLayout;
+import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.plugins.csi.DriverRegistry;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Context;
@@ -99,7 +100,9 @@ public final class VolumeManager {
     this.context = vertx.getOrCreateContext();
     ActualStateOfWorld asw = new ActualStateOfWorld();
     this.journal = new ActualStateJournal(stateDir, ActualStateJournal.currentBootId());
-    this.reconstruction = new StartupReconstruction(context, layout, journal, asw, metrics);
+    // One view of the host's mounts for everything that looks before it removes or decides.
+    MountPoints mounts = MountPoints.host();
+    this.reconstruction = new StartupReconstruction(context, layout, journal, asw, mounts, metrics);
     this.csi = new GrpcCsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
@@ -107,9 +110,9 @@ public final class VolumeManager {
     // driver's return ending a backoff), keyed by PersistentVolume name, which the reconciler does not know.
     OperationExecutor provisioning = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
-    VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, this::objects, journal);
+    VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, this::objects, journal, mounts);
     this.reconciler = new Reconciler(vertx, context, layout, asw, executor, operations, options.resyncInterval(),
-        driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L), options.removeOrphans());
+        driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L), options.removeOrphans(), mounts);
     this.provisioner = new Provisioner(context, stateDir, drivers, ControllerClient.of(csi), provisioning, System::currentTimeMillis,
         this::claimBindingChanged);
     this.pipeline = new VolumePipeline(context, provisioner, populator, reconciler);

@@ -19,7 +19,8 @@ import java.util.function.Supplier;
 final class VolumePipeline {
   /**
    * How long a stage's own change (a volume created, a backoff over) waits for others: with a thousand claims
-   * provisioned in a burst, one run per 20 ms, not one per claim. A change of the sources runs at once.
+   * provisioned in a burst, one run per 20 ms, not one per claim. A change of the sources runs at once, unless a
+   * run for a stage's change is already due: it joins that one.
    */
   static final long STAGE_CHANGE_DELAY_MS = 20;
 

@@ -4,6 +4,7 @@ import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.housekeeping.HousekeepingAction;
 import dev.csinode.agent.reconciler.Reconciler;
 import dev.csinode.agent.status.VolumeManagerView;
+import dev.csinode.agent.volume.KubeletLayout;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -45,8 +46,8 @@ public final class VolumeManagerMetrics {
           s.desired().volumes().values().forEach(v -> desired.merge(v.spec().driver(), 1, Integer::sum));
           Map<String, Integer> actual = new HashMap<>();
           s.actual().forEach(v -> actual.merge(v.spec().driver(), 1, Integer::sum));
-          desired.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "desired_state_of_world"));
-          actual.forEach((d, n) -> cb.call(n, "kubernetes.io/csi:" + d, "actual_state_of_world"));
+          desired.forEach((d, n) -> cb.call(n, KubeletLayout.pluginName(d), "desired_state_of_world"));
+          actual.forEach((d, n) -> cb.call(n, KubeletLayout.pluginName(d), "actual_state_of_world"));
         }).register(registry);
     GaugeWithCallback.builder().name("csi_node_agent_operations_in_flight")
         .help("Volume operations running now; 0 with no uncertain volume means the node has settled and is journaled")

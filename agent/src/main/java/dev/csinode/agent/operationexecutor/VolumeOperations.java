@@ -70,12 +70,6 @@ public final class VolumeOperations {
   /** Whether one registration of each driver offers ControllerPublishVolume, by driver name. */
   private final Map<String, ControllerPublishOffer> controllerPublishOffers = new ConcurrentHashMap<>();
 
-  /** With the host's mounts. */
-  public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
-                          ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal) {
-    this(vertx, layout, nodeName, drivers, csi, asw, objects, journal, MountPoints.host());
-  }
-
   /** {@code mounts}: where the operations look before removing a directory they made (never a mount point). */
   public VolumeOperations(Vertx vertx, KubeletLayout layout, String nodeName, DriverRegistry drivers, CsiNodeClient csi,
                           ActualStateOfWorld asw, Supplier<ClusterObjects> objects, ActualStateJournal journal, MountPoints mounts) {

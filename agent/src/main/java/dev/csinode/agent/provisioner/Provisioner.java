@@ -5,6 +5,7 @@ import dev.csinode.agent.operationexecutor.OperationExecutor;
 import dev.csinode.agent.operationexecutor.OperationKey;
 import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.volume.AccessModes;
+import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.status.ProvisioningStatus;
 import dev.csinode.agent.util.Errors;
 import dev.csinode.agent.util.LogOnce;
@@ -230,7 +231,7 @@ public final class Provisioner implements AutoCloseable {
       wakeUpAt(failed.get().notBeforeMillis());
       return true;
     }
-    return executor.tryRun(key, operation, "kubernetes.io/csi:" + driver, op, this::operationDone);
+    return executor.tryRun(key, operation, KubeletLayout.pluginName(driver), op, this::operationDone);
   }
 
   private void operationDone() {
@@ -395,7 +396,7 @@ public final class Provisioner implements AutoCloseable {
     }
     executor.forget(key);
     Promise<Void> deleted = Promise.promise();
-    boolean started = executor.tryRun(key, DELETE, "kubernetes.io/csi:" + driver,
+    boolean started = executor.tryRun(key, DELETE, KubeletLayout.pluginName(driver),
         () -> deleteVolume(p, d, "deletion asked for (claim " + p.claim() + ")").andThen(deleted), this::operationDone);
     if (!started) {
       return Future.failedFuture(new DeleteRefused(DeleteRefused.Reason.UNAVAILABLE, "PersistentVolume " + name

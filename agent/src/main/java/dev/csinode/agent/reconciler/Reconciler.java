@@ -89,13 +89,6 @@ public final class Reconciler {
   private volatile Snapshot snapshot = new Snapshot(DesiredStateOfWorld.EMPTY, Map.of(), Map.of(), Set.of(), Map.of(), List.of(),
       List.of());
 
-  /** With the host's mounts. */
-  public Reconciler(Vertx vertx, Context context, KubeletLayout layout, ActualStateOfWorld asw, OperationExecutor executor,
-                    VolumeOperations operations, Duration resyncInterval, ToLongFunction<String> maxVolumes,
-                    boolean removeOrphans) {
-    this(vertx, context, layout, asw, executor, operations, resyncInterval, maxVolumes, removeOrphans, MountPoints.host());
-  }
-
   /**
    * @param maxVolumes a driver's max_volumes_per_node from NodeGetInfo; 0 means no limit
    * @param removeOrphans whether housekeeping removes orphaned pod directories or only reports them
@@ -213,7 +206,7 @@ public final class Reconciler {
         // Also when another pod now has the uid (the one that had it is gone): it gets volumes of its own.
         if (wanted == null || !pod.of(wanted.podKey())) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
-          executor.tryRun(key, "volume_unmount", plugin(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
+          executor.tryRun(key, "volume_unmount", KubeletLayout.pluginName(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
             podsUnmounted.put(pod.podUid(), pod.podKey());
             operationDone();
           });
@@ -268,7 +261,7 @@ public final class Reconciler {
             : OperationKey.volume(dv.spec().uniqueName());
         String uid = pod.podUid();
         mountsInFlight.merge(uid, 1, Integer::sum); // before: a mount that fails at once completes inside tryRun
-        if (!executor.tryRun(key, "volume_mount", plugin(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {
+        if (!executor.tryRun(key, "volume_mount", KubeletLayout.pluginName(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {
           mountEnded(uid);
           operationDone();
         })) {
@@ -293,7 +286,7 @@ public final class Reconciler {
         executor.forget(key);
         continue;
       }
-      executor.tryRun(key, "unmount_device", plugin(v.spec.driver()), () -> operations.unmountDevice(v), this::operationDone);
+      executor.tryRun(key, "unmount_device", KubeletLayout.pluginName(v.spec.driver()), () -> operations.unmountDevice(v), this::operationDone);
     }
   }
 
@@ -301,10 +294,6 @@ public final class Reconciler {
     mountsInFlight.computeIfPresent(uid, (k, n) -> n == 1 ? null : n - 1);
   }
 
-  /** The kubelet's metric label for a CSI driver. */
-  static String plugin(String driver) {
-    return "kubernetes.io/csi:" + driver;
-  }
 
   private void operationDone() {
     trigger();

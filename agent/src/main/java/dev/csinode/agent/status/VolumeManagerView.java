@@ -92,8 +92,7 @@ public final class VolumeManagerView {
     for (String unique : pv.uniqueNames()) {
       VolumeSpec spec = s.desired().volume(unique).map(DesiredStateOfWorld.DesiredVolume::spec).orElse(null);
       VolumeView view = s.actualByName().get(unique);
-      MountedPod mp = view == null ? null : view.pods().stream().filter(p -> p.podUid().equals(pv.podUid()) && p.of(pv.podKey()))
-          .findFirst().orElse(null);
+      MountedPod mp = view == null ? null : view.pods().stream().filter(p -> isFor(p, pv)).findFirst().orElse(null);
       OperationExecutor.Failure failure = Optional.ofNullable(s.failures().get(new OperationKey(unique, pv.podUid())))
           .orElse(s.failures().get(OperationKey.volume(unique)));
       boolean running = s.running().contains(OperationKey.volume(unique)) || s.running().contains(new OperationKey(unique, pv.podUid()));
@@ -116,9 +115,13 @@ public final class VolumeManagerView {
   public static boolean allPublished(Reconciler.Snapshot s, PodVolumes pv) {
     return pv.waiting().isEmpty() && pv.uniqueNames().stream().allMatch(unique -> {
       VolumeView v = s.actualByName().get(unique);
-      return v != null && v.pods().stream().anyMatch(p -> p.podUid().equals(pv.podUid()) && p.of(pv.podKey())
-          && p.state() == MountState.MOUNTED);
+      return v != null && v.pods().stream().anyMatch(p -> isFor(p, pv) && p.state() == MountState.MOUNTED);
     });
+  }
+
+  /** A volume's mount for this pod: its uid and, once known, its name (a uid taken over by another pod is not it). */
+  private static boolean isFor(MountedPod mounted, PodVolumes pod) {
+    return mounted.podUid().equals(pod.podUid()) && mounted.of(pod.podKey());
   }
 
   /**

@@ -175,4 +175,9 @@ public final class KubeletLayout {
     }
     return driver;
   }
+
+  /** The volume plugin name the kubelet's metrics give a CSI driver's operations and volumes: {@code kubernetes.io/csi:<driver>}. */
+  public static String pluginName(String driver) {
+    return PLUGIN_NAME + ":" + driver;
+  }
 }
