@@ -45,8 +45,15 @@ public final class Agent implements AgentApi {
   /** How the agent runs. */
   public record Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver,
                        PluginManager.Options pluginOptions, Path podManifests, VolumeManager.Options volumeOptions,
-                       String metricsAddress, boolean drainOnExit, long apiMaxBodyBytes) {
+                       String metricsAddress, boolean drainOnExit, long apiMaxBodyBytes, VolumeManager.Host host) {
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1:9808";
+
+    public Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver, PluginManager.Options pluginOptions,
+                  Path podManifests, VolumeManager.Options volumeOptions, String metricsAddress, boolean drainOnExit,
+                  long apiMaxBodyBytes) {
+      this(rootDir, nodeName, apiSocket, bundledDriver, pluginOptions, podManifests, volumeOptions, metricsAddress, drainOnExit,
+          apiMaxBodyBytes, null);
+    }
 
     public Config(Path rootDir, String nodeName, Path apiSocket, BundledDriver bundledDriver, PluginManager.Options pluginOptions,
                   Path podManifests, VolumeManager.Options volumeOptions, String metricsAddress, boolean drainOnExit) {
@@ -61,6 +68,13 @@ public final class Agent implements AgentApi {
     public Config {
       rootDir = rootDir.toAbsolutePath().normalize();
       apiSocket = apiSocket == null ? rootDir.resolve("csi-node-agent.sock") : apiSocket.toAbsolutePath().normalize();
+      host = host == null ? VolumeManager.Host.real() : host;
+    }
+
+    /** This configuration on another host view (the simulator's simulated mounts and boot id). */
+    public Config withHost(VolumeManager.Host host) {
+      return new Config(rootDir, nodeName, apiSocket, bundledDriver, pluginOptions, podManifests, volumeOptions, metricsAddress,
+          drainOnExit, apiMaxBodyBytes, host);
     }
 
     /** The agent's own state: provisioned volumes, and later the journal. */
@@ -110,7 +124,7 @@ public final class Agent implements AgentApi {
     }
     plugins = new PluginManager(vertx, config.rootDir(), drivers, metrics, config.pluginOptions());
     volumes = new VolumeManager(vertx, layout, config.stateDir(), config.nodeName(), drivers, metrics,
-        config.volumeOptions());
+        config.volumeOptions(), config.host());
     GaugeWithCallback.builder().name("csi_node_agent_degraded_records")
         .help("Record logs under the root (journal, provisioned volumes, pushed objects, the bundled driver's state) that "
             + "cannot be written now, e.g. on a full disk; changes to them fail until they can")

@@ -75,6 +75,17 @@ public final class VolumeManager {
     }
   }
 
+  /**
+   * What the volume manager takes from the host: its view of the mounts and the boot id its journal records.
+   * {@link #real()} is the kernel's; the simulator's node-scale mode gives a table its in-memory driver keeps and a
+   * boot id of its own, so that the whole volume manager runs without root and a simulated reboot changes the id.
+   */
+  public record Host(MountPoints mounts, Supplier<String> bootId) {
+    public static Host real() {
+      return new Host(MountPoints.host(), ActualStateJournal::currentBootId);
+    }
+  }
+
   private final Context context;
   private final KubeletLayout layout;
   private final boolean removeOrphans;
@@ -95,13 +106,18 @@ public final class VolumeManager {
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
+    this(vertx, layout, stateDir, nodeName, drivers, metrics, options, Host.real());
+  }
+
+  public VolumeManager(Vertx vertx, KubeletLayout layout, Path stateDir, String nodeName, DriverRegistry drivers,
+                       PrometheusRegistry metrics, Options options, Host host) {
     this.layout = layout;
     this.removeOrphans = options.removeOrphans();
     this.context = vertx.getOrCreateContext();
     ActualStateOfWorld asw = new ActualStateOfWorld();
-    this.journal = new ActualStateJournal(stateDir, ActualStateJournal.currentBootId());
+    this.journal = new ActualStateJournal(stateDir, host.bootId().get());
     // One view of the host's mounts for everything that looks before it removes or decides.
-    MountPoints mounts = MountPoints.host();
+    MountPoints mounts = host.mounts();
     this.reconstruction = new StartupReconstruction(context, layout, journal, asw, mounts, metrics);
     this.csi = new GrpcCsiNodeClient(vertx, options.csiTimeout(), metrics);
     this.executor = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
