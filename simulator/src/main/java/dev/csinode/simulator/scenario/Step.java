@@ -1,0 +1,133 @@
+package dev.csinode.simulator.scenario;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One step of a scenario's timeline, as the YAML names it: a single-key map whose key is the kind
+ * ({@code wait-ready}, {@code apply}, ...) and whose value the step's arguments. Bound by Jackson; checked by
+ * {@link ScenarioParser} after binding (required keys, pod references, placeholders).
+ */
+public sealed interface Step {
+
+  /** The kind as written in a scenario, e.g. {@code wait-ready}. */
+  String kind();
+
+  /** Objects applied through the agent's API; {@code text} inline, or read from {@code file} at parse time. */
+  record Apply(String text, String file) implements Step {
+    public String kind() {
+      return "apply";
+    }
+  }
+
+  /** The value of {@code apply: {file: ...}}. */
+  record ApplyFile(String file) {}
+
+  record Delete(String kind, String namespace, String name) implements Step {
+    public String kind() {
+      return "delete";
+    }
+
+    /** The object's kind, Pod when the scenario does not say. */
+    public String objectKind() {
+      return kind == null ? "Pod" : kind;
+    }
+  }
+
+  record WaitReady(String pod, Duration timeout) implements Step {
+    public String kind() {
+      return "wait-ready";
+    }
+  }
+
+  record WaitGone(String pod, Duration timeout) implements Step {
+    public String kind() {
+      return "wait-gone";
+    }
+  }
+
+  record WriteData(String pod, String volume, String file, String size) implements Step {
+    public String kind() {
+      return "write-data";
+    }
+  }
+
+  record VerifyData(String pod, String volume, String file) implements Step {
+    public String kind() {
+      return "verify-data";
+    }
+  }
+
+  record RestartAgent(boolean crash) implements Step {
+    public String kind() {
+      return "restart-agent";
+    }
+  }
+
+  record RestartDriver() implements Step {
+    public String kind() {
+      return "restart-driver";
+    }
+  }
+
+  record Reboot() implements Step {
+    public String kind() {
+      return "reboot";
+    }
+  }
+
+  record Faults(List<String> on, List<String> off) implements Step {
+    public Faults {
+      on = on == null ? List.of() : List.copyOf(on);
+      off = off == null ? List.of() : List.copyOf(off);
+    }
+
+    public String kind() {
+      return "faults";
+    }
+  }
+
+  /** A batch: {@code count} copies of the template applied at once, then every pod waited for. */
+  record Pods(String template, Integer count, Duration timeout) implements Step {
+    public String kind() {
+      return "pods";
+    }
+  }
+
+  /**
+   * Pods created at {@code rate} per second for {@code seconds}; each deleted once ready and {@code lifetime} old;
+   * {@code timeout}: how long one pod may take to get ready or to go.
+   */
+  record Churn(String template, Double rate, Double seconds, Duration lifetime, Duration timeout) implements Step {
+    public String kind() {
+      return "churn";
+    }
+  }
+
+  /** Exactly one of pod (with ready), volumes, metric and calls. */
+  record Assert(String pod, Boolean ready, VolumeCounts volumes, MetricAssert metric, CallsAssert calls) implements Step {
+    public String kind() {
+      return "assert";
+    }
+  }
+
+  /** Volumes on the node: staged (device set up), published (pod mounts); null: not checked. */
+  record VolumeCounts(Integer staged, Integer published) {}
+
+  /** The sum of the samples of metric {@code name} whose labels include {@code labels}. */
+  record MetricAssert(String name, Map<String, String> labels, Double min, Double max, Double equals) {
+    public MetricAssert {
+      labels = labels == null ? Map.of() : Map.copyOf(labels);
+    }
+  }
+
+  /** The node's CSI calls (probes excluded) of {@code method}, ending with {@code code} and on {@code volume} when given. */
+  record CallsAssert(String method, String code, String volume, Integer count, Integer min, Integer max) {}
+
+  record Pause(Duration duration) implements Step {
+    public String kind() {
+      return "pause";
+    }
+  }
+}
