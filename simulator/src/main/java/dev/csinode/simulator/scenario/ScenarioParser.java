@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -28,6 +30,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,11 +80,21 @@ public final class ScenarioParser {
 
   /** A scenario's text; {@code origin} names it in messages. */
   public static Scenario parse(String origin, String text, Includes includes) throws ScenarioException {
+    if (text.isBlank()) {
+      throw new ScenarioException(origin + ":1:1: the file is empty; a scenario needs name, description and steps");
+    }
     Scenario.File raw;
+    KeyTracking parser = null;
     try {
-      raw = MAPPER.readValue(text, Scenario.File.class);
+      parser = new KeyTracking(MAPPER.getFactory().createParser(text));
+      raw = MAPPER.readValue(parser, Scenario.File.class);
     } catch (JsonProcessingException e) {
-      throw new ScenarioException(origin + ":" + where(e.getLocation()) + ": " + describe(e), e);
+      // Jackson places an unknown key where it stopped reading (its value, or past it): the key's own line is wanted.
+      JsonLocation at = e instanceof UnrecognizedPropertyException u && parser != null
+          && parser.keys.containsKey(u.getPropertyName()) ? parser.keys.get(u.getPropertyName()) : e.getLocation();
+      throw new ScenarioException(origin + ":" + where(at) + ": " + describe(e), e);
+    } catch (IOException e) {
+      throw new ScenarioException(origin + ": cannot read: " + e.getMessage(), e);
     }
     if (raw == null) {
       throw new ScenarioException(origin + ":1:1: the file is empty; a scenario needs name, description and steps");
@@ -116,6 +129,8 @@ public final class ScenarioParser {
       String what;
       if (m instanceof ValueInstantiationException && m.getCause() != null) {
         what = m.getCause().getMessage();
+      } else if (m instanceof InvalidFormatException f && f.getTargetType() == Duration.class) {
+        what = f.getOriginalMessage();
       } else if (m instanceof InvalidFormatException f) {
         what = "\"" + f.getValue() + "\" is not " + typeName(f.getTargetType())
             + (f.getCause() != null && f.getCause().getMessage() != null ? ": " + f.getCause().getMessage() : "");
@@ -210,6 +225,45 @@ public final class ScenarioParser {
         .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   }
 
+  /**
+   * Remembers where each key was last read, for messages about unknown keys: Jackson may read past an unknown key's
+   * value before it reports it.
+   */
+  private static final class KeyTracking extends JsonParserDelegate {
+    final Map<String, JsonLocation> keys = new HashMap<>();
+
+    KeyTracking(JsonParser p) {
+      super(p);
+    }
+
+    private <T> T track(T result) throws IOException {
+      if (currentToken() == JsonToken.FIELD_NAME) {
+        keys.put(currentName(), currentTokenLocation());
+      }
+      return result;
+    }
+
+    @Override
+    public JsonToken nextToken() throws IOException {
+      return track(super.nextToken());
+    }
+
+    @Override
+    public JsonToken nextValue() throws IOException {
+      return track(super.nextValue());
+    }
+
+    @Override
+    public String nextFieldName() throws IOException {
+      return track(super.nextFieldName());
+    }
+
+    @Override
+    public boolean nextFieldName(SerializableString name) throws IOException {
+      return track(super.nextFieldName(name));
+    }
+  }
+
   /** Durations as Go writes them (the kubelet's flags do too): 500ms, 10s, 2m30s. */
   private static final class GoDurationDeserializer extends JsonDeserializer<Duration> {
     @Override
@@ -279,7 +333,7 @@ public final class ScenarioParser {
       if (type == Step.Pause.class) {
         return new Step.Pause(ctxt.readValue(p, Duration.class));
       }
-      if (value == JsonToken.VALUE_NULL) {
+      if (value == JsonToken.VALUE_NULL || value == JsonToken.VALUE_STRING && p.getText().isEmpty()) {
         // The steps without arguments may be written "reboot:" as well as "reboot: {}".
         if (type == Step.RestartDriver.class) {
           return new Step.RestartDriver();
