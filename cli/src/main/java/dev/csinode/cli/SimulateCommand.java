@@ -129,7 +129,8 @@ public final class SimulateCommand implements Callable<Integer> {
     Path work;
     boolean temporary = rootDir == null;
     try {
-      work = temporary ? Files.createTempDirectory("csi-node-agent-simulate-") : Files.createDirectories(rootDir);
+      // Short: the sockets beneath it must fit a UNIX socket path.
+      work = temporary ? Files.createTempDirectory("csi-sim-") : Files.createDirectories(rootDir);
     } catch (IOException e) {
       return usage(err, "cannot make the work directory " + (rootDir == null ? "in " + System.getProperty("java.io.tmpdir") : rootDir)
           + ": " + e.getMessage());

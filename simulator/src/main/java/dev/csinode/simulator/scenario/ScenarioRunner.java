@@ -101,6 +101,10 @@ public final class ScenarioRunner {
   /** A wait's own timeout decides; this margin only keeps a lost answer from blocking the run forever. */
   private static final Duration MARGIN = Duration.ofSeconds(10);
   private static final int IO_CHUNK = 1 << 20;
+  /** sun_path holds 108 bytes with the terminating NUL. */
+  private static final int MAX_SOCKET_PATH = 107;
+  /** Room kept for the driver's name in its registration socket's name: enough for the usual reverse-DNS names. */
+  private static final int DRIVER_NAME_ROOM = 40;
 
   /**
    * How scenarios are run.
@@ -124,9 +128,12 @@ public final class ScenarioRunner {
     this.options = options;
   }
 
-  /** Plays one scenario; {@code ordinal} keeps the directories of scenarios of the same name apart. */
+  /**
+   * Plays one scenario in {@code <workDir>/<ordinal>}: a number, not the scenario's name, because the sockets beneath
+   * it (the registration socket is {@code root/plugins_registry/<driver>-reg.sock}) must fit a UNIX socket path.
+   */
   public ScenarioResult run(Scenario scenario, int ordinal) {
-    return new Run(scenario, options.workDir().resolve(ordinal + "-" + scenario.name())).play();
+    return new Run(scenario, options.workDir().resolve(Integer.toString(ordinal))).play();
   }
 
   /** A step that could not be carried out: ends the timeline. */
@@ -209,6 +216,11 @@ public final class ScenarioRunner {
         } catch (IllegalStateException e) {
           throw new StepError(e.getMessage());
         }
+      }
+      int longest = rootDir.resolve("plugins_registry").toString().length() + 1 + DRIVER_NAME_ROOM + "-reg.sock".length();
+      if (longest > MAX_SOCKET_PATH) {
+        throw new StepError("the work directory " + options.workDir() + " is too long a path: the sockets beneath it would not "
+            + "fit a UNIX socket path (" + MAX_SOCKET_PATH + " bytes); give a shorter --root-dir");
       }
       try {
         Files.createDirectories(rootDir);
@@ -448,15 +460,15 @@ public final class ScenarioRunner {
     private void batch(ScenarioStep s, Step.Pods p) throws StepError {
       String label = s.label();
       List<String> pods = new ArrayList<>();
-      StringBuilder all = new StringBuilder();
+      List<String> texts = new ArrayList<>();
       for (int i = 0; i < p.count(); i++) {
         String text = ManifestTemplate.render(p.template(), harness.driverName(), i);
         pods.addAll(podKeys(objects(text)));
-        all.append(text).append("\n---\n");
+        texts.add(text);
       }
       Latencies ready = new Latencies();
       long t0 = System.nanoTime();
-      apply(all.toString());
+      apply(String.join("\n---\n", texts));
       Agent agent = agent();
       List<Future<PodStatus>> waits = new ArrayList<>();
       AtomicReference<String> firstFailure = new AtomicReference<>();
@@ -477,7 +489,7 @@ public final class ScenarioRunner {
         // each wait's failure is counted below
       }
       long allMs = (System.nanoTime() - t0) / 1_000_000;
-      String prefix = label + " pods: ";
+      String prefix = label + ": ";
       figures.put(prefix + "pods", Integer.toString(pods.size()));
       figures.put(prefix + "ready", Integer.toString(ready.count()));
       figures.put(prefix + "time to all ready", Latencies.ms(allMs));
@@ -819,15 +831,13 @@ public final class ScenarioRunner {
         try {
           Agent agent = agent();
           ClusterObjects objects = agent.volumeManager().objects();
-          for (String key : objects.pods().keySet()) {
-            String[] ref = key.split("/");
-            await(agent.deletePod(ref[0], ref[1]), ACTION_TIMEOUT, "deleting pod " + key);
-          }
+          // All at once: one by one, each delete waits for its record to be written.
+          await(Future.join(objects.pods().keySet().stream().map(key -> agent.deletePod(key.split("/")[0], key.split("/")[1]))
+              .toList()), ACTION_TIMEOUT, "deleting the pods");
           await(teardown.whenNothingMounted(agent, TEARDOWN_TIMEOUT), TEARDOWN_TIMEOUT.plus(MARGIN), "the teardown");
-          for (String key : objects.claims().keySet()) {
-            String[] ref = key.split("/");
-            await(agent.deleteObject("PersistentVolumeClaim", ref[0], ref[1]), ACTION_TIMEOUT, "deleting claim " + key);
-          }
+          await(Future.join(objects.claims().keySet().stream()
+              .map(key -> agent.deleteObject("PersistentVolumeClaim", key.split("/")[0], key.split("/")[1])).toList()),
+              ACTION_TIMEOUT, "deleting the claims");
           await(agent.volumeManager().idle(SETTLE_TIMEOUT), SETTLE_TIMEOUT.plus(MARGIN), "deleting the provisioned volumes");
         } catch (StepError | RuntimeException e) {
           problems.add("teardown: " + e.getMessage());

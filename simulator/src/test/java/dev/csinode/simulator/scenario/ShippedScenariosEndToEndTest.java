@@ -1,0 +1,46 @@
+package dev.csinode.simulator.scenario;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.csinode.mount.LoopDevices;
+import dev.csinode.mount.MountTable;
+import dev.csinode.simulator.report.Check;
+import dev.csinode.simulator.report.ScenarioResult;
+import dev.csinode.testing.PrivateMountNamespace;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every shipped scenario with real mounts passes against the bundled hostpath driver: the whole engine (node, driver
+ * behind the fault proxy, trace, invariants, cleanup) with real mount(2) and loop devices. Root, private mount
+ * namespace; each leaves nothing mounted and no loop device behind.
+ */
+class ShippedScenariosEndToEndTest {
+  @TempDir Path dir;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"pvc-lifecycle", "shared-claim", "inline-ephemeral", "block-volume", "driver-restart", "reboot",
+      "stage-fails-then-recovers", "uncertain-publish"})
+  void passesAgainstTheBundledDriver(String name) throws ScenarioException {
+    PrivateMountNamespace.require();
+    Scenario scenario = ShippedScenarios.load(name);
+    ScenarioResult r = new ScenarioRunner(new ScenarioRunner.Options(dir, null, false, null)).run(scenario, 1);
+    assertTrue(r.passed(), () -> describe(r));
+    assertEquals(scenario.steps().size(), r.steps());
+    assertTrue(r.checks().stream().anyMatch(c -> c.kind() == Check.Kind.INVARIANT), "the invariants were checked");
+    assertFalse(r.trace().isEmpty(), "the node's CSI calls were traced");
+    assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
+    assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(dir.toString())), "no loop device left");
+  }
+
+  static String describe(ScenarioResult r) {
+    return r.scenario() + (r.error() == null ? "" : ": error " + r.error()) + "\n" + r.checks().stream().filter(c -> !c.passed())
+        .map(c -> "  " + c.name() + ": " + (c.failure() != null ? c.failure() : c.violations()))
+        .collect(Collectors.joining("\n"));
+  }
+}
