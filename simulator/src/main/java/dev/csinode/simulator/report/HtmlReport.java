@@ -2,10 +2,13 @@ package dev.csinode.simulator.report;
 
 import com.github.mustachejava.DefaultMustacheFactory;
 import com.github.mustachejava.Mustache;
-import dev.csinode.mount.AtomicFile;
 import dev.csinode.simulator.invariants.Violation;
+import java.io.BufferedWriter;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.StringWriter;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,10 +58,11 @@ public final class HtmlReport {
 
   /** Writes the page, replacing the file in one step (after a crash it holds the old page or the new). */
   public static void write(List<ScenarioResult> results, Path file) throws IOException {
-    AtomicFile.write(file, render(results).getBytes(StandardCharsets.UTF_8));
+    ReportFiles.replace(file, render(results));
   }
 
-  static String render(List<ScenarioResult> results) {
+  /** The page as UTF-8, rendered straight into bytes: a large trace's page is tens of MB. */
+  static byte[] render(List<ScenarioResult> results) {
     List<ScenarioView> scenarios = new ArrayList<>(results.size());
     for (int i = 0; i < results.size(); i++) {
       scenarios.add(view(results.get(i), "scenario-" + (i + 1)));
@@ -66,9 +70,13 @@ public final class HtmlReport {
     long failed = results.stream().filter(r -> !r.passed()).count();
     String verdict = failed == 0 ? "PASS: " + ReportText.plural(results.size(), "scenario", "scenarios") + " passed"
         : "FAIL: " + failed + " of " + ReportText.plural(results.size(), "scenario", "scenarios") + " failed";
-    StringWriter out = new StringWriter();
-    TEMPLATE.execute(out, new Page(verdict, failed == 0, scenarios));
-    return out.toString();
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (Writer out = new BufferedWriter(new OutputStreamWriter(bytes, StandardCharsets.UTF_8))) {
+      TEMPLATE.execute(out, new Page(verdict, failed == 0, scenarios));
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not render the HTML report: " + e.getMessage(), e);
+    }
+    return bytes.toByteArray();
   }
 
   private static ScenarioView view(ScenarioResult r, String anchor) {

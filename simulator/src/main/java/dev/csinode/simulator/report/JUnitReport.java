@@ -1,6 +1,5 @@
 package dev.csinode.simulator.report;
 
-import dev.csinode.mount.AtomicFile;
 import dev.csinode.simulator.invariants.Violation;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,7 +27,7 @@ public final class JUnitReport {
 
   /** Writes the report to file, replacing it in one step (after a crash it holds the old report or the new). */
   public static void write(List<ScenarioResult> results, Path file) throws IOException {
-    AtomicFile.write(file, render(results));
+    ReportFiles.replace(file, render(results));
   }
 
   static byte[] render(List<ScenarioResult> results) {

@@ -2,7 +2,6 @@ package dev.csinode.simulator.report;
 
 import dev.csinode.logging.ControlCharacters;
 import dev.csinode.simulator.trace.CsiCall;
-import java.util.Locale;
 
 /**
  * How the reports write text and times. Everything a driver, a scenario file or a path supplies is hostile input: a
@@ -24,12 +23,34 @@ final class ReportText {
 
   /** A trace time (microseconds) in milliseconds, to the microsecond. */
   static String millis(long micros) {
-    return String.format(Locale.ROOT, "%.3f", micros / 1000.0);
+    return decimal(micros, 3);
   }
 
   /** A run's duration in seconds, to the millisecond. */
   static String seconds(long millis) {
-    return String.format(Locale.ROOT, "%.3f", millis / 1000.0);
+    return decimal(millis, 3);
+  }
+
+  /**
+   * {@code units / 10^scale} with {@code scale} decimals, e.g. (12345, 3) gives 12.345. Written out by hand: a large
+   * trace formats hundreds of thousands of numbers, and {@link String#format} would be most of the report's time.
+   */
+  static String decimal(long units, int scale) {
+    long factor = 1;
+    for (int i = 0; i < scale; i++) {
+      factor *= 10;
+    }
+    long abs = Math.abs(units);
+    String fraction = Long.toString(abs % factor);
+    StringBuilder b = new StringBuilder(24);
+    if (units < 0) {
+      b.append('-');
+    }
+    b.append(abs / factor).append('.');
+    for (int i = fraction.length(); i < scale; i++) {
+      b.append('0');
+    }
+    return b.append(fraction).toString();
   }
 
   /** When a call ran: {@code 12.000..13.500 ms}, or {@code 12.000.. (in flight)}. */

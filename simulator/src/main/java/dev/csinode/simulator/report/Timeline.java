@@ -174,6 +174,6 @@ record Timeline(String end, int width, List<Tick> ticks, List<Row> rows) {
   }
 
   private static String percent(double fraction) {
-    return String.format(Locale.ROOT, "%.4f", fraction * 100);
+    return ReportText.decimal(Math.round(fraction * 1_000_000), 4);
   }
 }

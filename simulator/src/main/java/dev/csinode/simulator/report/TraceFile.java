@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.csinode.mount.AtomicFile;
 import dev.csinode.simulator.trace.CsiCall;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,7 +27,7 @@ public final class TraceFile {
 
   /** Writes the file, replacing it in one step (after a crash it holds the old trace or the new). */
   public static void write(List<ScenarioResult> results, Path file) throws IOException {
-    AtomicFile.write(file, render(results));
+    ReportFiles.replace(file, render(results));
   }
 
   static byte[] render(List<ScenarioResult> results) throws JsonProcessingException {
