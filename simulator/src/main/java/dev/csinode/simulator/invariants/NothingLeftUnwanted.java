@@ -11,9 +11,10 @@ import java.util.Set;
 
 /**
  * At the end of a scenario nothing is staged, published or mounted that no pod still wants: every mount beneath the
- * root is one of the wanted staging or target paths, and so is every path the trace leaves staged or published (the
- * last call on it answered OK was a stage or a publish, not an unstage or unpublish). A leftover is a leaked mount
- * on a real node: space, a device and a volume attachment held by nobody.
+ * root is one of the wanted staging or target paths, and so is every path the trace leaves staged or published, or
+ * possibly so: of the calls on the path that may have acted (OK, or uncertain: a non-final code or no answer), the
+ * last is not an unstage or unpublish answered OK. The kubelet tears down what is uncertain as well as what is
+ * known; a leftover is a leaked mount on a real node: space, a device and an attachment held by nobody.
  */
 public final class NothingLeftUnwanted implements Invariant {
   public static final String NAME = "nothing-left-unwanted";
@@ -25,8 +26,8 @@ public final class NothingLeftUnwanted implements Invariant {
 
   @Override
   public String description() {
-    return "at the end, every mount beneath the root and every path the trace leaves staged or published is wanted by a "
-        + "pod still in the sources";
+    return "at the end, every mount beneath the root and every path the trace leaves staged or published (or uncertain: "
+        + "a timeout, no answer) is wanted by a pod still in the sources";
   }
 
   @Override
@@ -35,18 +36,23 @@ public final class NothingLeftUnwanted implements Invariant {
     end.wanted().forEach(p -> wanted.add(p.toAbsolutePath().normalize()));
     List<Violation> out = new ArrayList<>();
     Set<Path> reported = new HashSet<>();
-    for (CsiCall c : lastOkByPath(Calls.node(trace)).values()) {
-      boolean staged = c.method().equals(Calls.STAGE);
-      if (!staged && !c.method().equals(Calls.PUBLISH)) {
+    for (CsiCall c : lastActingByPath(Calls.node(trace)).values()) {
+      boolean staging = c.method().equals(Calls.STAGE) || c.method().equals(Calls.UNSTAGE);
+      boolean undo = c.method().equals(Calls.UNSTAGE) || c.method().equals(Calls.UNPUBLISH);
+      if (undo && c.ok()) {
         continue;
       }
-      Path path = Path.of(staged ? c.stagingPath() : c.targetPath()).toAbsolutePath().normalize();
+      Path path = Path.of(staging ? c.stagingPath() : c.targetPath()).toAbsolutePath().normalize();
       if (!wanted.contains(path)) {
         reported.add(path);
         boolean mounted = end.mounts().stream().anyMatch(m -> m.toAbsolutePath().normalize().equals(path));
-        out.add(new Violation(NAME, c.volumeId(), "at the end volume " + c.volumeId() + " is still " + (staged ? "staged" : "published")
-            + " at " + path + " (" + Calls.describe(c) + ", no " + (staged ? Calls.UNSTAGE : Calls.UNPUBLISH)
-            + " of it answered OK since" + (mounted ? "; still mounted" : "") + ") but no pod wants it", Calls.last(trace, c.volumeId())));
+        String state = staging ? "staged" : "published";
+        String undoName = staging ? Calls.UNSTAGE : Calls.UNPUBLISH;
+        String what = c.ok() ? "is still " + state + " at " + path + " (" + Calls.describe(c) + ", no " + undoName + " of it answered OK since"
+            : "may still be " + state + " at " + path + " (the last call on it that may have acted, " + Calls.describe(c)
+            + ", left it uncertain, and no " + undoName + " answered OK after it";
+        out.add(new Violation(NAME, c.volumeId(), "at the end volume " + c.volumeId() + " " + what + (mounted ? "; still mounted" : "")
+            + ") but no pod wants it", Calls.last(trace, c.volumeId())));
       }
     }
     for (Path m : end.mounts()) {
@@ -62,11 +68,14 @@ public final class NothingLeftUnwanted implements Invariant {
     return out;
   }
 
-  /** Per staging or target path, the call on it answered OK that ended last. */
-  private static Map<Path, CsiCall> lastOkByPath(List<CsiCall> calls) {
+  /**
+   * Per staging or target path, of the calls on it that may have acted (answered OK, or uncertain: a non-final code or
+   * no answer), the one that ended last (one still in flight ends never). A final error did nothing and is left out.
+   */
+  private static Map<Path, CsiCall> lastActingByPath(List<CsiCall> calls) {
     Map<Path, CsiCall> last = new LinkedHashMap<>();
     for (CsiCall c : calls) {
-      if (!c.ok()) {
+      if (!Calls.mayHaveActed(c)) {
         continue;
       }
       String p = switch (c.method()) {
@@ -77,7 +86,7 @@ public final class NothingLeftUnwanted implements Invariant {
       if (Calls.blankToNull(p) == null) {
         continue;
       }
-      last.merge(Path.of(p).toAbsolutePath().normalize(), c, (a, b) -> b.endMicros() >= a.endMicros() ? b : a);
+      last.merge(Path.of(p).toAbsolutePath().normalize(), c, (a, b) -> Calls.end(b) >= Calls.end(a) ? b : a);
     }
     return last;
   }

@@ -72,4 +72,25 @@ class NothingLeftUnwantedTest {
     assertEquals(1, v.size(), v.toString());
     assertTrue(v.get(0).message().contains("still staged at " + staging), v.get(0).message());
   }
+
+  @Test
+  void aStageStillWithoutAnswerAtTheEndIsAViolation() {
+    TraceBuilder t = new TraceBuilder();
+    t.stage("v1", 0, -1, null);
+    List<Violation> v = rule.check(t.calls(), TraceBuilder.end(), true);
+    assertEquals(1, v.size(), v.toString());
+    assertTrue(v.get(0).message().contains("may still be staged at " + staging) && v.get(0).message().contains("no answer"),
+        v.get(0).message());
+  }
+
+  @Test
+  void anUnpublishThatTimedOutLastIsAViolation() {
+    TraceBuilder t = new TraceBuilder();
+    t.stage("v1", 0, 10, "OK");
+    t.publish("v1", "pod-a", 20, 30, "OK");
+    t.unpublish("v1", "pod-a", 40, 50, "DEADLINE_EXCEEDED");
+    List<Violation> v = rule.check(t.calls(), TraceBuilder.end(List.of(), Set.of(staging)), true);
+    assertEquals(1, v.size(), v.toString());
+    assertTrue(v.get(0).message().contains("may still be published at " + target), v.get(0).message());
+  }
 }
