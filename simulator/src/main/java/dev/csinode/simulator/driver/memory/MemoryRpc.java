@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,7 +68,7 @@ public final class MemoryRpc {
     return new SplittableRandom(mixed).nextDouble() < failureRate;
   }
 
-  private <T> Future<T> delayed(java.util.function.Supplier<Future<T>> call) {
+  private <T> Future<T> delayed(Supplier<Future<T>> call) {
     if (latencyMillis == 0) {
       return call.get();
     }
