@@ -166,10 +166,16 @@ public class MemoryNode extends NodeService {
       boolean ephemeral = "true".equals(req.getVolumeContextMap().get(EPHEMERAL_KEY));
       List<String> flags = cap.hasMount() ? cap.getMount().getMountFlagsList() : List.of();
       synchronized (state) {
+        MemoryState.Published p = state.published.get(target.toString());
+        if (p != null && !p.volumeId().equals(id)) {
+          throw CsiStatus.alreadyExists("target " + target + " already holds volume " + p.volumeId());
+        }
         MemoryVolume v;
         String source;
+        boolean created = false;
         if (ephemeral) {
           CsiStatus.require(cap.hasMount(), "inline ephemeral volumes support mount access only");
+          created = !state.volumes.containsKey(id);
           v = ephemeral(id);
           source = "memory:" + id;
         } else {
@@ -185,11 +191,7 @@ public class MemoryNode extends NodeService {
           }
           source = cap.hasBlock() ? "memory:" + id : s.path();
         }
-        MemoryState.Published p = state.published.get(target.toString());
         if (p != null) {
-          if (!p.volumeId().equals(id)) {
-            throw CsiStatus.alreadyExists("target " + target + " already holds volume " + p.volumeId());
-          }
           if (p.readOnly() != req.getReadonly() || p.block() != cap.hasBlock() || !p.mountFlags().equals(flags)) {
             throw CsiStatus.alreadyExists("volume " + id + " is already published at " + target + " with readonly="
                 + p.readOnly() + " and a possibly different capability");
@@ -201,10 +203,17 @@ public class MemoryNode extends NodeService {
         } else if (cap.getAccessMode().getMode() == Mode.SINGLE_NODE_SINGLE_WRITER && state.isPublished(id)) {
           throw CsiStatus.failedPrecondition("volume " + id + " has access mode SINGLE_NODE_SINGLE_WRITER and is already published");
         }
-        if (cap.hasBlock()) {
-          createFile(target);
-        } else {
-          createDirectory(target, "target_path");
+        try {
+          if (cap.hasBlock()) {
+            createFile(target);
+          } else {
+            createDirectory(target, "target_path");
+          }
+        } catch (RuntimeException e) {
+          if (created) {
+            state.remove(v); // an inline volume this call made and could not publish: nothing of it stays
+          }
+          throw e;
         }
         mounts.mount(target, source);
         if (p == null) {

@@ -238,6 +238,10 @@ class InMemoryDriverTest {
     await(f.call(NodeGrpcClient.NodePublishVolume, inline));
     assertTrue(mounts.isMountPoint(f.target("pod-a")));
     assertEquals(List.of("csi-inline-1"), driver.state().volumes().stream().map(MemoryVolume::id).toList());
+    GrpcCallException taken = failure(f.call(NodeGrpcClient.NodePublishVolume, inline.toBuilder().setVolumeId("csi-inline-2").build()));
+    assertEquals(GrpcStatus.ALREADY_EXISTS, taken.status(), "the target holds another volume");
+    assertEquals(List.of("csi-inline-1"), driver.state().volumes().stream().map(MemoryVolume::id).toList(),
+        "an inline volume that could not be published is not kept");
     await(f.unpublish("csi-inline-1", "pod-a"));
     assertFalse(mounts.isMountPoint(f.target("pod-a")));
     assertEquals(List.of(), driver.state().volumes(), "deleted with its last publication");
