@@ -16,4 +16,9 @@ public final class SimulatedMounts implements MountPoints {
   public dev.csinode.mount.MountTable table() {
     throw new UnsupportedOperationException("to be written");
   }
+
+  /** Forgets every mount, as a reboot does (the simulated node's reboot). */
+  public void clear() {
+    throw new UnsupportedOperationException("to be written");
+  }
 }
