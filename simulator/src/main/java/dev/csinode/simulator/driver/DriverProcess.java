@@ -110,7 +110,7 @@ public final class DriverProcess {
   }
 
   private String describe() {
-    return "driver command " + String.join(" ", command);
+    return DriverUnderTest.Command.shown(command);
   }
 
   /** The last lines of the log, for an error message. */

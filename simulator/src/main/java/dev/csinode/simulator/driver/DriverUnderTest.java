@@ -44,6 +44,8 @@ public sealed interface DriverUnderTest {
    * socket path the harness chooses. Restarted with the same command after a SIGKILL of its whole process tree.
    */
   record Command(List<String> argv) implements DriverUnderTest {
+    private static final int LONG_ARGUMENT = 160;
+
     public Command {
       argv = List.copyOf(argv);
       if (argv.isEmpty() || argv.get(0).isBlank()) {
@@ -53,7 +55,13 @@ public sealed interface DriverUnderTest {
 
     @Override
     public String describe() {
-      return "driver command " + String.join(" ", argv);
+      return shown(argv);
+    }
+
+    /** "driver command ARGS", a long argument (a class path) cut short so that a message stays readable. */
+    static String shown(List<String> argv) {
+      return "driver command " + String.join(" ", argv.stream()
+          .map(a -> a.length() <= LONG_ARGUMENT ? a : a.substring(0, LONG_ARGUMENT / 2) + "...(" + a.length() + " characters)").toList());
     }
   }
 

@@ -60,9 +60,16 @@ public final class SimulatedNode {
     this.options = options;
   }
 
+  /** Starts the first agent; with real mounts, only in a private mount namespace ({@link MountNamespace#requirePrivate}). */
   public static Future<SimulatedNode> start(Options options) {
     SimulatedNode node = new SimulatedNode(options);
-    return node.startAgent(Vertx.vertx()).map(node);
+    Vertx first = Vertx.vertx();
+    Future<Void> allowed = options.simulatedMounts() != null ? Future.succeededFuture() : first.executeBlocking(() -> {
+      MountNamespace.requirePrivate();
+      return null;
+    }, false);
+    return allowed.recover(err -> first.close().transform(ar -> Future.failedFuture(err)))
+        .compose(v -> node.startAgent(first)).map(node);
   }
 
   /** The running incarnation; a restart or reboot replaces it. */

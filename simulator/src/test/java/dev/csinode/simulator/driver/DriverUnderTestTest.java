@@ -31,6 +31,13 @@ class DriverUnderTestTest {
   }
 
   @Test
+  void aLongArgumentIsCutShortInMessages() {
+    String classpath = "/x".repeat(100);
+    assertEquals("driver command java -cp " + "/x".repeat(40) + "...(200 characters) Main {endpoint}",
+        new DriverUnderTest.Command(List.of("java", "-cp", classpath, "Main", "{endpoint}")).describe());
+  }
+
+  @Test
   void aRegistrationDirIsAbsolute() {
     assertEquals(Path.of("").toAbsolutePath().resolve("reg"), new DriverUnderTest.RegistrationDir(Path.of("reg/./")).dir());
   }

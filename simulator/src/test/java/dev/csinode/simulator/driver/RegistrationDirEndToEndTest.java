@@ -70,6 +70,21 @@ class RegistrationDirEndToEndTest extends HarnessFixture {
   }
 
   @Test
+  void anEndpointIsUsedAsItIsAndCannotBeRestarted() throws Exception {
+    externalDriver(HOSTPATH, Files.createDirectories(tmp.resolve("ext-registry")));
+    UnixEndpoint socket = new UnixEndpoint(tmp.resolve("ext-hostpath").resolve("csi.sock"));
+    harness = await(DriverHarness.start(vertx, new DriverUnderTest.Endpoint(socket), work, registry(), NODE, PassThroughProxy.starter()));
+    assertEquals(HOSTPATH, harness.driverName());
+    assertEquals(socket, harness.driverEndpoint());
+    assertEquals(harness.nodeEndpoint().url(), agent().drivers().get(HOSTPATH).orElseThrow().endpoint());
+    assertTrue(failure(harness.startDriver()).startsWith("the driver at " + socket.url() + " is run by someone else"));
+    await(harness.stop());
+    harness = null;
+    assertTrue(drivers.get(0).config() != null && dev.csinode.grpc.SocketFiles.isServed(socket.path()),
+        "the harness leaves a driver it did not start running");
+  }
+
+  @Test
   void anEmptyDirectoryOrTwoDriversAreAClearError() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("ext-registry"));
     String empty = failure(DriverHarness.start(vertx, new DriverUnderTest.RegistrationDir(dir), work, registry(), NODE,
