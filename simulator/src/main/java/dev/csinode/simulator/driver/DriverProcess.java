@@ -69,6 +69,7 @@ public final class DriverProcess {
   public Future<Void> start() {
     return vertx.executeBlocking(() -> {
       Files.createDirectories(log.getParent());
+      Files.createDirectories(endpoint.path().getParent()); // many drivers listen without making the directory
       Files.writeString(log, "=== " + Instant.now() + " starting: " + String.join(" ", argv) + System.lineSeparator(),
           StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
       List<String> full = new ArrayList<>();

@@ -10,15 +10,21 @@ import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.simulator.driver.SimulatedMounts;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class SimulatedNode {
   private static final Logger LOG = LoggerFactory.getLogger(SimulatedNode.class);
+  /** The name of the plugin manager's watcher thread, the one thread of an agent its Vert.x does not own. */
+  private static final String WATCHER_THREAD = "plugin-watcher";
 
   /**
    * @param simulatedMounts the node's mount table for runs without root; null: the kernel's, real mounts
@@ -52,12 +60,21 @@ public final class SimulatedNode {
   }
 
   private final Options options;
+  /** Where agents are constructed and started, one at a time. */
+  private final ExecutorService lifecycle;
   private volatile String bootId = UUID.randomUUID().toString();
   private volatile Vertx vertx;
   private volatile Agent agent;
+  /** The current incarnation's threads that would outlive its Vert.x. */
+  private volatile List<Thread> threads = List.of();
 
   private SimulatedNode(Options options) {
     this.options = options;
+    this.lifecycle = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "simulated-node-" + options.nodeName());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   /** Starts the first agent; with real mounts, only in a private mount namespace ({@link MountNamespace#requirePrivate}). */
@@ -69,7 +86,8 @@ public final class SimulatedNode {
       return null;
     }, false);
     return allowed.recover(err -> first.close().transform(ar -> Future.failedFuture(err)))
-        .compose(v -> node.startAgent(first)).map(node);
+        .compose(v -> node.startAgent(first)).map(node)
+        .onFailure(err -> node.lifecycle.shutdown());
   }
 
   /** The running incarnation; a restart or reboot replaces it. */
@@ -114,31 +132,67 @@ public final class SimulatedNode {
   }
 
   public Future<Void> stop() {
-    return dropAgent(false);
+    return dropAgent(false).onComplete(ar -> lifecycle.shutdown());
   }
 
   private Future<Void> dropAgent(boolean crash) {
     Agent a = agent;
     Vertx v = vertx;
+    List<Thread> outliving = threads;
     agent = null;
     vertx = null;
+    threads = List.of();
     if (v == null) {
       return Future.succeededFuture();
     }
-    Future<Void> down = crash ? Future.succeededFuture() : a.stop();
-    return down.eventually(v::close);
+    if (crash) {
+      // A killed process takes every thread with it; in process, the plugin watcher's would wait for its next event.
+      return v.close().onComplete(ar -> outliving.forEach(Thread::interrupt));
+    }
+    return a.stop().eventually(v::close);
   }
 
+  /**
+   * Constructs and starts the agent on the node's own thread, as a command line's main thread does: its start reads
+   * the journal and makes directories before it hands over to its Vert.x.
+   */
   private Future<Void> startAgent(Vertx v) {
     MountPoints mounts = options.simulatedMounts() != null ? options.simulatedMounts() : MountPoints.host();
     Agent.Config config = new Agent.Config(options.rootDir(), options.nodeName(), null, null, PluginManager.Options.defaults(),
         null, options.volumeOptions(), null, false).withHost(new VolumeManager.Host(mounts, () -> bootId));
-    Agent a = new Agent(v, config);
-    return a.start().<Void>map(x -> {
-      vertx = v;
-      agent = a;
-      return null;
-    }).recover(err -> v.close().transform(ar -> Future.failedFuture(err)));
+    Promise<Void> started = Promise.promise();
+    try {
+      lifecycle.execute(() -> {
+        Set<Thread> before = watcherThreads();
+        Agent a = new Agent(v, config);
+        a.start().onComplete(ar -> {
+          List<Thread> mine = watcherThreads().stream().filter(t -> !before.contains(t)).toList();
+          if (ar.succeeded()) {
+            vertx = v;
+            agent = a;
+            threads = mine;
+            started.complete();
+          } else {
+            mine.forEach(Thread::interrupt);
+            v.close().onComplete(x -> started.fail(ar.cause()));
+          }
+        });
+      });
+    } catch (RejectedExecutionException e) {
+      v.close();
+      started.fail(new IllegalStateException("node " + options.nodeName() + " is stopped"));
+    }
+    return started.future();
+  }
+
+  private static Set<Thread> watcherThreads() {
+    Set<Thread> found = new HashSet<>();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().equals(WATCHER_THREAD)) {
+        found.add(t);
+      }
+    }
+    return found;
   }
 
   /** What a power cycle takes away. Blocking. */

@@ -46,6 +46,10 @@ class DriverHarnessEndToEndTest extends HarnessFixture {
       assertEquals(firstBoot, node.bootId());
     }
 
+    await(harness.restartDriver()); // stopped and started on the same socket and state: the node sees no change
+    assertTrue(agent().pod("default", "app").orElseThrow().ready());
+    assertEquals(0, csiCalls("NodeStageVolume"));
+
     await(harness.stopDriver());
     assertEquals(null, harness.registrationSocket());
     await(node.reboot());
@@ -115,6 +119,12 @@ class DriverHarnessEndToEndTest extends HarnessFixture {
     try (var left = Files.list(registry())) {
       assertEquals(List.of(), left.toList(), "nothing registered");
     }
+
+    Path deep = work.resolve("x".repeat(100));
+    String tooLong = failure(DriverHarness.start(vertx, new DriverUnderTest.Command(List.of("/bin/true")), deep, registry(), NODE,
+        PassThroughProxy.starter()));
+    assertEquals("the socket path " + deep.resolve("driver/csi.sock") + " is longer than the 107 bytes a UNIX socket address holds; "
+        + "choose a shorter work directory", tooLong);
   }
 
   /**
