@@ -69,8 +69,9 @@ class DriverHarnessEndToEndTest extends HarnessFixture {
     String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     // Not exec'ed, and with work after it: the shell stays the driver's parent, so a kill must reach the tree.
     List<String> command = List.of("/bin/sh", "-c",
-        "\"$0\" -cp \"$1\" " + HostpathDriverMain.class.getName() + " {endpoint} \"$2\" " + NODE + "; echo driver exited $?",
-        java, classpath, state.toString());
+        "\"$0\" -Djava.io.tmpdir=\"$3\" -cp \"$1\" " + HostpathDriverMain.class.getName() + " {endpoint} \"$2\" " + NODE
+            + "; echo driver exited $?",
+        java, classpath, state.toString(), tmp.toString());
     harness = await(DriverHarness.start(vertx, new DriverUnderTest.Command(command), work, registry(), NODE, PassThroughProxy.starter()));
     assertEquals(HOSTPATH, harness.driverName());
     assertTrue(harness.canRestart());
