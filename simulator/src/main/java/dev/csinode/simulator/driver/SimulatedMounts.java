@@ -105,9 +105,4 @@ public final class SimulatedMounts implements MountPoints {
     }
     return b.toString();
   }
-
-  /** Forgets every mount, as a reboot does (the simulated node's reboot). */
-  public void clear() {
-    throw new UnsupportedOperationException("to be written");
-  }
 }
