@@ -34,6 +34,8 @@ public final class AtomicFile {
   }
 
   private static void replace(Path target, byte[] content, FileAttribute<?>... created) throws IOException {
+    // A bare relative name ("report.xml") has no parent to sync: it lives in the working directory.
+    target = target.toAbsolutePath();
     Path tmp = target.resolveSibling(target.getFileName() + "." + SEQUENCE.incrementAndGet() + ".tmp");
     try {
       try (FileChannel ch = openTemp(tmp, created)) {

@@ -68,4 +68,16 @@ class AtomicFileTest {
     }
     AtomicFile.removeLeftovers(dir.resolve("absent")); // nothing to do, no error
   }
+
+  /** A bare relative name: the file lands in the working directory (the module's, under Maven) and the rename is synced. */
+  @Test
+  void aBareRelativeNameIsWrittenInTheWorkingDirectory() throws IOException {
+    Path bare = Path.of("atomic-file-test-" + ProcessHandle.current().pid() + ".bin");
+    try {
+      AtomicFile.write(bare, new byte[] {1, 2, 3});
+      assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(bare.toAbsolutePath()));
+    } finally {
+      Files.deleteIfExists(bare);
+    }
+  }
 }

@@ -2,11 +2,12 @@ package dev.csinode.simulator.invariants;
 
 import java.util.List;
 
-/** Stand-in (engine branch) for the invariants helper's Invariants; the merge takes theirs. */
+/** Every rule a scenario is checked against, in the order reports list them. */
 public final class Invariants {
   private Invariants() {}
 
   public static List<Invariant> all() {
-    throw new UnsupportedOperationException("to be written");
+    return List.of(new StageBeforePublish(), new NoUnstageWhilePublished(), new OneOperationPerVolume(), new KubeletPaths(),
+        new IdempotentRepeat(), new PublishMounts(), new NothingLeftUnwanted(), new NoDataLost());
   }
 }
