@@ -119,7 +119,8 @@ final class ProxiedCall {
       return;
     }
     fault = rule.get();
-    LOG.info("fault {}: {} {} on volume {}", fault.name(), fault.action(), call.method(), call.volumeId());
+    LOG.info("fault {}: {} {}{}", fault.name(), fault.action(), call.method(),
+        call.volumeId() == null ? "" : " on volume " + call.volumeId());
     long delayMillis = fault.delayDuration().toMillis();
     if (delayMillis > 0) {
       delayTimer = proxy.vertx.setTimer(delayMillis, t -> act());
