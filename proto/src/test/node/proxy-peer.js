@@ -1,15 +1,16 @@
 // The independent gRPC stack (grpc-js) on both sides of the fault-injecting proxy in its tests.
 //   node proxy-peer.js server <socket>   a CSI driver; prints "listening", then one JSON line per call it finished:
-//                                        {"served":METHOD,"volume_id":..,"deadlineMs":..,"code":..}
+//                                        {"served":METHOD,"volume_id":..,"deadlineMs":..,"code":..}, or
+//                                        {"served":..,"volume_id":..,"cancelled":true} when the caller went away
 //   node proxy-peer.js client <socket>   reads one JSON call per stdin line, runs each at once (they may overlap) and
 //                                        prints one JSON line per answer, on its own clock:
 //                                        in  {"id":1,"service":"Node","method":"NodeStageVolume","request":{..},
-//                                             "deadlineMs":5000,"metadata":{"x-node":"n1"}}
+//                                             "deadlineMs":5000,"metadata":{"x-node":"n1"},"cancelAfterMs":100}
 //                                            {"id":2,"raw":"/test.Echo/Echo","base64":"..","deadlineMs":5000}
 //                                        out {"id":1,"code":0,"details":"","response":{..},"elapsedMs":12.3,"trailers":{..}}
 // The driver's behaviour follows the volume id:
 //   status-<code>-*   fails with that gRPC code and a message holding a space, a percent sign and non-ASCII text
-//   slow-<ms>-*       answers after <ms> milliseconds
+//   slow-<ms>-*       answers after <ms> milliseconds; prints {"started":METHOD,"volume_id":..} when the call comes
 //   once-*            NodeStageVolume / NodePublishVolume answer OK the first time, ALREADY_EXISTS after (not idempotent)
 //   anything else     OK
 'use strict';
@@ -40,14 +41,21 @@ function runServer() {
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() - Date.now() : (deadline === Infinity ? null : deadline - Date.now());
     const finish = (err, res, trailer) => {
+      finished = true;
       console.log(JSON.stringify({ served: method, volume_id: vol, deadlineMs, code: err ? err.code : 0 }));
       cb(err, res, trailer);
     };
+    if (vol.startsWith('slow-')) console.log(JSON.stringify({ started: method, volume_id: vol }));
+    let finished = false;
+    call.on('cancelled', () => {
+      if (!finished) console.log(JSON.stringify({ served: method, volume_id: vol, deadlineMs, cancelled: true }));
+    });
     let m = /^status-(\d+)-/.exec(vol);
     if (m) return finish({ code: Number(m[1]), details: 'driver says: ' + vol + ' is 100% ünknown' });
     m = /^slow-(\d+)-/.exec(vol);
     const delay = m ? Number(m[1]) : 0;
     setTimeout(() => {
+      if (call.cancelled) return;
       if (vol.startsWith('once-') && (method === 'NodeStageVolume' || method === 'NodePublishVolume')) {
         const key = method + ' ' + vol;
         const n = (seen.get(key) || 0) + 1;
@@ -128,6 +136,7 @@ function runClient() {
     } else {
       call = clients[cmd.service][cmd.method](cmd.request || {}, metadata, options, done);
     }
+    if (cmd.cancelAfterMs) setTimeout(() => call.cancel(), cmd.cancelAfterMs);
     call.on('metadata', (md) => { trailers = Object.assign({}, trailers, md.getMap()); });
     call.on('status', (st) => {
       trailers = Object.assign({}, trailers, st.metadata.getMap());

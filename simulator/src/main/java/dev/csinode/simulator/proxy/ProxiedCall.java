@@ -306,10 +306,10 @@ final class ProxiedCall {
     if (done) {
       return;
     }
+    answer(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded after " + timeoutMillis + " ms", null);
     if (out != null && !loseAnswer) {
       out.cancel();
     }
-    answer(GrpcStatus.DEADLINE_EXCEEDED, "deadline exceeded after " + timeoutMillis + " ms", null);
   }
 
   private void onNodeError(GrpcError err) {
@@ -333,10 +333,10 @@ final class ProxiedCall {
       seen = GrpcStatus.CANCELLED;
       message = "the node cancelled the call";
     }
+    finish(seen, message, null); // first: cancelling fails the driver's side at once, which must not count as the answer
     if (out != null && !loseAnswer) {
       out.cancel();
     }
-    finish(seen, message, null);
   }
 
   /** The proxy is closing: stop waiting and let the driver's side go. */

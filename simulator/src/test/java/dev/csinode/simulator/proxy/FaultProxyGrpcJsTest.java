@@ -169,8 +169,7 @@ class FaultProxyGrpcJsTest {
   void hangHoldsTheCallUntilTheNodesDeadline() throws Exception {
     startProxy(FaultRules.of(List.of(rule("stuck", "NodeStageVolume", "h1", FaultAction.HANG, null, null, null)), 1),
         FaultProxy.Checks.none());
-    assertEquals(0, node.call(GrpcJsPeer.csi("Identity", "Probe", "{}", 5000)).get("code").asInt());
-    driver.assertServedNext("Probe", "");
+    warmUp();
     JsonNode a = node.call(stage("h1", 600));
     assertEquals(4, a.get("code").asInt(), a.toString());
     assertTrue(a.get("elapsedMs").asDouble() >= 600, a.toString());
@@ -211,6 +210,37 @@ class FaultProxyGrpcJsTest {
     assertEquals("/t/l1", c.targetPath());
     assertEquals("/s/l1", c.stagingPath());
     assertTrue(c.endMicros() - c.startMicros() >= 200_000, "answered before the driver did: " + c);
+  }
+
+  @Test
+  void theNodeCancellingReachesTheDriverAndIsRecorded() throws Exception {
+    startProxy(FaultRules.none(), FaultProxy.Checks.none());
+    warmUp();
+    var call = stage("slow-30000-c1", 0);
+    call.put("cancelAfterMs", 300);
+    JsonNode a = node.call(call);
+    assertEquals(1, a.get("code").asInt(), a.toString());
+    JsonNode served = driver.nextServed();
+    assertEquals("slow-30000-c1", served.get("volume_id").asText());
+    assertTrue(served.path("cancelled").asBoolean(), "the driver's call was not cancelled: " + served);
+    assertTrue(served.get("deadlineMs").isNull(), "no deadline was set, none must reach the driver: " + served);
+    CsiCall c = recorded("NodeStageVolume", "slow-30000-c1");
+    assertEquals("CANCELLED", c.code());
+  }
+
+  @Test
+  void dropAlsoEndsTheOtherCallsOnTheConnection() throws Exception {
+    startProxy(FaultRules.of(List.of(rule("cut", "NodeUnstageVolume", null, FaultAction.DROP, null, null, null)), 1),
+        FaultProxy.Checks.none());
+    warmUp();
+    var slow = node.send(stage("slow-30000-other", 10000));
+    driver.awaitStarted("slow-30000-other");
+    JsonNode cut = node.call(GrpcJsPeer.csi("Node", "NodeUnstageVolume", "{\"volume_id\":\"u1\"}", 10000));
+    assertEquals(14, cut.get("code").asInt(), cut.toString());
+    JsonNode other = slow.get(60, TimeUnit.SECONDS);
+    assertEquals(14, other.get("code").asInt(), "the connection closed under it: " + other);
+    assertTrue(driver.nextServed().path("cancelled").asBoolean(), "the driver's side of the other call was let go");
+    assertEquals("UNAVAILABLE", recorded("NodeStageVolume", "slow-30000-other").code());
   }
 
   @Test
@@ -340,6 +370,12 @@ class FaultProxyGrpcJsTest {
     for (int i = 0; i < calls.size(); i++) {
       assertEquals(i + 1, calls.get(i).seq());
     }
+  }
+
+  /** One call through, so the node's connection is up before a test measures against its deadline or cancels early. */
+  private void warmUp() throws Exception {
+    assertEquals(0, node.call(GrpcJsPeer.csi("Identity", "Probe", "{}", 30000)).get("code").asInt());
+    driver.assertServedNext("Probe", "");
   }
 
   /** Stages each volume in turn; the node's status codes. */

@@ -33,6 +33,7 @@ final class GrpcJsPeer implements AutoCloseable {
 
   private final Process process;
   private final BlockingQueue<JsonNode> served = new LinkedBlockingQueue<>();
+  private final BlockingQueue<JsonNode> started = new LinkedBlockingQueue<>();
   private final Map<Long, CompletableFuture<JsonNode>> answers = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private final CompletableFuture<Void> listening = new CompletableFuture<>();
@@ -70,7 +71,9 @@ final class GrpcJsPeer implements AutoCloseable {
           continue;
         }
         JsonNode n = JSON.readTree(line);
-        if (n.has("served")) {
+        if (n.has("started")) {
+          started.add(n);
+        } else if (n.has("served")) {
           served.add(n);
         } else {
           answers.computeIfAbsent(n.get("id").asLong(), id -> new CompletableFuture<>()).complete(n);
@@ -119,6 +122,15 @@ final class GrpcJsPeer implements AutoCloseable {
     JsonNode n = served.poll(60, TimeUnit.SECONDS);
     assertNotNull(n, "the driver finished no call within 60 s");
     return n;
+  }
+
+  /** Waits until a slow-* call has reached the driver. */
+  void awaitStarted(String volumeId) throws InterruptedException {
+    JsonNode n;
+    do {
+      n = started.poll(60, TimeUnit.SECONDS);
+      assertNotNull(n, volumeId + " did not reach the driver within 60 s");
+    } while (!n.get("volume_id").asText().equals(volumeId));
   }
 
   /** Asserts the driver's next finished call was this one. */
