@@ -181,6 +181,24 @@ class FaultProxyGrpcJsTest {
   }
 
   @Test
+  void closingTheProxyEndsTheCallsItHolds() throws Exception {
+    startProxy(FaultRules.of(List.of(rule("stuck", "NodeStageVolume", null, FaultAction.HANG, null, null, null)), 1),
+        FaultProxy.Checks.none());
+    warmUp();
+    var held = node.send(stage("held", 0));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (proxy.rules().applied("stuck") == 0) { // the rule applies when the call has arrived
+      assertTrue(System.nanoTime() < deadline, "the call never reached the proxy");
+      Thread.onSpinWait();
+    }
+    await(proxy.close());
+    proxy = null;
+    assertFalse(Files.exists(dir.resolve("proxy.sock")), "the proxy left its socket behind");
+    assertEquals(14, held.get(60, TimeUnit.SECONDS).get("code").asInt(), "the node sees UNAVAILABLE");
+    assertEquals("UNAVAILABLE", recorded("NodeStageVolume", "held").code());
+  }
+
+  @Test
   void dropClosesTheNodesConnection() throws Exception {
     startProxy(FaultRules.of(List.of(rule("cut", "NodePublishVolume", null, FaultAction.DROP, null, null, null)), 1),
         FaultProxy.Checks.none());
