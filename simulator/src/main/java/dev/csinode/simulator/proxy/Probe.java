@@ -8,6 +8,8 @@ import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.common.GrpcStatus;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,16 +38,24 @@ final class Probe {
     long seq = proxy.trace.nextSeq();
     long start = proxy.trace.nowMicros();
     Promise<CsiCall> ended = Promise.promise();
+    List<GrpcClientRequest<Buffer, Buffer>> sent = new ArrayList<>(1);
     // The driver may ignore the deadline it is sent; the probe must end anyway, or the node's answer waits forever.
-    long timer = proxy.vertx.setTimer(timeoutMillis, t -> ended.tryComplete(recorded(seq, start, GrpcStatus.DEADLINE_EXCEEDED,
-        "the driver did not answer the repeat within " + timeoutMillis + " ms")));
+    long timer = proxy.vertx.setTimer(timeoutMillis, t -> {
+      if (ended.tryComplete(recorded(seq, start, GrpcStatus.DEADLINE_EXCEEDED,
+          "the driver did not answer the repeat within " + timeoutMillis + " ms"))) {
+        sent.forEach(GrpcClientRequest::cancel);
+      }
+    });
     proxy.driver.rawRequest().onComplete(ar -> {
       if (ar.failed()) {
         ended.tryComplete(recorded(seq, start, GrpcStatus.UNAVAILABLE, "the proxy cannot reach the driver: " + ar.cause().getMessage()));
         return;
       }
       GrpcClientRequest<Buffer, Buffer> req = ar.result();
-      ended.future().onComplete(v -> req.cancel());
+      if (ended.future().isComplete()) {
+        return; // timed out while dialling
+      }
+      sent.add(req);
       req.fullMethodName(fullMethodName);
       ProxiedCall.copyMetadata(headers, req.headers());
       req.timeout(timeoutMillis, TimeUnit.MILLISECONDS);

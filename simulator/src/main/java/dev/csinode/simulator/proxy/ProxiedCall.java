@@ -2,8 +2,10 @@ package dev.csinode.simulator.proxy;
 
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.simulator.trace.CsiCall;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.StreamResetException;
@@ -40,6 +42,8 @@ final class ProxiedCall {
 
   private final FaultProxy proxy;
   private final GrpcServerRequest<Buffer, Buffer> in;
+  /** The node's connection's event loop: every step of the call runs here, so its state needs no locks. */
+  private final Context context;
   private final long seq;
   private final long startMicros;
   /** The node's deadline on System.nanoTime(), or 0 without one. */
@@ -60,6 +64,7 @@ final class ProxiedCall {
   ProxiedCall(FaultProxy proxy, GrpcServerRequest<Buffer, Buffer> in) {
     this.proxy = proxy;
     this.in = in;
+    this.context = Vertx.currentContext();
     this.seq = proxy.trace.nextSeq();
     this.startMicros = proxy.trace.nowMicros();
     this.timeoutMillis = in.timeout();
@@ -341,7 +346,7 @@ final class ProxiedCall {
 
   /** The proxy is closing: stop waiting and let the driver's side go. */
   void abandon() {
-    proxy.vertx.runOnContext(v -> onNodeGone(new HttpClosedException("proxy closed")));
+    context.runOnContext(v -> onNodeGone(new HttpClosedException("proxy closed")));
   }
 
   private void finish(GrpcStatus status, String message, Boolean mountedAfter) {
