@@ -46,7 +46,7 @@ final class ProxiedCall {
   private final Context context;
   private final long seq;
   private final long startMicros;
-  /** The node's deadline on System.nanoTime(), or 0 without one. */
+  /** The node's deadline on System.nanoTime(), when it sent one (timeoutMillis > 0). */
   private final long deadlineNanos;
   private final long timeoutMillis;
   private final List<Buffer> pending = new ArrayList<>();
@@ -78,7 +78,7 @@ final class ProxiedCall {
     in.errorHandler(this::onNodeError);
     in.exceptionHandler(this::onNodeGone);
     in.response().exceptionHandler(this::onNodeGone);
-    if (deadlineNanos != 0) {
+    if (timeoutMillis > 0) {
       deadlineTimer = proxy.vertx.setTimer(Math.max(1, timeoutMillis), t -> onDeadline());
     }
   }
@@ -171,8 +171,8 @@ final class ProxiedCall {
       out.fullMethodName(in.fullMethodName());
       copyMetadata(in.headers(), out.headers());
       long left = remainingMillis();
-      if (left > 0) {
-        out.timeout(left, TimeUnit.MILLISECONDS);
+      if (left >= 0) {
+        out.timeout(Math.max(1, left), TimeUnit.MILLISECONDS);
       }
       out.exceptionHandler(err -> driverFailed(err));
       out.response().onComplete(r -> {
@@ -192,7 +192,7 @@ final class ProxiedCall {
 
   /** The node's remaining time in ms: -1 without a deadline, 0 when it has passed. */
   private long remainingMillis() {
-    if (deadlineNanos == 0) {
+    if (timeoutMillis <= 0) {
       return -1;
     }
     return Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
@@ -331,7 +331,7 @@ final class ProxiedCall {
     if (err instanceof HttpClosedException) {
       seen = GrpcStatus.UNAVAILABLE;
       message = "the node's connection closed";
-    } else if (deadlineNanos != 0 && deadlineNanos - System.nanoTime() <= DEADLINE_SLACK_NANOS) {
+    } else if (timeoutMillis > 0 && deadlineNanos - System.nanoTime() <= DEADLINE_SLACK_NANOS) {
       seen = GrpcStatus.DEADLINE_EXCEEDED;
       message = "the node gave up at its deadline (" + timeoutMillis + " ms)";
     } else {
