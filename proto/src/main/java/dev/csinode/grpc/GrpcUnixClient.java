@@ -4,11 +4,13 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -78,6 +80,14 @@ public final class GrpcUnixClient implements AutoCloseable {
     return result.future().onComplete(ar -> vertx.cancelTimer(timer));
   }
 
+  /**
+   * A call whose messages stay encoded, for a relay (the fault-injecting proxy): the caller names the method, sets
+   * the deadline and reads the status itself. Call it from a Vert.x context; the call's events run on that context.
+   */
+  public Future<GrpcClientRequest<Buffer, Buffer>> rawRequest() {
+    return grpc.request(address);
+  }
+
   private static <Req, Resp> void collect(GrpcClientResponse<Req, Resp> resp, Promise<Resp> result) {
     Object[] last = new Object[1];
     resp.handler(msg -> last[0] = msg);
@@ -98,7 +108,8 @@ public final class GrpcUnixClient implements AutoCloseable {
     });
   }
 
-  private static String statusMessage(GrpcClientResponse<?, ?> resp) {
+  /** The status message of an ended response, wherever the peer put it; empty when it sent none. */
+  public static String statusMessage(GrpcClientResponse<?, ?> resp) {
     String msg = resp.statusMessage();
     if (msg == null) {
       // With headers then trailers (not trailers-only), Vert.x 5.0.7 only looks for the message in headers.
