@@ -103,8 +103,11 @@ public final class ScenarioRunner {
   private static final int IO_CHUNK = 1 << 20;
   /** sun_path holds 108 bytes with the terminating NUL. */
   private static final int MAX_SOCKET_PATH = 107;
-  /** Room kept for the driver's name in its registration socket's name: enough for the usual reverse-DNS names. */
-  private static final int DRIVER_NAME_ROOM = 40;
+  /**
+   * Room kept for the driver's name in its registration socket's name: that of hostpath.csinode.dev. A driver with a
+   * longer name needs a work directory shorter by the difference (its registration then fails saying so).
+   */
+  private static final int DRIVER_NAME_ROOM = 20;
 
   /**
    * How scenarios are run.
