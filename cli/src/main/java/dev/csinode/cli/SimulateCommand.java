@@ -1,6 +1,7 @@
 package dev.csinode.cli;
 
 import dev.csinode.grpc.UnixEndpoint;
+import dev.csinode.mount.Directories;
 import dev.csinode.mount.MountTable;
 import dev.csinode.simulator.driver.DriverUnderTest;
 import dev.csinode.simulator.report.HtmlReport;
@@ -15,11 +16,8 @@ import dev.csinode.simulator.scenario.ScenarioRunner;
 import dev.csinode.simulator.scenario.ShippedScenarios;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -275,22 +273,7 @@ public final class SimulateCommand implements Callable<Integer> {
         err.println("simulate: " + TerminalText.text(dir.toString()) + " still has mounts beneath it; left in place");
         return;
       }
-      Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-          Files.delete(file);
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-          if (e != null) {
-            throw e;
-          }
-          Files.delete(d);
-          return FileVisitResult.CONTINUE;
-        }
-      });
+      Directories.deleteTree(dir, true);
     } catch (IOException | RuntimeException e) {
       err.println("simulate: cannot remove " + TerminalText.text(dir.toString()) + ": " + TerminalText.text(String.valueOf(e.getMessage())));
     }

@@ -1,19 +1,13 @@
 package dev.csinode.hostpath;
 
 import dev.csinode.mount.Commands;
-import dev.csinode.mount.Mounter;
+import dev.csinode.mount.Directories;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
-import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Where volume and snapshot bytes live: {@code <state-dir>/volumes/<id>} (a directory) or
@@ -22,7 +16,6 @@ import java.util.stream.Stream;
  */
 final class Storage {
   private static final long TIMEOUT = 600;
-  private static final Mounter MOUNTS = new Mounter();
   private final Path volumesDir;
   private final Path snapshotsDir;
 
@@ -123,48 +116,7 @@ final class Storage {
     return Files.exists(dataPath(v));
   }
 
-  /**
-   * Recursive delete that never follows symlinks and never descends into another filesystem, and deletes nothing
-   * when anything in the tree is a mount point. That is checked entry by entry (statx), not by reading the mount
-   * table: with a thousand volumes mounted, reading /proc/self/mountinfo for every deleted volume was most of the
-   * driver's CPU under pod churn.
-   */
   static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (Stream<Path> entries = Files.walk(root)) {
-      Optional<Path> mounted = entries.filter(MOUNTS::isMountPoint).findFirst();
-      if (mounted.isPresent()) {
-        throw new IOException("refusing to delete " + root + ": " + mounted.get() + " is still mounted");
-      }
-    } catch (UncheckedIOException e) {
-      throw e.getCause();
-    }
-    Object rootDev = Files.getAttribute(root, "unix:dev", LinkOption.NOFOLLOW_LINKS);
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        if (!rootDev.equals(Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS))) {
-          throw new IOException("refusing to delete " + root + ": " + dir + " is a mount point of another filesystem");
-        }
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-        if (exc != null) {
-          throw exc;
-        }
-        Files.delete(dir);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+    Directories.deleteTree(root, true);
   }
 }

@@ -1,6 +1,7 @@
 package dev.csinode.mount;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -47,5 +48,23 @@ class DirectoriesTest {
     IOException under = assertThrows(IOException.class, () -> Directories.create(file.resolve("below/deeper"), 0750));
     assertTrue(under.getMessage().contains(file.resolve("below").toString()) && under.getMessage().contains("errno 20"),
         under.getMessage());
+  }
+
+  @Test
+  void deleteTreeRemovesLinksNotWhatTheyPointToAndKeepsTheTopWhenAsked() throws IOException {
+    Path outside = Files.writeString(Files.createDirectories(dir.resolve("outside")).resolve("keep"), "data");
+    Path tree = Files.createDirectories(dir.resolve("tree/a/b"));
+    Files.writeString(tree.resolve("f"), "x");
+    Files.createSymbolicLink(tree.resolve("link"), outside.getParent());
+    Path top = dir.resolve("tree");
+    Directories.deleteTree(top, false);
+    assertTrue(Files.isDirectory(top));
+    try (var left = Files.list(top)) {
+      assertEquals(0, left.count());
+    }
+    assertEquals("data", Files.readString(outside), "a link's target is never deleted");
+    Directories.deleteTree(top, true);
+    assertFalse(Files.exists(top));
+    Directories.deleteTree(top, true); // a missing tree is fine
   }
 }

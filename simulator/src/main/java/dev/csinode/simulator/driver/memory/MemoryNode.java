@@ -19,18 +19,16 @@ import dev.csinode.csi.v1.NodeUnstageVolumeResponse;
 import dev.csinode.csi.v1.VolumeCapability;
 import dev.csinode.csi.v1.VolumeCapability.AccessMode.Mode;
 import dev.csinode.csi.v1.VolumeUsage;
+import dev.csinode.mount.Directories;
 import dev.csinode.simulator.driver.SimulatedMounts;
 import io.vertx.core.Future;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -440,24 +438,7 @@ public class MemoryNode extends NodeService {
       throw new IllegalStateException("not deleting the files of " + dir + ": " + mounts.beneath(dir) + " is mounted in it");
     }
     try {
-      Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-          Files.delete(file);
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
-          if (exc != null) {
-            throw exc;
-          }
-          if (itself || !d.equals(dir)) {
-            Files.delete(d);
-          }
-          return FileVisitResult.CONTINUE;
-        }
-      });
+      Directories.deleteTree(dir, itself);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot delete the files of " + dir + ": " + e.getMessage(), e);
     }
