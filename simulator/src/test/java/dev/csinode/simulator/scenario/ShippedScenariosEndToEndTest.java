@@ -4,13 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountTable;
+import dev.csinode.simulator.driver.DriverUnderTest;
 import dev.csinode.simulator.report.Check;
 import dev.csinode.simulator.report.ScenarioResult;
 import dev.csinode.testing.PrivateMountNamespace;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -36,6 +39,18 @@ class ShippedScenariosEndToEndTest {
     assertFalse(r.trace().isEmpty(), "the node's CSI calls were traced");
     assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
     assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(dir.toString())), "no loop device left");
+  }
+
+  /** The in-memory scenario of churn, forced onto the bundled driver: every shipped scenario runs against it (node-scale's 6,000 pods are the in-memory driver's job). */
+  @Test
+  void churnPassesAgainstTheBundledDriverToo() throws ScenarioException {
+    PrivateMountNamespace.require();
+    ScenarioResult r = new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(BundledHostpathDriver.INSTANCE),
+        false, null)).run(ShippedScenarios.load("churn"), 1);
+    assertTrue(r.passed(), () -> describe(r));
+    assertTrue(r.trace().stream().anyMatch(c -> c.method().equals("NodePublishVolume") && Boolean.TRUE.equals(c.mountedAfter())),
+        "real mounts were looked at");
+    assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
   }
 
   static String describe(ScenarioResult r) {
