@@ -68,10 +68,18 @@ public sealed interface DriverUnderTest {
   /**
    * A driver in this process (the bundled hostpath driver, the in-memory driver, a test's broken driver); a restart
    * stops it and starts it again on the same socket and state directory.
+   *
+   * @param mounts the simulated mount table the driver mounts in (one built on the in-memory driver), which the node
+   *               then shares: no root, no mount(2); null: the driver makes real mounts
    */
-  record InProcess(BundledDriver driver) implements DriverUnderTest {
+  record InProcess(BundledDriver driver, SimulatedMounts mounts) implements DriverUnderTest {
     public InProcess {
       Objects.requireNonNull(driver, "driver");
+    }
+
+    /** A driver that makes real mounts. */
+    public InProcess(BundledDriver driver) {
+      this(driver, null);
     }
 
     @Override

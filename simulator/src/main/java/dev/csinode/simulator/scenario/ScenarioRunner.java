@@ -175,7 +175,7 @@ public final class ScenarioRunner {
       this.rootDir = this.runDir.resolve("root");
       this.seed = options.seed() != null ? options.seed() : scenario.seed() != null ? scenario.seed() : Scenario.DEFAULT_SEED;
       this.random = new Random(seed);
-      this.inMemory = options.driver() == null && (options.inMemory() || scenario.inMemoryDriver() != null);
+      this.inMemory = givenMounts() != null || options.driver() == null && (options.inMemory() || scenario.inMemoryDriver() != null);
     }
 
     ScenarioResult play() {
@@ -233,7 +233,11 @@ public final class ScenarioRunner {
       vertx = Vertx.vertx();
       teardown = new TeardownWatch(vertx);
       DriverUnderTest driver = options.driver();
-      if (inMemory) {
+      if (givenMounts() != null) {
+        // An in-process driver on a mount table of its own (a test's broken driver): the node and the checks share it.
+        simulatedMounts = givenMounts();
+        mounts = simulatedMounts;
+      } else if (inMemory) {
         simulatedMounts = new SimulatedMounts();
         mounts = simulatedMounts;
         InMemoryDriver.Options o = scenario.inMemoryDriver() != null ? scenario.inMemoryDriver() : ScenarioParser.inMemoryDefaults();
@@ -250,6 +254,11 @@ public final class ScenarioRunner {
           FaultRules.of(List.of(), seed), trace, new FaultProxy.Checks(mounts, true)), START_TIMEOUT, "starting the driver under test");
       LOG.info("scenario {}: driver {} ({}), seed {}, root {}", scenario.name(), harness.driverName(),
           inMemory ? "in memory, simulated mounts" : "real mounts", seed, rootDir);
+    }
+
+    /** The simulated mount table an in-process driver under test came with, or null. */
+    private SimulatedMounts givenMounts() {
+      return options.driver() instanceof DriverUnderTest.InProcess p ? p.mounts() : null;
     }
 
     private VolumeManager.Options volumeOptions() throws StepError {
