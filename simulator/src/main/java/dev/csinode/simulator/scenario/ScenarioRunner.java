@@ -97,7 +97,7 @@ public final class ScenarioRunner {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration ACTION_TIMEOUT = Duration.ofMinutes(2);
   private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(30);
-  private static final Duration TEARDOWN_TIMEOUT = Duration.ofMinutes(2);
+  static final Duration DEFAULT_TEARDOWN_TIMEOUT = Duration.ofMinutes(2);
   /** A wait's own timeout decides; this margin only keeps a lost answer from blocking the run forever. */
   private static final Duration MARGIN = Duration.ofSeconds(10);
   private static final int IO_CHUNK = 1 << 20;
@@ -116,11 +116,20 @@ public final class ScenarioRunner {
    * @param driver   the driver under test; null: the scenario's choice (the in-memory driver or the bundled one)
    * @param inMemory the in-memory driver and simulated mounts whatever the scenario says (with its options, if any)
    * @param seed     overrides the scenarios' seeds; null: each scenario's own, else {@link Scenario#DEFAULT_SEED}
+   * @param teardownTimeout how long the cleanup waits for the node to tear everything down before it removes what is
+   *                 left itself and reports it (a driver that never unpublishes makes the run wait this long)
    */
-  public record Options(Path workDir, DriverUnderTest driver, boolean inMemory, Long seed) {
+  public record Options(Path workDir, DriverUnderTest driver, boolean inMemory, Long seed, Duration teardownTimeout) {
+    public Options(Path workDir, DriverUnderTest driver, boolean inMemory, Long seed) {
+      this(workDir, driver, inMemory, seed, DEFAULT_TEARDOWN_TIMEOUT);
+    }
+
     public Options {
       if (driver != null && inMemory) {
         throw new IllegalArgumentException("a driver under test and the in-memory driver exclude each other");
+      }
+      if (teardownTimeout.isNegative() || teardownTimeout.isZero()) {
+        throw new IllegalArgumentException("the teardown timeout must be positive, not " + teardownTimeout);
       }
     }
   }
@@ -846,7 +855,7 @@ public final class ScenarioRunner {
           // All at once: one by one, each delete waits for its record to be written.
           await(Future.join(objects.pods().keySet().stream().map(key -> agent.deletePod(key.split("/")[0], key.split("/")[1]))
               .toList()), ACTION_TIMEOUT, "deleting the pods");
-          await(teardown.whenNothingMounted(agent, TEARDOWN_TIMEOUT), TEARDOWN_TIMEOUT.plus(MARGIN), "the teardown");
+          await(teardown.whenNothingMounted(agent, options.teardownTimeout()), options.teardownTimeout().plus(MARGIN), "the teardown");
           await(Future.join(objects.claims().keySet().stream()
               .map(key -> agent.deleteObject("PersistentVolumeClaim", key.split("/")[0], key.split("/")[1])).toList()),
               ACTION_TIMEOUT, "deleting the claims");

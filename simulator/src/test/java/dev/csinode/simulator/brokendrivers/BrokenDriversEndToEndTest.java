@@ -93,7 +93,8 @@ class BrokenDriversEndToEndTest {
   }
 
   ScenarioResult run(BundledDriver driver) throws ScenarioException {
-    return new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(driver, mounts), false, null))
+    return new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(driver, mounts), false, null,
+        Duration.ofSeconds(10)))
         .run(scenario(), 1);
   }
 
@@ -248,7 +249,7 @@ class BrokenDriversEndToEndTest {
    * nothing. The node does not take NOT_FOUND for "already gone": it retries the unpublish and never unstages, so
    * the pod is never torn down (wait-gone fails), the end state keeps the volume staged and published for no pod
    * (nothing-left-unwanted, once per path), no-unstage-while-published holds, and the cleanup finds both mounts left
-   * (after waiting its two minutes for the teardown that cannot happen).
+   * (after waiting, 10 s here, for the teardown that cannot happen).
    */
   @Test
   void notFoundForAVolumeItHasLeavesItMountedAndEveryCheckSaysSo() throws ScenarioException {
