@@ -57,6 +57,11 @@ final class ProxiedCall {
   private FaultRule fault;
   private GrpcClientRequest<Buffer, Buffer> out;
   private boolean loseAnswer;
+  /**
+   * The driver's answer ended (its trailers arrived). A driver may reset the stream after answering, when the node's
+   * request side was still open (HTTP/2 allows it); that reset is not the answer and must not turn an OK into an error.
+   */
+  private boolean driverAnswered;
   private boolean done;
   private long deadlineTimer = -1;
   private long delayTimer = -1;
@@ -101,8 +106,12 @@ final class ProxiedCall {
     requestEnded = true;
     if (!decided) {
       decide();
-    } else if (out != null) {
-      out.end();
+    } else if (out != null && !driverAnswered) {
+      try {
+        out.end();
+      } catch (IllegalStateException alreadyFailed) {
+        // the driver's side failed meanwhile: its failure is the answer, reported by its own handler
+      }
     }
   }
 
@@ -211,9 +220,18 @@ final class ProxiedCall {
         in.response().write(msg);
       }
     });
-    resp.errorHandler(err -> driverFailed(err.status, "the driver reset the call (" + err.name() + ")"));
-    resp.exceptionHandler(this::driverFailed);
+    resp.errorHandler(err -> {
+      if (!driverAnswered) {
+        driverFailed(err.status, "the driver reset the call (" + err.name() + ")");
+      }
+    });
+    resp.exceptionHandler(err -> {
+      if (!driverAnswered) {
+        driverFailed(err);
+      }
+    });
     resp.endHandler(v -> {
+      driverAnswered = true;
       GrpcStatus status = resp.status();
       String message = GrpcUnixClient.statusMessage(resp);
       if (loseAnswer) {
