@@ -11,6 +11,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -104,6 +105,14 @@ public final class FaultProxy {
       driver.close();
       return Future.succeededFuture();
     });
+  }
+
+  /**
+   * The calls still waiting for their answer, as they stand (end -1, no code): a scenario that ends while the node
+   * waits on a hung call must have that call judged too, not only the calls that finished.
+   */
+  public List<CsiCall> inFlight() {
+    return inFlight.stream().map(ProxiedCall::snapshot).sorted((a, b) -> Long.compare(a.seq(), b.seq())).toList();
   }
 
   void started(ProxiedCall call) {

@@ -52,9 +52,10 @@ final class ProxiedCall {
   private final List<Buffer> pending = new ArrayList<>();
   private boolean requestEnded;
   private boolean decided;
-  private CsiMethods.Call call;
+  /** Written once on the event loop; read by {@link #snapshot} from any thread. */
+  private volatile CsiMethods.Call call;
   private Buffer firstMessage;
-  private FaultRule fault;
+  private volatile FaultRule fault;
   private GrpcClientRequest<Buffer, Buffer> out;
   private boolean loseAnswer;
   /**
@@ -378,6 +379,14 @@ final class ProxiedCall {
     CsiMethods.Call c = call != null ? call : CsiMethods.describe(in.fullMethodName(), null);
     proxy.record(this, new CsiCall(seq, c.method(), c.volumeId(), c.stagingPath(), c.targetPath(), startMicros,
         proxy.trace.nowMicros(), status.name(), message, fault == null ? null : fault.name(), false, mountedAfter));
+  }
+
+  /** This call as it stands while the node still waits for it. */
+  CsiCall snapshot() {
+    CsiMethods.Call c = call != null ? call : CsiMethods.describe(in.fullMethodName(), null);
+    FaultRule f = fault;
+    return new CsiCall(seq, c.method(), c.volumeId(), c.stagingPath(), c.targetPath(), startMicros, -1, null, "",
+        f == null ? null : f.name(), false, null);
   }
 
   /** The node's own metadata; the transport's and gRPC's headers are set by each hop itself. */

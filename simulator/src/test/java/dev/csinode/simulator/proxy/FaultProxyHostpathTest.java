@@ -13,6 +13,8 @@ import dev.csinode.csi.v1.ListVolumesResponse;
 import dev.csinode.csi.v1.NodeGetInfoRequest;
 import dev.csinode.csi.v1.NodeGrpcClient;
 import dev.csinode.csi.v1.NodeStageVolumeRequest;
+import dev.csinode.csi.v1.ProbeRequest;
+import dev.csinode.csi.v1.ProbeResponse;
 import dev.csinode.csi.v1.VolumeCapability;
 import dev.csinode.grpc.GrpcCallException;
 import dev.csinode.grpc.GrpcUnixClient;
@@ -104,5 +106,33 @@ class FaultProxyHostpathTest {
         "ListVolumes OK", "CreateVolume OK"), calls.stream().map(c -> c.method() + " " + c.code()).toList());
     assertEquals("lost-create", calls.get(3).fault());
     assertNull(calls.get(5).fault(), "nth: 1 applied once");
+  }
+
+  /** A call the node still waits for is visible as in flight (end -1, no code), so a run that ends meanwhile judges it. */
+  @Test
+  void aHungCallIsReportedInFlightUntilTheNodeGivesUp() throws Exception {
+    proxy.rules(FaultRules.of(List.of(new FaultRule("hang-probe", "Probe", null, null, null, null, FaultAction.HANG,
+        null, null, null)), 1));
+    Future<ProbeResponse> probe = node.call(IdentityGrpcClient.Probe, ProbeRequest.getDefaultInstance(), Duration.ofSeconds(3));
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    // a condition with a bound, not a guess: the call arrives, and its rule is chosen, within the node's deadline
+    while (proxy.inFlight().stream().noneMatch(c -> c.fault() != null) && System.nanoTime() < until) {
+      Thread.sleep(5);
+    }
+    List<CsiCall> waiting = proxy.inFlight();
+    assertEquals(1, waiting.size(), waiting::toString);
+    assertEquals("Probe", waiting.get(0).method());
+    assertEquals("hang-probe", waiting.get(0).fault());
+    assertTrue(waiting.get(0).inFlight());
+    assertNull(waiting.get(0).code());
+    assertTrue(trace.calls().stream().noneMatch(c -> c.method().equals("Probe")), "not recorded while in flight");
+    assertTrue(probe.toCompletionStage().toCompletableFuture().handle((r, e) -> e != null).get(30, TimeUnit.SECONDS),
+        "the node gave up at its deadline");
+    until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!proxy.inFlight().isEmpty() && System.nanoTime() < until) {
+      Thread.sleep(5);
+    }
+    assertTrue(proxy.inFlight().isEmpty(), "recorded once the node gave up");
+    assertTrue(trace.calls().stream().anyMatch(c -> c.method().equals("Probe") && !c.inFlight()), trace.calls()::toString);
   }
 }
