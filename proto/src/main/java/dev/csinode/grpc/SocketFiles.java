@@ -1,6 +1,7 @@
 package dev.csinode.grpc;
 
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -28,13 +29,21 @@ public final class SocketFiles {
     }
   }
 
-  /** True when a connect(2) to the socket succeeds, i.e. some process is listening on it now. */
+  /**
+   * True when some process listens on the socket now. The connect is non-blocking: a listener that does not accept,
+   * once its backlog is full, would hold a blocking connect(2) forever. Refused (ECONNREFUSED) or missing: nobody.
+   * Any other failure on a path that is a socket (EAGAIN: a full backlog) counts as served: callers decide from
+   * this whether a socket may be removed, and a socket that is someone's must never be.
+   */
   public static boolean isServed(Path path) {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.configureBlocking(false);
       ch.connect(UnixDomainSocketAddress.of(path));
-      return true;
-    } catch (IOException e) {
+      return true; // connected, or pending: either way something listens
+    } catch (ConnectException refused) {
       return false;
+    } catch (IOException e) {
+      return isSocket(path);
     }
   }
 
