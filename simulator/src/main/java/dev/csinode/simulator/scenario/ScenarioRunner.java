@@ -75,6 +75,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -177,6 +178,8 @@ public final class ScenarioRunner {
     private MountPoints mounts;
     private SimulatedNode node;
     private DriverHarness harness;
+    /** The loop devices ("NAME BACK-FILE") attached before the run: never the run's to detach. */
+    private Set<String> loopsBefore = Set.of();
 
     Run(Scenario scenario, Path runDir) {
       this.scenario = scenario;
@@ -235,6 +238,15 @@ public final class ScenarioRunner {
             + "fit a UNIX socket path (" + MAX_SOCKET_PATH + " bytes); give a shorter --root-dir");
       }
       try {
+        if (Files.isDirectory(runDir, LinkOption.NOFOLLOW_LINKS)) {
+          try (Stream<Path> entries = Files.list(runDir)) {
+            if (entries.findAny().isPresent()) {
+              // A kept directory holds an earlier run's journal and volumes: the node would reconstruct them.
+              throw new StepError("the run's directory " + runDir + " is not empty (an earlier run's?); remove it or give "
+                  + "another --root-dir");
+            }
+          }
+        }
         Files.createDirectories(rootDir);
       } catch (IOException e) {
         throw new StepError("cannot make the run's directory " + rootDir + ": " + e.getMessage());
@@ -256,8 +268,9 @@ public final class ScenarioRunner {
         if (driver == null) {
           driver = new DriverUnderTest.InProcess(BundledHostpathDriver.INSTANCE);
         }
+        loopsBefore = Set.copyOf(LoopDevices.list());
       }
-      node = await(SimulatedNode.start(new SimulatedNode.Options(rootDir, NODE_NAME, volumeOptions(), simulatedMounts)),
+      node = await(SimulatedNode.start(new SimulatedNode.Options(rootDir, NODE_NAME, volumeOptions(), simulatedMounts, runDir)),
           START_TIMEOUT, "starting the node");
       harness = await(DriverHarness.start(vertx, driver, runDir.resolve("driver"), rootDir.resolve("plugins_registry"), NODE_NAME,
           FaultRules.of(List.of(), seed), trace, new FaultProxy.Checks(mounts, true)), START_TIMEOUT, "starting the driver under test");
@@ -912,7 +925,7 @@ public final class ScenarioRunner {
         LoopDevices loops = new LoopDevices();
         for (String line : LoopDevices.list()) {
           String[] parts = line.split("\\s+", 2);
-          if (parts.length == 2 && parts[1].startsWith(runDir + "/")) {
+          if (parts.length == 2 && parts[1].startsWith(runDir + "/") && !loopsBefore.contains(line)) {
             loops.detach(parts[0]);
             found.add("loop device " + parts[0] + " still backed by " + parts[1] + ", detached by the simulator");
           }
