@@ -135,10 +135,28 @@ public final class ScenarioRunner {
     }
   }
 
+  /** How long {@link #abort} may take for each of its parts (the driver's kill, the node's stop). */
+  private static final Duration ABORT_STEP = Duration.ofSeconds(10);
+
   private final Options options;
+  /** The run in progress, for {@link #abort}; null between runs. */
+  private volatile Run active;
 
   public ScenarioRunner(Options options) {
     this.options = options;
+  }
+
+  /**
+   * The forced cleanup of the run in progress, if any, for a shutdown hook (SIGTERM, Ctrl-C): the driver under test
+   * killed (its process group, when the simulator started it), everything mounted beneath the run's directory
+   * unmounted deepest first, the loop devices the run attached detached, the node stopped. Bounded: each part waits
+   * at most {@link #ABORT_STEP}. The run's own thread is left to fail as things vanish under it.
+   */
+  public void abort() {
+    Run run = active;
+    if (run != null) {
+      run.abort();
+    }
   }
 
   /**
@@ -175,9 +193,9 @@ public final class ScenarioRunner {
     private Vertx vertx;
     private TeardownWatch teardown;
     private SimulatedMounts simulatedMounts;
-    private MountPoints mounts;
-    private SimulatedNode node;
-    private DriverHarness harness;
+    private volatile MountPoints mounts;
+    private volatile SimulatedNode node;
+    private volatile DriverHarness harness;
     /** The loop devices ("NAME BACK-FILE") attached before the run: never the run's to detach. */
     private Set<String> loopsBefore = Set.of();
 
@@ -194,6 +212,7 @@ public final class ScenarioRunner {
       long start = System.nanoTime();
       String error = null;
       boolean started = false;
+      active = this;
       try {
         start();
         started = true;
@@ -215,6 +234,7 @@ public final class ScenarioRunner {
         error = "the run failed: " + e;
       } finally {
         String cleanup = cleanUp();
+        active = null;
         if (cleanup != null && error == null) {
           error = cleanup;
         }
@@ -896,6 +916,30 @@ public final class ScenarioRunner {
         checks.add(new Check("cleanup leaves nothing behind", Check.Kind.INVARIANT, String.join("; ", problems), List.of(), 0));
       }
       return error;
+    }
+
+    /** See {@link ScenarioRunner#abort}. */
+    void abort() {
+      LOG.warn("scenario {}: aborted; killing the driver, removing the run's mounts and loop devices", scenario.name());
+      DriverHarness h = harness;
+      if (h != null) {
+        try {
+          await(h.stop(), ABORT_STEP, "stopping the driver");
+        } catch (StepError | RuntimeException e) {
+          LOG.warn("scenario {}: {}", scenario.name(), e.getMessage());
+        }
+      }
+      for (String left : leftovers()) {
+        LOG.warn("scenario {}: {}", scenario.name(), left);
+      }
+      SimulatedNode n = node;
+      if (n != null) {
+        try {
+          await(n.stop(), ABORT_STEP, "stopping the node");
+        } catch (StepError | RuntimeException e) {
+          LOG.warn("scenario {}: {}", scenario.name(), e.getMessage());
+        }
+      }
     }
 
     /** Mounts and loop devices the run left, removed; each named. */
