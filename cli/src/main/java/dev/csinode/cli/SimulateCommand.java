@@ -134,12 +134,26 @@ public final class SimulateCommand implements Callable<Integer> {
           + ": " + e.getMessage());
     }
     List<ScenarioResult> results = new ArrayList<>();
+    ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(work, driver, inMemory, seed));
+    // SIGTERM or Ctrl-C: the driver runs in a session of its own (no SIGINT reaches it), so the run's driver, mounts,
+    // loop devices and the temporary directory are removed here or they would outlive this process.
+    Thread onSignal = new Thread(() -> {
+      runner.abort();
+      if (temporary && !keep) {
+        remove(work, err);
+      }
+    }, "simulate-abort");
+    Runtime.getRuntime().addShutdownHook(onSignal);
     try {
-      ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(work, driver, inMemory, seed));
       for (int i = 0; i < parsed.size(); i++) {
         results.add(runner.run(parsed.get(i), i + 1));
       }
     } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(onSignal);
+      } catch (IllegalStateException e) {
+        // the JVM is shutting down: the hook does the cleanup
+      }
       if (temporary && !keep) {
         remove(work, err);
       } else {

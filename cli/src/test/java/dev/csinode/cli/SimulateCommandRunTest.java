@@ -78,4 +78,14 @@ class SimulateCommandRunTest {
     assertEquals(2, simulate(SCENARIO + "- write-data: {pod: default/a, volume: scratch, file: f, size: 1Ki}\n"), out + "\n" + err);
     assertTrue(out.toString().contains("write-data needs real mounts"), out.toString());
   }
+
+  @Test
+  void aSecondRunInTheSameRootDirIsRefusedNamingTheDirectory() throws IOException {
+    assertEquals(0, simulate(SCENARIO), out + "\n" + err);
+    out.getBuffer().setLength(0);
+    long start = System.nanoTime();
+    assertEquals(2, simulate(SCENARIO), out + "\n" + err);
+    assertTrue(out.toString().contains(dir.resolve("w").resolve("1") + " is not empty"), out.toString());
+    assertTrue(System.nanoTime() - start < 20_000_000_000L, "refused at once, not after the waits time out");
+  }
 }

@@ -80,7 +80,8 @@ public final class DriverProcess {
       full.addAll(argv);
       ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+          .directory(log.getParent().toFile()); // relative paths in the command (a state dir) stay in the run's directory
       try {
         process = pb.start();
       } catch (IOException e) {

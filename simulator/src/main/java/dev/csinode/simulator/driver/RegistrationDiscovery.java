@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Finds the driver under test the way the kubelet finds drivers: each socket in a registration directory is asked
  * GetInfo, the answer is validated with the agent's own rules, the CSI endpoint it names is checked (GetPluginInfo
- * names the same driver, NodeGetInfo, NodeGetCapabilities), and the plugin is told the outcome with
- * NotifyRegistrationStatus. Exactly one CSI driver is expected in the directory.
+ * names the same driver, NodeGetInfo, NodeGetCapabilities), and the driver found is told NotifyRegistrationStatus(true).
+ * Never false: node-driver-registrar exits on it. Exactly one CSI driver is expected in the directory.
  */
 final class RegistrationDiscovery {
   static final Duration GET_INFO_TIMEOUT = Duration.ofSeconds(1);
@@ -83,7 +83,9 @@ final class RegistrationDiscovery {
           }
           var problem = PluginInfoValidation.problem(info);
           if (problem.isPresent()) {
-            return notify(client, false, problem.get()).map(new Answer(socket, info, problem.get()));
+            // Never NotifyRegistrationStatus(false): node-driver-registrar exits on it, and the directory may be a
+            // live kubelet's whose driver this simulator only looked at.
+            return Future.succeededFuture(new Answer(socket, info, problem.get()));
           }
           return Future.succeededFuture(new Answer(socket, info, null));
         }, err -> Future.succeededFuture(new Answer(socket, null, "GetInfo failed: " + err.getMessage())))
@@ -106,8 +108,7 @@ final class RegistrationDiscovery {
       driver = Future.failedFuture(new IllegalStateException("driver " + info.getName() + " registered in " + chosen.socket()
           + " announces endpoint '" + endpoint + "': " + e.getMessage(), e));
     }
-    return driver.compose(d -> notify(client, true, "").map(d),
-            err -> notify(client, false, err.getMessage()).transform(ar -> Future.failedFuture(err)))
+    return driver.compose(d -> notify(client, true, "").map(d)) // never false: see ask
         .onSuccess(d -> LOG.info("found driver {} at {} through {}", d.name(), d.endpoint(), chosen.socket()))
         .onComplete(ar -> client.close());
   }

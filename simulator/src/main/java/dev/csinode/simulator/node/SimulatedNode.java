@@ -67,9 +67,12 @@ public final class SimulatedNode {
   private volatile Agent agent;
   /** The current incarnation's threads that would outlive its Vert.x. */
   private volatile List<Thread> threads = List.of();
+  /** The loop devices attached when the node started: a reboot leaves them (they are not the run's, maybe a user's). */
+  private final Set<String> loopsBefore;
 
   private SimulatedNode(Options options) {
     this.options = options;
+    this.loopsBefore = options.simulatedMounts() != null ? Set.of() : Set.copyOf(LoopDevices.list());
     this.lifecycle = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "simulated-node-" + options.nodeName());
       t.setDaemon(true);
@@ -207,7 +210,7 @@ public final class SimulatedNode {
       mounter.unmountAll(mountPoint);
     }
     LoopDevices loops = new LoopDevices();
-    for (String device : loopsBackedBeneath(LoopDevices.list(), options.workDir())) {
+    for (String device : loopsBackedBeneath(LoopDevices.list(), options.workDir(), loopsBefore)) {
       loops.detach(device);
     }
   }
@@ -225,10 +228,16 @@ public final class SimulatedNode {
     return sorted;
   }
 
-  /** The loop devices among {@link LoopDevices#list()}'s "NAME BACK-FILE" lines backed by a file beneath dir. */
-  static List<String> loopsBackedBeneath(List<String> lines, Path dir) {
+  /**
+   * The loop devices among {@link LoopDevices#list()}'s "NAME BACK-FILE" lines backed by a file beneath dir, except
+   * those whose line was already there before (attached before the node started).
+   */
+  static List<String> loopsBackedBeneath(List<String> lines, Path dir, Set<String> before) {
     List<String> devices = new ArrayList<>();
     for (String line : lines) {
+      if (before.contains(line)) {
+        continue;
+      }
       int space = line.indexOf(' ');
       if (space < 0) {
         continue; // no backing file

@@ -54,6 +54,10 @@ public final class ScenarioParser {
   private static final String SAMPLE_DRIVER = "driver.example.com";
   private static final Duration DEFAULT_WAIT = Duration.ofSeconds(60);
   private static final Duration DEFAULT_BATCH_WAIT = Duration.ofMinutes(5);
+  /** Caps that keep a typo (rate: 1e10) from hanging or overflowing a run. */
+  private static final int MAX_PODS_PER_STEP = 100_000;
+  private static final int MAX_CHURN_RATE = 10_000;
+  private static final long MAX_WRITE_BYTES = 1L << 30;
   private static final ObjectMapper MAPPER = mapper();
 
   /** Reads the files an {@code apply: {file: ...}} step names, relative to the scenario. */
@@ -433,10 +437,14 @@ public final class ScenarioParser {
         if (w.size() == null) {
           throw refuse(s, "size is missing (e.g. 1Mi)");
         }
+        long bytes;
         try {
-          Quantities.bytes(w.size());
+          bytes = Quantities.bytes(w.size());
         } catch (IllegalArgumentException e) {
           throw refuse(s, "size " + e.getMessage());
+        }
+        if (bytes > MAX_WRITE_BYTES) {
+          throw refuse(s, "size " + w.size() + " is more than write-data writes (at most 1Gi)");
         }
         written.add(w.file());
         return new Step.WriteData(pod(s, w.pod()), w.volume(), w.file(), w.size());
@@ -466,6 +474,9 @@ public final class ScenarioParser {
         if (p.count() == null || p.count() < 1) {
           throw refuse(s, "count must be at least 1" + (p.count() == null ? " (it is missing)" : ", not " + p.count()));
         }
+        if (p.count() > MAX_PODS_PER_STEP) {
+          throw refuse(s, "count must be at most " + MAX_PODS_PER_STEP + ", not " + p.count());
+        }
         return new Step.Pods(p.template(), p.count(), positive(s, "timeout", p.timeout(), DEFAULT_BATCH_WAIT));
       }
       if (step instanceof Step.Churn c) {
@@ -475,6 +486,12 @@ public final class ScenarioParser {
         }
         if (c.seconds() == null || !(c.seconds() > 0)) {
           throw refuse(s, "seconds (how long pods are created) must be above 0");
+        }
+        if (c.rate() > MAX_CHURN_RATE) {
+          throw refuse(s, "rate must be at most " + MAX_CHURN_RATE + " pods per second, not " + c.rate());
+        }
+        if (c.rate() * c.seconds() > MAX_PODS_PER_STEP) {
+          throw refuse(s, "rate * seconds (" + Math.round(c.rate() * c.seconds()) + " pods) must be at most " + MAX_PODS_PER_STEP);
         }
         if (c.lifetime() != null && c.lifetime().isNegative()) {
           throw refuse(s, "lifetime must not be negative");

@@ -75,6 +75,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -134,10 +135,28 @@ public final class ScenarioRunner {
     }
   }
 
+  /** How long {@link #abort} may take for each of its parts (the driver's kill, the node's stop). */
+  private static final Duration ABORT_STEP = Duration.ofSeconds(10);
+
   private final Options options;
+  /** The run in progress, for {@link #abort}; null between runs. */
+  private volatile Run active;
 
   public ScenarioRunner(Options options) {
     this.options = options;
+  }
+
+  /**
+   * The forced cleanup of the run in progress, if any, for a shutdown hook (SIGTERM, Ctrl-C): the driver under test
+   * killed (its process group, when the simulator started it), everything mounted beneath the run's directory
+   * unmounted deepest first, the loop devices the run attached detached, the node stopped. Bounded: each part waits
+   * at most {@link #ABORT_STEP}. The run's own thread is left to fail as things vanish under it.
+   */
+  public void abort() {
+    Run run = active;
+    if (run != null) {
+      run.abort();
+    }
   }
 
   /**
@@ -174,9 +193,11 @@ public final class ScenarioRunner {
     private Vertx vertx;
     private TeardownWatch teardown;
     private SimulatedMounts simulatedMounts;
-    private MountPoints mounts;
-    private SimulatedNode node;
-    private DriverHarness harness;
+    private volatile MountPoints mounts;
+    private volatile SimulatedNode node;
+    private volatile DriverHarness harness;
+    /** The loop devices ("NAME BACK-FILE") attached before the run: never the run's to detach. */
+    private Set<String> loopsBefore = Set.of();
 
     Run(Scenario scenario, Path runDir) {
       this.scenario = scenario;
@@ -191,6 +212,7 @@ public final class ScenarioRunner {
       long start = System.nanoTime();
       String error = null;
       boolean started = false;
+      active = this;
       try {
         start();
         started = true;
@@ -212,6 +234,7 @@ public final class ScenarioRunner {
         error = "the run failed: " + e;
       } finally {
         String cleanup = cleanUp();
+        active = null;
         if (cleanup != null && error == null) {
           error = cleanup;
         }
@@ -235,6 +258,15 @@ public final class ScenarioRunner {
             + "fit a UNIX socket path (" + MAX_SOCKET_PATH + " bytes); give a shorter --root-dir");
       }
       try {
+        if (Files.isDirectory(runDir, LinkOption.NOFOLLOW_LINKS)) {
+          try (Stream<Path> entries = Files.list(runDir)) {
+            if (entries.findAny().isPresent()) {
+              // A kept directory holds an earlier run's journal and volumes: the node would reconstruct them.
+              throw new StepError("the run's directory " + runDir + " is not empty (an earlier run's?); remove it or give "
+                  + "another --root-dir");
+            }
+          }
+        }
         Files.createDirectories(rootDir);
       } catch (IOException e) {
         throw new StepError("cannot make the run's directory " + rootDir + ": " + e.getMessage());
@@ -256,13 +288,26 @@ public final class ScenarioRunner {
         if (driver == null) {
           driver = new DriverUnderTest.InProcess(BundledHostpathDriver.INSTANCE);
         }
+        loopsBefore = Set.copyOf(LoopDevices.list());
       }
-      node = await(SimulatedNode.start(new SimulatedNode.Options(rootDir, NODE_NAME, volumeOptions(), simulatedMounts)),
+      node = await(SimulatedNode.start(new SimulatedNode.Options(rootDir, NODE_NAME, volumeOptions(), simulatedMounts, runDir)),
           START_TIMEOUT, "starting the node");
       harness = await(DriverHarness.start(vertx, driver, runDir.resolve("driver"), rootDir.resolve("plugins_registry"), NODE_NAME,
-          FaultRules.of(List.of(), seed), trace, new FaultProxy.Checks(mounts, true)), START_TIMEOUT, "starting the driver under test");
+          FaultRules.of(List.of(), seed), trace, new FaultProxy.Checks(driverOutside() ? null : mounts, true)), START_TIMEOUT,
+          "starting the driver under test");
+      if (driverOutside()) {
+        figures.put("mount checks", "off: the driver runs outside the simulator's mount namespace");
+      }
       LOG.info("scenario {}: driver {} ({}), seed {}, root {}", scenario.name(), harness.driverName(),
           inMemory ? "in memory, simulated mounts" : "real mounts", seed, rootDir);
+    }
+
+    /**
+     * Whether the driver under test is one the simulator did not start (an endpoint, a registration directory): it
+     * mounts in a mount namespace of its own, so what this process sees mounted says nothing about it.
+     */
+    private boolean driverOutside() {
+      return options.driver() instanceof DriverUnderTest.Endpoint || options.driver() instanceof DriverUnderTest.RegistrationDir;
     }
 
     /** The simulated mount table an in-process driver under test came with, or null. */
@@ -408,7 +453,14 @@ public final class ScenarioRunner {
     }
 
     private void writeData(Step.WriteData w) throws StepError {
-      Path file = volumeDir(w.pod(), w.volume(), "write-data").resolve(w.file());
+      Path dir = volumeDir(w.pod(), w.volume(), "write-data");
+      if (!mounts.isMountPoint(dir)) {
+        // Else the data would go to the node's directory, not the volume, and no-data-lost would check nothing.
+        throw new StepError("volume " + w.volume() + " of pod " + w.pod() + " is not a mount point here (" + dir + ")"
+            + (driverOutside() ? ": the driver mounts in a mount namespace of its own; write-data needs a driver that "
+            + "mounts in the simulator's (the bundled one or --driver-command)" : ""));
+      }
+      Path file = dir.resolve(w.file());
       long size = Quantities.bytes(w.size());
       MessageDigest sha = sha256();
       byte[] chunk = new byte[(int) Math.min(IO_CHUNK, Math.max(1, size))];
@@ -885,6 +937,30 @@ public final class ScenarioRunner {
       return error;
     }
 
+    /** See {@link ScenarioRunner#abort}. */
+    void abort() {
+      LOG.warn("scenario {}: aborted; killing the driver, removing the run's mounts and loop devices", scenario.name());
+      DriverHarness h = harness;
+      if (h != null) {
+        try {
+          await(h.stop(), ABORT_STEP, "stopping the driver");
+        } catch (StepError | RuntimeException e) {
+          LOG.warn("scenario {}: {}", scenario.name(), e.getMessage());
+        }
+      }
+      for (String left : leftovers()) {
+        LOG.warn("scenario {}: {}", scenario.name(), left);
+      }
+      SimulatedNode n = node;
+      if (n != null) {
+        try {
+          await(n.stop(), ABORT_STEP, "stopping the node");
+        } catch (StepError | RuntimeException e) {
+          LOG.warn("scenario {}: {}", scenario.name(), e.getMessage());
+        }
+      }
+    }
+
     /** Mounts and loop devices the run left, removed; each named. */
     private List<String> leftovers() {
       List<String> found = new ArrayList<>();
@@ -912,7 +988,7 @@ public final class ScenarioRunner {
         LoopDevices loops = new LoopDevices();
         for (String line : LoopDevices.list()) {
           String[] parts = line.split("\\s+", 2);
-          if (parts.length == 2 && parts[1].startsWith(runDir + "/")) {
+          if (parts.length == 2 && parts[1].startsWith(runDir + "/") && !loopsBefore.contains(line)) {
             loops.detach(parts[0]);
             found.add("loop device " + parts[0] + " still backed by " + parts[1] + ", detached by the simulator");
           }

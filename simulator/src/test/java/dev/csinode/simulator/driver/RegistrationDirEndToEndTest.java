@@ -105,4 +105,16 @@ class RegistrationDirEndToEndTest extends HarnessFixture {
       assertEquals(List.of(), left.toList(), "nothing registered with the node");
     }
   }
+
+  @Test
+  void aDriverThatCannotBeReachedIsNeverToldItIsNotRegistered() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("ext-registry"));
+    Registrar registrar = externalDriver(HOSTPATH, dir);
+    await(drivers.remove(0).stop()); // its registrar stays: the endpoint it announces is gone
+    String error = failure(DriverHarness.start(vertx, new DriverUnderTest.RegistrationDir(dir), work, registry(), NODE,
+        PassThroughProxy.starter()));
+    assertTrue(error.contains("which is not a socket on this host"), error);
+    // node-driver-registrar exits on NotifyRegistrationStatus(false), and the directory may be a live kubelet's.
+    assertFalse(registrar.rejection().failed(), "told it is not registered");
+  }
 }

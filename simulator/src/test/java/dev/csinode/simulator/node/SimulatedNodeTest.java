@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.csinode.mount.MountTable;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -36,7 +37,14 @@ class SimulatedNodeTest {
         "/dev/loop1 /sim/work/driver/state/v1.img",
         "/dev/loop2 /sim/workother/v.img",
         "/dev/loop3 /sim/work/driver/state/v2.img (deleted)",
-        "/dev/loop4"), Path.of("/sim/work")));
+        "/dev/loop4"), Path.of("/sim/work"), Set.of()));
+  }
+
+  @Test
+  void loopDevicesAttachedBeforeTheNodeStartedStay() {
+    assertEquals(List.of("/dev/loop1"), SimulatedNode.loopsBackedBeneath(List.of(
+        "/dev/loop0 /sim/work/mine.img",
+        "/dev/loop1 /sim/work/driver/state/v1.img"), Path.of("/sim/work"), Set.of("/dev/loop0 /sim/work/mine.img")));
   }
 
   @Test

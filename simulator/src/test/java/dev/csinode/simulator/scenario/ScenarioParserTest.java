@@ -265,4 +265,17 @@ class ScenarioParserTest {
       throw new IOException("permission denied");
     })).contains("cannot read x.yaml: permission denied");
   }
+
+  @Test
+  void hugeCountsRatesAndSizesAreRefusedWithTheirLine() {
+    String template = "template: '{kind: Pod, apiVersion: v1, metadata: {name: \"p-{{i}}\"}}'";
+    refused(() -> parse(HEAD + "- pods: {count: 100001, " + template + "}\n"))
+        .startsWith("test.yaml:6:").contains("count must be at most 100000, not 100001");
+    refused(() -> parse(HEAD + "- churn: {rate: 1e10, seconds: 1, " + template + "}\n"))
+        .startsWith("test.yaml:6:").contains("rate must be at most 10000 pods per second");
+    refused(() -> parse(HEAD + "- churn: {rate: 10000, seconds: 11, " + template + "}\n"))
+        .startsWith("test.yaml:6:").contains("rate * seconds (110000 pods) must be at most 100000");
+    refused(() -> parse(HEAD + "- write-data: {pod: default/a, volume: v, file: f, size: 2Gi}\n"))
+        .startsWith("test.yaml:6:").contains("size 2Gi is more than write-data writes (at most 1Gi)");
+  }
 }
