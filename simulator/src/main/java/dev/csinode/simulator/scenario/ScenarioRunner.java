@@ -69,6 +69,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -843,7 +844,7 @@ public final class ScenarioRunner {
         LOG.warn("scenario {}: the node did not settle: {}", scenario.name(), e.getMessage());
       }
       EndState end = endState();
-      List<CsiCall> calls = trace.calls();
+      List<CsiCall> calls = withInFlight();
       boolean stageUnstage = harness.stageUnstage();
       for (Invariant inv : Invariants.all()) {
         long t0 = System.nanoTime();
@@ -857,6 +858,18 @@ public final class ScenarioRunner {
         }
         checks.add(new Check("invariant " + inv.name(), Check.Kind.INVARIANT, failure, violations, (System.nanoTime() - t0) / 1_000_000));
       }
+    }
+
+    /**
+     * The finished calls and those the node still waits for (a hung call is judged too, as uncertain). In flight
+     * first: a call that finishes between the two reads is then in both, and its finished record is kept.
+     */
+    private List<CsiCall> withInFlight() {
+      List<CsiCall> waiting = harness.proxy() == null ? List.of() : harness.proxy().inFlight();
+      Map<Long, CsiCall> bySeq = new TreeMap<>();
+      waiting.forEach(c -> bySeq.put(c.seq(), c));
+      trace.calls().forEach(c -> bySeq.put(c.seq(), c));
+      return List.copyOf(bySeq.values());
     }
 
     private EndState endState() {
