@@ -37,6 +37,9 @@ class ShippedScenariosEndToEndTest {
     assertEquals(scenario.steps().size(), r.steps());
     assertTrue(r.checks().stream().anyMatch(c -> c.kind() == Check.Kind.INVARIANT), "the invariants were checked");
     assertFalse(r.trace().isEmpty(), "the node's CSI calls were traced");
+    // The cleanup keeps the driver until the claims' volumes are deleted: stopped under a DeleteVolume, it kept them.
+    assertTrue(r.trace().stream().filter(c -> c.method().equals("DeleteVolume")).allMatch(c -> c.ok()),
+        () -> "every DeleteVolume answered OK: " + r.trace().stream().filter(c -> c.method().equals("DeleteVolume")).toList());
     assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
     assertTrue(LoopDevices.list().stream().noneMatch(l -> l.contains(dir.toString())), "no loop device left");
   }
