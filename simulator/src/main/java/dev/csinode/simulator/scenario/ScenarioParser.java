@@ -19,6 +19,9 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.csinode.agent.podsource.ManifestParser;
+import dev.csinode.csi.v1.ControllerServiceCapability;
+import dev.csinode.csi.v1.NodeServiceCapability;
+import dev.csinode.csi.v1.PluginCapability;
 import dev.csinode.agent.provisioner.Quantities;
 import dev.csinode.simulator.driver.InMemoryDriver;
 import dev.csinode.simulator.proxy.FaultRule;
@@ -215,6 +218,9 @@ public final class ScenarioParser {
     k.put("churn", Step.Churn.class);
     k.put("assert", Step.Assert.class);
     k.put("pause", Step.Pause.class);
+    k.put("wait-calls", Step.WaitCalls.class);
+    k.put("stale-registration", Step.StaleRegistration.class);
+    k.put("remove-vol-data", Step.RemoveVolData.class);
     return Collections.unmodifiableMap(k);
   }
 
@@ -392,7 +398,41 @@ public final class ScenarioParser {
         steps.add(new ScenarioStep(s.number(), s.line(), s.column(), check(s)));
       }
       return new Scenario(f.name(), f.description().strip(), f.seed(), f.driver() == null ? null : f.driver().inMemory(),
-          f.volumeManager(), faults, steps, origin);
+          f.volumeManager(), faults, steps, origin, f.suite(), requirements(f.requires()), f.references(), f.hints(),
+          f.driver() == null ? null : f.driver().hostpath());
+    }
+
+    /** The {@code requires:} section, each capability name one the CSI protos define. */
+    private Scenario.Requirements requirements(Scenario.Requirements r) throws ScenarioException {
+      if (r == null) {
+        return Scenario.Requirements.NONE;
+      }
+      known("requires.plugin", r.plugin(), names(PluginCapability.Service.Type.values()));
+      known("requires.controller", r.controller(), names(ControllerServiceCapability.RPC.Type.values()));
+      known("requires.node", r.node(), names(NodeServiceCapability.RPC.Type.values()));
+      if (r.maxVolumesPerNode() != null && r.maxVolumesPerNode() <= 0) {
+        throw new ScenarioException(origin + ":1:1: requires.maxVolumesPerNode must be positive (leave it out for any)");
+      }
+      return r;
+    }
+
+    private void known(String where, List<String> given, Set<String> names) throws ScenarioException {
+      for (String name : given) {
+        if (!names.contains(name)) {
+          throw new ScenarioException(origin + ":1:1: " + where + ": \"" + name + "\" is not a capability the CSI spec defines; "
+              + "known: " + String.join(", ", new TreeSet<>(names)));
+        }
+      }
+    }
+
+    private static Set<String> names(Enum<?>[] values) {
+      Set<String> names = new HashSet<>();
+      for (Enum<?> v : values) {
+        if (!v.name().equals("UNKNOWN") && !v.name().equals("UNRECOGNIZED")) {
+          names.add(v.name());
+        }
+      }
+      return names;
     }
 
     private ScenarioException refuse(ScenarioStep s, String what) {
@@ -506,7 +546,16 @@ public final class ScenarioParser {
         positive(s, "the pause", p.duration(), null);
         return p;
       }
-      return step; // restart-agent, restart-driver, reboot: nothing to check beyond their types
+      if (step instanceof Step.WaitCalls w) {
+        return w; // TODO(failure-mode scenarios): required method, code name, min >= 1, timeout default
+      }
+      if (step instanceof Step.StaleRegistration r) {
+        return r; // TODO(failure-mode scenarios): plain names, at least one
+      }
+      if (step instanceof Step.RemoveVolData r) {
+        return r; // TODO(failure-mode scenarios): pod reference, volume name
+      }
+      return step; // restart-agent (TODO: forget's pod references), restart-driver, reboot: nothing to check beyond their types
     }
 
     private Step checkAssert(ScenarioStep s, Step.Assert a) throws ScenarioException {
@@ -518,10 +567,10 @@ public final class ScenarioParser {
         if (a.ready() == null) {
           throw refuse(s, "ready: true or false is missing for pod " + a.pod());
         }
-        return new Step.Assert(pod(s, a.pod()), a.ready(), null, null, null);
+        return new Step.Assert(pod(s, a.pod()), a.ready(), a.message(), null, null, null);
       }
-      if (a.ready() != null) {
-        throw refuse(s, "ready belongs to a pod assertion (assert: {pod: default/a, ready: true})");
+      if (a.ready() != null || a.message() != null) {
+        throw refuse(s, (a.ready() != null ? "ready" : "message") + " belongs to a pod assertion (assert: {pod: default/a, ready: true})");
       }
       if (a.volumes() != null && a.volumes().staged() == null && a.volumes().published() == null) {
         throw refuse(s, "volumes: give staged, published or both");

@@ -383,6 +383,12 @@ public final class ScenarioRunner {
         churn(s, c);
       } else if (step instanceof Step.Assert a) {
         check(s.label() + " " + describe(a), assertion(a), t0);
+      } else if (step instanceof Step.WaitCalls w) {
+        throw new StepError("wait-calls is not implemented yet"); // TODO(failure-mode scenarios)
+      } else if (step instanceof Step.StaleRegistration r) {
+        throw new StepError("stale-registration is not implemented yet"); // TODO(failure-mode scenarios)
+      } else if (step instanceof Step.RemoveVolData r) {
+        throw new StepError("remove-vol-data is not implemented yet"); // TODO(failure-mode scenarios)
       } else if (step instanceof Step.Pause p) {
         try {
           Thread.sleep(p.duration().toMillis());

@@ -59,7 +59,19 @@ public sealed interface Step {
     }
   }
 
-  record RestartAgent(boolean crash) implements Step {
+  /**
+   * The agent restarts (or crashes and restarts); {@code forget}: pods ({@code namespace/name}) deleted while it was
+   * down, so that the new agent finds their directories with nobody wanting them.
+   */
+  record RestartAgent(boolean crash, List<String> forget) implements Step {
+    public RestartAgent {
+      forget = forget == null ? List.of() : List.copyOf(forget);
+    }
+
+    public RestartAgent(boolean crash) {
+      this(crash, List.of());
+    }
+
     public String kind() {
       return "restart-agent";
     }
@@ -105,8 +117,16 @@ public sealed interface Step {
     }
   }
 
-  /** Exactly one of pod (with ready), volumes, metric and calls. */
-  record Assert(String pod, Boolean ready, VolumeCounts volumes, MetricAssert metric, CallsAssert calls) implements Step {
+  /**
+   * Exactly one of pod (with ready, and optionally a text its status message must contain), volumes, metric and
+   * calls.
+   */
+  record Assert(String pod, Boolean ready, String message, VolumeCounts volumes, MetricAssert metric, CallsAssert calls)
+      implements Step {
+    public Assert(String pod, Boolean ready, VolumeCounts volumes, MetricAssert metric, CallsAssert calls) {
+      this(pod, ready, null, volumes, metric, calls);
+    }
+
     public String kind() {
       return "assert";
     }
@@ -124,6 +144,40 @@ public sealed interface Step {
 
   /** The node's CSI calls (probes excluded) of {@code method}, ending with {@code code} and on {@code volume} when given. */
   record CallsAssert(String method, String code, String volume, Integer count, Integer min, Integer max) {}
+
+  /**
+   * Waits until the node has made at least {@code min} (default 1) calls of {@code method} that ended with
+   * {@code code} (any, when not given), on {@code volume} when given; with {@code inFlight: true}, until such a call
+   * has reached the proxy and not yet been answered. The event a failure scenario acts on ("the stage timed out,
+   * now delete the pod") without sleeping.
+   */
+  record WaitCalls(String method, String code, String volume, Integer min, Boolean inFlight, Duration timeout) implements Step {
+    public String kind() {
+      return "wait-calls";
+    }
+  }
+
+  /**
+   * Litter in {@code plugins_registry} as a crash or reboot leaves it: {@code sockets} are socket files nobody serves
+   * (bound, then the listener gone), {@code files} regular files; names only, no '/'.
+   */
+  record StaleRegistration(List<String> sockets, List<String> files) implements Step {
+    public StaleRegistration {
+      sockets = sockets == null ? List.of() : List.copyOf(sockets);
+      files = files == null ? List.of() : List.copyOf(files);
+    }
+
+    public String kind() {
+      return "stale-registration";
+    }
+  }
+
+  /** Removes the pod volume's {@code vol_data.json} under the pod's directory, as k/k#101911 saw it vanish. */
+  record RemoveVolData(String pod, String volume) implements Step {
+    public String kind() {
+      return "remove-vol-data";
+    }
+  }
 
   record Pause(Duration duration) implements Step {
     public String kind() {
