@@ -3,6 +3,7 @@ package dev.csinode.cli;
 import dev.csinode.simulator.DriverBenchmark;
 import dev.csinode.simulator.VolumeManagerBenchmark;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -10,12 +11,23 @@ import picocli.CommandLine.Command;
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
     subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, PvCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
-        DemoCommand.class, DriverDemoCommand.class, SimulateCommand.class, FaultProxyCommand.class, CheckRegistrationCommand.class, DriverBenchmark.class,
+        DemoCommand.class, DriverDemoCommand.class, SimulateCommand.class, FaultProxyCommand.class, CheckRegistrationCommand.class, ConfigCommand.class, DriverBenchmark.class,
         VolumeManagerBenchmark.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(args).execute(args));
+  }
+
+  /** The command tree for these arguments: {@code run --config FILE} gives {@code run} the file's values as defaults. */
+  static CommandLine commandLine(String... args) {
+    CommandLine cli = commandLine();
+    int run = Arrays.asList(args).indexOf("run");
+    if (run >= 0) {
+      cli.getSubcommands().get("run").setDefaultValueProvider(
+          RunCommand.ConfigDefaults.of(Arrays.copyOfRange(args, run + 1, args.length)));
+    }
+    return cli;
   }
 
   /**

@@ -12,12 +12,20 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 
 /** {@code csi-node-agent run}: the agent, until SIGTERM or SIGINT. */
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = "Run the node agent: discover CSI drivers through <root-dir>/plugins_registry and serve the local API.")
 public final class RunCommand implements Callable<Integer> {
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Read options from this YAML file (keys are these flags without the dashes, plus log-level and "
+          + "log-levels); a flag given on the command line wins. See: csi-node-agent config check FILE.")
+  Path configFile;
+
   @Option(names = "--root-dir", defaultValue = "/var/lib/kubelet", paramLabel = "DIR",
       description = "Kubelet-style root directory, where drivers and registrars expect it (default: ${DEFAULT-VALUE}).")
   Path rootDir;
@@ -84,8 +92,64 @@ public final class RunCommand implements Callable<Integer> {
           + "anything with a mount below); --no-remove-orphans only reports them (default: ${DEFAULT-VALUE}).")
   boolean removeOrphans;
 
+  /**
+   * Gives picocli the config file's values as the options' defaults, so that a flag on the command line wins. The file
+   * is named by {@code --config} among the arguments, which picocli has not parsed yet when it asks for defaults; an
+   * unreadable or invalid file gives no defaults here and stops {@link #call} with its message.
+   */
+  static final class ConfigDefaults implements IDefaultValueProvider {
+    private final ConfigFile config;
+
+    private ConfigDefaults(ConfigFile config) {
+      this.config = config;
+    }
+
+    /** The defaults from the file {@code run --config FILE} names in {@code args}, or none. */
+    static ConfigDefaults of(String[] args) {
+      Path file = configArgument(args);
+      if (file == null) {
+        return new ConfigDefaults(null);
+      }
+      try {
+        return new ConfigDefaults(ConfigFile.read(file));
+      } catch (ConfigFile.InvalidConfigException e) {
+        return new ConfigDefaults(null);
+      }
+    }
+
+    private static Path configArgument(String[] args) {
+      for (int i = 0; i < args.length; i++) {
+        if (args[i].equals("--")) {
+          return null;
+        }
+        if (args[i].equals("--config") && i + 1 < args.length) {
+          return Path.of(args[i + 1]);
+        }
+        if (args[i].startsWith("--config=")) {
+          return Path.of(args[i].substring("--config=".length()));
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public String defaultValue(ArgSpec arg) {
+      return config != null && arg instanceof OptionSpec o ? config.defaultFor(o.longestName()) : null;
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
+    if (configFile != null) {
+      try {
+        // Read again to report what made it unusable (the defaults were then left out) and to apply the log levels.
+        ConfigFile config = ConfigFile.read(configFile);
+        LogLevels.apply(config.logLevels());
+      } catch (ConfigFile.InvalidConfigException e) {
+        System.err.println("run: " + TerminalText.text(e.getMessage()));
+        return 2;
+      }
+    }
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     VolumeManager.Options volumeOptions;
     try {
