@@ -200,6 +200,14 @@ public final class Agent implements AgentApi {
     volumes.sourcesChanged(() -> merged.of(manifestObjects, pushed.objects()));
   }
 
+  /**
+   * Completes once the pod sources have delivered their first content to the volume manager: with the journal
+   * reconstructed and the registration watcher up (both before {@link #start} completes), the agent is ready.
+   */
+  public Future<Void> sourcesDelivered() {
+    return volumes.reconciler().populated();
+  }
+
   @Override
   public Future<ApplyResult> apply(String manifest) {
     return vertx.executeBlocking(() -> {

@@ -2,6 +2,10 @@ package dev.csinode.cli;
 
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
+import dev.csinode.agent.systemd.EventLoopProbe;
+import dev.csinode.agent.systemd.NotifySocket;
+import dev.csinode.agent.systemd.ServiceNotifier;
+import dev.csinode.agent.systemd.ServiceStatus;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.grpc.Lifecycle;
 import dev.csinode.hostpath.BundledHostpathDriver;
@@ -10,6 +14,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IDefaultValueProvider;
@@ -163,9 +168,27 @@ public final class RunCommand implements Callable<Integer> {
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver ? BundledHostpathDriver.INSTANCE : null,
         PluginManager.Options.defaults().withProbeInterval(GoDuration.parse(probeInterval)), podManifests,
         volumeOptions, metricsAddress, drainOnExit, apiMaxBodySize);
+    NotifySocket socket;
+    Duration watchdog;
+    try {
+      socket = NotifySocket.fromEnvironment(System.getenv());
+      watchdog = ServiceNotifier.watchdogInterval(System.getenv(), ProcessHandle.current().pid());
+    } catch (IllegalArgumentException e) {
+      System.err.println("run: " + TerminalText.text(e.getMessage()));
+      return 2;
+    }
     Vertx vertx = Vertx.vertx();
     Agent agent = new Agent(vertx, config);
+    ServiceNotifier notifier = new ServiceNotifier(socket, () -> ServiceStatus.line(agent.drivers(), agent.volumeManager()),
+        new EventLoopProbe(vertx), watchdog);
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));
-    return Lifecycle.run(vertx, "run", started, Agent::stop, null);
+    // READY=1 only once the journal is reconstructed, the registration watcher is up (both in start) and the pod
+    // sources have delivered: a unit ordered after this one finds the node's volumes being worked on.
+    started.compose(Agent::sourcesDelivered).onSuccess(v -> notifier.ready());
+    // STOPPING=1 goes out at once from the notifier's daemon thread, before the (maybe long, with drain-on-exit) stop.
+    return Lifecycle.run(vertx, "run", started, a -> {
+      notifier.stopping();
+      return a.stop();
+    }, null);
   }
 }

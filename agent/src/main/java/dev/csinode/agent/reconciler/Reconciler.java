@@ -75,6 +75,8 @@ public final class Reconciler {
    * yet", not "nothing wanted", so nothing reconstructed is torn down (the kubelet's readyToUnmount).
    */
   private boolean desiredPopulated;
+  /** Completed by the first snapshot built from a desired state the sources populated. */
+  private final Promise<Void> populatedSnapshot = Promise.promise();
   private boolean passScheduled;
   private boolean stopped;
   private long lastPassEnd;
@@ -196,6 +198,17 @@ public final class Reconciler {
     }
     scheduleRetry();
     publishSnapshot();
+    if (desiredPopulated) {
+      populatedSnapshot.tryComplete();
+    }
+  }
+
+  /**
+   * Completes once a snapshot reflects the pod sources (the desired state they populated): from then on, what the
+   * status shows is what the sources asked for, not the empty start.
+   */
+  public Future<Void> populated() {
+    return populatedSnapshot.future();
   }
 
   private void unmountVolumes() {
