@@ -23,6 +23,7 @@ import dev.csinode.plugins.registrar.BundledDriver;
 import dev.csinode.plugins.registrar.Registrar;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import dev.csinode.util.GoDuration;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -30,6 +31,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -102,10 +104,12 @@ public final class Agent implements AgentApi {
   private ApiObjectStore pushed;
   private volatile ClusterObjects manifestObjects = ClusterObjects.EMPTY;
   private final MergedSources merged = new MergedSources();
+  private volatile RuntimeSettings settings;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
     this.config = config;
+    this.settings = RuntimeSettings.of(config);
   }
 
   public Future<Agent> start() {
@@ -288,6 +292,53 @@ public final class Agent implements AgentApi {
 
   public Config config() {
     return config;
+  }
+
+  /**
+   * What a reload (SIGHUP) may change while the agent runs; everything else of {@link Config} takes a restart.
+   */
+  public record RuntimeSettings(Duration probeInterval, Duration backoffInitial, Duration backoffMax, Duration resyncPeriod) {
+    /** The settings a configuration starts with. */
+    public static RuntimeSettings of(Config c) {
+      return new RuntimeSettings(c.pluginOptions().probeInterval(), c.volumeOptions().backoffInitial(),
+          c.volumeOptions().backoffMax(), c.volumeOptions().resyncInterval());
+    }
+  }
+
+  /**
+   * Applies new runtime settings; returns what changed ({@code backoff-max 2m2s -> 30s}), empty when nothing did.
+   *
+   * @throws IllegalArgumentException when they do not fit together (nothing is changed then)
+   */
+  public synchronized List<String> reload(RuntimeSettings next) {
+    RuntimeSettings now = settings;
+    // The start's own checks: positive durations, the maximum backoff not below the initial one.
+    new VolumeManager.Options(1, next.backoffInitial(), next.backoffMax(), next.resyncPeriod(), Duration.ofSeconds(1));
+    if (next.probeInterval().isNegative() || next.probeInterval().isZero()) {
+      throw new IllegalArgumentException("the probe interval must be positive, not " + GoDuration.format(next.probeInterval()));
+    }
+    List<String> changed = new ArrayList<>();
+    change(changed, "probe-interval", now.probeInterval(), next.probeInterval());
+    change(changed, "backoff-initial", now.backoffInitial(), next.backoffInitial());
+    change(changed, "backoff-max", now.backoffMax(), next.backoffMax());
+    change(changed, "resync-period", now.resyncPeriod(), next.resyncPeriod());
+    if (!changed.isEmpty()) {
+      plugins.probeInterval(next.probeInterval());
+      volumes.retune(next.backoffInitial(), next.backoffMax(), next.resyncPeriod());
+      settings = next;
+    }
+    return changed;
+  }
+
+  /** The runtime settings in force. */
+  public RuntimeSettings settings() {
+    return settings;
+  }
+
+  private static void change(List<String> changed, String key, Duration was, Duration is) {
+    if (!was.equals(is)) {
+      changed.add(key + " " + GoDuration.format(was) + " -> " + GoDuration.format(is));
+    }
   }
 
   /** Stops serving; mounts are left as they are, as the kubelet leaves them. */

@@ -103,6 +103,7 @@ public final class VolumeManager {
   private final StartupReconstruction reconstruction;
   private final VolumeStatsCollector volumeStats;
   private final DriverRegistry.Subscription driversBack;
+  private final OperationExecutor provisioning;
 
   public VolumeManager(Vertx vertx, KubeletLayout layout, Path stateDir, String nodeName, DriverRegistry drivers,
                        PrometheusRegistry metrics, Options options) {
@@ -124,12 +125,12 @@ public final class VolumeManager {
         options.backoffMax(), System::currentTimeMillis);
     // Creations and deletions of provisioned volumes: the same policy (backoff, bound on parallel calls, the
     // driver's return ending a backoff), keyed by PersistentVolume name, which the reconciler does not know.
-    OperationExecutor provisioning = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
+    this.provisioning = new OperationExecutor(options.maxParallelOperations(), options.backoffInitial(),
         options.backoffMax(), System::currentTimeMillis);
     VolumeOperations operations = new VolumeOperations(vertx, layout, nodeName, drivers, csi, asw, this::objects, journal, mounts);
     this.reconciler = new Reconciler(vertx, context, layout, asw, executor, operations, options.resyncInterval(),
         driver -> drivers.get(driver).map(d -> d.maxVolumesPerNode()).orElse(0L), options.removeOrphans(), mounts);
-    this.provisioner = new Provisioner(context, stateDir, drivers, ControllerClient.of(csi), provisioning, System::currentTimeMillis,
+    this.provisioner = new Provisioner(context, stateDir, drivers, ControllerClient.of(csi), this.provisioning, System::currentTimeMillis,
         this::claimBindingChanged);
     this.pipeline = new VolumePipeline(context, provisioner, populator, reconciler);
     this.view = VolumeManagerView.of(reconciler, provisioner::status);
@@ -273,6 +274,16 @@ public final class VolumeManager {
       }
     }));
     return done.future();
+  }
+
+  /**
+   * What a reload may change while volumes are in use: the backoff bounds of volume operations and provisioning
+   * calls, and the resync period. Operations in flight and waits already scheduled keep their old values.
+   */
+  public void retune(Duration backoffInitial, Duration backoffMax, Duration resyncInterval) {
+    executor.backoff(backoffInitial, backoffMax);
+    provisioning.backoff(backoffInitial, backoffMax);
+    reconciler.resyncInterval(resyncInterval);
   }
 
   public List<PodStatus> pods() {

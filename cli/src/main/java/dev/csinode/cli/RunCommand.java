@@ -17,6 +17,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+import sun.misc.Signal;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -143,13 +146,16 @@ public final class RunCommand implements Callable<Integer> {
     }
   }
 
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    ConfigFile file = null;
     if (configFile != null) {
       try {
         // Read again to report what made it unusable (the defaults were then left out) and to apply the log levels.
-        ConfigFile config = ConfigFile.read(configFile);
-        LogLevels.apply(config.logLevels());
+        file = ConfigFile.read(configFile);
+        LogLevels.apply(file.logLevels());
       } catch (ConfigFile.InvalidConfigException e) {
         System.err.println("run: " + TerminalText.text(e.getMessage()));
         return 2;
@@ -185,6 +191,9 @@ public final class RunCommand implements Callable<Integer> {
     // READY=1 only once the journal is reconstructed, the registration watcher is up (both in start) and the pod
     // sources have delivered: a unit ordered after this one finds the node's volumes being worked on.
     started.compose(Agent::sourcesDelivered).onSuccess(v -> notifier.ready());
+    ConfigReload reload = new ConfigReload(configFile, spec, file, agent, notifier);
+    // SIGHUP would end the JVM (its default); once the agent runs it re-reads the config file instead.
+    started.onSuccess(a -> Signal.handle(new Signal("HUP"), sig -> new Thread(reload::reload, "reload").start()));
     // STOPPING=1 goes out at once from the notifier's daemon thread, before the (maybe long, with drain-on-exit) stop.
     return Lifecycle.run(vertx, "run", started, a -> {
       notifier.stopping();

@@ -92,7 +92,8 @@ public final class PluginManager {
   private final Vertx vertx;
   private final Path rootDir;
   private final DriverRegistry registry;
-  private final Options options;
+  /** Replaced whole by a reload (a new probe interval); read on the event loop and the watcher thread. */
+  private volatile Options options;
   private final PluginRegistration registration;
   private final Gauge totalPlugins;
   private final Gauge driverHealthy;
@@ -105,6 +106,14 @@ public final class PluginManager {
   private long probeTimer = -1;
   private long rescanTimer = -1;
   private volatile List<PluginStatus> status = List.of();
+
+  /** A new probe interval (a reload): each driver's next probe is scheduled by it after its current one. */
+  public void probeInterval(Duration interval) {
+    if (interval.isNegative() || interval.isZero()) {
+      throw new IllegalArgumentException("the probe interval must be positive, not " + interval);
+    }
+    options = options.withProbeInterval(interval);
+  }
 
   public PluginManager(Vertx vertx, Path rootDir, DriverRegistry registry, PrometheusRegistry metrics, Options options) {
     this.vertx = vertx;

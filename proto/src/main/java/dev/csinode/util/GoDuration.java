@@ -31,4 +31,33 @@ public final class GoDuration {
     }
     return total;
   }
+
+  /** The duration in the notation {@link #parse} reads, largest units first: 2m2s, 500ms, 1h0m30s, 0s. */
+  public static String format(Duration d) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("negative duration " + d);
+    }
+    long ms = d.toMillis();
+    if (ms == 0) {
+      return "0s";
+    }
+    StringBuilder b = new StringBuilder();
+    long h = ms / 3_600_000;
+    long m = ms / 60_000 % 60;
+    long sec = ms / 1000 % 60;
+    long rest = ms % 1000;
+    if (h > 0) {
+      b.append(h).append('h');
+    }
+    if (h > 0 || m > 0) {
+      b.append(m).append('m');
+    }
+    if (h > 0 || m > 0 || sec > 0) {
+      b.append(sec).append('s');
+    }
+    if (rest > 0) {
+      b.append(rest).append("ms");
+    }
+    return b.toString();
+  }
 }

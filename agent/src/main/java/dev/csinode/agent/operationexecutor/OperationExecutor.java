@@ -31,7 +31,8 @@ public final class OperationExecutor {
   public record Failure(String operation, String error, int failures, long notBeforeMillis, String waitsForDriver) {}
 
   private final int maxParallel;
-  private final ExponentialBackoff backoff;
+  /** Replaced whole by a reload (SIGHUP); read on the volume manager's context. */
+  private volatile ExponentialBackoff backoff;
   private final LongSupplier clock;
   /** The running keys by volume: a conflict check looks at one volume's operations, not at all of them. */
   private final Map<String, Set<OperationKey>> runningByVolume = new HashMap<>();
@@ -51,6 +52,11 @@ public final class OperationExecutor {
     this.maxParallel = maxParallel;
     this.backoff = new ExponentialBackoff(initialBackoff, maxBackoff);
     this.clock = clock;
+  }
+
+  /** New backoff bounds (a reload): failures from now on wait by them; waits already scheduled keep theirs. */
+  public void backoff(Duration initial, Duration max) {
+    this.backoff = new ExponentialBackoff(initial, max);
   }
 
   public void observe(Observer o) {

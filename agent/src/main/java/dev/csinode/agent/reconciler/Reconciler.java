@@ -64,7 +64,7 @@ public final class Reconciler {
   private final ActualStateOfWorld asw;
   private final OperationExecutor executor;
   private final VolumeOperations operations;
-  private final Duration resyncInterval;
+  private Duration resyncInterval;
   private final ToLongFunction<String> maxVolumes;
   private final boolean removeOrphans;
   private final Housekeeper housekeeper;
@@ -114,6 +114,17 @@ public final class Reconciler {
     context.runOnContext(v -> {
       resyncTimer = vertx.setPeriodic(resyncInterval.toMillis(), t -> resync());
       trigger();
+    });
+  }
+
+  /** A new resync period (a reload): the next resync comes one new period from now. */
+  public void resyncInterval(Duration interval) {
+    context.runOnContext(v -> {
+      resyncInterval = interval;
+      if (!stopped && resyncTimer != -1) {
+        vertx.cancelTimer(resyncTimer);
+        resyncTimer = vertx.setPeriodic(interval.toMillis(), t -> resync());
+      }
     });
   }
 
