@@ -64,6 +64,7 @@ public record ConfigFile(Path path, Map<String, String> values, Map<String, Stri
     k.put("csi-timeout", Kind.DURATION);
     k.put("volume-stats-period", Kind.DURATION);
     k.put("remove-orphans", Kind.BOOLEAN);
+    k.put("log-format", Kind.TEXT);
     return Collections.unmodifiableMap(k);
   }
 
@@ -212,6 +213,9 @@ public record ConfigFile(Path path, Map<String, String> values, Map<String, Stri
         }
       }
       case TEXT -> {
+        if (key.equals("log-format") && !value.equals("text") && !value.equals("json")) {
+          throw new InvalidConfigException(where + shown + " is not text or json");
+        }
         if (key.equals("node-name") && value.isBlank()) {
           throw new InvalidConfigException(where + "empty; leave the key out to use the host name");
         }

@@ -8,6 +8,7 @@ import dev.csinode.agent.systemd.ServiceNotifier;
 import dev.csinode.agent.systemd.ServiceStatus;
 import dev.csinode.plugins.PluginManager;
 import dev.csinode.grpc.Lifecycle;
+import dev.csinode.logging.LogFormat;
 import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.util.GoDuration;
 import io.vertx.core.Future;
@@ -146,10 +147,23 @@ public final class RunCommand implements Callable<Integer> {
     }
   }
 
+  @Option(names = "--log-format", paramLabel = "FORMAT",
+      description = "text (readable lines; under systemd, <N>-prefixed lines journald keeps the levels of) or json (one "
+          + "object per line, for log shippers). Default: text.")
+  String logFormat;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
+    if (logFormat != null) {
+      try {
+        LogFormat.use(LogFormat.parse(logFormat));
+      } catch (IllegalArgumentException e) {
+        System.err.println("run: --log-format: " + TerminalText.text(e.getMessage()));
+        return 2;
+      }
+    }
     ConfigFile file = null;
     if (configFile != null) {
       try {

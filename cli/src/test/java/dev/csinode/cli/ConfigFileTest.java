@@ -67,7 +67,7 @@ class ConfigFileTest {
   void refusalsNameTheFileLineAndKey() throws Exception {
     String f = dir.resolve("config.yaml").toString();
     assertEquals(f + ":2: unknown key \"bakoff-max\"; known keys: api-max-body-size, api-socket, backoff-initial, backoff-max, "
-        + "csi-timeout, drain-on-exit, max-parallel-operations, metrics-address, node-name, pod-manifests, probe-interval, "
+        + "csi-timeout, drain-on-exit, log-format, max-parallel-operations, metrics-address, node-name, pod-manifests, probe-interval, "
         + "remove-orphans, resync-period, root-dir, volume-stats-period, with-hostpath-driver, log-level, log-levels",
         refusal("root-dir: /x\nbakoff-max: 1s\n"));
     assertEquals(f + ":3: backoff-max: \"3x\" is not a duration in Go notation (such as 500ms, 10s, 2m2s)",
@@ -76,6 +76,7 @@ class ConfigFileTest {
     assertEquals(f + ":1: remove-orphans: \"yes please\" is not true or false", refusal("remove-orphans: yes please\n"));
     assertEquals(f + ":1: root-dir: \"relative/dir\" is not an absolute path", refusal("root-dir: relative/dir\n"));
     assertEquals(f + ":1: api-max-body-size: \"lots\" is not a size (such as 4Mi or 1048576)", refusal("api-max-body-size: lots\n"));
+    assertEquals(f + ":1: log-format: \"xml\" is not text or json", refusal("log-format: xml\n"));
     assertEquals(f + ":2: root-dir: given twice", refusal("root-dir: /a\nroot-dir: /b\n"));
     assertEquals(f + ":1: log-level: \"loud\" is not a level; one of trace, debug, info, warn, error, off", refusal("log-level: loud\n"));
     assertEquals(f + ":2: log-levels.a..b: not a logger name (dot-separated Java names, or ROOT)", refusal("log-levels:\n  a..b: info\n"));
