@@ -105,6 +105,7 @@ public final class Agent implements AgentApi {
   private volatile ClusterObjects manifestObjects = ClusterObjects.EMPTY;
   private final MergedSources merged = new MergedSources();
   private volatile RuntimeSettings settings;
+  private volatile RootLock rootLock;
 
   public Agent(Vertx vertx, Config config) {
     this.vertx = vertx;
@@ -120,6 +121,9 @@ public final class Agent implements AgentApi {
       // following a link: a link there would send the records wherever it points, so the agent does not start.
       PrivateFiles.createDirectories(layout.rootDir(), config.stateDir(), config.stateDir().resolve("journal"));
       PrivateFiles.restrict(layout.rootDir(), config.stateDir(), p -> false);
+      rootLock = RootLock.acquire(config.rootDir(), config.stateDir());
+    } catch (IllegalStateException e) {
+      return Future.failedFuture(e); // another agent or a kubelet: its message says which
     } catch (IOException e) {
       return Future.failedFuture(new UncheckedIOException("cannot make the agent's state directory " + config.stateDir()
           + " private (0700): " + e.getMessage(), e));
@@ -341,6 +345,18 @@ public final class Agent implements AgentApi {
     }
   }
 
+  /**
+   * Lets go of the root without stopping anything, as the agent's death would: the simulator's crash of an agent in
+   * process, after which the next agent on the same root starts. {@link #stop} does it too.
+   */
+  public void abandon() {
+    RootLock lock = rootLock;
+    rootLock = null;
+    if (lock != null) {
+      lock.close();
+    }
+  }
+
   /** Stops serving; mounts are left as they are, as the kubelet leaves them. */
   public Future<Void> stop() {
     Future<Void> f = Future.succeededFuture();
@@ -378,6 +394,9 @@ public final class Agent implements AgentApi {
     if (plugins != null) {
       f = f.eventually(plugins::stop);
     }
-    return f.onComplete(ar -> LOG.info("agent stopped"));
+    return f.onComplete(ar -> {
+      abandon();
+      LOG.info("agent stopped");
+    });
   }
 }

@@ -149,7 +149,9 @@ public final class SimulatedNode {
       return Future.succeededFuture();
     }
     if (crash) {
-      // A killed process takes every thread with it; in process, the plugin watcher's would wait for its next event.
+      // A killed process takes every thread with it (and the kernel its lock on the root); in process, the plugin
+      // watcher's would wait for its next event.
+      a.abandon();
       return v.close().onComplete(ar -> outliving.forEach(Thread::interrupt));
     }
     return a.stop().eventually(v::close);
@@ -177,6 +179,7 @@ public final class SimulatedNode {
             started.complete();
           } else {
             mine.forEach(Thread::interrupt);
+            a.abandon();
             v.close().onComplete(x -> started.fail(ar.cause()));
           }
         });

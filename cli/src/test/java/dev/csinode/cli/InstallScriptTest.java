@@ -1,0 +1,144 @@
+package dev.csinode.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.csinode.mount.Mounter;
+import dev.csinode.testing.PrivateMountNamespace;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** scripts/install.sh into a temporary root: what it installs, that it is idempotent, and what uninstall keeps. */
+class InstallScriptTest {
+  private static final Path SCRIPT = Path.of("").toAbsolutePath().getParent().resolve("scripts/install.sh");
+  @TempDir Path dir;
+
+  private record Result(int code, String output) {}
+
+  private Result install(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString()));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    return new Result(p.exitValue(), out);
+  }
+
+  private Path jar() throws IOException {
+    return Files.writeString(dir.resolve("built.jar"), "not really a jar: the installer only copies it");
+  }
+
+  /** Every file and directory beneath the root, with its mode and (for files) its content. */
+  private static Map<String, String> tree(Path root) throws IOException {
+    Map<String, String> out = new TreeMap<>();
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.toList()) {
+        String mode = PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+        out.put(root.relativize(p).toString(), mode + (Files.isRegularFile(p) ? " " + Files.readString(p) : ""));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void installsProgramUnitConfigAndPrivateStateIdempotently() throws Exception {
+    Path root = dir.resolve("root");
+    Result first = install("--root", root.toString(), "--jar", jar().toString());
+    assertEquals(0, first.code(), first.output());
+    assertTrue(first.output().contains("installed the default config"), first.output());
+    Path launcher = root.resolve("usr/local/bin/csi-node-agent");
+    Path unit = root.resolve("etc/systemd/system/csi-node-agent.service");
+    Path config = root.resolve("etc/csi-node-agent/config.yaml");
+    Path state = root.resolve("var/lib/kubelet/csi-node-agent");
+    assertEquals("rwxr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(launcher)));
+    assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(unit)));
+    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state)));
+    assertEquals("not really a jar: the installer only copies it",
+        Files.readString(root.resolve("usr/local/lib/csi-node-agent/csi-node-agent.jar")));
+    String unitText = Files.readString(unit);
+    assertTrue(unitText.contains("ExecStart=/usr/local/bin/csi-node-agent run --config /etc/csi-node-agent/config.yaml"), unitText);
+    assertTrue(unitText.contains("Type=notify") && unitText.contains("WatchdogSec=") && unitText.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    for (String ns : List.of("PrivateMounts=", "ProtectSystem=", "PrivateTmp=", "ProtectHome=", "PrivateDevices=")) {
+      assertFalse(unitText.lines().anyMatch(l -> l.startsWith(ns)), "no mount namespace of its own: " + ns);
+    }
+    String launcherText = Files.readString(launcher);
+    assertTrue(launcherText.contains("jar=\"/usr/local/lib/csi-node-agent/csi-node-agent.jar\""), launcherText);
+    assertFalse(launcherText.contains("mvn"), "the installed launcher never builds");
+    assertEquals(0, ConfigFile.read(config).values().size(), "the default config is all comments: run's defaults");
+
+    // The operator's edit survives a reinstall; everything else is as the first install left it.
+    Files.writeString(config, "node-name: edited\n");
+    Map<String, String> before = tree(root);
+    Result again = install("--root", root.toString(), "--jar", jar().toString());
+    assertEquals(0, again.code(), again.output());
+    assertTrue(again.output().contains("kept the existing config"), again.output());
+    assertEquals(before, tree(root));
+
+    Result uninstall = install("--uninstall", "--root", root.toString());
+    assertEquals(0, uninstall.code(), uninstall.output());
+    assertFalse(Files.exists(launcher) || Files.exists(unit) || Files.exists(root.resolve("usr/local/lib/csi-node-agent")));
+    assertEquals("node-name: edited\n", Files.readString(config), "uninstall keeps the config");
+    assertTrue(Files.isDirectory(state), "uninstall keeps the state");
+    assertEquals(0, install("--uninstall", "--root", root.toString()).code(), "uninstalling twice is fine");
+
+    Result purge = install("--uninstall", "--purge", "--root", root.toString());
+    assertEquals(0, purge.code(), purge.output());
+    assertFalse(Files.exists(config.getParent()) || Files.exists(state));
+  }
+
+  @Test
+  void theUnitVerifiesClean() throws Exception {
+    Process which = new ProcessBuilder("sh", "-c", "command -v systemd-analyze").start();
+    assumeTrue(which.waitFor() == 0, "systemd-analyze is not installed");
+    Path root = dir.resolve("root");
+    assertEquals(0, install("--root", root.toString(), "--jar", jar().toString()).code());
+    // verify checks that ExecStart's program exists: point it at the staged launcher.
+    Path copy = Files.createDirectories(dir.resolve("verify")).resolve("csi-node-agent.service");
+    Files.writeString(copy, Files.readString(root.resolve("etc/systemd/system/csi-node-agent.service"))
+        .replace("/usr/local/bin/csi-node-agent", root.resolve("usr/local/bin/csi-node-agent").toString()));
+    Process verify = new ProcessBuilder("systemd-analyze", "verify", copy.toString()).redirectErrorStream(true).start();
+    String out = new String(verify.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(verify.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(0, verify.exitValue(), out);
+    assertEquals("", out.strip(), "no warnings");
+  }
+
+  @Test
+  void purgeLeavesAStateDirectoryWithSomethingMountedAlone() throws Exception {
+    PrivateMountNamespace.require();
+    Path root = dir.resolve("root");
+    assertEquals(0, install("--root", root.toString(), "--jar", jar().toString()).code());
+    Path mounted = Files.createDirectories(root.resolve("var/lib/kubelet/csi-node-agent/odd"));
+    Path data = Files.createDirectories(dir.resolve("data"));
+    Files.writeString(data.resolve("keep"), "precious");
+    new Mounter().bind(data, mounted, false, List.of());
+    try {
+      Result purge = install("--uninstall", "--purge", "--root", root.toString());
+      assertEquals(1, purge.code(), purge.output());
+      assertTrue(purge.output().contains("has something mounted beneath it; unmount it first"), purge.output());
+      assertEquals("precious", Files.readString(mounted.resolve("keep")));
+    } finally {
+      new Mounter().unmountAll(mounted);
+    }
+  }
+
+  @Test
+  void usageErrorsExit2() throws Exception {
+    assertEquals(2, install("--purge").code());
+    assertEquals(2, install("--prefix", "relative").code());
+    assertEquals(2, install("--bogus").code());
+  }
+}

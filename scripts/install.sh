@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Installs csi-node-agent as a systemd service, or removes it. Idempotent: a second run changes nothing.
+#
+#   scripts/install.sh [--prefix /usr/local] [--root DIR] [--jar FILE]      install (builds the jar if needed)
+#   scripts/install.sh --uninstall [--purge] [--prefix ...] [--root DIR]    remove program and unit; --purge also
+#                                                                            the config and the agent's state
+# --root DIR stages everything beneath DIR (as DESTDIR does), for packaging and tests; the running systemd is told
+# (daemon-reload) only when installing to / on a machine where systemd runs.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+prefix=/usr/local
+root=
+jar=
+uninstall=
+purge=
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+    --prefix=*) prefix="${1#--prefix=}"; shift ;;
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --root=*) root="${1#--root=}"; shift ;;
+    --jar) jar="${2:?--jar needs a file}"; shift 2 ;;
+    --jar=*) jar="${1#--jar=}"; shift ;;
+    --uninstall) uninstall=1; shift ;;
+    --purge) purge=1; shift ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [[ "$prefix" != /* || "$prefix" == *$'\n'* || "$prefix" =~ [[:space:]] ]]; then
+  echo "install.sh: --prefix must be an absolute path without spaces, not '$prefix'" >&2
+  exit 2
+fi
+if [[ -n "$purge" && -z "$uninstall" ]]; then
+  echo "install.sh: --purge goes with --uninstall" >&2
+  exit 2
+fi
+if [[ -n "$root" ]]; then
+  mkdir -p "$root"
+  root="$(cd "$root" && pwd)"
+  [[ "$root" == / ]] && root=
+fi
+
+lib="$root$prefix/lib/csi-node-agent"
+bin="$root$prefix/bin/csi-node-agent"
+unit="$root/etc/systemd/system/csi-node-agent.service"
+confdir="$root/etc/csi-node-agent"
+kubelet_root="$root/var/lib/kubelet"
+state="$kubelet_root/csi-node-agent"
+
+live_systemd() { [[ -z "$root" && -d /run/systemd/system ]]; }
+
+if [[ -n "$uninstall" ]]; then
+  if live_systemd && systemctl is-active --quiet csi-node-agent 2>/dev/null; then
+    systemctl stop csi-node-agent
+  fi
+  if live_systemd; then systemctl disable --quiet csi-node-agent 2>/dev/null || true; fi
+  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar"
+  rmdir "$lib" 2>/dev/null || true
+  live_systemd && systemctl daemon-reload
+  if [[ -n "$purge" ]]; then
+    rm -rf "$confdir"
+    if [[ -d "$state" ]]; then
+      # The journal and records only: never anything mounted (the state dir holds no mounts, but a user may).
+      if awk -v s="$state" '$5 == s || index($5, s "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+        echo "install.sh: $state has something mounted beneath it; unmount it first (nothing was purged there)" >&2
+        exit 1
+      fi
+      rm -rf "$state"
+    fi
+    echo "csi-node-agent removed, with its config ($confdir) and state ($state)"
+  else
+    echo "csi-node-agent removed; kept its config ($confdir) and state ($state): --purge removes them"
+  fi
+  exit 0
+fi
+
+if [[ -z "$jar" ]]; then
+  jar="$here/cli/target/csi-node-agent.jar"
+  if [[ ! -f "$jar" ]]; then
+    echo "install.sh: no build yet, building..." >&2
+    "$here/scripts/setup.sh" >&2
+    (cd "$here" && mvn -B -q -DskipTests package) >&2
+  fi
+fi
+if [[ ! -f "$jar" ]]; then
+  echo "install.sh: no jar at $jar" >&2
+  exit 1
+fi
+
+install -d -m 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
+install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
+mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
+
+# The launcher runs the installed jar and never builds. Commands that mount for a demo or a simulation run in a
+# private mount namespace, as the checkout's launcher does; run does not: its mounts are for the runtime to see.
+cat > "$bin.new" <<LAUNCHER
+#!/usr/bin/env bash
+# csi-node-agent, installed by scripts/install.sh: runs $prefix/lib/csi-node-agent/csi-node-agent.jar.
+set -euo pipefail
+jar="$prefix/lib/csi-node-agent/csi-node-agent.jar"
+case "\${1:-}" in
+  demo|driver-demo|simulate|check-driver)
+    if [[ -z "\${CSI_NODE_AGENT_PRIVATE_NS:-}" && \$(id -u) -eq 0 ]]; then
+      export CSI_NODE_AGENT_PRIVATE_NS=1
+      exec unshare --mount --propagation private -- "\$0" "\$@"
+    fi ;;
+esac
+# Serial GC and small stacks: a node daemon with a small heap in use (see README, "JVM options").
+exec java \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
+LAUNCHER
+chmod 0755 "$bin.new"
+mv -f "$bin.new" "$bin"
+
+sed "s|@PREFIX@|$prefix|g" "$here/scripts/systemd/csi-node-agent.service" > "$unit.new"
+chmod 0644 "$unit.new"
+mv -f "$unit.new" "$unit"
+
+install -d -m 0755 "$confdir"
+if [[ ! -e "$confdir/config.yaml" ]]; then
+  install -m 0644 "$here/scripts/systemd/config.yaml" "$confdir/config.yaml"
+  echo "installed the default config $confdir/config.yaml"
+else
+  echo "kept the existing config $confdir/config.yaml"
+fi
+
+install -d -m 0755 "$kubelet_root"
+install -d -m 0700 "$state"
+chmod 0700 "$state"
+
+if live_systemd; then
+  systemctl daemon-reload
+fi
+echo "installed csi-node-agent: $bin, $unit"
+echo "start it with: systemctl enable --now csi-node-agent"
