@@ -48,8 +48,8 @@ public final class CheckDriverCommand implements Callable<Integer> {
   String driverCommand;
 
   @Option(names = "--driver-endpoint", paramLabel = "unix:///PATH",
-      description = "The driver, by the CSI socket it serves (it is taken to mount in a namespace of its own: mounts not checked; "
-          + "scenarios that restart the driver fail).")
+      description = "The driver, by the CSI socket it serves. It is taken to mount in a mount namespace of its own: its mounts are "
+          + "not checked, and scenarios that restart it or read and write data through its volumes are skipped.")
   String driverEndpoint;
 
   @Option(names = "--suite", paramLabel = "basic|full", defaultValue = "basic",

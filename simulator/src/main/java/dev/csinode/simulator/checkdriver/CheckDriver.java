@@ -98,7 +98,7 @@ public final class CheckDriver {
   }
 
   public List<ScenarioSelection.Decision> select(List<Scenario> scenarios, DriverCapabilities capabilities) {
-    return ScenarioSelection.of(scenarios, capabilities, options.suite());
+    return ScenarioSelection.of(scenarios, capabilities, options.suite(), options.driver() instanceof DriverUnderTest.Command);
   }
 
   /** Runs the decisions that run, one after the other, each on a fresh node in {@code workDir/<n>}. Blocking. */

@@ -1,6 +1,8 @@
 package dev.csinode.simulator.checkdriver;
 
 import dev.csinode.simulator.scenario.Scenario;
+import dev.csinode.simulator.scenario.ScenarioStep;
+import dev.csinode.simulator.scenario.Step;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -8,8 +10,10 @@ import java.util.Set;
 
 /**
  * Which scenarios check-driver runs against a driver, and why it skips the others: the scale scenarios never (they are
- * simulate's), the full suite's only with {@code --suite full}, and none whose {@code requires} the driver's
- * capabilities do not meet. Works on any scenario by its metadata, never by its name.
+ * simulate's), the full suite's only with {@code --suite full}, none whose {@code requires} the driver's
+ * capabilities do not meet, and against a driver given by its endpoint none that restarts it or moves data through
+ * its mounts (they are in the driver's own mount namespace). Works on any scenario by its metadata and steps, never by
+ * its name.
  */
 public final class ScenarioSelection {
   private ScenarioSelection() {}
@@ -30,14 +34,17 @@ public final class ScenarioSelection {
    * Each scenario's decision, sorted by name.
    *
    * @param suite {@link Scenario.Suite#BASIC} or {@link Scenario.Suite#FULL} (the full suite includes the basic one)
+   * @param startedHere whether check-driver starts the driver (a command): only then can a scenario restart it, and
+   *                    only then are its mounts in this mount namespace, where write-data and verify-data reach them
    */
-  public static List<Decision> of(List<Scenario> scenarios, DriverCapabilities driver, Scenario.Suite suite) {
+  public static List<Decision> of(List<Scenario> scenarios, DriverCapabilities driver, Scenario.Suite suite, boolean startedHere) {
     if (suite == Scenario.Suite.SCALE) {
       throw new IllegalArgumentException("check-driver runs the basic or the full suite, not the scale scenarios");
     }
     List<Decision> decisions = new ArrayList<>();
     for (Scenario s : scenarios) {
-      decisions.add(new Decision(s, skipReason(s, driver, suite)));
+      String reason = skipReason(s, driver, suite);
+      decisions.add(new Decision(s, reason == null && !startedHere ? needsStartedDriver(s) : reason));
     }
     decisions.sort(Comparator.comparing(Decision::name));
     return List.copyOf(decisions);
@@ -62,6 +69,21 @@ public final class ScenarioSelection {
     // A scenario about a volume limit counts on exactly that limit: with another one (0: none) it proves nothing.
     if (r.maxVolumesPerNode() != null && r.maxVolumesPerNode() != driver.maxVolumesPerNode()) {
       return "skipped: needs max_volumes_per_node " + r.maxVolumesPerNode() + ", the driver reports " + driver.maxVolumesPerNode();
+    }
+    return null;
+  }
+
+  /** Why the scenario needs a driver check-driver starts itself, or null when it does not. */
+  static String needsStartedDriver(Scenario s) {
+    for (ScenarioStep step : s.steps()) {
+      Step k = step.step();
+      if (k instanceof Step.RestartDriver || k instanceof Step.Reboot) {
+        return "skipped: restarts the driver (" + k.kind() + "), which needs the driver as --driver-command";
+      }
+      if (k instanceof Step.WriteData || k instanceof Step.VerifyData) {
+        return "skipped: reads and writes data through the pod's volume (" + k.kind() + "), which needs the driver's mounts "
+            + "here: give the driver as --driver-command";
+      }
     }
     return null;
   }

@@ -102,7 +102,7 @@ class CheckReportTest {
 
   @Test
   void theListShowsWhatWouldRunAndWhyTheOthersAreSkipped() {
-    List<ScenarioSelection.Decision> decisions = ScenarioSelection.of(List.of(FULL, OK), Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC);
+    List<ScenarioSelection.Decision> decisions = ScenarioSelection.of(List.of(FULL, OK), Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC, true);
     String text = CheckReport.selection(Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC, decisions);
     assertTrue(text.endsWith("""
         SCENARIO    SELECTION  REASON

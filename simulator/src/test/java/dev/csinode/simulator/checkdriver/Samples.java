@@ -20,6 +20,11 @@ final class Samples {
 
   /** A scenario with this head (suite, requires, hints: YAML lines) and steps 1 apply, 2 wait-ready, 3 delete, 4 wait-gone. */
   static Scenario scenario(String name, String head) {
+    return scenario(name, head, "");
+  }
+
+  /** As {@link #scenario(String, String)}, with these step lines after the fourth. */
+  static Scenario scenario(String name, String head, String moreSteps) {
     String text = "name: " + name + "\ndescription: the " + name + " scenario\n" + head + """
         steps:
         - apply: |
@@ -32,7 +37,7 @@ final class Samples {
         - wait-ready: {pod: default/a}
         - delete: {kind: Pod, namespace: default, name: a}
         - wait-gone: {pod: default/a}
-        """;
+        """ + moreSteps;
     try {
       return ScenarioParser.parse(name + ".yaml", text, relative -> {
         throw new NoSuchFileException(relative);

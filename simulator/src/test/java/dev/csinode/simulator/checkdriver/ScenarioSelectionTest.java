@@ -26,7 +26,7 @@ class ScenarioSelectionTest {
 
   private static Map<String, String> decided(List<Scenario> scenarios, DriverCapabilities driver, Scenario.Suite suite) {
     Map<String, String> out = new LinkedHashMap<>();
-    for (ScenarioSelection.Decision d : ScenarioSelection.of(scenarios, driver, suite)) {
+    for (ScenarioSelection.Decision d : ScenarioSelection.of(scenarios, driver, suite, true)) {
       out.put(d.name(), d.runs() ? "RUN" : d.skipped());
     }
     return out;
@@ -39,14 +39,14 @@ class ScenarioSelectionTest {
         "scale-one", "skipped: scale scenario, run it with simulate"), decided(all, Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC));
     assertEquals(Map.of("basic-one", "RUN", "full-one", "RUN", "scale-one", "skipped: scale scenario, run it with simulate"),
         decided(all, Samples.HOSTPATH_LIKE, Scenario.Suite.FULL));
-    assertThrows(IllegalArgumentException.class, () -> ScenarioSelection.of(all, Samples.HOSTPATH_LIKE, Scenario.Suite.SCALE));
+    assertThrows(IllegalArgumentException.class, () -> ScenarioSelection.of(all, Samples.HOSTPATH_LIKE, Scenario.Suite.SCALE, true));
   }
 
   @Test
   void decisionsComeSortedByNameWhateverTheOrderGiven() {
     List<Scenario> given = new ArrayList<>(List.of(SCALE, BASIC, FULL));
     assertEquals(List.of("basic-one", "full-one", "scale-one"),
-        ScenarioSelection.of(given, Samples.HOSTPATH_LIKE, Scenario.Suite.FULL).stream().map(ScenarioSelection.Decision::name).toList());
+        ScenarioSelection.of(given, Samples.HOSTPATH_LIKE, Scenario.Suite.FULL, true).stream().map(ScenarioSelection.Decision::name).toList());
   }
 
   @Test
@@ -91,10 +91,35 @@ class ScenarioSelectionTest {
   }
 
   @Test
+  void againstADriverGivenByItsEndpointScenariosThatRestartItOrMoveDataThroughItsMountsAreSkipped() {
+    Scenario restart = Samples.scenario("restarts", "suite: basic\n", "- restart-driver: {}\n");
+    Scenario reboot = Samples.scenario("reboots", "suite: basic\n", "- reboot: {}\n");
+    Scenario data = Samples.scenario("writes", "suite: basic\n",
+        "- apply: |\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: b, namespace: default}\n    spec:\n"
+            + "      containers: [{name: app, image: busybox, volumeMounts: [{name: s, mountPath: /s}]}]\n"
+            + "      volumes: [{name: s, csi: {driver: \"{{driver}}\"}}]\n"
+            + "- write-data: {pod: default/b, volume: s, file: f, size: 1Ki}\n");
+    List<Scenario> all = List.of(restart, reboot, data, BASIC, FULL);
+    Map<String, String> endpoint = new LinkedHashMap<>();
+    for (ScenarioSelection.Decision d : ScenarioSelection.of(all, Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC, false)) {
+      endpoint.put(d.name(), d.runs() ? "RUN" : d.skipped());
+    }
+    assertEquals(Map.of(
+        "restarts", "skipped: restarts the driver (restart-driver), which needs the driver as --driver-command",
+        "reboots", "skipped: restarts the driver (reboot), which needs the driver as --driver-command",
+        "writes", "skipped: reads and writes data through the pod's volume (write-data), which needs the driver's mounts here: "
+            + "give the driver as --driver-command",
+        "basic-one", "RUN",
+        "full-one", "skipped: suite full (give --suite full)"), endpoint);
+    assertEquals(Map.of("restarts", "RUN", "reboots", "RUN", "writes", "RUN", "basic-one", "RUN",
+        "full-one", "skipped: suite full (give --suite full)"), decided(all, Samples.HOSTPATH_LIKE, Scenario.Suite.BASIC));
+  }
+
+  @Test
   void everyShippedScenarioGetsADecisionAndTheScaleOnesNeverRun() throws ScenarioException {
     List<Scenario> shipped = checkDriver(List.of()).scenarios();
     assertEquals(ShippedScenarios.names(), shipped.stream().map(Scenario::name).toList());
-    for (ScenarioSelection.Decision d : ScenarioSelection.of(shipped, Samples.HOSTPATH_LIKE, Scenario.Suite.FULL)) {
+    for (ScenarioSelection.Decision d : ScenarioSelection.of(shipped, Samples.HOSTPATH_LIKE, Scenario.Suite.FULL, true)) {
       assertEquals(d.scenario().suite() == Scenario.Suite.SCALE, !d.runs(), d.name() + ": " + d.skipped());
     }
   }
