@@ -80,6 +80,9 @@ public final class ScenarioSelection {
       if (k instanceof Step.RestartDriver || k instanceof Step.Reboot) {
         return "skipped: restarts the driver (" + k.kind() + "), which needs the driver as --driver-command";
       }
+    }
+    for (ScenarioStep step : s.steps()) {
+      Step k = step.step();
       if (k instanceof Step.WriteData || k instanceof Step.VerifyData) {
         return "skipped: reads and writes data through the pod's volume (" + k.kind() + "), which needs the driver's mounts "
             + "here: give the driver as --driver-command";

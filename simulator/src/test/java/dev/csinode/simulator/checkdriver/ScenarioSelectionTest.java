@@ -93,7 +93,11 @@ class ScenarioSelectionTest {
   @Test
   void againstADriverGivenByItsEndpointScenariosThatRestartItOrMoveDataThroughItsMountsAreSkipped() {
     Scenario restart = Samples.scenario("restarts", "suite: basic\n", "- restart-driver: {}\n");
-    Scenario reboot = Samples.scenario("reboots", "suite: basic\n", "- reboot: {}\n");
+    Scenario reboot = Samples.scenario("reboots", "suite: basic\n", "- apply: |\n    apiVersion: v1\n    kind: Pod\n"
+        + "    metadata: {name: c, namespace: default}\n    spec:\n"
+        + "      containers: [{name: app, image: busybox, volumeMounts: [{name: s, mountPath: /s}]}]\n"
+        + "      volumes: [{name: s, csi: {driver: \"{{driver}}\"}}]\n"
+        + "- write-data: {pod: default/c, volume: s, file: f, size: 1Ki}\n- reboot: {}\n");
     Scenario data = Samples.scenario("writes", "suite: basic\n",
         "- apply: |\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: b, namespace: default}\n    spec:\n"
             + "      containers: [{name: app, image: busybox, volumeMounts: [{name: s, mountPath: /s}]}]\n"
@@ -106,7 +110,7 @@ class ScenarioSelectionTest {
     }
     assertEquals(Map.of(
         "restarts", "skipped: restarts the driver (restart-driver), which needs the driver as --driver-command",
-        "reboots", "skipped: restarts the driver (reboot), which needs the driver as --driver-command",
+        "reboots", "skipped: restarts the driver (reboot), which needs the driver as --driver-command", // before its data
         "writes", "skipped: reads and writes data through the pod's volume (write-data), which needs the driver's mounts here: "
             + "give the driver as --driver-command",
         "basic-one", "RUN",
