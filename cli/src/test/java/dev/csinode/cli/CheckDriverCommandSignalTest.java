@@ -31,21 +31,22 @@ class CheckDriverCommandSignalTest {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!running(marker)) {
+      while (!running(marker, p.pid())) {
         assertTrue(p.isAlive(), "check-driver exited early:\n" + Files.readString(log));
         assertTrue(System.nanoTime() < deadline, "the driver command did not start:\n" + Files.readString(log));
         Thread.sleep(100); // polls the process table: no event to wait on
       }
       p.destroy(); // SIGTERM
       assertTrue(p.waitFor(60, TimeUnit.SECONDS), "check-driver did not exit on SIGTERM:\n" + Files.readString(log));
-      assertFalse(running(marker), "the driver command outlived check-driver:\n" + Files.readString(log, StandardCharsets.UTF_8));
+      assertFalse(running(marker, p.pid()), "the driver command outlived check-driver:\n" + Files.readString(log, StandardCharsets.UTF_8));
     } finally {
       p.destroyForcibly();
     }
   }
 
-  private static boolean running(String marker) {
-    return ProcessHandle.allProcesses().anyMatch(h -> cmdline(h.pid()).contains(marker));
+  /** A process other than check-driver itself (whose arguments name the marker too) with the marker in its command line. */
+  private static boolean running(String marker, long checkDriver) {
+    return ProcessHandle.allProcesses().anyMatch(h -> h.pid() != checkDriver && cmdline(h.pid()).contains(marker));
   }
 
   private static String cmdline(long pid) {
