@@ -76,15 +76,18 @@ public final class CapabilityProbe {
         DriverProcess process = new DriverProcess(vertx, c.argv(), new UnixEndpoint(base.resolve("driver").resolve("csi.sock")),
             base.resolve("driver.log"), START_WAIT);
         started.accept(process);
+        DriverCapabilities answered;
         try {
-          return await(process.start().compose(v -> ask(vertx, process.endpoint(), driver)), driver);
-        } finally {
-          try {
-            process.kill().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-          } catch (ExecutionException | TimeoutException e) {
-            throw new Failure(driver.describe() + ": could not be stopped after the probe: " + e.getMessage());
-          }
+          answered = await(process.start().compose(v -> ask(vertx, process.endpoint(), driver)), driver);
+        } catch (Failure e) {
+          stop(process, driver); // its own failure, if any, says less than the probe's
+          throw e;
         }
+        String stopFailure = stop(process, driver);
+        if (stopFailure != null) {
+          throw new Failure(stopFailure);
+        }
+        return answered;
       }
       throw new Failure("check-driver probes a driver given by its endpoint or as a command, not " + driver.describe());
     } catch (InterruptedException e) {
@@ -92,6 +95,16 @@ public final class CapabilityProbe {
       throw new Failure("interrupted while probing " + driver.describe());
     } finally {
       vertx.close();
+    }
+  }
+
+  /** Kills the command's process tree; what went wrong, or null. */
+  private static String stop(DriverProcess process, DriverUnderTest driver) throws InterruptedException {
+    try {
+      process.kill().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      return null;
+    } catch (ExecutionException | TimeoutException e) {
+      return driver.describe() + ": could not be stopped after the probe: " + e.getMessage();
     }
   }
 
