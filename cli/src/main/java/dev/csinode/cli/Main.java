@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
     description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
     subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, PvCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
-        DemoCommand.class, DriverDemoCommand.class, SimulateCommand.class, FaultProxyCommand.class, CheckRegistrationCommand.class, ConfigCommand.class, DriverBenchmark.class,
+        DemoCommand.class, DriverDemoCommand.class, SimulateCommand.class, CheckDriverCommand.class, FaultProxyCommand.class, CheckRegistrationCommand.class, ConfigCommand.class, DriverBenchmark.class,
         VolumeManagerBenchmark.class})
 public final class Main implements Runnable {
 

@@ -282,14 +282,19 @@ public final class SimulateCommand implements Callable<Integer> {
 
   /** Removes the temporary directory, unless something is still mounted beneath it (then it is left and named). */
   private static void remove(Path dir, PrintWriter err) {
+    remove(dir, err, "simulate");
+  }
+
+  /** As {@link #remove(Path, PrintWriter)}, its messages prefixed by the command's name (check-driver's too). */
+  static void remove(Path dir, PrintWriter err, String command) {
     try {
       if (!MountTable.read().under(dir).isEmpty()) {
-        err.println("simulate: " + TerminalText.text(dir.toString()) + " still has mounts beneath it; left in place");
+        err.println(command + ": " + TerminalText.text(dir.toString()) + " still has mounts beneath it; left in place");
         return;
       }
       Directories.deleteTree(dir, true);
     } catch (IOException | RuntimeException e) {
-      err.println("simulate: cannot remove " + TerminalText.text(dir.toString()) + ": " + TerminalText.text(String.valueOf(e.getMessage())));
+      err.println(command + ": cannot remove " + TerminalText.text(dir.toString()) + ": " + TerminalText.text(String.valueOf(e.getMessage())));
     }
   }
 }

@@ -157,7 +157,7 @@ public final class DriverHarness {
   }
 
   /** Probe and GetPluginInfo, tried until both answer (a starting driver may say it is not ready yet); the name. */
-  static Future<String> answers(Vertx vertx, UnixEndpoint endpoint, DriverUnderTest driver, long deadlineNanos) {
+  public static Future<String> answers(Vertx vertx, UnixEndpoint endpoint, DriverUnderTest driver, long deadlineNanos) {
     GrpcUnixClient client = new GrpcUnixClient(vertx, endpoint);
     return client.call(IdentityGrpcClient.Probe, ProbeRequest.getDefaultInstance(), CALL_TIMEOUT)
         .compose(probe -> probe.hasReady() && !probe.getReady().getValue()

@@ -25,6 +25,11 @@ public final class IdempotentRepeat implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "CSI spec: NodeStageVolume/NodePublishVolume must answer OK when repeated with the same arguments";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     List<Violation> out = new ArrayList<>();
     for (CsiCall probe : trace) {

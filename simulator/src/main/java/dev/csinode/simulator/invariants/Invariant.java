@@ -13,6 +13,14 @@ public interface Invariant {
   String description();
 
   /**
+   * For a driver author whose driver broke the rule: what the CSI spec or the kubelet expects of a driver here, one
+   * line (check-driver prints it under the failure); null when there is nothing to add.
+   */
+  default String hint() {
+    return null;
+  }
+
+  /**
    * The breaches in this run; empty when the rule held.
    *
    * @param stageUnstage whether the driver advertised STAGE_UNSTAGE_VOLUME

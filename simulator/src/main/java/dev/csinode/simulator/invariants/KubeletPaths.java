@@ -36,6 +36,11 @@ public final class KubeletPaths implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "kubelet: staging_target_path and target_path follow its on-disk layout; the driver must mount at the paths it is given and never derive paths of its own";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     Set<Path> roots = roots(end.rootDir());
     List<Violation> out = new ArrayList<>();

@@ -22,6 +22,11 @@ public final class NoDataLost implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "CSI spec: a volume's data survives unpublish, unstage and a new stage and publish; the driver must never reformat or recreate a volume it already has";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     List<Violation> out = new ArrayList<>();
     for (EndState.DataCheck d : end.dataChecks()) {

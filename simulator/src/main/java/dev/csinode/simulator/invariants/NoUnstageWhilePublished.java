@@ -28,6 +28,11 @@ public final class NoUnstageWhilePublished implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "CSI spec: NodeUnstageVolume comes only after every NodeUnpublishVolume of the volume answered OK; NodeUnpublishVolume must answer OK, also for a target already unmounted or gone, or the volume stays published";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     List<Violation> out = new ArrayList<>();
     Map<String, List<CsiCall>> byVolume = Calls.byVolume(Calls.node(trace), Set.of(Calls.UNSTAGE, Calls.PUBLISH, Calls.UNPUBLISH));

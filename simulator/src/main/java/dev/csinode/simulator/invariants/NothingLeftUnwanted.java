@@ -31,6 +31,11 @@ public final class NothingLeftUnwanted implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "kubelet: once NodeUnpublishVolume/NodeUnstageVolume answered OK nothing may stay mounted at target_path/staging_target_path; unmount before answering OK, and answer OK for a path already unmounted";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     Set<Path> wanted = new HashSet<>();
     end.wanted().forEach(p -> wanted.add(p.toAbsolutePath().normalize()));

@@ -31,6 +31,11 @@ public final class OneOperationPerVolume implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "kubelet: one operation per volume at a time; a call that outlives the node's deadline is still in flight when the node retries: answer within the CSI timeout (or ABORTED while an operation on the volume is pending)";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     List<Violation> out = new ArrayList<>();
     Map<String, List<CsiCall>> byVolume = Calls.byVolume(Calls.node(trace), OPERATIONS);

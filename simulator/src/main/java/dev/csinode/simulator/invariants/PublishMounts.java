@@ -23,6 +23,11 @@ public final class PublishMounts implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "CSI spec: NodePublishVolume answers OK only once target_path is mounted (bind mount of the staged volume, or the device for block); the kubelet starts the pod on that OK";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     List<Violation> out = new ArrayList<>();
     for (CsiCall c : trace) {

@@ -27,6 +27,11 @@ public final class StageBeforePublish implements Invariant {
   }
 
   @Override
+  public String hint() {
+    return "CSI spec: with STAGE_UNSTAGE_VOLUME, NodePublishVolume comes after NodeStageVolume answered OK at the same staging_target_path; NodeGetCapabilities must announce STAGE_UNSTAGE_VOLUME consistently, and a stage must be done when it answers OK";
+  }
+
+  @Override
   public List<Violation> check(List<CsiCall> trace, EndState end, boolean stageUnstage) {
     if (!stageUnstage) {
       return List.of();

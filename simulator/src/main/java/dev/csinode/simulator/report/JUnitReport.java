@@ -25,6 +25,83 @@ public final class JUnitReport {
 
   private JUnitReport() {}
 
+  /**
+   * A test case of a flat report (check-driver's: one per scenario): skipped with its reason, failed with a message and
+   * details, in error, or passed when all three are null. Texts are taken as they are and escaped here.
+   */
+  public record Case(String name, long durationMillis, String skipped, String failureMessage, String failureDetails,
+                     String error) {}
+
+  /** Writes one test suite of these cases (see {@link Case}), replacing the file in one step. */
+  public static void write(String suite, List<Case> cases, Path file) throws IOException {
+    ReportFiles.replace(file, render(suite, cases));
+  }
+
+  static byte[] render(String suite, List<Case> cases) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      XMLStreamWriter w = XML.createXMLStreamWriter(out, "UTF-8");
+      w.writeStartDocument("UTF-8", "1.0");
+      newline(w, 0);
+      w.writeStartElement("testsuites");
+      w.writeAttribute("name", clean(suite));
+      counts(w, cases);
+      newline(w, 1);
+      w.writeStartElement("testsuite");
+      w.writeAttribute("name", clean(suite));
+      counts(w, cases);
+      w.writeAttribute("skipped", String.valueOf(cases.stream().filter(c -> c.skipped() != null).count()));
+      for (Case c : cases) {
+        newline(w, 2);
+        w.writeStartElement("testcase");
+        w.writeAttribute("classname", clean(suite));
+        w.writeAttribute("name", clean(c.name()));
+        w.writeAttribute("time", ReportText.seconds(c.durationMillis()));
+        if (c.skipped() != null) {
+          newline(w, 3);
+          w.writeEmptyElement("skipped");
+          w.writeAttribute("message", clean(c.skipped()));
+          newline(w, 2);
+        } else if (c.error() != null) {
+          newline(w, 3);
+          w.writeStartElement("error");
+          w.writeAttribute("message", clean(c.error()));
+          w.writeAttribute("type", "scenario error");
+          w.writeCharacters(XmlText.legal(c.failureDetails() == null ? ReportText.text(c.error()) : c.failureDetails()));
+          w.writeEndElement();
+          newline(w, 2);
+        } else if (c.failureMessage() != null) {
+          newline(w, 3);
+          w.writeStartElement("failure");
+          w.writeAttribute("message", clean(c.failureMessage()));
+          w.writeAttribute("type", "check");
+          w.writeCharacters(XmlText.legal(c.failureDetails() == null ? "" : c.failureDetails()));
+          w.writeEndElement();
+          newline(w, 2);
+        }
+        w.writeEndElement();
+      }
+      newline(w, 1);
+      w.writeEndElement();
+      newline(w, 0);
+      w.writeEndElement();
+      newline(w, 0);
+      w.writeEndDocument();
+      w.close();
+    } catch (XMLStreamException e) {
+      throw new IllegalStateException("could not write the JUnit report: " + e.getMessage(), e);
+    }
+    return out.toByteArray();
+  }
+
+  private static void counts(XMLStreamWriter w, List<Case> cases) throws XMLStreamException {
+    w.writeAttribute("tests", String.valueOf(cases.size()));
+    w.writeAttribute("failures", String.valueOf(cases.stream().filter(c -> c.skipped() == null && c.error() == null
+        && c.failureMessage() != null).count()));
+    w.writeAttribute("errors", String.valueOf(cases.stream().filter(c -> c.skipped() == null && c.error() != null).count()));
+    w.writeAttribute("time", ReportText.seconds(cases.stream().mapToLong(Case::durationMillis).sum()));
+  }
+
   /** Writes the report to file, replacing it in one step (after a crash it holds the old report or the new). */
   public static void write(List<ScenarioResult> results, Path file) throws IOException {
     ReportFiles.replace(file, render(results));
@@ -126,7 +203,7 @@ public final class JUnitReport {
   }
 
   /** One line: the assertion's reason, or the first violation and how many more there are. */
-  static String failureMessage(Check c) {
+  public static String failureMessage(Check c) {
     if (c.failure() != null) {
       return ReportText.text(c.failure());
     }
@@ -136,7 +213,7 @@ public final class JUnitReport {
   }
 
   /** Every violation with the calls around it, one line each. */
-  static String failureDetails(Check c) {
+  public static String failureDetails(Check c) {
     StringBuilder b = new StringBuilder();
     if (c.failure() != null) {
       b.append(ReportText.text(c.failure())).append('\n');
