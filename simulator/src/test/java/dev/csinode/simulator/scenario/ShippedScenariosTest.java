@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 @Tag("unit")
 class ShippedScenariosTest {
   static final List<String> SHIPPED = List.of("block-volume", "churn", "driver-restart", "inline-ephemeral", "node-scale",
-      "pvc-lifecycle", "reboot", "shared-claim", "stage-fails-then-recovers", "uncertain-publish");
+      "publish-not-found", "pvc-lifecycle", "reboot", "shared-claim", "stage-during-unstage", "stage-fails-then-recovers",
+      "stage-timeout-pod-deleted", "uncertain-publish", "unstage-fails-new-pod");
 
   @Test
   void everyShippedScenarioIsListedAndParses() throws ScenarioException {
