@@ -110,6 +110,10 @@ class ScenarioParserTest {
         - pause: 2s
         - delete: {kind: Pod, namespace: default, name: a}
         - wait-gone: {pod: default/a}
+        - stale-registration: {sockets: ["{{driver}}-reg.sock"], files: [notes.txt]}
+        - remove-vol-data: {pod: default/a, volume: scratch}
+        - stop-driver: {}
+        - start-driver:
         """);
     assertEquals("all-steps", s.name());
     assertEquals(7L, s.seed());
@@ -145,6 +149,10 @@ class ScenarioParserTest {
     assertEquals(new Step.Pause(Duration.ofSeconds(2)), steps.get(16));
     assertEquals(new Step.Delete("Pod", "default", "a"), steps.get(17));
     assertEquals(new Step.WaitGone("default/a", Duration.ofSeconds(60)), steps.get(18));
+    assertEquals(new Step.StaleRegistration(List.of("{{driver}}-reg.sock"), List.of("notes.txt")), steps.get(19));
+    assertEquals(new Step.RemoveVolData("default/a", "scratch"), steps.get(20));
+    assertEquals(new Step.StopDriver(), steps.get(21));
+    assertEquals(new Step.StartDriver(), steps.get(22));
     // Numbered in order, each with the line it starts on.
     assertEquals(1, s.steps().get(0).number());
     assertEquals(18, s.steps().get(2).line());

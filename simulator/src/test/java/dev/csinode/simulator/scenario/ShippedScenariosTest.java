@@ -11,8 +11,9 @@ import org.junit.jupiter.api.Test;
 
 @Tag("unit")
 class ShippedScenariosTest {
-  static final List<String> SHIPPED = List.of("block-volume", "churn", "driver-restart", "inline-ephemeral", "node-scale",
-      "pvc-lifecycle", "reboot", "shared-claim", "stage-fails-then-recovers", "uncertain-publish");
+  static final List<String> SHIPPED = List.of("agent-crash-after-call", "block-volume", "churn", "driver-gone-at-restart",
+      "driver-restart", "inline-ephemeral", "missing-vol-data", "node-scale", "orphaned-pod-dir", "pvc-lifecycle", "reboot",
+      "shared-claim", "stage-fails-then-recovers", "stale-registration-sockets", "uncertain-publish");
 
   @Test
   void everyShippedScenarioIsListedAndParses() throws ScenarioException {
@@ -33,7 +34,7 @@ class ShippedScenariosTest {
   @Test
   void anUnknownNameIsRefusedWithTheShippedOnes() {
     ScenarioException e = assertThrows(ScenarioException.class, () -> ShippedScenarios.load("no-such"));
-    assertTrue(e.getMessage().contains("no shipped scenario named \"no-such\"; shipped: block-volume, churn"), e.getMessage());
+    assertTrue(e.getMessage().contains("no shipped scenario named \"no-such\"; shipped: agent-crash-after-call, block-volume, churn"), e.getMessage());
     assertFalse(ShippedScenarios.exists("../pom"));
   }
 }
