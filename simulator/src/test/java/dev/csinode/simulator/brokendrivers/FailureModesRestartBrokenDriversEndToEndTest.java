@@ -2,6 +2,7 @@ package dev.csinode.simulator.brokendrivers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,8 @@ import dev.csinode.simulator.driver.DriverUnderTest;
 import dev.csinode.simulator.driver.InMemoryDriver;
 import dev.csinode.simulator.driver.SimulatedMounts;
 import dev.csinode.simulator.invariants.Invariants;
+import dev.csinode.simulator.invariants.NoDataLost;
+import dev.csinode.simulator.invariants.NothingLeftUnwanted;
 import dev.csinode.simulator.report.Check;
 import dev.csinode.simulator.report.ScenarioResult;
 import dev.csinode.simulator.scenario.ScenarioException;
@@ -23,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and it fails, with the check that names the fault, against a deliberately broken driver reproducing that fault.
  */
 class FailureModesRestartBrokenDriversEndToEndTest {
+  static final String CLEANUP = BrokenDriversEndToEndTest.CLEANUP;
   @TempDir Path dir;
   final SimulatedMounts mounts = new SimulatedMounts();
   final InMemoryDriver.Options options = InMemoryDriver.Options.defaults();
@@ -81,12 +86,53 @@ class FailureModesRestartBrokenDriversEndToEndTest {
     assertTrue(unpublishes.get(0).endMicros() <= unstages.get(0).startMicros(), "unpublished, then unstaged");
   }
 
+  /**
+   * The forgetful driver answers NOT_FOUND to the teardown of what it staged and published before its restart: the
+   * node keeps retrying (NOT_FOUND is not "already gone"), so the pod is never torn down and everything says so.
+   */
+  @Test
+  void driverGoneAtRestartFailsWithADriverThatForgetsItsVolumesOnRestart() throws ScenarioException {
+    ScenarioResult r = onBroken("driver-gone-at-restart", new ForgetfulDriver(options, mounts));
+    ranToTheEnd(r);
+    assertEquals(new TreeSet<>(Set.of("step 9 wait-gone default/a", "step 10 assert calls NodeUnpublishVolume OK = 1",
+        "step 11 assert calls NodeUnstageVolume OK = 1", "step 12 assert volumes staged=0 published=0",
+        "invariant " + NothingLeftUnwanted.NAME, CLEANUP)), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+    List<CsiCall> unpublishes = calls(r, "NodeUnpublishVolume");
+    assertFalse(unpublishes.isEmpty());
+    assertTrue(unpublishes.stream().allMatch(c -> "NOT_FOUND".equals(c.code())), r.trace()::toString);
+    assertTrue(unpublishes.size() >= 2, () -> "retried with backoff: " + unpublishes);
+  }
+
   // ---- stale-registration-sockets
 
   @Test
   void staleRegistrationSocketsPassesOnHostpath() throws ScenarioException {
     ScenarioResult r = onHostpath("stale-registration-sockets");
     passed(r);
+  }
+
+  /**
+   * A registrar that listens with a plain bind(2) cannot start over the dead socket the crash left at its own path:
+   * the driver never registers again, the start-driver step is the run's error (the rest cannot be played), and the
+   * cleanup finds the volume still mounted, since nothing could reach the driver to tear it down.
+   */
+  @Test
+  void staleRegistrationSocketsFailsWithARegistrarThatDoesNotTakeOverADeadSocket() throws ScenarioException {
+    InMemoryDriver driver = new InMemoryDriver(options, mounts);
+    ScenarioResult r = new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(driver, mounts,
+        RegistrarWithoutTakeover.forDriver(driver.name())), false, null, Duration.ofSeconds(10)))
+        .run(ShippedScenarios.load("stale-registration-sockets"), 1);
+    assertFalse(r.passed());
+    assertNotNull(r.error(), () -> BrokenDriversEndToEndTest.describe(r));
+    assertTrue(r.error().startsWith("step 6 start-driver (line "), r.error());
+    assertTrue(r.error().contains("memory.csinode.dev-reg.sock: Address already in use"), r.error());
+    assertEquals(Set.of(CLEANUP), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+  }
+
+  /** The same scenario with the project's registrar (which takes a dead socket over) and the same in-memory driver. */
+  @Test
+  void staleRegistrationSocketsPassesWithTheInMemoryDriver() throws ScenarioException {
+    passed(onBroken("stale-registration-sockets", new InMemoryDriver(options, mounts)));
   }
 
   // ---- missing-vol-data
@@ -97,12 +143,44 @@ class FailureModesRestartBrokenDriversEndToEndTest {
     passed(r);
   }
 
+  /**
+   * A driver whose NodeUnpublishVolume needs the kubelet's vol_data.json answers NOT_FOUND once it is gone: the
+   * node sends NodeUnpublishVolume all the same (from its journal) and retries, but nothing is ever torn down.
+   */
+  @Test
+  void missingVolDataFailsWithADriverThatNeedsVolDataToUnpublish() throws ScenarioException {
+    ScenarioResult r = onBroken("missing-vol-data", new VolDataDependentDriver(options, mounts));
+    ranToTheEnd(r);
+    assertEquals(new TreeSet<>(Set.of("step 7 wait-gone default/a", "step 8 assert calls NodeUnpublishVolume OK >= 1",
+        "step 9 assert calls NodeUnstageVolume OK = 1", "step 10 assert volumes staged=0 published=0",
+        "invariant " + NothingLeftUnwanted.NAME, CLEANUP)), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+    List<CsiCall> unpublishes = calls(r, "NodeUnpublishVolume");
+    assertFalse(unpublishes.isEmpty());
+    assertTrue(unpublishes.stream().allMatch(c -> "NOT_FOUND".equals(c.code()) && c.message().contains("vol_data.json")),
+        r.trace()::toString);
+    assertTrue(calls(r, "NodeUnstageVolume").isEmpty(), "never unstaged while the publish may stand");
+  }
+
   // ---- orphaned-pod-dir
 
   @Test
   void orphanedPodDirPassesOnHostpath() throws ScenarioException {
     ScenarioResult r = onHostpath("orphaned-pod-dir");
     passed(r);
+  }
+
+  /**
+   * The hostpath driver whose NodeUnpublishVolume deletes the files in the target first: the orphaned pod is torn
+   * down as it should be, but the next pod on the claim reads nothing back.
+   */
+  @Test
+  void orphanedPodDirFailsWithAnUnpublishThatRemovesTheData() throws ScenarioException {
+    PrivateMountNamespace.require();
+    ScenarioResult r = new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(new UnpublishRemovesDataDriver()),
+        false, null)).run(ShippedScenarios.load("orphaned-pod-dir"), 1);
+    ranToTheEnd(r);
+    assertEquals(Set.of("invariant " + NoDataLost.NAME), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+    assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
   }
 
   // ---- agent-crash-after-call
