@@ -145,7 +145,9 @@ final class ProxiedCall {
   }
 
   private void act() {
-    if (done) {
+    // A lost answer's work is the driver's whatever the node does: when the node gave up during the wait, the driver
+    // still gets the call, in the background (a late unstage landing after the node moved on, k/k#102486).
+    if (done && fault.action() != FaultAction.LOSE_ANSWER) {
       return;
     }
     switch (fault.action()) {
@@ -165,7 +167,7 @@ final class ProxiedCall {
 
   private void forward() {
     long remaining = remainingMillis();
-    if (remaining == 0) {
+    if (remaining == 0 && !loseAnswer) {
       answer(GrpcStatus.DEADLINE_EXCEEDED, "deadline passed before the call reached the driver", null);
       return;
     }
@@ -181,7 +183,7 @@ final class ProxiedCall {
       out.fullMethodName(in.fullMethodName());
       copyMetadata(in.headers(), out.headers());
       long left = remainingMillis();
-      if (left >= 0) {
+      if (left > 0 || left == 0 && !loseAnswer) {
         out.timeout(Math.max(1, left), TimeUnit.MILLISECONDS);
       }
       out.exceptionHandler(err -> driverFailed(err));
@@ -373,7 +375,7 @@ final class ProxiedCall {
     if (deadlineTimer >= 0) {
       proxy.vertx.cancelTimer(deadlineTimer);
     }
-    if (delayTimer >= 0) {
+    if (delayTimer >= 0 && fault.action() != FaultAction.LOSE_ANSWER) {
       proxy.vertx.cancelTimer(delayTimer);
     }
     CsiMethods.Call c = call != null ? call : CsiMethods.describe(in.fullMethodName(), null);

@@ -19,13 +19,16 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.csinode.agent.podsource.ManifestParser;
+import com.google.protobuf.Descriptors.ServiceDescriptor;
 import dev.csinode.csi.v1.ControllerServiceCapability;
+import dev.csinode.csi.v1.CsiProto;
 import dev.csinode.csi.v1.NodeServiceCapability;
 import dev.csinode.csi.v1.PluginCapability;
 import dev.csinode.agent.provisioner.Quantities;
 import dev.csinode.simulator.driver.InMemoryDriver;
 import dev.csinode.simulator.proxy.FaultRule;
 import dev.csinode.util.GoDuration;
+import io.vertx.grpc.common.GrpcStatus;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -36,6 +39,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -62,6 +66,10 @@ public final class ScenarioParser {
   private static final int MAX_CHURN_RATE = 10_000;
   private static final long MAX_WRITE_BYTES = 1L << 30;
   private static final ObjectMapper MAPPER = mapper();
+  /** The CSI methods a wait-calls step may name: every rpc of csi.proto's services, by its short name. */
+  private static final Set<String> CSI_METHODS = csiMethods();
+  /** gRPC status names, OK included (a wait-calls step may wait for answered calls). */
+  private static final Set<String> GRPC_CODES = grpcCodes();
 
   /** Reads the files an {@code apply: {file: ...}} step names, relative to the scenario. */
   public interface Includes {
@@ -224,6 +232,22 @@ public final class ScenarioParser {
     k.put("stop-driver", Step.StopDriver.class);
     k.put("start-driver", Step.StartDriver.class);
     return Collections.unmodifiableMap(k);
+  }
+
+  private static Set<String> csiMethods() {
+    Set<String> names = new TreeSet<>();
+    for (ServiceDescriptor service : CsiProto.getDescriptor().getServices()) {
+      service.getMethods().forEach(m -> names.add(m.getName()));
+    }
+    return Collections.unmodifiableSet(names);
+  }
+
+  private static Set<String> grpcCodes() {
+    Set<String> names = new LinkedHashSet<>();
+    for (GrpcStatus status : GrpcStatus.values()) {
+      names.add(status.name());
+    }
+    return Collections.unmodifiableSet(names);
   }
 
   private static ObjectMapper mapper() {
@@ -555,7 +579,7 @@ public final class ScenarioParser {
         return p;
       }
       if (step instanceof Step.WaitCalls w) {
-        return w; // TODO(failure-mode scenarios): required method, code name, min >= 1, timeout default
+        return checkWaitCalls(s, w);
       }
       if (step instanceof Step.StaleRegistration r) {
         return staleRegistration(s, r);
@@ -617,6 +641,9 @@ public final class ScenarioParser {
         if (a.ready() == null) {
           throw refuse(s, "ready: true or false is missing for pod " + a.pod());
         }
+        if (a.message() != null && a.message().isBlank()) {
+          throw refuse(s, "message is empty; give the text the pod's status message must contain, or leave it out");
+        }
         return new Step.Assert(pod(s, a.pod()), a.ready(), a.message(), null, null, null);
       }
       if (a.ready() != null || a.message() != null) {
@@ -636,6 +663,29 @@ public final class ScenarioParser {
             c.count() == null ? null : c.count().doubleValue());
       }
       return a;
+    }
+
+    /** wait-calls: a CSI method by its short name, a gRPC code by its name, min from 1, the default timeout. */
+    private Step checkWaitCalls(ScenarioStep s, Step.WaitCalls w) throws ScenarioException {
+      required(s, "method", w.method());
+      if (!CSI_METHODS.contains(w.method())) {
+        throw refuse(s, "method \"" + w.method() + "\" is not a CSI method; use one of " + String.join(", ", CSI_METHODS));
+      }
+      if (w.code() != null && !GRPC_CODES.contains(w.code())) {
+        throw refuse(s, "code \"" + w.code() + "\" is not a gRPC status name; use one of " + String.join(", ", GRPC_CODES));
+      }
+      if (w.volume() != null && w.volume().isBlank()) {
+        throw refuse(s, "volume is empty; leave it out to wait for calls on any volume");
+      }
+      if (w.min() != null && w.min() < 1) {
+        throw refuse(s, "min must be at least 1, not " + w.min());
+      }
+      boolean inFlight = Boolean.TRUE.equals(w.inFlight());
+      if (inFlight && w.code() != null) {
+        throw refuse(s, "a call in flight has no code yet: give code or inFlight: true, not both");
+      }
+      return new Step.WaitCalls(w.method(), w.code(), w.volume(), w.min() == null ? 1 : w.min(), inFlight,
+          positive(s, "timeout", w.timeout(), DEFAULT_WAIT));
     }
 
     private void bounds(ScenarioStep s, String what, Double min, Double max, Double equals) throws ScenarioException {

@@ -109,6 +109,8 @@ public final class ScenarioRunner {
   /** A wait's own timeout decides; this margin only keeps a lost answer from blocking the run forever. */
   private static final Duration MARGIN = Duration.ofSeconds(10);
   private static final int IO_CHUNK = 1 << 20;
+  /** How often wait-calls looks at the trace and the proxy's calls in flight. */
+  private static final Duration CALLS_POLL = Duration.ofMillis(10);
   /** sun_path holds 108 bytes with the terminating NUL. */
   private static final int MAX_SOCKET_PATH = 107;
   /**
@@ -391,7 +393,7 @@ public final class ScenarioRunner {
       } else if (step instanceof Step.Assert a) {
         check(s.label() + " " + describe(a), assertion(a), t0);
       } else if (step instanceof Step.WaitCalls w) {
-        throw new StepError("wait-calls is not implemented yet"); // TODO(failure-mode scenarios)
+        check(s.label() + " " + describe(w), waitCalls(w), t0);
       } else if (step instanceof Step.StaleRegistration r) {
         staleRegistration(r);
       } else if (step instanceof Step.RemoveVolData r) {
@@ -774,7 +776,7 @@ public final class ScenarioRunner {
 
     private String describe(Step.Assert a) {
       if (a.pod() != null) {
-        return "pod " + a.pod() + (a.ready() ? " ready" : " not ready");
+        return "pod " + a.pod() + (a.ready() ? " ready" : " not ready") + (a.message() == null ? "" : " saying \"" + a.message() + "\"");
       }
       if (a.volumes() != null) {
         return "volumes" + (a.volumes().staged() == null ? "" : " staged=" + a.volumes().staged())
@@ -804,13 +806,9 @@ public final class ScenarioRunner {
         }
         remember(pod);
         if (pod.ready() == a.ready()) {
-          return null;
+          return podMessageAssertion(a, pod);
         }
-        return pod.ready() ? "pod " + a.pod() + " is ready" : "pod " + a.pod() + " is not ready: " + pod.volumes().stream()
-            .filter(v -> !v.state().equals("published"))
-            .map(v -> v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")"))
-            .collect(Collectors.joining("; ")) + (pod.errors().isEmpty() ? "" : " errors: " + pod.errors())
-            + (pod.waiting().isEmpty() ? "" : " waiting: " + pod.waiting());
+        return pod.ready() ? "pod " + a.pod() + " is ready" : "pod " + a.pod() + " is not ready: " + podMessage(pod);
       }
       if (a.volumes() != null) {
         Reconciler.Snapshot s = agent().volumeManager().view().snapshot();
@@ -841,6 +839,67 @@ public final class ScenarioRunner {
       Map<String, Long> byCode = trace.calls().stream().filter(x -> !x.probe() && x.method().equals(c.method()))
           .collect(Collectors.groupingBy(x -> String.valueOf(x.code()), LinkedHashMap::new, Collectors.counting()));
       return n + " matching call(s)" + "; " + c.method() + " calls by code: " + byCode;
+    }
+
+    /**
+     * The pod's status message as the agent reports it (its status's volumes, errors and waiting lines): each volume
+     * not published with its state and last error, then the pod's errors and what it waits for.
+     */
+    private String podMessage(PodStatus pod) {
+      return pod.volumes().stream()
+          .filter(v -> !v.state().equals("published"))
+          .map(v -> v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")"))
+          .collect(Collectors.joining("; ")) + (pod.errors().isEmpty() ? "" : " errors: " + pod.errors())
+          + (pod.waiting().isEmpty() ? "" : " waiting: " + pod.waiting());
+    }
+
+    /** Null when the assertion gives no message or the pod's message contains it, else what the message is. */
+    private String podMessageAssertion(Step.Assert a, PodStatus pod) {
+      if (a.message() == null) {
+        return null;
+      }
+      String message = podMessage(pod);
+      return message.contains(a.message()) ? null
+          : "the status message of pod " + a.pod() + " does not contain \"" + a.message() + "\": " + (message.isEmpty() ? "(none)" : message);
+    }
+
+    // ---- wait-calls
+
+    private String describe(Step.WaitCalls w) {
+      return w.method() + (Boolean.TRUE.equals(w.inFlight()) ? " in flight" : w.code() == null ? "" : " " + w.code())
+          + (w.volume() == null ? "" : " on " + w.volume()) + (w.min() > 1 ? " >= " + w.min() : "");
+    }
+
+    /**
+     * Null once the node has made {@code min} matching calls (probes excluded), or, with {@code inFlight}, once such
+     * a call waits at the proxy for its answer; else, at the timeout, what was found. The trace and the proxy's
+     * in-flight calls are looked at every {@link #CALLS_POLL}: they are appended to on the proxy's event loops.
+     */
+    private String waitCalls(Step.WaitCalls w) throws StepError {
+      long deadline = System.nanoTime() + w.timeout().toNanos();
+      while (true) {
+        FaultProxy proxy = harness.proxy();
+        List<CsiCall> pool = Boolean.TRUE.equals(w.inFlight()) ? (proxy == null ? List.of() : proxy.inFlight()) : trace.calls();
+        long n = pool.stream().filter(c -> !c.probe() && c.method().equals(w.method()))
+            .filter(c -> w.code() == null || w.code().equals(c.code()))
+            .filter(c -> w.volume() == null || w.volume().equals(c.volumeId())).count();
+        if (n >= w.min()) {
+          return null;
+        }
+        if (System.nanoTime() > deadline) {
+          Map<String, Long> byCode = trace.calls().stream().filter(x -> !x.probe() && x.method().equals(w.method()))
+              .collect(Collectors.groupingBy(x -> String.valueOf(x.code()), LinkedHashMap::new, Collectors.counting()));
+          long waiting = proxy == null ? 0 : proxy.inFlight().stream().filter(c -> c.method().equals(w.method())).count();
+          return n + " matching call(s) within " + w.timeout().toMillis() + " ms, " + w.min() + " wanted; " + w.method()
+              + " calls by code: " + byCode + ", in flight: " + waiting;
+        }
+        try {
+          Thread.sleep(CALLS_POLL.toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new StepError("interrupted while waiting for " + w.method() + " calls");
+        }
+      }
     }
 
     private String metricAssertion(Step.MetricAssert m) {

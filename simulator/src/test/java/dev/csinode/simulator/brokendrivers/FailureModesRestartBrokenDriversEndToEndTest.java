@@ -189,5 +189,31 @@ class FailureModesRestartBrokenDriversEndToEndTest {
   void agentCrashAfterCallPassesOnHostpath() throws ScenarioException {
     ScenarioResult r = onHostpath("agent-crash-after-call");
     passed(r);
+    // The lost stage and publish were done by the driver; the new agents repeated them and were answered OK.
+    assertTrue(calls(r, "NodeStageVolume").stream().anyMatch(c -> "DEADLINE_EXCEEDED".equals(c.code())), r.trace()::toString);
+    assertTrue(calls(r, "NodePublishVolume").stream().anyMatch(c -> "DEADLINE_EXCEEDED".equals(c.code())), r.trace()::toString);
+    assertTrue(calls(r, "NodeStageVolume").stream().anyMatch(CsiCall::ok), r.trace()::toString);
+  }
+
+  @Test
+  void agentCrashAfterCallPassesWithTheInMemoryDriver() throws ScenarioException {
+    passed(onBroken("agent-crash-after-call", new InMemoryDriver(options, mounts)));
+  }
+
+  /**
+   * The stage whose answer was lost is repeated by the new agent and answered ALREADY_EXISTS: the pod never gets
+   * ready (so the publish whose answer the next step would lose never happens), yet the teardown still works.
+   */
+  @Test
+  void agentCrashAfterCallFailsWithAStageThatIsNotIdempotent() throws ScenarioException {
+    ScenarioResult r = onBroken("agent-crash-after-call", new NonIdempotentStageDriver(options, mounts));
+    ranToTheEnd(r);
+    assertEquals(new TreeSet<>(Set.of("step 5 wait-ready default/a", "step 8 wait-calls NodePublishVolume DEADLINE_EXCEEDED",
+        "step 10 wait-ready default/b", "step 11 wait-ready default/a", "step 12 assert volumes staged=1 published=2")),
+        BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+    String waitReady = BrokenDriversEndToEndTest.check(r, "step 5 wait-ready default/a").failure();
+    assertTrue(waitReady.contains("ALREADY_EXISTS"), waitReady);
+    assertTrue(calls(r, "NodeStageVolume").stream().anyMatch(c -> "ALREADY_EXISTS".equals(c.code())), r.trace()::toString);
+    assertTrue(calls(r, "NodeUnstageVolume").stream().anyMatch(CsiCall::ok), "the uncertain stage is still torn down");
   }
 }

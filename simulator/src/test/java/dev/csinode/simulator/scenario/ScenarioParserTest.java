@@ -110,8 +110,12 @@ class ScenarioParserTest {
         - pause: 2s
         - delete: {kind: Pod, namespace: default, name: a}
         - wait-gone: {pod: default/a}
-        - stale-registration: {sockets: ["{{driver}}-reg.sock"], files: [notes.txt]}
-        - remove-vol-data: {pod: default/a, volume: scratch}
+        - wait-calls: {method: NodeUnstageVolume, code: DEADLINE_EXCEEDED, volume: vol-1, min: 2, timeout: 5s}
+        - wait-calls: {method: NodeStageVolume, inFlight: true}
+        - assert: {pod: default/a, ready: false, message: NOT_FOUND}
+        - stale-registration: {sockets: [old-reg.sock], files: [notes.txt]}
+        - remove-vol-data: {pod: default/a, volume: data}
+        - restart-agent: {crash: true, forget: [default/a]}
         - stop-driver: {}
         - start-driver:
         """);
@@ -149,10 +153,14 @@ class ScenarioParserTest {
     assertEquals(new Step.Pause(Duration.ofSeconds(2)), steps.get(16));
     assertEquals(new Step.Delete("Pod", "default", "a"), steps.get(17));
     assertEquals(new Step.WaitGone("default/a", Duration.ofSeconds(60)), steps.get(18));
-    assertEquals(new Step.StaleRegistration(List.of("{{driver}}-reg.sock"), List.of("notes.txt")), steps.get(19));
-    assertEquals(new Step.RemoveVolData("default/a", "scratch"), steps.get(20));
-    assertEquals(new Step.StopDriver(), steps.get(21));
-    assertEquals(new Step.StartDriver(), steps.get(22));
+    assertEquals(new Step.WaitCalls("NodeUnstageVolume", "DEADLINE_EXCEEDED", "vol-1", 2, false, Duration.ofSeconds(5)), steps.get(19));
+    assertEquals(new Step.WaitCalls("NodeStageVolume", null, null, 1, true, Duration.ofSeconds(60)), steps.get(20), "min and timeout defaulted");
+    assertEquals(new Step.Assert("default/a", false, "NOT_FOUND", null, null, null), steps.get(21));
+    assertEquals(new Step.StaleRegistration(List.of("old-reg.sock"), List.of("notes.txt")), steps.get(22));
+    assertEquals(new Step.RemoveVolData("default/a", "data"), steps.get(23));
+    assertEquals(new Step.RestartAgent(true, List.of("default/a")), steps.get(24));
+    assertEquals(new Step.StopDriver(), steps.get(25));
+    assertEquals(new Step.StartDriver(), steps.get(26));
     // Numbered in order, each with the line it starts on.
     assertEquals(1, s.steps().get(0).number());
     assertEquals(18, s.steps().get(2).line());
@@ -285,5 +293,33 @@ class ScenarioParserTest {
         .startsWith("test.yaml:6:").contains("rate * seconds (110000 pods) must be at most 100000");
     refused(() -> parse(HEAD + "- write-data: {pod: default/a, volume: v, file: f, size: 2Gi}\n"))
         .startsWith("test.yaml:6:").contains("size 2Gi is more than write-data writes (at most 1Gi)");
+  }
+
+  @Test
+  void waitCallsIsCheckedWithItsLine() {
+    refused(() -> parse(HEAD + "- pause: 1s\n- wait-calls: {code: OK}\n"))
+        .startsWith("test.yaml:7:").contains("wait-calls: method is missing");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStage}\n"))
+        .startsWith("test.yaml:6:").contains("method \"NodeStage\" is not a CSI method").contains("NodeStageVolume");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, code: TIMEOUT}\n"))
+        .startsWith("test.yaml:6:").contains("code \"TIMEOUT\" is not a gRPC status name").contains("DEADLINE_EXCEEDED");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, min: 0}\n"))
+        .startsWith("test.yaml:6:").contains("min must be at least 1, not 0");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, code: OK, inFlight: true}\n"))
+        .startsWith("test.yaml:6:").contains("give code or inFlight: true, not both");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, timeout: 0s}\n"))
+        .startsWith("test.yaml:6:").contains("timeout must be a positive duration");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, volume: ''}\n"))
+        .startsWith("test.yaml:6:").contains("volume is empty");
+    refused(() -> parse(HEAD + "- wait-calls: {method: NodeStageVolume, inflight: true}\n"))
+        .startsWith("test.yaml:6:").contains("unknown key \"inflight\"");
+  }
+
+  @Test
+  void aPodMessageIsCheckedWithItsLine() {
+    refused(() -> parse(HEAD + "- assert: {pod: default/a, ready: false, message: ' '}\n"))
+        .startsWith("test.yaml:6:").contains("assert: message is empty");
+    refused(() -> parse(HEAD + "- assert: {volumes: {staged: 1}, message: NOT_FOUND}\n"))
+        .startsWith("test.yaml:6:").contains("message belongs to a pod assertion");
   }
 }

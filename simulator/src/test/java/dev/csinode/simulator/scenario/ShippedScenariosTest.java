@@ -12,8 +12,9 @@ import org.junit.jupiter.api.Test;
 @Tag("unit")
 class ShippedScenariosTest {
   static final List<String> SHIPPED = List.of("agent-crash-after-call", "block-volume", "churn", "driver-gone-at-restart",
-      "driver-restart", "inline-ephemeral", "missing-vol-data", "node-scale", "orphaned-pod-dir", "pvc-lifecycle", "reboot",
-      "shared-claim", "stage-fails-then-recovers", "stale-registration-sockets", "uncertain-publish");
+      "driver-restart", "inline-ephemeral", "missing-vol-data", "node-scale", "orphaned-pod-dir", "publish-not-found",
+      "pvc-lifecycle", "reboot", "shared-claim", "stage-during-unstage", "stage-fails-then-recovers",
+      "stage-timeout-pod-deleted", "stale-registration-sockets", "uncertain-publish", "unstage-fails-new-pod");
 
   @Test
   void everyShippedScenarioIsListedAndParses() throws ScenarioException {
