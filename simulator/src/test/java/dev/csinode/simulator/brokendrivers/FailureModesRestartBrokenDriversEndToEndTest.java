@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.csinode.grpc.SocketFiles;
 import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.MountTable;
 import dev.csinode.plugins.registrar.BundledDriver;
@@ -22,6 +23,8 @@ import dev.csinode.simulator.scenario.ScenarioRunner;
 import dev.csinode.simulator.scenario.ShippedScenarios;
 import dev.csinode.simulator.trace.CsiCall;
 import dev.csinode.testing.PrivateMountNamespace;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -109,6 +112,13 @@ class FailureModesRestartBrokenDriversEndToEndTest {
   void staleRegistrationSocketsPassesOnHostpath() throws ScenarioException {
     ScenarioResult r = onHostpath("stale-registration-sockets");
     passed(r);
+    // Nobody deleted what is not theirs: the old driver's dead socket and the files stay; the driver's own dead
+    // socket was taken over by its registrar, which removed it when it stopped.
+    Path registry = dir.resolve("1").resolve("root").resolve("plugins_registry");
+    assertTrue(SocketFiles.isSocket(registry.resolve("gone.example.com-reg.sock")), "the dead socket is left alone");
+    assertTrue(Files.isRegularFile(registry.resolve("notes.txt"), LinkOption.NOFOLLOW_LINKS));
+    assertTrue(Files.isRegularFile(registry.resolve("old.example.com-reg.sock"), LinkOption.NOFOLLOW_LINKS));
+    assertFalse(Files.exists(registry.resolve(BundledHostpathDriver.INSTANCE.name() + "-reg.sock"), LinkOption.NOFOLLOW_LINKS));
   }
 
   /**
@@ -167,6 +177,11 @@ class FailureModesRestartBrokenDriversEndToEndTest {
   void orphanedPodDirPassesOnHostpath() throws ScenarioException {
     ScenarioResult r = onHostpath("orphaned-pod-dir");
     passed(r);
+    // The orphaned pod's directory went once nothing under it was mounted (the node's own cleanup, not the run's).
+    Path target = Path.of(calls(r, "NodePublishVolume").get(0).targetPath());
+    Path podDir = target.getParent().getParent().getParent().getParent();
+    assertEquals(dir.resolve("1").resolve("root").resolve("pods").toAbsolutePath(), podDir.getParent());
+    assertFalse(Files.exists(podDir, LinkOption.NOFOLLOW_LINKS), "the orphaned pod's directory is gone: " + podDir);
   }
 
   /**
