@@ -97,8 +97,8 @@ class FailureModesRestartBrokenDriversEndToEndTest {
   void driverGoneAtRestartFailsWithADriverThatForgetsItsVolumesOnRestart() throws ScenarioException {
     ScenarioResult r = onBroken("driver-gone-at-restart", new ForgetfulDriver(options, mounts));
     ranToTheEnd(r);
-    assertEquals(new TreeSet<>(Set.of("step 9 wait-gone default/a", "step 10 assert calls NodeUnpublishVolume OK = 1",
-        "step 11 assert calls NodeUnstageVolume OK = 1", "step 12 assert volumes staged=0 published=0",
+    assertEquals(new TreeSet<>(Set.of("step 10 wait-gone default/a", "step 11 assert calls NodeUnpublishVolume OK = 1",
+        "step 12 assert calls NodeUnstageVolume OK = 1", "step 13 assert volumes staged=0 published=0",
         "invariant " + NothingLeftUnwanted.NAME, CLEANUP)), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
     List<CsiCall> unpublishes = calls(r, "NodeUnpublishVolume");
     assertFalse(unpublishes.isEmpty());
