@@ -115,4 +115,22 @@ class StageBeforePublishTest {
     t.probe(publish, 51, 52, "OK"); // after the unstage: judged as the node's publish, it would be a violation
     assertEquals(List.of(), check(t));
   }
+
+  /** k/k#106729: an unstage that failed or timed out may have unstaged; only a fresh stage answered OK makes a publish right. */
+  @Test
+  void aPublishAfterAFailedOrUncertainUnstageNeedsAFreshStage() {
+    for (String code : List.of("INTERNAL", "DEADLINE_EXCEEDED", "UNAVAILABLE")) {
+      TraceBuilder t = new TraceBuilder();
+      t.stage("v1", 0, 10, "OK");
+      t.unstage("v1", 20, 30, code);
+      t.publish("v1", "pod-b", 40, 50, "OK");
+      assertEquals(1, check(t).size(), code);
+      TraceBuilder fresh = new TraceBuilder();
+      fresh.stage("v1", 0, 10, "OK");
+      fresh.unstage("v1", 20, 30, code);
+      fresh.stage("v1", 35, 38, "OK");
+      fresh.publish("v1", "pod-b", 40, 50, "OK");
+      assertEquals(List.of(), check(fresh), code);
+    }
+  }
 }
