@@ -122,19 +122,16 @@ public final class SimulatedNode {
    * A restart during which the pods ({@code namespace/name}) are deleted, as by a runtime or API server while the
    * agent was down: they are taken out of the agent's store of pushed objects between the stop and the start, so
    * that the new agent finds their volumes on disk and in its journal with no pod wanting them. A pod not in the
-   * store fails the restart (the agent stays down).
+   * store fails the restart, after the new agent started (so that what the node has can still be torn down).
    */
   public Future<Void> restart(boolean crash, List<String> forget) {
     LOG.info("node {}: agent {}{}", options.nodeName(), crash ? "crashes" : "restarts",
         forget.isEmpty() ? "" : "; pods deleted while it is down: " + forget);
-    Future<Void> down = dropAgent(crash);
-    if (!forget.isEmpty()) {
-      down = down.compose(v -> onLifecycle(() -> {
-        forgetPods(forget);
-        return null;
-      }));
-    }
-    return down.compose(v -> startAgent(Vertx.vertx()));
+    return dropAgent(crash).compose(v -> (forget.isEmpty() ? Future.<Void>succeededFuture() : onLifecycle(() -> {
+      forgetPods(forget);
+      return null;
+    })).transform(forgot -> startAgent(Vertx.vertx()).compose(started -> forgot.succeeded() ? Future.<Void>succeededFuture()
+        : Future.<Void>failedFuture(forgot.cause()))));
   }
 
   /** Blocking: the pods removed from the stopped agent's store of pushed objects. */

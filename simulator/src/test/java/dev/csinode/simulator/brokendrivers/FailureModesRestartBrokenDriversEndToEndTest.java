@@ -19,12 +19,14 @@ import dev.csinode.simulator.invariants.NothingLeftUnwanted;
 import dev.csinode.simulator.report.Check;
 import dev.csinode.simulator.report.ScenarioResult;
 import dev.csinode.simulator.scenario.ScenarioException;
+import dev.csinode.simulator.scenario.ScenarioParser;
 import dev.csinode.simulator.scenario.ScenarioRunner;
 import dev.csinode.simulator.scenario.ShippedScenarios;
 import dev.csinode.simulator.trace.CsiCall;
 import dev.csinode.testing.PrivateMountNamespace;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -74,6 +76,69 @@ class FailureModesRestartBrokenDriversEndToEndTest {
 
   static List<CsiCall> calls(ScenarioResult r, String method) {
     return BrokenDriversEndToEndTest.nodeCalls(r, method);
+  }
+
+  // ---- the steps' errors
+
+  static final String STEP_ERRORS = """
+      name: step-errors
+      description: one step that cannot be carried out
+      steps:
+      - apply: |
+          apiVersion: storage.k8s.io/v1
+          kind: CSIDriver
+          metadata: {name: "{{driver}}"}
+          spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Persistent]}
+          ---
+          apiVersion: storage.k8s.io/v1
+          kind: StorageClass
+          metadata: {name: simulated}
+          provisioner: "{{driver}}"
+          reclaimPolicy: Delete
+          ---
+          apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: data, namespace: default}
+          spec:
+            storageClassName: simulated
+            accessModes: [ReadWriteOnce]
+            resources: {requests: {storage: 64Mi}}
+          ---
+          apiVersion: v1
+          kind: Pod
+          metadata: {name: a, namespace: default}
+          spec:
+            containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+            volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+      - wait-ready: {pod: default/a, timeout: 10s}
+      - %s
+      """;
+
+  ScenarioResult runInMemory(String text) throws ScenarioException {
+    return new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(new InMemoryDriver(options, mounts), mounts),
+        false, null, Duration.ofSeconds(10))).run(ScenarioParser.parse("step-errors.yaml", text, relative -> {
+          throw new NoSuchFileException(relative);
+        }), 1);
+  }
+
+  /** A pod the agent does not keep cannot be deleted while it is down: a step error; the new agent still runs and cleans up. */
+  @Test
+  void forgettingAPodTheAgentDoesNotHaveIsAStepErrorAndTheNodeStillCleansUp() throws ScenarioException {
+    ScenarioResult r = runInMemory(STEP_ERRORS.formatted("restart-agent: {crash: true, forget: [default/nobody]}"));
+    assertNotNull(r.error());
+    assertTrue(r.error().startsWith("step 3 restart-agent (line "), r.error());
+    assertTrue(r.error().contains("pod default/nobody is not among the objects the agent keeps"), r.error());
+    assertEquals(Set.of(), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
+    assertTrue(mounts.table().under(dir).isEmpty(), "torn down by the new agent: " + mounts.table().under(dir));
+  }
+
+  /** Litter never replaces a file: the driver's live registration socket is left alone and the step is an error. */
+  @Test
+  void staleRegistrationOverAnExistingNameIsAStepError() throws ScenarioException {
+    ScenarioResult r = runInMemory(STEP_ERRORS.formatted("stale-registration: {sockets: [\"{{driver}}-reg.sock\"]}"));
+    assertNotNull(r.error());
+    assertTrue(r.error().contains("memory.csinode.dev-reg.sock exists already; stale-registration never replaces a file"), r.error());
+    assertEquals(Set.of(), BrokenDriversEndToEndTest.failed(r), () -> BrokenDriversEndToEndTest.describe(r));
   }
 
   // ---- driver-gone-at-restart
