@@ -44,7 +44,7 @@ class SimulateCommandTest {
     assertEquals(2, run());
     assertTrue(err.toString().contains("which scenario?"), err.toString());
     assertEquals(2, run("--scenario", "no-such-scenario"));
-    assertTrue(err.toString().contains("no scenario file no-such-scenario and no shipped scenario of that name; shipped: block-volume"),
+    assertTrue(err.toString().contains("no scenario file no-such-scenario and no shipped scenario of that name; shipped: agent-crash-after-call, block-volume"),
         err.toString());
     assertEquals(2, run("--scenario", "churn", "--driver-endpoint", "unix:///tmp/a.sock", "--driver-command", "driver {endpoint}"));
     assertTrue(err.toString().contains("exclude each other"), err.toString());

@@ -92,7 +92,7 @@ public final class DriverHarness {
             .compose(name -> stageUnstage(vertx, endpoint).compose(stage -> proxyStarter.start(vertx, proxySocket, endpoint)
                 .compose(p -> {
                   made.proxy = p;
-                  return register(vertx, p.listen(), registryDir, r -> made.registrar = r);
+                  return register(vertx, registrar(driver), p.listen(), registryDir, r -> made.registrar = r);
                 })
                 .map(r -> {
                   LOG.info("driver {} ({}) registered with the node through the proxy {}", name, driver.describe(), made.proxy.listen());
@@ -137,12 +137,18 @@ public final class DriverHarness {
    * Serves the registration socket for the proxy's endpoint, as node-driver-registrar does; completes when the node
    * accepted it. {@code started} gets the registrar as soon as it serves, so a caller can stop it on a failure.
    */
-  private static Future<Registrar> register(Vertx vertx, UnixEndpoint proxy, Path registryDir, Consumer<Registrar> started) {
-    return Registrar.start(vertx, proxy, proxy.path().toString(), registryDir, ANSWER_WAIT, CALL_TIMEOUT)
+  private static Future<Registrar> register(Vertx vertx, DriverUnderTest.RegistrarStarter registrar, UnixEndpoint proxy,
+                                            Path registryDir, Consumer<Registrar> started) {
+    return registrar.start(vertx, proxy, proxy.path().toString(), registryDir, ANSWER_WAIT, CALL_TIMEOUT)
         .compose(r -> {
           started.accept(r);
           return accepted(vertx, r, registryDir).map(r);
         });
+  }
+
+  /** The registrar the driver under test comes with (a test's), else the project's. */
+  private static DriverUnderTest.RegistrarStarter registrar(DriverUnderTest driver) {
+    return driver instanceof DriverUnderTest.InProcess p && p.registrar() != null ? p.registrar() : Registrar::start;
   }
 
   /** The node's NotifyRegistrationStatus(true), bounded; its refusal fails with the node's reason. */
@@ -257,7 +263,7 @@ public final class DriverHarness {
       return Future.failedFuture(new IllegalStateException(driver.describe() + " is running already; stop it first"));
     }
     LOG.info("starting {}", driver.describe());
-    return driverBack().compose(v -> register(vertx, proxy.listen(), registryDir, r -> registrar = r)).mapEmpty();
+    return driverBack().compose(v -> register(vertx, registrar(driver), proxy.listen(), registryDir, r -> registrar = r)).mapEmpty();
   }
 
   private Future<Void> driverBack() {

@@ -2,6 +2,10 @@ package dev.csinode.simulator.driver;
 
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.plugins.registrar.BundledDriver;
+import dev.csinode.plugins.registrar.Registrar;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -11,6 +15,13 @@ public sealed interface DriverUnderTest {
 
   /** What the driver is, for messages. */
   String describe();
+
+  /** Starts the registrar beside a driver the harness runs; {@link Registrar#start}'s arguments. */
+  @FunctionalInterface
+  interface RegistrarStarter {
+    Future<Registrar> start(Vertx vertx, UnixEndpoint csiAddress, String kubeletRegistrationPath, Path registrationDir,
+                            Duration waitForDriver, Duration callTimeout);
+  }
 
   /** A driver someone else runs, reached at its socket: it cannot be restarted. */
   record Endpoint(UnixEndpoint endpoint) implements DriverUnderTest {
@@ -71,15 +82,21 @@ public sealed interface DriverUnderTest {
    *
    * @param mounts the simulated mount table the driver mounts in (one built on the in-memory driver), which the node
    *               then shares: no root, no mount(2); null: the driver makes real mounts
+   * @param registrar what registers the driver with the node (a test's broken registrar); null: the project's
+   *               {@link dev.csinode.plugins.registrar.Registrar}, as node-driver-registrar does it
    */
-  record InProcess(BundledDriver driver, SimulatedMounts mounts) implements DriverUnderTest {
+  record InProcess(BundledDriver driver, SimulatedMounts mounts, RegistrarStarter registrar) implements DriverUnderTest {
     public InProcess {
       Objects.requireNonNull(driver, "driver");
     }
 
+    public InProcess(BundledDriver driver, SimulatedMounts mounts) {
+      this(driver, mounts, null);
+    }
+
     /** A driver that makes real mounts. */
     public InProcess(BundledDriver driver) {
-      this(driver, null);
+      this(driver, null, null);
     }
 
     @Override

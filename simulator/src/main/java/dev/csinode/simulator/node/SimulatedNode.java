@@ -2,6 +2,7 @@ package dev.csinode.simulator.node;
 
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.VolumeManager;
+import dev.csinode.agent.podsource.ApiObjectStore;
 import dev.csinode.agent.volume.MountPoints;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountInfo;
@@ -12,6 +13,7 @@ import dev.csinode.simulator.driver.SimulatedMounts;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -22,6 +24,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -112,8 +115,59 @@ public final class SimulatedNode {
    * would do on the way out is done; the disk (journal, pushed objects) stays and the new agent reconstructs from it.
    */
   public Future<Void> restart(boolean crash) {
-    LOG.info("node {}: agent {}", options.nodeName(), crash ? "crashes" : "restarts");
-    return dropAgent(crash).compose(v -> startAgent(Vertx.vertx()));
+    return restart(crash, List.of());
+  }
+
+  /**
+   * A restart during which the pods ({@code namespace/name}) are deleted, as by a runtime or API server while the
+   * agent was down: they are taken out of the agent's store of pushed objects between the stop and the start, so
+   * that the new agent finds their volumes on disk and in its journal with no pod wanting them. A pod not in the
+   * store fails the restart, after the new agent started (so that what the node has can still be torn down).
+   */
+  public Future<Void> restart(boolean crash, List<String> forget) {
+    LOG.info("node {}: agent {}{}", options.nodeName(), crash ? "crashes" : "restarts",
+        forget.isEmpty() ? "" : "; pods deleted while it is down: " + forget);
+    return dropAgent(crash).compose(v -> (forget.isEmpty() ? Future.<Void>succeededFuture() : onLifecycle(() -> {
+      forgetPods(forget);
+      return null;
+    })).transform(forgot -> startAgent(Vertx.vertx()).compose(started -> forgot.succeeded() ? Future.<Void>succeededFuture()
+        : Future.<Void>failedFuture(forgot.cause()))));
+  }
+
+  /** Blocking: the pods removed from the stopped agent's store of pushed objects. */
+  private void forgetPods(List<String> pods) throws IOException {
+    try (ApiObjectStore store = new ApiObjectStore(agentStateDir())) {
+      for (String pod : pods) {
+        String[] ref = pod.split("/", 2);
+        if (!store.delete("Pod", ref[0], ref[1])) {
+          throw new IllegalStateException("pod " + pod + " is not among the objects the agent keeps, so it cannot be "
+              + "deleted while the agent is down");
+        }
+      }
+    }
+  }
+
+  /** Where the agent keeps its journal and pushed objects. */
+  private Path agentStateDir() {
+    return new Agent.Config(options.rootDir(), options.nodeName(), null, null, PluginManager.Options.defaults()).stateDir();
+  }
+
+  /** Runs blocking work on the node's own thread, between two incarnations. */
+  private Future<Void> onLifecycle(Callable<Void> work) {
+    Promise<Void> done = Promise.promise();
+    try {
+      lifecycle.execute(() -> {
+        try {
+          work.call();
+          done.complete();
+        } catch (Exception e) {
+          done.fail(e);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      done.fail(new IllegalStateException("node " + options.nodeName() + " is stopped"));
+    }
+    return done.future();
   }
 
   /**

@@ -229,6 +229,8 @@ public final class ScenarioParser {
     k.put("wait-calls", Step.WaitCalls.class);
     k.put("stale-registration", Step.StaleRegistration.class);
     k.put("remove-vol-data", Step.RemoveVolData.class);
+    k.put("stop-driver", Step.StopDriver.class);
+    k.put("start-driver", Step.StartDriver.class);
     return Collections.unmodifiableMap(k);
   }
 
@@ -377,6 +379,12 @@ public final class ScenarioParser {
         }
         if (type == Step.RestartAgent.class) {
           return new Step.RestartAgent(false);
+        }
+        if (type == Step.StopDriver.class) {
+          return new Step.StopDriver();
+        }
+        if (type == Step.StartDriver.class) {
+          return new Step.StartDriver();
         }
         return null;
       }
@@ -574,12 +582,54 @@ public final class ScenarioParser {
         return checkWaitCalls(s, w);
       }
       if (step instanceof Step.StaleRegistration r) {
-        return r; // TODO(failure-mode scenarios): plain names, at least one
+        return staleRegistration(s, r);
       }
       if (step instanceof Step.RemoveVolData r) {
-        return r; // TODO(failure-mode scenarios): pod reference, volume name
+        required(s, "volume", r.volume());
+        if (!OBJECT_NAME.matcher(r.volume()).matches() || r.volume().length() > 63) {
+          throw refuse(s, "volume \"" + r.volume() + "\" is not a pod volume's name (lower-case letters, digits, '-')");
+        }
+        return new Step.RemoveVolData(pod(s, r.pod()), r.volume());
       }
-      return step; // restart-agent (TODO: forget's pod references), restart-driver, reboot: nothing to check beyond their types
+      if (step instanceof Step.RestartAgent r) {
+        Set<String> seen = new HashSet<>();
+        for (String ref : r.forget()) {
+          if (!seen.add(pod(s, ref))) {
+            throw refuse(s, "forget names pod " + ref + " twice");
+          }
+        }
+        return r;
+      }
+      return step; // restart-driver, reboot, stop-driver, start-driver: nothing to check beyond their types
+    }
+
+    /**
+     * Litter for plugins_registry: plain names (no '/', '.', '..' or NUL), so that nothing is made outside the
+     * directory; {@code {{driver}}} may stand for the driver's name (its own registration socket's name).
+     */
+    private Step staleRegistration(ScenarioStep s, Step.StaleRegistration r) throws ScenarioException {
+      if (r.sockets().isEmpty() && r.files().isEmpty()) {
+        throw refuse(s, "name the litter: sockets (dead socket files), files (regular files) or both");
+      }
+      Set<String> seen = new HashSet<>();
+      for (String name : concat(r.sockets(), r.files())) {
+        if (name == null || name.isEmpty()) {
+          throw refuse(s, "an empty name; give file names such as old.example.com-reg.sock");
+        }
+        List<String> unknown = ManifestTemplate.unknownPlaceholders(name, Set.of(ManifestTemplate.DRIVER));
+        if (!unknown.isEmpty()) {
+          throw refuse(s, "unknown placeholder " + unknown.get(0) + " in \"" + name + "\"; known here: {{driver}}");
+        }
+        String plain = ManifestTemplate.render(name, SAMPLE_DRIVER, 0);
+        if (plain.contains("/") || plain.equals(".") || plain.equals("..") || plain.contains("\0")) {
+          throw refuse(s, "\"" + name + "\" must be a plain file name (no '/', not '.' or '..', no NUL): the litter goes "
+              + "into plugins_registry itself");
+        }
+        if (!seen.add(name)) {
+          throw refuse(s, "\"" + name + "\" is named twice");
+        }
+      }
+      return r;
     }
 
     private Step checkAssert(ScenarioStep s, Step.Assert a) throws ScenarioException {

@@ -14,7 +14,9 @@ import dev.csinode.agent.provisioner.Quantities;
 import dev.csinode.agent.reconciler.Reconciler;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
+import dev.csinode.agent.volume.KubeletLayout;
 import dev.csinode.agent.volume.MountPoints;
+import dev.csinode.agent.volume.VolData;
 import dev.csinode.hostpath.BundledHostpathDriver;
 import dev.csinode.mount.LoopDevices;
 import dev.csinode.mount.MountInfo;
@@ -49,8 +51,12 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -368,7 +374,8 @@ public final class ScenarioRunner {
       } else if (step instanceof Step.VerifyData v) {
         verifyData(s, v);
       } else if (step instanceof Step.RestartAgent r) {
-        await(node.restart(r.crash()), ACTION_TIMEOUT, r.crash() ? "the agent's crash and restart" : "the agent's restart");
+        r.forget().forEach(this::remember); // for wait-gone: the uid and volumes of the pods deleted while it is down
+        await(node.restart(r.crash(), r.forget()), ACTION_TIMEOUT, r.crash() ? "the agent's crash and restart" : "the agent's restart");
       } else if (step instanceof Step.RestartDriver) {
         requireRestartable("restart the driver");
         await(harness.restartDriver(), ACTION_TIMEOUT, "the driver's restart");
@@ -388,9 +395,15 @@ public final class ScenarioRunner {
       } else if (step instanceof Step.WaitCalls w) {
         check(s.label() + " " + describe(w), waitCalls(w), t0);
       } else if (step instanceof Step.StaleRegistration r) {
-        throw new StepError("stale-registration is not implemented yet"); // TODO(failure-mode scenarios)
+        staleRegistration(r);
       } else if (step instanceof Step.RemoveVolData r) {
-        throw new StepError("remove-vol-data is not implemented yet"); // TODO(failure-mode scenarios)
+        removeVolData(r);
+      } else if (step instanceof Step.StopDriver) {
+        requireRestartable("stop the driver");
+        await(harness.stopDriver(), ACTION_TIMEOUT, "stopping the driver");
+      } else if (step instanceof Step.StartDriver) {
+        requireRestartable("start the driver");
+        await(harness.startDriver(), ACTION_TIMEOUT, "starting the driver");
       } else if (step instanceof Step.Pause p) {
         try {
           Thread.sleep(p.duration().toMillis());
@@ -432,6 +445,79 @@ public final class ScenarioRunner {
       }
       harness.proxy().rules(rules);
       LOG.info("scenario {}: fault rules on: {}", scenario.name(), faultsOn);
+    }
+
+    // ---- what crashes and reboots leave on disk
+
+    /**
+     * Dead sockets (bound, then the listener closed without unlinking: what a killed registrar leaves) and regular
+     * files in plugins_registry. A name already taken is a step error: the litter must not replace anything.
+     */
+    private void staleRegistration(Step.StaleRegistration r) throws StepError {
+      Path registry = rootDir.resolve("plugins_registry");
+      for (String name : r.sockets()) {
+        Path socket = litter(registry, name);
+        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+          throw new StepError("the socket " + socket + " does not fit a UNIX socket path (" + MAX_SOCKET_PATH + " bytes); "
+              + "give it a shorter name");
+        }
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+          listener.bind(UnixDomainSocketAddress.of(socket)); // closing does not unlink: the file stays, nobody listens
+        } catch (IOException e) {
+          throw new StepError("cannot make the dead socket " + socket + ": " + e.getMessage());
+        }
+      }
+      for (String name : r.files()) {
+        Path file = litter(registry, name);
+        try {
+          Files.write(file, "left over\n".getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+              LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+          throw new StepError("cannot make the file " + file + ": " + e.getMessage());
+        }
+      }
+      LOG.info("scenario {}: left in {}: dead sockets {}, files {}", scenario.name(), registry, r.sockets(), r.files());
+    }
+
+    private Path litter(Path registry, String name) throws StepError {
+      Path path = registry.resolve(ManifestTemplate.render(name, harness.driverName(), 0));
+      if (!path.getParent().equals(registry)) {
+        throw new StepError(name + " is not a plain file name"); // the parser refuses these; this is the last line
+      }
+      if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+        throw new StepError(path + " exists already; stale-registration never replaces a file");
+      }
+      return path;
+    }
+
+    /**
+     * Removes {@code pods/<uid>/volumes/kubernetes.io~csi/<spec>/vol_data.json} of a published filesystem volume
+     * (the spec name is the PersistentVolume's for a claim): the file the kubelet's unmounter could not do without.
+     */
+    private void removeVolData(Step.RemoveVolData r) throws StepError {
+      PodStatus pod = agent().pod(r.pod().split("/")[0], r.pod().split("/")[1])
+          .orElseThrow(() -> new StepError("pod " + r.pod() + " is not on the node"));
+      PodVolume v = podVolume(r.pod(), r.volume());
+      if (v.hostPath() == null) {
+        throw new StepError("volume " + r.volume() + " of pod " + r.pod() + " is not published (" + v.state() + ")");
+      }
+      KubeletLayout layout = new KubeletLayout(rootDir);
+      Path target = Path.of(v.hostPath());
+      Path specDir = target.getParent();
+      if (specDir == null || !target.equals(layout.publishPath(pod.uid(), specDir.getFileName().toString()))) {
+        throw new StepError("volume " + r.volume() + " of pod " + r.pod() + " is not a filesystem volume published at "
+            + "pods/<uid>/volumes/kubernetes.io~csi/<name>/mount (" + target + ")");
+      }
+      Path file = specDir.resolve(VolData.FILE);
+      try {
+        if (!layout.rootDir().delete(file)) { // beneath the root, no link followed
+          throw new StepError("there is no " + file + " to remove");
+        }
+      } catch (IOException e) {
+        throw new StepError("cannot remove " + file + ": " + e.getMessage());
+      }
+      remember(pod);
+      LOG.info("scenario {}: removed {}", scenario.name(), file);
     }
 
     // ---- data through a pod's volume

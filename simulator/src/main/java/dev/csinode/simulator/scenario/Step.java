@@ -83,6 +83,23 @@ public sealed interface Step {
     }
   }
 
+  /**
+   * The driver's pod goes (its registrar stops serving, the node deregisters it, the driver is killed), and stays
+   * away until {@code start-driver}; only a driver the simulator started.
+   */
+  record StopDriver() implements Step {
+    public String kind() {
+      return "stop-driver";
+    }
+  }
+
+  /** The driver stopped by {@code stop-driver} starts and registers again; the step ends once the node accepted it. */
+  record StartDriver() implements Step {
+    public String kind() {
+      return "start-driver";
+    }
+  }
+
   record Reboot() implements Step {
     public String kind() {
       return "reboot";

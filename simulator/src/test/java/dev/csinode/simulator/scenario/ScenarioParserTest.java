@@ -116,6 +116,8 @@ class ScenarioParserTest {
         - stale-registration: {sockets: [old-reg.sock], files: [notes.txt]}
         - remove-vol-data: {pod: default/a, volume: data}
         - restart-agent: {crash: true, forget: [default/a]}
+        - stop-driver: {}
+        - start-driver:
         """);
     assertEquals("all-steps", s.name());
     assertEquals(7L, s.seed());
@@ -157,6 +159,8 @@ class ScenarioParserTest {
     assertEquals(new Step.StaleRegistration(List.of("old-reg.sock"), List.of("notes.txt")), steps.get(22));
     assertEquals(new Step.RemoveVolData("default/a", "data"), steps.get(23));
     assertEquals(new Step.RestartAgent(true, List.of("default/a")), steps.get(24));
+    assertEquals(new Step.StopDriver(), steps.get(25));
+    assertEquals(new Step.StartDriver(), steps.get(26));
     // Numbered in order, each with the line it starts on.
     assertEquals(1, s.steps().get(0).number());
     assertEquals(18, s.steps().get(2).line());

@@ -11,9 +11,10 @@ import org.junit.jupiter.api.Test;
 
 @Tag("unit")
 class ShippedScenariosTest {
-  static final List<String> SHIPPED = List.of("block-volume", "churn", "driver-restart", "inline-ephemeral", "node-scale",
-      "publish-not-found", "pvc-lifecycle", "reboot", "shared-claim", "stage-during-unstage", "stage-fails-then-recovers",
-      "stage-timeout-pod-deleted", "uncertain-publish", "unstage-fails-new-pod");
+  static final List<String> SHIPPED = List.of("agent-crash-after-call", "block-volume", "churn", "driver-gone-at-restart",
+      "driver-restart", "inline-ephemeral", "missing-vol-data", "node-scale", "orphaned-pod-dir", "publish-not-found",
+      "pvc-lifecycle", "reboot", "shared-claim", "stage-during-unstage", "stage-fails-then-recovers",
+      "stage-timeout-pod-deleted", "stale-registration-sockets", "uncertain-publish", "unstage-fails-new-pod");
 
   @Test
   void everyShippedScenarioIsListedAndParses() throws ScenarioException {
@@ -34,7 +35,7 @@ class ShippedScenariosTest {
   @Test
   void anUnknownNameIsRefusedWithTheShippedOnes() {
     ScenarioException e = assertThrows(ScenarioException.class, () -> ShippedScenarios.load("no-such"));
-    assertTrue(e.getMessage().contains("no shipped scenario named \"no-such\"; shipped: block-volume, churn"), e.getMessage());
+    assertTrue(e.getMessage().contains("no shipped scenario named \"no-such\"; shipped: agent-crash-after-call, block-volume, churn"), e.getMessage());
     assertFalse(ShippedScenarios.exists("../pom"));
   }
 }
