@@ -110,6 +110,10 @@ class ScenarioParserTest {
         - pause: 2s
         - delete: {kind: Pod, namespace: default, name: a}
         - wait-gone: {pod: default/a}
+        - assert-volume: {pod: default/a, volume: scratch, readOnly: true}
+        - assert-order: {methods: [NodeStageVolume, NodePublishVolume]}
+        - wait-reason: {pod: default/a, text: max_volumes_per_node}
+        - wait-provisioned: {claim: default/a-scratch, state: deleted}
         """);
     assertEquals("all-steps", s.name());
     assertEquals(7L, s.seed());
