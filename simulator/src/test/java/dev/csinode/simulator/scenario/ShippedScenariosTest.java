@@ -73,11 +73,27 @@ class ShippedScenariosTest {
       assertEquals(attach, bundled.attach(), name + ": the bundled driver runs it with attachRequired exactly when it needs attach");
       assertEquals(s.requires().maxVolumesPerNode() == null ? 0 : s.requires().maxVolumesPerNode(), bundled.maxVolumes(),
           name + ": the bundled driver reports the max_volumes_per_node the scenario requires");
+      boolean stages = s.steps().stream().map(ScenarioStep::step).anyMatch(st -> expectsCallOf(st, "NodeStageVolume")
+          || expectsCallOf(st, "NodeUnstageVolume"));
+      assertEquals(stages, s.requires().node().contains("STAGE_UNSTAGE_VOLUME"),
+          name + ": a scenario expects NodeStageVolume or NodeUnstageVolume calls exactly when it requires STAGE_UNSTAGE_VOLUME");
       boolean realMounts = s.steps().stream().map(ScenarioStep::step).anyMatch(st -> st instanceof Step.WriteData
           || st instanceof Step.VerifyData || st instanceof Step.AssertVolume);
       assertFalse(realMounts && s.inMemoryDriver() != null, name + ": steps that read a volume's files need real mounts");
       assertFalse(s.inMemoryDriver() != null && s.hostpathDriver() != null, name + ": one default driver");
     }
+  }
+
+  /** Whether the step holds only when the node made a call of the method (a driver without it never gets one). */
+  private static boolean expectsCallOf(Step step, String method) {
+    if (step instanceof Step.AssertOrder o) {
+      return o.methods().contains(method);
+    }
+    if (step instanceof Step.Assert a && a.calls() != null && a.calls().method().equals(method)) {
+      Step.CallsAssert c = a.calls();
+      return c.count() != null ? c.count() > 0 : c.min() != null && c.min() > 0;
+    }
+    return false;
   }
 
   private static List<HasMetadata> objects(Scenario s) {
