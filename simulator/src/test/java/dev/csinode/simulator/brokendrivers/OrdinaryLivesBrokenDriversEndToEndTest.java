@@ -13,7 +13,9 @@ import dev.csinode.simulator.report.ScenarioResult;
 import dev.csinode.simulator.scenario.Scenario;
 import dev.csinode.simulator.scenario.ScenarioException;
 import dev.csinode.simulator.scenario.ScenarioRunner;
+import dev.csinode.simulator.scenario.ScenarioStep;
 import dev.csinode.simulator.scenario.ShippedScenarios;
+import dev.csinode.simulator.scenario.Step;
 import dev.csinode.testing.PrivateMountNamespace;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -90,6 +93,44 @@ class OrdinaryLivesBrokenDriversEndToEndTest {
     ScenarioResult r = run(name, RelayedHostpathDriver.unbroken(o == null ? 0 : o.maxVolumes(), o != null && o.attach()));
     assertTrue(r.passed(), () -> describe(r));
     assertTrue(MountTable.read().under(dir).isEmpty(), "nothing left mounted: " + MountTable.read().under(dir));
+  }
+
+  /**
+   * fs-group asks for the group, not for who sets it: a driver with VOLUME_MOUNT_GROUP that applies volume_mount_group
+   * itself passes, and the node passed the pod's fsGroup in both NodeStageVolume and NodePublishVolume.
+   */
+  @Test
+  void fsGroupPassesAgainstADriverThatAppliesVolumeMountGroupItself() throws ScenarioException {
+    PrivateMountNamespace.require();
+    MountGroupHonouredDriver driver = new MountGroupHonouredDriver();
+    ScenarioResult r = run("fs-group", driver);
+    assertTrue(r.passed(), () -> describe(r));
+    // The first pod has no fsGroup (no volume_mount_group); the second's 2345 reaches its stage and its publish
+    // (each also repeated once by the proxy's idempotency probe).
+    assertEquals(List.of("NodeStageVolume ", "NodePublishVolume ", "NodeStageVolume 2345", "NodePublishVolume 2345"),
+        driver.groupsSeen().stream().distinct().toList());
+  }
+
+  /**
+   * The kubelet passes the pod's fsGroup to a driver with VOLUME_MOUNT_GROUP whatever the CSIDriver's fsGroupPolicy:
+   * fs-group with fsGroupPolicy None still gets its group from such a driver (the agent left volume_mount_group out
+   * for None, and the group was never set).
+   */
+  @Test
+  void fsGroupPolicyNoneStillGivesTheGroupToADriverWithVolumeMountGroup() throws ScenarioException {
+    PrivateMountNamespace.require();
+    Scenario fsGroup = ShippedScenarios.load("fs-group");
+    List<ScenarioStep> steps = fsGroup.steps().stream().map(st -> st.step() instanceof Step.Apply a && a.text().contains("fsGroupPolicy: File")
+        ? new ScenarioStep(st.number(), st.line(), st.column(), new Step.Apply(a.text().replace("fsGroupPolicy: File", "fsGroupPolicy: None"), null))
+        : st).toList();
+    assertTrue(steps.stream().anyMatch(st -> st.step() instanceof Step.Apply a && a.text().contains("fsGroupPolicy: None")));
+    Scenario none = new Scenario(fsGroup.name(), fsGroup.description(), fsGroup.seed(), null, fsGroup.volumeManager(), fsGroup.faults(),
+        steps, fsGroup.origin(), fsGroup.suite(), fsGroup.requires(), fsGroup.references(), fsGroup.hints(), null);
+    MountGroupHonouredDriver driver = new MountGroupHonouredDriver();
+    ScenarioResult r = new ScenarioRunner(new ScenarioRunner.Options(dir, new DriverUnderTest.InProcess(driver), false, null, TEARDOWN))
+        .run(none, 1);
+    assertTrue(r.passed(), () -> describe(r));
+    assertTrue(driver.groupsSeen().containsAll(List.of("NodeStageVolume 2345", "NodePublishVolume 2345")), driver.groupsSeen()::toString);
   }
 
   private ScenarioResult run(String name, BundledDriver driver) throws ScenarioException {
