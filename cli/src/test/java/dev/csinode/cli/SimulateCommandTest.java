@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.csinode.simulator.scenario.ShippedScenarios;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -44,8 +45,8 @@ class SimulateCommandTest {
     assertEquals(2, run());
     assertTrue(err.toString().contains("which scenario?"), err.toString());
     assertEquals(2, run("--scenario", "no-such-scenario"));
-    assertTrue(err.toString().contains("no scenario file no-such-scenario and no shipped scenario of that name; shipped: agent-crash-after-call, block-volume"),
-        err.toString());
+    assertTrue(err.toString().contains("no scenario file no-such-scenario and no shipped scenario of that name; shipped: "
+        + String.join(", ", ShippedScenarios.names())), err.toString());
     assertEquals(2, run("--scenario", "churn", "--driver-endpoint", "unix:///tmp/a.sock", "--driver-command", "driver {endpoint}"));
     assertTrue(err.toString().contains("exclude each other"), err.toString());
     assertEquals(2, run("--scenario", "churn", "--in-memory-driver", "--driver-registration-dir", dir.toString()));

@@ -252,9 +252,13 @@ public final class VolumeOperations {
     };
   }
 
-  /** The fsGroup for volume_mount_group: for drivers that apply it themselves, unless the policy is None. */
+  /**
+   * The fsGroup for volume_mount_group: the pod's, for every driver that applies it itself (VOLUME_MOUNT_GROUP). As
+   * the kubelet does, whatever the CSIDriver's fsGroupPolicy (None included) and the volume's use: the policy only
+   * says what the node may change itself, and a driver with the capability is trusted with the group.
+   */
   static Long mountGroup(VolumeSpec spec, PodToMount pod, RegisteredDriver d) {
-    return pod.fsGroup() != null && d.hasNodeCapability(MOUNT_GROUP) && !"None".equals(spec.fsGroupPolicy()) ? pod.fsGroup() : null;
+    return pod.fsGroup() != null && d.hasNodeCapability(MOUNT_GROUP) ? pod.fsGroup() : null;
   }
 
   private void applyFsGroup(VolumeSpec spec, PodToMount pod, Path target) {

@@ -77,13 +77,15 @@ public final class ScenarioSelection {
   static String needsStartedDriver(Scenario s) {
     for (ScenarioStep step : s.steps()) {
       Step k = step.step();
-      if (k instanceof Step.RestartDriver || k instanceof Step.Reboot) {
-        return "skipped: restarts the driver (" + k.kind() + "), which needs the driver as --driver-command";
+      if (k instanceof Step.RestartDriver || k instanceof Step.Reboot || k instanceof Step.StopDriver
+          || k instanceof Step.StartDriver) {
+        return "skipped: " + (k instanceof Step.StopDriver || k instanceof Step.StartDriver ? "stops and starts" : "restarts")
+            + " the driver (" + k.kind() + "), which needs the driver as --driver-command";
       }
     }
     for (ScenarioStep step : s.steps()) {
       Step k = step.step();
-      if (k instanceof Step.WriteData || k instanceof Step.VerifyData) {
+      if (k instanceof Step.WriteData || k instanceof Step.VerifyData || k instanceof Step.AssertVolume) {
         return "skipped: reads and writes data through the pod's volume (" + k.kind() + "), which needs the driver's mounts "
             + "here: give the driver as --driver-command";
       }

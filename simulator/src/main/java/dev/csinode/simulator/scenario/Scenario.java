@@ -1,5 +1,6 @@
 package dev.csinode.simulator.scenario;
 
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.simulator.driver.InMemoryDriver;
 import dev.csinode.simulator.proxy.FaultRule;
@@ -88,7 +89,23 @@ public record Scenario(String name, String description, Long seed, InMemoryDrive
   }
 
   /** The bundled hostpath driver's settings a scenario needs (a volume limit, attach through ControllerPublish). */
-  public record HostpathOptions(Long maxVolumesPerNode, Boolean attachRequired) {}
+  public record HostpathOptions(@JsonDeserialize(using = ScenarioParser.VolumeLimitDeserializer.class) Long maxVolumesPerNode,
+                                Boolean attachRequired) {
+    public HostpathOptions {
+      if (maxVolumesPerNode != null && maxVolumesPerNode < 0) {
+        throw new IllegalArgumentException("maxVolumesPerNode must be 0 (no limit) or more, not " + maxVolumesPerNode);
+      }
+    }
+
+    /** The limit the bundled driver reports and enforces; 0: none. */
+    public long maxVolumes() {
+      return maxVolumesPerNode == null ? 0 : maxVolumesPerNode;
+    }
+
+    public boolean attach() {
+      return Boolean.TRUE.equals(attachRequired);
+    }
+  }
 
   /** The scenario's {@code volumeManager:} section: Go durations; null keeps the agent's default. */
   public record Knobs(Duration backoffInitial, Duration backoffMax, Duration csiTimeout, Duration resyncInterval) {

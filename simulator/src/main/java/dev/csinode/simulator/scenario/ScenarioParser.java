@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.csinode.agent.podsource.ManifestParser;
+import com.google.protobuf.Descriptors;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
 import dev.csinode.csi.v1.ControllerServiceCapability;
 import dev.csinode.csi.v1.CsiProto;
@@ -65,6 +66,9 @@ public final class ScenarioParser {
   private static final int MAX_PODS_PER_STEP = 100_000;
   private static final int MAX_CHURN_RATE = 10_000;
   private static final long MAX_WRITE_BYTES = 1L << 30;
+  /** Linux group ids are 32-bit unsigned; (gid_t) -1 means "no change" to chown(2). */
+  private static final long MAX_GID = 0xFFFF_FFFEL;
+  private static final Set<String> PROVISIONED_STATES = Set.of("bound", "deleted");
   private static final ObjectMapper MAPPER = mapper();
   /** The CSI methods a wait-calls step may name: every rpc of csi.proto's services, by its short name. */
   private static final Set<String> CSI_METHODS = csiMethods();
@@ -231,6 +235,10 @@ public final class ScenarioParser {
     k.put("remove-vol-data", Step.RemoveVolData.class);
     k.put("stop-driver", Step.StopDriver.class);
     k.put("start-driver", Step.StartDriver.class);
+    k.put("assert-volume", Step.AssertVolume.class);
+    k.put("assert-order", Step.AssertOrder.class);
+    k.put("wait-reason", Step.WaitReason.class);
+    k.put("wait-provisioned", Step.WaitProvisioned.class);
     return Collections.unmodifiableMap(k);
   }
 
@@ -297,6 +305,21 @@ public final class ScenarioParser {
     @Override
     public boolean nextFieldName(SerializableString name) throws IOException {
       return track(super.nextFieldName(name));
+    }
+  }
+
+  /**
+   * A volume limit ({@code driver.hostpath.maxVolumesPerNode}): a whole number, 0 (none) or more. Checked while it
+   * is read, so that a refusal names the value's own line (a record's constructor is only called at the map's end).
+   */
+  static final class VolumeLimitDeserializer extends JsonDeserializer<Long> {
+    @Override
+    public Long deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+      Long value = ctxt.readValue(p, Long.class);
+      if (value != null && value < 0) {
+        throw JsonMappingException.from(p, "must be 0 (no limit) or more, not " + value);
+      }
+      return value;
     }
   }
 
@@ -529,6 +552,22 @@ public final class ScenarioParser {
         }
         return new Step.VerifyData(pod(s, v.pod()), v.volume(), v.file());
       }
+      if (step instanceof Step.AssertVolume v) {
+        return checkAssertVolume(s, v);
+      }
+      if (step instanceof Step.AssertOrder o) {
+        return checkAssertOrder(s, o);
+      }
+      if (step instanceof Step.WaitReason w) {
+        required(s, "text", w.text());
+        return new Step.WaitReason(pod(s, w.pod()), w.text(), positive(s, "timeout", w.timeout(), DEFAULT_WAIT));
+      }
+      if (step instanceof Step.WaitProvisioned w) {
+        if (!PROVISIONED_STATES.contains(String.valueOf(w.state()))) {
+          throw refuse(s, "state must be bound or deleted" + (w.state() == null ? " (it is missing)" : ", not \"" + w.state() + "\""));
+        }
+        return new Step.WaitProvisioned(objectRef(s, "claim", w.claim()), w.state(), positive(s, "timeout", w.timeout(), DEFAULT_WAIT));
+      }
       if (step instanceof Step.Faults f) {
         if (f.on().isEmpty() && f.off().isEmpty()) {
           throw refuse(s, "name the rules to turn on and off (faults: {on: [name], off: [name]})");
@@ -630,6 +669,53 @@ public final class ScenarioParser {
         }
       }
       return r;
+    }
+
+    private Step checkAssertVolume(ScenarioStep s, Step.AssertVolume v) throws ScenarioException {
+      required(s, "volume", v.volume());
+      if (v.readOnly() == null && v.group() == null) {
+        throw refuse(s, "give readOnly (true or false), group (a group id) or both");
+      }
+      if (v.group() != null && (v.group() < 0 || v.group() > MAX_GID)) {
+        throw refuse(s, "group must be a group id from 0 to " + MAX_GID + ", not " + v.group());
+      }
+      return new Step.AssertVolume(pod(s, v.pod()), v.volume(), v.readOnly(), v.group());
+    }
+
+    private Step checkAssertOrder(ScenarioStep s, Step.AssertOrder o) throws ScenarioException {
+      if (o.methods().isEmpty()) {
+        throw refuse(s, "methods is missing: the CSI methods in the order the node must call them");
+      }
+      Set<String> known = csiMethods();
+      for (String m : o.methods()) {
+        if (!known.contains(m)) {
+          throw refuse(s, "\"" + m + "\" is not a CSI method; known: " + String.join(", ", new TreeSet<>(known)));
+        }
+      }
+      if (o.volume() != null && o.volume().isBlank()) {
+        throw refuse(s, "volume is empty: give a volume id or leave it out (every volume)");
+      }
+      return o;
+    }
+
+    /** The short names of the methods the CSI services declare. */
+    private static Set<String> csiMethods() {
+      Set<String> names = new HashSet<>();
+      for (Descriptors.ServiceDescriptor service : CsiProto.getDescriptor().getServices()) {
+        service.getMethods().forEach(m -> names.add(m.getName()));
+      }
+      return names;
+    }
+
+    private String objectRef(ScenarioStep s, String what, String ref) throws ScenarioException {
+      if (ref == null) {
+        throw refuse(s, what + " is missing (namespace/name, e.g. default/data)");
+      }
+      String[] parts = ref.split("/", -1);
+      if (parts.length != 2 || !OBJECT_NAME.matcher(parts[0]).matches() || !OBJECT_NAME.matcher(parts[1]).matches()) {
+        throw refuse(s, what + " \"" + ref + "\" is not namespace/name (e.g. default/data)");
+      }
+      return ref;
     }
 
     private Step checkAssert(ScenarioStep s, Step.Assert a) throws ScenarioException {

@@ -12,6 +12,7 @@ import dev.csinode.agent.podsource.ClusterObjects;
 import dev.csinode.agent.podsource.ManifestParser;
 import dev.csinode.agent.provisioner.Quantities;
 import dev.csinode.agent.reconciler.Reconciler;
+import dev.csinode.agent.status.ProvisioningStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
 import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.agent.volume.KubeletLayout;
@@ -51,12 +52,14 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -295,7 +298,7 @@ public final class ScenarioRunner {
       } else {
         mounts = MountPoints.host();
         if (driver == null) {
-          driver = new DriverUnderTest.InProcess(BundledHostpathDriver.INSTANCE);
+          driver = new DriverUnderTest.InProcess(bundledDriver());
         }
         loopsBefore = Set.copyOf(LoopDevices.list());
       }
@@ -317,6 +320,12 @@ public final class ScenarioRunner {
      */
     private boolean driverOutside() {
       return options.driver() instanceof DriverUnderTest.Endpoint || options.driver() instanceof DriverUnderTest.RegistrationDir;
+    }
+
+    /** The bundled hostpath driver with the scenario's {@code driver: {hostpath: ...}} settings, if it has any. */
+    private BundledHostpathDriver bundledDriver() {
+      Scenario.HostpathOptions o = scenario.hostpathDriver();
+      return o == null ? BundledHostpathDriver.INSTANCE : BundledHostpathDriver.withSettings(o.maxVolumes(), o.attach());
     }
 
     /** The simulated mount table an in-process driver under test came with, or null. */
@@ -373,6 +382,14 @@ public final class ScenarioRunner {
         writeData(w);
       } else if (step instanceof Step.VerifyData v) {
         verifyData(s, v);
+      } else if (step instanceof Step.AssertVolume v) {
+        check(s.label() + " " + describe(v), volumeAssertion(v), t0);
+      } else if (step instanceof Step.AssertOrder o) {
+        check(s.label() + " " + String.join(" < ", o.methods()) + (o.volume() == null ? "" : " on " + o.volume()), orderAssertion(o), t0);
+      } else if (step instanceof Step.WaitReason w) {
+        check(s.label() + " " + w.pod() + " \"" + w.text() + "\"", waitReason(w), t0);
+      } else if (step instanceof Step.WaitProvisioned w) {
+        check(s.label() + " " + w.claim() + " " + w.state(), waitProvisioned(w), t0);
       } else if (step instanceof Step.RestartAgent r) {
         r.forget().forEach(this::remember); // for wait-gone: the uid and volumes of the pods deleted while it is down
         await(node.restart(r.crash(), r.forget()), ACTION_TIMEOUT, r.crash() ? "the agent's crash and restart" : "the agent's restart");
@@ -607,6 +624,166 @@ public final class ScenarioRunner {
         return MessageDigest.getInstance("SHA-256");
       } catch (NoSuchAlgorithmException e) {
         throw new IllegalStateException(e);
+      }
+    }
+
+    // ---- the volume as the pod sees it, the order of calls, why a pod waits, provisioned volumes
+
+    private String describe(Step.AssertVolume v) {
+      return v.pod() + " " + v.volume() + (v.readOnly() == null ? "" : v.readOnly() ? " read-only" : " writable")
+          + (v.group() == null ? "" : " group " + v.group());
+    }
+
+    /** Null when the pod's volume is as asserted, else what was found. */
+    private String volumeAssertion(Step.AssertVolume a) throws StepError {
+      Path dir = volumeDir(a.pod(), a.volume(), "assert-volume");
+      if (!mounts.isMountPoint(dir)) {
+        throw new StepError("volume " + a.volume() + " of pod " + a.pod() + " is not a mount point here (" + dir + ")"
+            + (driverOutside() ? ": the driver mounts in a mount namespace of its own; assert-volume needs a driver that "
+            + "mounts in the simulator's (the bundled one or --driver-command)" : ""));
+      }
+      List<String> wrong = new ArrayList<>();
+      if (a.group() != null) {
+        String g = groupProblem(dir, a.group());
+        if (g != null) {
+          wrong.add(g);
+        }
+      }
+      if (a.readOnly() != null) {
+        String w = a.readOnly() ? readOnlyProblem(dir) : writableProblem(dir);
+        if (w != null) {
+          wrong.add(w);
+        }
+      }
+      return wrong.isEmpty() ? null : "volume " + a.volume() + " of pod " + a.pod() + " (" + dir + "): " + String.join("; ", wrong);
+    }
+
+    /** A probe file's name no scenario writes (write-data takes plain names; this one starts with a dot). */
+    private Path probeFile(Path dir) {
+      return dir.resolve(".simulator-probe-" + Long.toHexString(random.nextLong()));
+    }
+
+    private String readOnlyProblem(Path dir) throws StepError {
+      List<String> wrong = new ArrayList<>();
+      MountInfo m = MountTable.read().at(dir).orElse(null);
+      if (m != null && !m.readOnly()) {
+        wrong.add("mounted read-write (options " + String.join(",", m.mountOptions()) + ")");
+      }
+      Path probe = probeFile(dir);
+      try {
+        Files.createFile(probe);
+        Files.delete(probe);
+        wrong.add("a new file could be written there (expected EROFS, a read-only file system)");
+      } catch (FileSystemException e) {
+        if (e.getReason() == null || !e.getReason().contains("Read-only file system")) {
+          wrong.add("making a file there failed, but not as read-only (" + e.getMessage() + ")");
+        }
+      } catch (IOException e) {
+        throw new StepError("cannot probe " + dir + ": " + e.getMessage());
+      }
+      return wrong.isEmpty() ? null : String.join(", ", wrong);
+    }
+
+    private String writableProblem(Path dir) {
+      Path probe = probeFile(dir);
+      try {
+        Files.createFile(probe);
+        Files.delete(probe);
+        return null;
+      } catch (IOException e) {
+        return "a new file cannot be written there: " + e.getMessage();
+      }
+    }
+
+    /** Entries of the volume (at most a few named) whose group is not {@code gid}; the root must be group-writable. */
+    private String groupProblem(Path dir, long gid) throws StepError {
+      List<String> wrong = new ArrayList<>();
+      long[] count = {0};
+      try {
+        int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        if ((mode & 0020) == 0) {
+          wrong.add("its root is not group-writable (mode " + Integer.toOctalString(mode & 07777) + ")");
+        }
+        try (Stream<Path> all = Files.walk(dir)) { // Files.walk does not follow links
+          for (Path p : (Iterable<Path>) all::iterator) {
+            count[0]++;
+            long g = ((Number) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS)).longValue();
+            if (g != gid) {
+              if (wrong.size() < 5) {
+                wrong.add((p.equals(dir) ? "its root" : dir.relativize(p).toString()) + " has group " + g);
+              } else {
+                wrong.add("...");
+                break;
+              }
+            }
+          }
+        }
+      } catch (IOException | UncheckedIOException e) {
+        throw new StepError("cannot read the groups in " + dir + ": " + e.getMessage());
+      }
+      return wrong.isEmpty() ? null : "expected group " + gid + " on all " + count[0] + " entries: " + String.join(", ", wrong);
+    }
+
+    private String orderAssertion(Step.AssertOrder o) {
+      List<String> seen = trace.calls().stream().filter(c -> !c.probe() && c.ok() && o.methods().contains(c.method()))
+          .filter(c -> o.volume() == null || o.volume().equals(c.volumeId()))
+          .sorted(Comparator.comparingLong(CsiCall::seq)).map(CsiCall::method).toList();
+      return seen.equals(o.methods()) ? null : "the calls answered OK were, in order: " + (seen.isEmpty() ? "none" : String.join(", ", seen));
+    }
+
+    /** Null once the pod's status mentions the text; else, after the timeout, what it shows. */
+    private String waitReason(Step.WaitReason w) throws StepError {
+      String[] ref = w.pod().split("/");
+      long deadline = System.nanoTime() + w.timeout().toNanos();
+      String shown = "the pod is not on the node";
+      while (true) {
+        PodStatus pod = agent().pod(ref[0], ref[1]).orElse(null);
+        if (pod != null) {
+          shown = reasons(pod);
+          if (shown.contains(w.text())) {
+            return null;
+          }
+        }
+        if (System.nanoTime() > deadline) {
+          return "pod " + w.pod() + " did not show \"" + w.text() + "\" within " + w.timeout().toMillis() + " ms; it shows: " + shown;
+        }
+        poll();
+      }
+    }
+
+    private String reasons(PodStatus pod) {
+      List<String> parts = new ArrayList<>(pod.errors());
+      parts.addAll(pod.waiting());
+      pod.volumes().forEach(v -> parts.add(v.name() + " is " + v.state() + (v.lastError() == null ? "" : " (" + v.lastError() + ")")));
+      return (pod.ready() ? "ready; " : "not ready; ") + String.join("; ", parts);
+    }
+
+    /** The provisioner has no event for its volumes: asked until the state holds or the timeout passes. */
+    private String waitProvisioned(Step.WaitProvisioned w) throws StepError {
+      long deadline = System.nanoTime() + w.timeout().toNanos();
+      boolean bound = w.state().equals("bound");
+      while (true) {
+        List<ProvisioningStatus.ProvisionedVolume> of = agent().volumeManager().provisioning().volumes().stream()
+            .filter(v -> w.claim().equals(v.claim())).toList();
+        if (bound ? of.stream().anyMatch(v -> "Bound".equals(v.phase())) : of.isEmpty()) {
+          return null;
+        }
+        if (System.nanoTime() > deadline) {
+          return "no PersistentVolume " + (bound ? "Bound to" : "of") + " claim " + w.claim() + (bound ? "" : " should be left")
+              + " after " + w.timeout().toMillis() + " ms; the provisioner has: " + of.stream().map(v -> v.name() + " " + v.phase()
+              + (v.reason() == null ? "" : " (" + v.reason() + ")") + (v.lastError() == null ? "" : ", last error: " + v.lastError()))
+              .toList() + (bound ? "; claims being provisioned: " + agent().volumeManager().provisioning().claims() : "");
+        }
+        poll();
+      }
+    }
+
+    private void poll() throws StepError {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new StepError("interrupted");
       }
     }
 

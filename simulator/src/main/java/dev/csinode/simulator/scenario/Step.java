@@ -60,6 +60,53 @@ public sealed interface Step {
   }
 
   /**
+   * A pod's published volume as the pod sees it. {@code readOnly} true: the target is mounted read-only and a new
+   * file cannot be made there (EROFS); false: a file can be made (and is removed again). {@code group}: the
+   * volume's root and everything beneath it have that group id (a pod's fsGroup), and the root is group-writable.
+   * Either or both. Real mounts only.
+   */
+  record AssertVolume(String pod, String volume, Boolean readOnly, Long group) implements Step {
+    public String kind() {
+      return "assert-volume";
+    }
+  }
+
+  /**
+   * The node's calls of these methods that were answered OK (probes excluded), on {@code volume} when given, in the
+   * order they reached the driver, are exactly {@code methods}: e.g. ControllerPublishVolume before NodeStageVolume,
+   * ControllerUnpublishVolume after NodeUnstageVolume.
+   */
+  record AssertOrder(List<String> methods, String volume) implements Step {
+    public AssertOrder {
+      methods = methods == null ? List.of() : List.copyOf(methods);
+    }
+
+    public String kind() {
+      return "assert-order";
+    }
+  }
+
+  /**
+   * Waits until the pod's status (its errors, what it waits for, its volumes' states and last errors) mentions
+   * {@code text}: why a pod is not ready, as a runtime would show it.
+   */
+  record WaitReason(String pod, String text, Duration timeout) implements Step {
+    public String kind() {
+      return "wait-reason";
+    }
+  }
+
+  /**
+   * Waits until the agent's provisioner has a PersistentVolume Bound to {@code claim} ({@code state: bound}), or
+   * none left for it at all ({@code state: deleted}: DeleteVolume answered and its record removed).
+   */
+  record WaitProvisioned(String claim, String state, Duration timeout) implements Step {
+    public String kind() {
+      return "wait-provisioned";
+    }
+  }
+
+  /**
    * The agent restarts (or crashes and restarts); {@code forget}: pods ({@code namespace/name}) deleted while it was
    * down, so that the new agent finds their directories with nobody wanting them.
    */

@@ -118,6 +118,10 @@ class ScenarioParserTest {
         - restart-agent: {crash: true, forget: [default/a]}
         - stop-driver: {}
         - start-driver:
+        - assert-volume: {pod: default/a, volume: scratch, readOnly: true}
+        - assert-order: {methods: [NodeStageVolume, NodePublishVolume]}
+        - wait-reason: {pod: default/a, text: max_volumes_per_node}
+        - wait-provisioned: {claim: default/a-scratch, state: deleted}
         """);
     assertEquals("all-steps", s.name());
     assertEquals(7L, s.seed());
