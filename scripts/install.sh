@@ -28,8 +28,9 @@ while [[ $# -gt 0 ]]; do
     *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-if [[ "$prefix" != /* || "$prefix" == *$'\n'* || "$prefix" =~ [[:space:]] ]]; then
-  echo "install.sh: --prefix must be an absolute path without spaces, not '$prefix'" >&2
+# The prefix is written into a script and a unit: plain path characters only.
+if [[ "$prefix" != /* || ! "$prefix" =~ ^[A-Za-z0-9._/+-]+$ || "$prefix" == *..* ]]; then
+  echo "install.sh: --prefix must be an absolute path of letters, digits and . _ / + - (no ..), not '$prefix'" >&2
   exit 2
 fi
 if [[ -n "$purge" && -z "$uninstall" ]]; then
@@ -60,15 +61,31 @@ if [[ -n "$uninstall" ]]; then
   rmdir "$lib" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   if [[ -n "$purge" ]]; then
-    rm -rf "$confdir"
+    # The agent's state lives under the root-dir its config names (the default /var/lib/kubelet otherwise).
+    configured="$(sed -n "s/^root-dir:[[:space:]]*[\"']\{0,1\}\(\/[^\"'#[:space:]]*\)[\"']\{0,1\}[[:space:]]*\(#.*\)\{0,1\}\$/\1/p" \
+      "$confdir/config.yaml" 2>/dev/null | tail -n 1)"
+    [[ -n "$configured" ]] && state="$root$configured/csi-node-agent"
     if [[ -d "$state" ]]; then
-      # The journal and records only: never anything mounted (the state dir holds no mounts, but a user may).
-      if awk -v s="$state" '$5 == s || index($5, s "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
-        echo "install.sh: $state has something mounted beneath it; unmount it first (nothing was purged there)" >&2
+      real="$(realpath -e "$state")"
+      # An agent running outside systemd still holds its lock: its state is in use.
+      if python3 -c 'import fcntl, sys
+f = open(sys.argv[1], "r+")
+try:
+    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(0)
+sys.exit(1)' "$real/agent.lock" 2>/dev/null; then
+        echo "install.sh: an agent still runs on $real (it holds agent.lock); stop it first (nothing was purged)" >&2
         exit 1
       fi
-      rm -rf "$state"
+      # The journal and records only: never anything mounted (the state dir holds no mounts, but a user may).
+      if awk -v s="$real" '$5 == s || index($5, s "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+        echo "install.sh: $real has something mounted beneath it; unmount it first (nothing was purged)" >&2
+        exit 1
+      fi
+      rm -rf --one-file-system "$real"
     fi
+    rm -rf "$confdir"
     echo "csi-node-agent removed, with its config ($confdir) and state ($state)"
   else
     echo "csi-node-agent removed; kept its config ($confdir) and state ($state): --purge removes them"
@@ -89,7 +106,15 @@ if [[ ! -f "$jar" ]]; then
   exit 1
 fi
 
-install -d -m 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
+# Directories that exist keep the mode their admin gave them: only new ones get ours.
+make_dir() {
+  local mode="$1" d
+  shift
+  for d in "$@"; do
+    [[ -d "$d" ]] || install -d -m "$mode" "$d"
+  done
+}
+make_dir 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
 install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
 mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
 
@@ -117,7 +142,7 @@ sed "s|@PREFIX@|$prefix|g" "$here/scripts/systemd/csi-node-agent.service" > "$un
 chmod 0644 "$unit.new"
 mv -f "$unit.new" "$unit"
 
-install -d -m 0755 "$confdir"
+make_dir 0755 "$confdir"
 if [[ ! -e "$confdir/config.yaml" ]]; then
   install -m 0644 "$here/scripts/systemd/config.yaml" "$confdir/config.yaml"
   echo "installed the default config $confdir/config.yaml"
@@ -125,9 +150,9 @@ else
   echo "kept the existing config $confdir/config.yaml"
 fi
 
-install -d -m 0755 "$kubelet_root"
-install -d -m 0700 "$state"
-chmod 0700 "$state"
+make_dir 0750 "$kubelet_root"
+make_dir 0700 "$state"
+chmod 0700 "$state" # the agent's own: private whatever it was
 
 if live_systemd; then
   systemctl daemon-reload

@@ -18,8 +18,8 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 if [[ ! -f "$jar" ]]; then
-  echo "systemd-e2e: building..." >&2
-  (cd "$here" && mvn -B -q -DskipTests package) >&2
+  echo "systemd-e2e: no build at $jar; build it first (scripts/csi-node-agent --help builds it)" >&2
+  exit 2
 fi
 systemd_bin=/lib/systemd/systemd
 [[ -x "$systemd_bin" ]] || { echo "systemd-e2e: no $systemd_bin on this machine" >&2; exit 2; }
@@ -40,15 +40,29 @@ failures=0
 
 cleanup() {
   set +e
-  if [[ -n "$pid1" ]] && kill -0 "$pid1" 2>/dev/null; then
-    kill -KILL "$pid1" # PID 1 of its namespace: every process in it dies, its mounts go with the namespace
+  # Every process of the container is in its cgroup: kill them all at once (the namespaces and their mounts go
+  # with the last one), whether or not PID 1 was ever found; the launcher too.
+  if [[ -f "$cg/cgroup.kill" ]]; then
+    echo 1 > "$cg/cgroup.kill"
+  elif [[ -n "$pid1" ]]; then
+    kill -KILL "$pid1"
   fi
+  kill -KILL "$launcher" 2>/dev/null
+  for _ in $(seq 1 100); do
+    grep -q '^populated 0' "$cg/cgroup.events" 2>/dev/null && break
+    sleep 0.1
+  done
   wait 2>/dev/null
   # Sub-cgroups systemd made, deepest first; rmdir only removes empty ones.
   find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+  if [[ -d "$cg" ]]; then
+    echo "systemd-e2e: could not remove the cgroup $cg (processes left in it?)" >&2
+  fi
   rm -rf "$work"
 }
+launcher=
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 cat > "$work/boot.sh" <<'BOOT'
 #!/usr/bin/env bash
@@ -77,11 +91,18 @@ mount -t tmpfs -o mode=1777 shm "$r/dev/shm"
 mount -t tmpfs -o mode=1777 tmp "$r/tmp"
 mount -t tmpfs -o mode=0755 run "$r/run"
 mount -t tmpfs -o mode=1777 vartmp "$r/var/tmp"
+# The checkout, read-only, wherever it lives (the overlay holds only the root file system).
+mkdir -p "$r$2"
+mount --bind "$2" "$r$2"
+mount -o remount,bind,ro "$r$2"
+# Host-global knobs a container's systemd should not reach: no kernel modules loaded, no SysRq.
+mount --bind "$r/proc/sysrq-trigger" "$r/proc/sysrq-trigger"
+mount -o remount,bind,ro "$r/proc/sysrq-trigger"
+ln -sf /dev/null "$r/etc/systemd/system/systemd-modules-load.service"
 hostname csi-e2e
 ip link set lo up
 rm -f "$r/etc/machine-id"
 : > "$r/etc/machine-id"
-echo ready > "$work/booting"
 export container=csi-node-agent-e2e
 exec chroot "$r" /lib/systemd/systemd --system --unit=multi-user.target --log-level=warning
 BOOT
@@ -91,19 +112,34 @@ chmod +x "$work/boot.sh"
 # cgroup first, then unshare forks the namespace's first process.
 (
   echo "$BASHPID" > "$cg/cgroup.procs"
-  exec unshare --mount --propagation private --pid --fork --net --uts --ipc --cgroup -- "$work/boot.sh" "$work"
+  exec unshare --mount --propagation private --pid --fork --net --uts --ipc --cgroup -- "$work/boot.sh" "$work" "$here"
 ) > "$work/console.log" 2>&1 &
 launcher=$!
 
-# unshare's child is the namespace's PID 1.
-for _ in $(seq 1 100); do
+# unshare's child is the namespace's PID 1. Nothing may be run "inside" before it IS systemd in its own root: until
+# boot.sh's chroot, its root is the host's, and systemctl there would reach the host's systemd.
+host_root="$(stat -L -c %d:%i /)"
+is_container() {
+  [[ -n "$pid1" && "$(cat "/proc/$pid1/comm" 2>/dev/null)" == systemd ]] \
+    && [[ "$(stat -L -c %d:%i "/proc/$pid1/root/" 2>/dev/null)" != "$host_root" ]] \
+    && [[ "$(ps -o ppid= -p "$pid1" 2>/dev/null | tr -d ' ')" == "$launcher" ]]
+}
+for _ in $(seq 1 300); do
   pid1="$(pgrep -P "$launcher" | head -n 1 || true)"
-  [[ -n "$pid1" ]] && break
+  is_container && break
+  if ! kill -0 "$launcher" 2>/dev/null; then
+    break
+  fi
   sleep 0.1
 done
-[[ -n "$pid1" ]] || { echo "systemd-e2e: the container did not start"; cat "$work/console.log"; exit 1; }
+is_container || { echo "systemd-e2e: the container did not boot"; cat "$work/console.log"; exit 1; }
 
 inside() {
+  # Checked at every call: a PID 1 that died (and a PID reused by a host process) must never be entered.
+  if ! is_container; then
+    echo "systemd-e2e: the container's PID 1 is gone; not running: $*" >&2
+    return 1
+  fi
   nsenter --target "$pid1" --mount --uts --ipc --net --pid --cgroup --root --wd -- "$@"
 }
 
@@ -160,6 +196,22 @@ spec:
   volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
 ---
 apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared, namespace: default}
+spec:
+  storageClassName: hostpath-directory
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fsgroup-pod, namespace: default}
+spec:
+  securityContext: {fsGroup: 2345}
+  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: shared}}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: inline-pod, namespace: default}
 spec:
@@ -192,11 +244,14 @@ check "STATUS= names the registered driver" bash -c "[[ \"\$(nsenter --target $p
 ready=
 for _ in $(seq 1 120); do
   s="$(status_line)"
-  if [[ "$s" == *"2/2 pods ready"* ]]; then ready=1; break; fi
+  if [[ "$s" == *"3/3 pods ready"* ]]; then ready=1; break; fi
   sleep 0.5
 done
 echo "  STATUS: $(status_line)"
 check "STATUS= follows the pods until both are ready" test -n "$ready"
+fsgroup_dir="$(inside sh -c "grep ' /var/lib/kubelet/pods/' /proc/self/mountinfo | awk '{print \$5}' | while read -r m; do [ \"\$(stat -c %g \$m)\" = 2345 ] && echo \$m; done | head -n 1")"
+check "fsGroup under the unit's hardening: the volume has group 2345 and the setgid bit (${fsgroup_dir:-none})" \
+  bash -c "[[ -n '$fsgroup_dir' ]] && nsenter --target $pid1 --mount --uts --ipc --net --pid --cgroup --root --wd -- stat -c %A '$fsgroup_dir' | grep -q '^d.....s'"
 check "journald keeps the agent's levels (priority info lines from the agent)" \
   bash -c "nsenter --target $pid1 --mount --uts --ipc --net --pid --cgroup --root --wd -- journalctl -u csi-node-agent -p info -o cat | grep -q 'agent for node e2e-node running'"
 check "no timestamp of the agent's own in journal lines" \
@@ -260,7 +315,7 @@ check "a blocked event loop stops the pings: systemd's watchdog restarts the age
 check "systemd counted the restart" test "$(inside systemctl show -p NRestarts --value csi-node-agent)" -gt "$restarts_before"
 ready=
 for _ in $(seq 1 120); do
-  if [[ "$(status_line)" == *"2/2 pods ready"* ]]; then ready=1; break; fi
+  if [[ "$(status_line)" == *"3/3 pods ready"* ]]; then ready=1; break; fi
   sleep 0.5
 done
 echo "  STATUS after the restart: $(status_line)"
@@ -274,7 +329,7 @@ check "systemd says why it restarted (watchdog)" \
 inside systemctl stop csi-node-agent
 check "systemctl stop ends the unit cleanly (inactive, not failed)" test "$(inside systemctl is-active csi-node-agent || true)" = inactive
 mounted="$(inside sh -c "grep -c ' /var/lib/kubelet/pods/' /proc/self/mountinfo || true")"
-check "the pods' volumes stay mounted after a stop without drain ($mounted mounts)" test "$mounted" -eq 2
+check "the pods' volumes stay mounted after a stop without drain ($mounted mounts)" test "$mounted" -eq 3
 
 echo "--- the agent's journal (last lines)"
 inside journalctl -u csi-node-agent -o short-monotonic --no-pager | tail -n 25 | sed 's/^/  /'

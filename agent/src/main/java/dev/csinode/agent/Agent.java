@@ -116,6 +116,7 @@ public final class Agent implements AgentApi {
   public Future<Agent> start() {
     KubeletLayout layout;
     try {
+      RootLock.refuseKubelet(config.rootDir()); // before anything is made in a kubelet's root
       layout = new KubeletLayout(config.rootDir());
       // Before anything opens its records: they include pushed Secrets. Made or opened beneath the root without
       // following a link: a link there would send the records wherever it points, so the agent does not start.

@@ -14,6 +14,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One agent per root: an exclusive lock on {@code <state>/agent.lock} held while the agent runs (the kernel drops it
@@ -26,12 +27,35 @@ public final class RootLock implements AutoCloseable {
   /** Sockets a running kubelet serves beneath its root directory. */
   static final List<String> KUBELET_SOCKETS = List.of("device-plugins/kubelet.sock", "pod-resources/kubelet.sock");
 
+  /**
+   * The roots this process holds: a POSIX lock belongs to the process, so a second acquire here would be granted
+   * (or, failing, its close would drop the first one's lock); this set refuses it before the file is opened.
+   */
+  private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
   private final FileChannel channel;
   private final FileLock lock;
+  private final Path file;
 
-  private RootLock(FileChannel channel, FileLock lock) {
+  private RootLock(FileChannel channel, FileLock lock, Path file) {
     this.channel = channel;
     this.lock = lock;
+    this.file = file;
+  }
+
+  /**
+   * Refuses a root a live kubelet serves: before anything is made beneath it.
+   *
+   * @throws IllegalStateException naming the kubelet's socket that answers
+   */
+  public static void refuseKubelet(Path rootDir) {
+    for (String s : KUBELET_SOCKETS) {
+      Path socket = rootDir.resolve(s);
+      if (SocketFiles.isSocket(socket) && SocketFiles.isServed(socket)) {
+        throw new IllegalStateException("a kubelet serves the root directory " + rootDir + " (its socket " + socket
+            + " answers); two node agents on one root would undo each other's mounts: stop the kubelet or give another --root-dir");
+      }
+    }
   }
 
   /**
@@ -41,14 +65,21 @@ public final class RootLock implements AutoCloseable {
    * @throws IOException           the lock file cannot be made (the message names it)
    */
   public static RootLock acquire(Path rootDir, Path stateDir) throws IOException {
-    for (String s : KUBELET_SOCKETS) {
-      Path socket = rootDir.resolve(s);
-      if (SocketFiles.isSocket(socket) && SocketFiles.isServed(socket)) {
-        throw new IllegalStateException("a kubelet serves the root directory " + rootDir + " (its socket " + socket
-            + " answers); two node agents on one root would undo each other's mounts: stop the kubelet or give another --root-dir");
-      }
+    refuseKubelet(rootDir);
+    Path file = stateDir.resolve(FILE).toAbsolutePath().normalize();
+    if (!HELD.add(file)) {
+      throw new IllegalStateException("another csi-node-agent (pid " + ProcessHandle.current().pid() + ", this process) serves "
+          + "the root directory " + rootDir + " (it holds " + file + "); stop it first or give another --root-dir");
     }
-    Path file = stateDir.resolve(FILE);
+    try {
+      return lock(rootDir, file);
+    } catch (IOException | RuntimeException e) {
+      HELD.remove(file);
+      throw e;
+    }
+  }
+
+  private static RootLock lock(Path rootDir, Path file) throws IOException {
     if (Files.isSymbolicLink(file)) {
       throw new IOException("the lock file " + file + " is a symbolic link; remove it (the agent does not follow links below its root)");
     }
@@ -73,7 +104,7 @@ public final class RootLock implements AutoCloseable {
     }
     ch.truncate(0);
     ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
-    return new RootLock(ch, lock);
+    return new RootLock(ch, lock, file);
   }
 
   private static String holder(FileChannel ch) {
@@ -90,6 +121,7 @@ public final class RootLock implements AutoCloseable {
   /** Lets the root go: the agent stopped (or, in a simulation, its process would have died). */
   @Override
   public void close() {
+    HELD.remove(file);
     try {
       if (lock.isValid()) {
         lock.release();

@@ -1,6 +1,7 @@
 package dev.csinode.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,7 +33,7 @@ class RootLockTest {
       Await.result(first.start());
       Agent second = agent(vertx);
       RuntimeException refused = assertThrows(RuntimeException.class, () -> Await.result(second.start()));
-      assertEquals("another csi-node-agent (pid " + ProcessHandle.current().pid() + ") serves the root directory " + root
+      assertEquals("another csi-node-agent (pid " + ProcessHandle.current().pid() + ", this process) serves the root directory " + root
           + " (it holds " + root.resolve("csi-node-agent/agent.lock") + "); stop it first or give another --root-dir",
           rootCause(refused).getMessage());
       Await.result(second.stop()); // what run does after a failed start: it must not release the first agent's lock
@@ -57,6 +58,7 @@ class RootLockTest {
       assertTrue(rootCause(refused).getMessage().startsWith("a kubelet serves the root directory " + root + " (its socket "
           + socket + " answers)"), rootCause(refused).getMessage());
       assertTrue(Files.exists(socket), "the kubelet's socket is left alone");
+      assertFalse(Files.exists(root.resolve("csi-node-agent")), "nothing made in the kubelet's root");
     }
     try {
       // The kubelet is gone (its socket file stays, nothing listens): the agent may start.

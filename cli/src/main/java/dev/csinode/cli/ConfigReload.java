@@ -1,7 +1,5 @@
 package dev.csinode.cli;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import dev.csinode.agent.Agent;
 import dev.csinode.agent.systemd.ServiceNotifier;
 import dev.csinode.util.GoDuration;
@@ -14,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -25,7 +24,7 @@ import picocli.CommandLine.ParseResult;
  * takes a restart. A flag given on the command line still wins over the file. An invalid file changes nothing.
  */
 final class ConfigReload {
-  private static final org.slf4j.Logger LOG = LoggerFactory.getLogger(ConfigReload.class);
+  private static final Logger LOG = LoggerFactory.getLogger(ConfigReload.class);
   /** The keys a reload applies; every other key takes a restart. */
   static final Set<String> RELOADABLE = Set.of("probe-interval", "backoff-initial", "backoff-max", "resync-period");
 
@@ -90,7 +89,7 @@ final class ConfigReload {
     }
   }
 
-  /** Sets the file's levels; a logger the file no longer names goes back to inheriting (root: logback.xml's). */
+  /** Sets the file's levels; a logger the file no longer names gets back the level logback.xml gave it. */
   private List<String> levels(Map<String, String> next) {
     List<String> changed = new ArrayList<>();
     Map<String, String> all = new LinkedHashMap<>(appliedLevels);
@@ -101,12 +100,7 @@ final class ConfigReload {
       if (Objects.equals(was, is)) {
         continue;
       }
-      String logger = name.equals(ConfigFile.ROOT_LOGGER) ? org.slf4j.Logger.ROOT_LOGGER_NAME : name;
-      if (LoggerFactory.getLogger(logger) instanceof Logger l) {
-        l.setLevel(is != null ? Level.toLevel(is)
-            : name.equals(ConfigFile.ROOT_LOGGER) ? Level.toLevel(System.getProperty("csi.log.level"),
-                Level.INFO) : null);
-      }
+      LogLevels.set(name, is);
       changed.add("log level of " + name + " " + (was == null ? "(default)" : was) + " -> " + (is == null ? "(default)" : is));
     }
     appliedLevels = next;

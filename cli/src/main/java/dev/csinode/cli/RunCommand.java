@@ -16,7 +16,10 @@ import io.vertx.core.Vertx;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -30,6 +33,7 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = "Run the node agent: discover CSI drivers through <root-dir>/plugins_registry and serve the local API.")
 public final class RunCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
   @Option(names = "--config", paramLabel = "FILE",
       description = "Read options from this YAML file (keys are these flags without the dashes, plus log-level and "
           + "log-levels); a flag given on the command line wins. See: csi-node-agent config check FILE.")
@@ -45,7 +49,7 @@ public final class RunCommand implements Callable<Integer> {
   @Option(names = "--api-socket", paramLabel = "PATH", description = "Local API socket (default: <root-dir>/csi-node-agent.sock).")
   Path apiSocket;
 
-  @Option(names = "--with-hostpath-driver",
+  @Option(names = "--with-hostpath-driver", negatable = true,
       description = "Also run the bundled hostpath driver at <root-dir>/plugins/hostpath.csinode.dev/csi.sock, registered like any driver.")
   boolean withHostpathDriver;
 
@@ -58,7 +62,7 @@ public final class RunCommand implements Callable<Integer> {
       description = "Prometheus metrics at http://HOST:PORT/metrics; empty to disable (default: ${DEFAULT-VALUE}).")
   String metricsAddress;
 
-  @Option(names = "--drain-on-exit",
+  @Option(names = "--drain-on-exit", negatable = true,
       description = "On SIGTERM, unpublish and unstage every volume before exiting (by default volumes stay mounted, as with the kubelet).")
   boolean drainOnExit;
 
@@ -156,6 +160,17 @@ public final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // SIGHUP would end the JVM (its default), even while starting: from now on it asks for a reload, which is
+    // carried out only while the agent is ready (before, or once stopping, it is logged and ignored).
+    AtomicReference<ConfigReload> reloads = new AtomicReference<>();
+    Signal.handle(new Signal("HUP"), sig -> {
+      ConfigReload r = reloads.get();
+      if (r == null) {
+        LOG.info("SIGHUP ignored: the agent is not ready (starting or stopping); send it again once it runs");
+      } else {
+        new Thread(r::reload, "reload").start();
+      }
+    });
     if (logFormat != null) {
       try {
         LogFormat.use(LogFormat.parse(logFormat));
@@ -177,16 +192,21 @@ public final class RunCommand implements Callable<Integer> {
     }
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     VolumeManager.Options volumeOptions;
+    Duration probe;
     try {
       volumeOptions = new VolumeManager.Options(maxParallelOperations, GoDuration.parse(backoffInitial),
           GoDuration.parse(backoffMax), GoDuration.parse(resyncPeriod),
           GoDuration.parse(csiTimeout), GoDuration.parse(volumeStatsPeriod), removeOrphans);
+      probe = GoDuration.parse(probeInterval);
+      if (probe.isZero()) {
+        throw new IllegalArgumentException("--probe-interval must be positive, not " + probeInterval);
+      }
     } catch (IllegalArgumentException e) {
       System.err.println("run: " + TerminalText.text(e.getMessage()));
       return 2;
     }
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver ? BundledHostpathDriver.INSTANCE : null,
-        PluginManager.Options.defaults().withProbeInterval(GoDuration.parse(probeInterval)), podManifests,
+        PluginManager.Options.defaults().withProbeInterval(probe), podManifests,
         volumeOptions, metricsAddress, drainOnExit, apiMaxBodySize);
     NotifySocket socket;
     Duration watchdog;
@@ -204,12 +224,14 @@ public final class RunCommand implements Callable<Integer> {
     Future<Agent> started = agent.start().recover(err -> agent.stop().transform(x -> Future.failedFuture(err)));
     // READY=1 only once the journal is reconstructed, the registration watcher is up (both in start) and the pod
     // sources have delivered: a unit ordered after this one finds the node's volumes being worked on.
-    started.compose(Agent::sourcesDelivered).onSuccess(v -> notifier.ready());
     ConfigReload reload = new ConfigReload(configFile, spec, file, agent, notifier);
-    // SIGHUP would end the JVM (its default); once the agent runs it re-reads the config file instead.
-    started.onSuccess(a -> Signal.handle(new Signal("HUP"), sig -> new Thread(reload::reload, "reload").start()));
+    started.compose(Agent::sourcesDelivered).onSuccess(v -> {
+      notifier.ready();
+      reloads.set(reload);
+    });
     // STOPPING=1 goes out at once from the notifier's daemon thread, before the (maybe long, with drain-on-exit) stop.
     return Lifecycle.run(vertx, "run", started, a -> {
+      reloads.set(null);
       notifier.stopping();
       return a.stop();
     }, null);

@@ -107,6 +107,12 @@ class ConfigFileTest {
     assertTrue(run.withHostpathDriver);
     assertEquals("2m", run.csiTimeout, "a key the file leaves out keeps run's default");
 
+    // A flag the file turns on can be turned off on the command line.
+    String[] off = {"run", "--config", f.toString(), "--no-with-hostpath-driver"};
+    CommandLine offCli = Main.commandLine(off);
+    offCli.parseArgs(off);
+    assertFalse(((RunCommand) offCli.getSubcommands().get("run").getCommand()).withHostpathDriver);
+
     String[] plain = {"run"};
     CommandLine without = Main.commandLine(plain);
     without.parseArgs(plain);

@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.csinode.mount.Mounter;
 import dev.csinode.testing.PrivateMountNamespace;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,8 +82,11 @@ class InstallScriptTest {
     assertFalse(launcherText.contains("mvn"), "the installed launcher never builds");
     assertEquals(0, ConfigFile.read(config).values().size(), "the default config is all comments: run's defaults");
 
-    // The operator's edit survives a reinstall; everything else is as the first install left it.
+    // The operator's edit, and the modes an admin chose for directories, survive a reinstall; everything else is as
+    // the first install left it.
     Files.writeString(config, "node-name: edited\n");
+    Files.setPosixFilePermissions(config.getParent(), PosixFilePermissions.fromString("rwx------"));
+    Files.setPosixFilePermissions(root.resolve("var/lib/kubelet"), PosixFilePermissions.fromString("rwxr-x--x"));
     Map<String, String> before = tree(root);
     Result again = install("--root", root.toString(), "--jar", jar().toString());
     assertEquals(0, again.code(), again.output());
@@ -137,8 +143,39 @@ class InstallScriptTest {
 
   @Test
   void usageErrorsExit2() throws Exception {
-    assertEquals(2, install("--purge").code());
-    assertEquals(2, install("--prefix", "relative").code());
-    assertEquals(2, install("--bogus").code());
+    String root = dir.resolve("root").toString();
+    assertEquals(2, install("--purge", "--root", root).code());
+    assertEquals(2, install("--prefix", "relative", "--root", root).code());
+    assertEquals(2, install("--bogus", "--root", root).code());
+    // The prefix is written into the launcher and the unit: nothing a shell or sed would read as code.
+    Path marker = dir.resolve("injected");
+    Result injected = install("--prefix", "/usr/$(touch " + marker + ")", "--root", root, "--jar", jar().toString());
+    assertEquals(2, injected.code(), injected.output());
+    assertFalse(Files.exists(marker));
+    assertEquals(2, install("--prefix", "/usr/a|b", "--root", root, "--jar", jar().toString()).code());
+    assertFalse(Files.exists(dir.resolve("root/etc")), "nothing installed by a refused run");
+  }
+
+  /** --purge removes the state of the root-dir the config names, and never while an agent holds its lock. */
+  @Test
+  void purgeFollowsTheConfiguredRootAndWaitsForTheAgentToStop() throws Exception {
+    Path root = dir.resolve("root");
+    assertEquals(0, install("--root", root.toString(), "--jar", jar().toString()).code());
+    Files.writeString(root.resolve("etc/csi-node-agent/config.yaml"), "root-dir: /srv/kubelet # moved\n");
+    Path state = Files.createDirectories(root.resolve("srv/kubelet/csi-node-agent/journal"));
+    Files.writeString(state.resolve("records.log"), "x");
+    Path lockFile = state.getParent().resolve("agent.lock");
+    try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+         FileLock held = ch.lock()) {
+      Result refused = install("--uninstall", "--purge", "--root", root.toString());
+      assertEquals(1, refused.code(), refused.output());
+      assertTrue(refused.output().contains("an agent still runs on " + state.getParent() + " (it holds agent.lock)"), refused.output());
+      assertTrue(Files.exists(state.resolve("records.log")) && Files.exists(root.resolve("etc/csi-node-agent/config.yaml")),
+          "nothing purged while the agent runs");
+    }
+    Result purged = install("--uninstall", "--purge", "--root", root.toString());
+    assertEquals(0, purged.code(), purged.output());
+    assertFalse(Files.exists(state.getParent()), "the configured root's state is gone");
+    assertTrue(Files.isDirectory(root.resolve("srv/kubelet")), "the root itself stays");
   }
 }

@@ -5,6 +5,7 @@ import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.encoder.Encoder;
 import ch.qos.logback.core.encoder.EncoderBase;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The one encoder of the processes' stderr appender: writes each event in the {@link LogFormat} in force, which a
@@ -59,7 +60,31 @@ public final class NodeLogEncoder extends EncoderBase<ILoggingEvent> {
 
   @Override
   public byte[] encode(ILoggingEvent event) {
-    return current().encode(event);
+    LogFormat format = LogFormat.current();
+    byte[] bytes = current().encode(event);
+    return format == LogFormat.JOURNAL ? prefixContinuations(bytes, event) : bytes;
+  }
+
+  /**
+   * journald stores each line of a stream as an entry of its own: the lines of a stack trace after the first get the
+   * event's priority prefix too, so that {@code journalctl -p err} shows an error with its trace.
+   */
+  private static byte[] prefixContinuations(byte[] bytes, ILoggingEvent event) {
+    String text = new String(bytes, StandardCharsets.UTF_8);
+    int firstBreak = text.indexOf('\n');
+    if (firstBreak < 0 || firstBreak == text.length() - 1) {
+      return bytes;
+    }
+    String prefix = SyslogPriorityConverter.prefix(event.getLevel());
+    StringBuilder b = new StringBuilder(text.length() + 64).append(text, 0, firstBreak + 1);
+    int start = firstBreak + 1;
+    while (start < text.length()) {
+      int end = text.indexOf('\n', start);
+      end = end < 0 ? text.length() : end + 1;
+      b.append(prefix).append(text, start, end);
+      start = end;
+    }
+    return b.toString().getBytes(StandardCharsets.UTF_8);
   }
 
   @Override

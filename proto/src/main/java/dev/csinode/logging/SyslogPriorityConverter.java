@@ -11,7 +11,12 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 public final class SyslogPriorityConverter extends ClassicConverter {
   @Override
   public String convert(ILoggingEvent event) {
-    return "<" + priority(event.getLevel()) + ">";
+    return prefix(event.getLevel());
+  }
+
+  /** The {@code <N>} prefix of a line at this level. */
+  static String prefix(Level level) {
+    return "<" + priority(level) + ">";
   }
 
   static int priority(Level level) {

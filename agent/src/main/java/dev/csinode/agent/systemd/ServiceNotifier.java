@@ -34,6 +34,7 @@ public final class ServiceNotifier implements AutoCloseable {
   private final ScheduledExecutorService thread;
   private String lastStatus;
   private boolean ready;
+  private boolean stopping;
   private boolean failedOnce;
 
   /**
@@ -89,6 +90,9 @@ public final class ServiceNotifier implements AutoCloseable {
   /** The agent serves: READY=1 with the first status; then status updates and, if asked for, watchdog pings. */
   public void ready() {
     run(() -> {
+      if (stopping) {
+        return;
+      }
       lastStatus = status.get();
       send("READY=1\nSTATUS=" + lastStatus);
       if (!ready) {
@@ -109,23 +113,36 @@ public final class ServiceNotifier implements AutoCloseable {
    */
   public void reloading() {
     long usec = System.nanoTime() / 1000;
-    run(() -> send("RELOADING=1\nMONOTONIC_USEC=" + usec + "\nSTATUS=reloading the configuration"));
+    run(() -> {
+      if (ready && !stopping) { // READY=1 means the sources delivered; a reload never says it earlier or after STOPPING=1
+        send("RELOADING=1\nMONOTONIC_USEC=" + usec + "\nSTATUS=reloading the configuration");
+      }
+    });
   }
 
   /** The reload is done: READY=1 again, with the status. */
   public void reloaded() {
     run(() -> {
-      lastStatus = status.get();
-      send("READY=1\nSTATUS=" + lastStatus);
+      if (ready && !stopping) {
+        lastStatus = status.get();
+        send("READY=1\nSTATUS=" + lastStatus);
+      }
     });
   }
 
   /** The agent is stopping (SIGTERM): systemd shows it as deactivating while the agent finishes. */
   public void stopping() {
-    run(() -> send("STOPPING=1\nSTATUS=stopping"));
+    run(() -> {
+      stopping = true;
+      lastStatus = "stopping"; // the status updates that follow would otherwise overwrite it
+      send("STOPPING=1\nSTATUS=stopping");
+    });
   }
 
   private void updateStatus() {
+    if (stopping) {
+      return;
+    }
     String now = status.get();
     if (!now.equals(lastStatus)) {
       lastStatus = now;

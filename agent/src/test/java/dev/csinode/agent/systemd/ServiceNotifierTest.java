@@ -55,6 +55,26 @@ class ServiceNotifierTest {
     }
   }
 
+  /** READY=1 means the sources delivered: a reload before that, or after STOPPING=1, says nothing. */
+  @Test
+  void aReloadNeverSaysReadyBeforeReadyOrAfterStopping() throws Exception {
+    try (NotifyListener systemd = NotifyListener.atPath(dir.resolve("notify"))) {
+      ServiceNotifier n = new ServiceNotifier(NotifySocket.fromEnvironment(Map.of("NOTIFY_SOCKET", systemd.address)), () -> "up",
+          new EventLoopProbe(vertx), null);
+      n.reloading();
+      n.reloaded();
+      n.ready();
+      assertEquals("READY=1\nSTATUS=up", systemd.next(WAIT), "nothing before READY: the early reload sent nothing");
+      n.stopping();
+      assertEquals("STOPPING=1\nSTATUS=stopping", systemd.next(WAIT));
+      n.reloading();
+      n.reloaded();
+      n.ready();
+      assertNull(systemd.next(Duration.ofMillis(1500)), "nothing after STOPPING=1, not even a status update");
+      n.close();
+    }
+  }
+
   @Test
   void abstractSocketsWork() throws Exception {
     String name = "csi-node-agent-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();

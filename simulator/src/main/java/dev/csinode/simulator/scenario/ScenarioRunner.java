@@ -960,7 +960,7 @@ public final class ScenarioRunner {
             + (a.volumes().published() == null ? "" : " published=" + a.volumes().published());
       }
       if (a.metric() != null) {
-        return "metric " + a.metric().name() + (a.metric().labels().isEmpty() ? "" : a.metric().labels()) + bounds(a.metric().min(),
+        return "metric " + a.metric().name() + (a.metric().labels().isEmpty() ? "" : new TreeMap<>(a.metric().labels())) + bounds(a.metric().min(),
             a.metric().max(), a.metric().equals());
       }
       Step.CallsAssert c = a.calls();
@@ -1103,7 +1103,7 @@ public final class ScenarioRunner {
             .sorted().toList();
       }
       boolean holds = m.equals() != null ? sum == m.equals() : (m.min() == null || sum >= m.min()) && (m.max() == null || sum <= m.max());
-      return holds ? null : "the value is " + number(sum) + " (" + series + " series with the labels " + m.labels() + ")";
+      return holds ? null : "the value is " + number(sum) + " (" + series + " series with the labels " + new TreeMap<>(m.labels()) + ")";
     }
 
     /** Which part of the metric the name asks for ("value", "count", "sum"), or null when it is another metric. */
