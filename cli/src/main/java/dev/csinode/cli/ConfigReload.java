@@ -118,7 +118,8 @@ final class ConfigReload {
       ParseResult parsed = run.commandLine().getParseResult();
       if (parsed != null && parsed.hasMatchedOption(o)) {
         List<String> values = parsed.matchedOption(o.longestName()).stringValues();
-        out.put(key, values.isEmpty() ? "true" : values.get(values.size() - 1));
+        // An on/off flag (--x or --no-x) has no text: its value is what the command line made of it.
+        out.put(key, values.isEmpty() ? String.valueOf((Object) o.getValue()) : values.get(values.size() - 1));
       } else if (config != null && config.values().containsKey(key)) {
         out.put(key, config.values().get(key));
       } else {

@@ -147,7 +147,12 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public String defaultValue(ArgSpec arg) {
-      return config != null && arg instanceof OptionSpec o ? config.defaultFor(o.longestName()) : null;
+      // Not for on/off flags: picocli's negated form means "the opposite of the default", so a default of true from
+      // the file would turn --no-FLAG into true. call() applies the file's flags itself (fileFlags).
+      if (config == null || !(arg instanceof OptionSpec o) || o.type() == boolean.class || o.type() == Boolean.class) {
+        return null;
+      }
+      return config.defaultFor(o.longestName());
     }
   }
 
@@ -157,6 +162,31 @@ public final class RunCommand implements Callable<Integer> {
   String logFormat;
 
   @Spec CommandSpec spec;
+
+  /**
+   * The config file read again (to report what made it unusable: its defaults were then left out), its log levels
+   * and on/off keys applied; null without {@code --config}.
+   */
+  ConfigFile applyConfigFile() throws ConfigFile.InvalidConfigException {
+    if (configFile == null) {
+      return null;
+    }
+    ConfigFile file = ConfigFile.read(configFile);
+    LogLevels.apply(file.logLevels());
+    fileFlags(file);
+    return file;
+  }
+
+  /** The file's on/off keys, for the flags the command line does not give (on or off). */
+  private void fileFlags(ConfigFile file) {
+    for (OptionSpec o : spec.options()) {
+      boolean flag = o.type() == boolean.class || o.type() == Boolean.class;
+      String value = file.defaultFor(o.longestName());
+      if (flag && value != null && !spec.commandLine().getParseResult().hasMatchedOption(o)) {
+        o.setValue(Boolean.parseBoolean(value));
+      }
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -179,16 +209,12 @@ public final class RunCommand implements Callable<Integer> {
         return 2;
       }
     }
-    ConfigFile file = null;
-    if (configFile != null) {
-      try {
-        // Read again to report what made it unusable (the defaults were then left out) and to apply the log levels.
-        file = ConfigFile.read(configFile);
-        LogLevels.apply(file.logLevels());
-      } catch (ConfigFile.InvalidConfigException e) {
-        System.err.println("run: " + TerminalText.text(e.getMessage()));
-        return 2;
-      }
+    ConfigFile file;
+    try {
+      file = applyConfigFile();
+    } catch (ConfigFile.InvalidConfigException e) {
+      System.err.println("run: " + TerminalText.text(e.getMessage()));
+      return 2;
     }
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     VolumeManager.Options volumeOptions;

@@ -101,6 +101,7 @@ class ConfigFileTest {
     CommandLine cli = Main.commandLine(args);
     cli.parseArgs(args);
     RunCommand run = cli.getSubcommands().get("run").getCommand();
+    run.applyConfigFile();
     assertEquals(Path.of("/srv/kubelet"), run.rootDir);
     assertEquals("1m", run.backoffMax);
     assertFalse(run.removeOrphans);
@@ -111,7 +112,9 @@ class ConfigFileTest {
     String[] off = {"run", "--config", f.toString(), "--no-with-hostpath-driver"};
     CommandLine offCli = Main.commandLine(off);
     offCli.parseArgs(off);
-    assertFalse(((RunCommand) offCli.getSubcommands().get("run").getCommand()).withHostpathDriver);
+    RunCommand offRun = offCli.getSubcommands().get("run").getCommand();
+    offRun.applyConfigFile();
+    assertFalse(offRun.withHostpathDriver);
 
     String[] plain = {"run"};
     CommandLine without = Main.commandLine(plain);

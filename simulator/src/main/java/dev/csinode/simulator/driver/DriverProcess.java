@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +41,11 @@ public final class DriverProcess {
   private final Path log;
   private final Duration serveWait;
   private volatile Process process;
+  /**
+   * Completes with the process once {@link #start} forked it (null when it could not): a kill that comes while the
+   * fork is under way (a SIGTERM right after the start) waits for it, or the command would outlive us.
+   */
+  private volatile CompletableFuture<Process> spawning = CompletableFuture.completedFuture(null);
   /** Whether the process leads a process group of its own (setsid), so the group can be killed. */
   private volatile boolean ownGroup;
 
@@ -67,29 +73,39 @@ public final class DriverProcess {
 
   /** Starts the command; completes once something serves the endpoint, fails when it exits or the wait passes. */
   public Future<Void> start() {
+    CompletableFuture<Process> spawned = new CompletableFuture<>();
+    spawning = spawned;
     return vertx.executeBlocking(() -> {
-      Files.createDirectories(log.getParent());
-      Files.createDirectories(endpoint.path().getParent()); // many drivers listen without making the directory
-      Files.writeString(log, "=== " + Instant.now() + " starting: " + String.join(" ", argv) + System.lineSeparator(),
-          StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-      List<String> full = new ArrayList<>();
-      ownGroup = Files.isExecutable(SETSID);
-      if (ownGroup) {
-        full.add(SETSID.toString());
-      }
-      full.addAll(argv);
-      ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-          .directory(log.getParent().toFile()); // relative paths in the command (a state dir) stay in the run's directory
       try {
-        process = pb.start();
-      } catch (IOException e) {
-        throw new IllegalStateException(describe() + " cannot be started: " + e.getMessage(), e);
+        return spawn();
+      } finally {
+        spawned.complete(process);
       }
-      LOG.info("started {} (pid {}), log {}", describe(), process.pid(), log);
-      return process;
     }, false).compose(p -> awaitServing(p, System.nanoTime() + serveWait.toNanos()));
+  }
+
+  private Process spawn() throws IOException {
+    Files.createDirectories(log.getParent());
+    Files.createDirectories(endpoint.path().getParent()); // many drivers listen without making the directory
+    Files.writeString(log, "=== " + Instant.now() + " starting: " + String.join(" ", argv) + System.lineSeparator(),
+        StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    List<String> full = new ArrayList<>();
+    ownGroup = Files.isExecutable(SETSID);
+    if (ownGroup) {
+      full.add(SETSID.toString());
+    }
+    full.addAll(argv);
+    ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .directory(log.getParent().toFile()); // relative paths in the command (a state dir) stay in the run's directory
+    try {
+      process = pb.start();
+    } catch (IOException e) {
+      throw new IllegalStateException(describe() + " cannot be started: " + e.getMessage(), e);
+    }
+    LOG.info("started {} (pid {}), log {}", describe(), process.pid(), log);
+    return process;
   }
 
   private Future<Void> awaitServing(Process p, long deadlineNanos) {
@@ -128,11 +144,15 @@ public final class DriverProcess {
 
   /** SIGKILL to the process and everything it started; completes when they are gone. */
   public Future<Void> kill() {
-    Process p = process;
-    if (p == null) {
+    CompletableFuture<Process> spawned = spawning;
+    if (process == null && spawned.isDone()) {
       return Future.succeededFuture();
     }
     return vertx.executeBlocking(() -> {
+      Process p = process != null ? process : spawned.get(10, TimeUnit.SECONDS);
+      if (p == null) {
+        return null; // the fork failed: nothing to kill
+      }
       Set<ProcessHandle> tree = new LinkedHashSet<>();
       tree.add(p.toHandle());
       p.descendants().forEach(tree::add);
