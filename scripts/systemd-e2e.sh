@@ -117,6 +117,7 @@ chmod +x "$work/boot.sh"
   exec unshare --mount --propagation private --pid --fork --net --uts --ipc --cgroup -- "$work/boot.sh" "$work" "$here"
 ) > "$work/console.log" 2>&1 &
 launcher=$!
+disown "$launcher" # its end is the cleanup's business (cgroup.events), not a job report
 
 # unshare's child is the namespace's PID 1. Nothing may be run "inside" before it IS systemd in its own root: until
 # boot.sh's chroot, its root is the host's, and systemctl there would reach the host's systemd.
