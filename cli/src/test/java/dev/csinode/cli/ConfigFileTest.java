@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -54,6 +55,21 @@ class ConfigFileTest {
     assertEquals(Map.of(ConfigFile.ROOT_LOGGER, "warn", "dev.csinode.agent", "debug"), c.logLevels());
     assertEquals("2m2s", c.defaultFor("--backoff-max"));
     assertNull(c.defaultFor("--csi-timeout"));
+  }
+
+  /** Every flag of run is a key of the file (a new flag without one would be missed by operators' configs). */
+  @Test
+  void everyRunFlagIsAKey() {
+    CommandLine run = Main.commandLine().getSubcommands().get("run");
+    for (var option : run.getCommandSpec().options()) {
+      String name = option.longestName();
+      if (!List.of("--config", "--help", "--version").contains(name)) {
+        assertTrue(ConfigFile.KEYS.containsKey(name.substring(2)), name + " has no key in the config file");
+      }
+    }
+    for (String key : ConfigFile.KEYS.keySet()) {
+      assertTrue(run.getCommandSpec().findOption("--" + key) != null, key + " is no flag of run");
+    }
   }
 
   @Test
