@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Callable;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,7 +32,6 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = "Run the node agent: discover CSI drivers through <root-dir>/plugins_registry and serve the local API.")
 public final class RunCommand implements Callable<Integer> {
-  private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
   @Option(names = "--config", paramLabel = "FILE",
       description = "Read options from this YAML file (keys are these flags without the dashes, plus log-level and "
           + "log-levels); a flag given on the command line wins. See: csi-node-agent config check FILE.")
@@ -196,7 +194,10 @@ public final class RunCommand implements Callable<Integer> {
     Signal.handle(new Signal("HUP"), sig -> {
       ConfigReload r = reloads.get();
       if (r == null) {
-        LOG.info("SIGHUP ignored: the agent is not ready (starting or stopping); send it again once it runs");
+        // Looked up here, not held in a static field: picocli makes a RunCommand for every command (even --help), and
+        // a logger made then would start logback for all of them.
+        LoggerFactory.getLogger(RunCommand.class)
+            .info("SIGHUP ignored: the agent is not ready (starting or stopping); send it again once it runs");
       } else {
         new Thread(r::reload, "reload").start();
       }
