@@ -59,13 +59,13 @@ public final class RootLock implements AutoCloseable {
   }
 
   /**
-   * Takes the lock, or fails saying who holds the root.
+   * Takes the lock, or fails saying who holds the root. A kubelet's root is the caller's to refuse first
+   * ({@link #refuseKubelet}), before it makes the state directory this lock lives in.
    *
-   * @throws IllegalStateException another agent or a kubelet serves the root
+   * @throws IllegalStateException another agent serves the root
    * @throws IOException           the lock file cannot be made (the message names it)
    */
   public static RootLock acquire(Path rootDir, Path stateDir) throws IOException {
-    refuseKubelet(rootDir);
     Path file = stateDir.resolve(FILE).toAbsolutePath().normalize();
     if (!HELD.add(file)) {
       throw new IllegalStateException("another csi-node-agent (pid " + ProcessHandle.current().pid() + ", this process) serves "

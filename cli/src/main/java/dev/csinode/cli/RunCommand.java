@@ -109,23 +109,38 @@ public final class RunCommand implements Callable<Integer> {
    * unreadable or invalid file gives no defaults here and stops {@link #call} with its message.
    */
   static final class ConfigDefaults implements IDefaultValueProvider {
+    private final Path file;
     private final ConfigFile config;
+    private final ConfigFile.InvalidConfigException error;
 
-    private ConfigDefaults(ConfigFile config) {
+    private ConfigDefaults(Path file, ConfigFile config, ConfigFile.InvalidConfigException error) {
+      this.file = file;
       this.config = config;
+      this.error = error;
     }
 
     /** The defaults from the file {@code run --config FILE} names in {@code args}, or none. */
     static ConfigDefaults of(String[] args) {
       Path file = configArgument(args);
       if (file == null) {
-        return new ConfigDefaults(null);
+        return new ConfigDefaults(null, null, null);
       }
       try {
-        return new ConfigDefaults(ConfigFile.read(file));
+        return new ConfigDefaults(file, ConfigFile.read(file), null);
       } catch (ConfigFile.InvalidConfigException e) {
-        return new ConfigDefaults(null);
+        return new ConfigDefaults(file, null, e);
       }
+    }
+
+    /** The file as read for the defaults when it is {@code path} (its error, if it was unusable); else null. */
+    ConfigFile readAs(Path path) throws ConfigFile.InvalidConfigException {
+      if (file == null || !file.equals(path)) {
+        return null;
+      }
+      if (error != null) {
+        throw error;
+      }
+      return config;
     }
 
     private static Path configArgument(String[] args) {
@@ -162,14 +177,17 @@ public final class RunCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   /**
-   * The config file read again (to report what made it unusable: its defaults were then left out), its log levels
-   * and on/off keys applied; null without {@code --config}.
+   * The config file (as read for the defaults, or read now), its log levels and on/off keys applied; null without
+   * {@code --config}. An unusable file throws what made it so (its defaults were left out).
    */
   ConfigFile applyConfigFile() throws ConfigFile.InvalidConfigException {
     if (configFile == null) {
       return null;
     }
-    ConfigFile file = ConfigFile.read(configFile);
+    ConfigFile file = spec.commandLine().getDefaultValueProvider() instanceof ConfigDefaults d ? d.readAs(configFile) : null;
+    if (file == null) {
+      file = ConfigFile.read(configFile);
+    }
     LogLevels.apply(file.logLevels());
     fileFlags(file);
     return file;

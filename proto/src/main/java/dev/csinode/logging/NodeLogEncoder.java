@@ -45,8 +45,8 @@ public final class NodeLogEncoder extends EncoderBase<ILoggingEvent> {
     return e;
   }
 
-  private Encoder<ILoggingEvent> current() {
-    return switch (LogFormat.current()) {
+  private Encoder<ILoggingEvent> encoder(LogFormat format) {
+    return switch (format) {
       case TEXT -> text;
       case JOURNAL -> journal;
       case JSON -> json;
@@ -61,7 +61,7 @@ public final class NodeLogEncoder extends EncoderBase<ILoggingEvent> {
   @Override
   public byte[] encode(ILoggingEvent event) {
     LogFormat format = LogFormat.current();
-    byte[] bytes = current().encode(event);
+    byte[] bytes = encoder(format).encode(event);
     return format == LogFormat.JOURNAL ? prefixContinuations(bytes, event) : bytes;
   }
 

@@ -38,11 +38,7 @@ public final class JUnitReport {
   }
 
   static byte[] render(String suite, List<Case> cases) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try {
-      XMLStreamWriter w = XML.createXMLStreamWriter(out, "UTF-8");
-      w.writeStartDocument("UTF-8", "1.0");
-      newline(w, 0);
+    return document(w -> {
       w.writeStartElement("testsuites");
       w.writeAttribute("name", clean(suite));
       counts(w, cases);
@@ -85,6 +81,22 @@ public final class JUnitReport {
       w.writeEndElement();
       newline(w, 0);
       w.writeEndElement();
+    });
+  }
+
+  /** What goes between the XML declaration and the end of the document: the {@code testsuites} element. */
+  private interface Body {
+    void write(XMLStreamWriter w) throws XMLStreamException;
+  }
+
+  /** The document around a body: the declaration, the body, the line breaks a reader of the file expects. */
+  private static byte[] document(Body body) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      XMLStreamWriter w = XML.createXMLStreamWriter(out, "UTF-8");
+      w.writeStartDocument("UTF-8", "1.0");
+      newline(w, 0);
+      body.write(w);
       newline(w, 0);
       w.writeEndDocument();
       w.close();
@@ -108,11 +120,7 @@ public final class JUnitReport {
   }
 
   static byte[] render(List<ScenarioResult> results) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try {
-      XMLStreamWriter w = XML.createXMLStreamWriter(out, "UTF-8");
-      w.writeStartDocument("UTF-8", "1.0");
-      newline(w, 0);
+    return document(w -> {
       w.writeStartElement("testsuites");
       w.writeAttribute("name", "csi-node-agent simulate");
       w.writeAttribute("tests", String.valueOf(results.stream().mapToLong(JUnitReport::tests).sum()));
@@ -124,13 +132,7 @@ public final class JUnitReport {
       }
       newline(w, 0);
       w.writeEndElement();
-      newline(w, 0);
-      w.writeEndDocument();
-      w.close();
-    } catch (XMLStreamException e) {
-      throw new IllegalStateException("could not write the JUnit report: " + e.getMessage(), e);
-    }
-    return out.toByteArray();
+    });
   }
 
   private static void suite(XMLStreamWriter w, ScenarioResult r) throws XMLStreamException {
