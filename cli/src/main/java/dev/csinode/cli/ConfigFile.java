@@ -79,6 +79,10 @@ public record ConfigFile(Path path, Map<String, String> values, Map<String, Stri
   public static ConfigFile read(Path path) throws InvalidConfigException {
     String text;
     try {
+      // A FIFO or a device (/dev/zero) reports no size and would be read forever.
+      if (Files.exists(path) && !Files.isRegularFile(path)) {
+        throw new InvalidConfigException(path + ": not a regular file; give the config file itself");
+      }
       if (Files.size(path) > MAX_SIZE) {
         throw new InvalidConfigException(path + ": larger than " + MAX_SIZE + " bytes; this is not a config file");
       }

@@ -103,6 +103,14 @@ class ConfigFileTest {
   }
 
   @Test
+  void aDeviceOrDirectoryIsNoConfigFile() {
+    for (Path p : List.of(Path.of("/dev/zero"), dir)) {
+      assertEquals(p + ": not a regular file; give the config file itself",
+          assertThrows(ConfigFile.InvalidConfigException.class, () -> ConfigFile.read(p)).getMessage());
+    }
+  }
+
+  @Test
   void aMissingFileIsNamed() {
     Path missing = dir.resolve("nope.yaml");
     assertEquals(missing + ": no such config file",
