@@ -8,7 +8,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,11 +60,11 @@ final class StateStore implements AutoCloseable {
   }
 
   void deleteVolume(String id) {
-    await(log.remove(VOLUME + id), VOLUME + id);
+    remove(VOLUME + id);
   }
 
   void deleteSnapshot(String id) {
-    await(log.remove(SNAPSHOT + id), SNAPSHOT + id);
+    remove(SNAPSHOT + id);
   }
 
   private <T> List<T> load(String prefix, Class<T> type) {
@@ -84,20 +83,30 @@ final class StateStore implements AutoCloseable {
     return out;
   }
 
+  // Callers are the driver's worker threads, which wait for the change anyway: they write it themselves.
   private void write(String key, Object value, boolean flush) {
+    String record;
     try {
-      String record = json.writeValueAsString(value);
-      await(flush ? log.put(key, record) : log.putUntilReboot(key, record), key);
+      record = json.writeValueAsString(value);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot persist state of " + key, e);
     }
+    try {
+      if (flush) {
+        log.putAndWait(key, record);
+      } else {
+        log.putUntilRebootAndWait(key, record);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot persist state of " + key + " in " + log.file(), e);
+    }
   }
 
-  private void await(CompletableFuture<Void> durable, String what) {
+  private void remove(String key) {
     try {
-      RecordLog.await(durable);
+      log.removeAndWait(key);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot persist state of " + what + " in " + log.file(), e);
+      throw new UncheckedIOException("cannot persist state of " + key + " in " + log.file(), e);
     }
   }
 

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class RecordLogTest {
@@ -122,6 +123,86 @@ class RecordLogTest {
     gate.release().countDown();
     first.get(10, TimeUnit.SECONDS);
     return new CompletableFuture[] {d, u};
+  }
+
+  @Test
+  @Timeout(60) // a change no one writes would leave its caller waiting for ever
+  void aCallerThatWaitsWritesAndFlushesItsChangeOnItsOwnThread() throws Exception {
+    List<String> flushedBy = new java.util.concurrent.CopyOnWriteArrayList<>();
+    RecordLog.Flush recording = channel -> {
+      flushedBy.add(Thread.currentThread().getName());
+      channel.force(false);
+    };
+    try (RecordLog log = RecordLog.open(file(), recording)) {
+      log.putAndWait("created", "{\"n\":1}");
+      log.putUntilRebootAndWait("mounted", "{\"at\":\"/a\"}");
+      log.putAndWait("gone", "{}");
+      log.removeAndWait("gone");
+      assertEquals(List.of(Thread.currentThread().getName(), Thread.currentThread().getName(), Thread.currentThread().getName()),
+          flushedBy, "the durable changes were flushed by the caller, not handed to the writer thread");
+      assertEquals(Map.of("created", "{\"n\":1}", "mounted", "{\"at\":\"/a\"}"), log.records());
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("created", "{\"n\":1}", "mounted", "{\"at\":\"/a\"}"), log.records());
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void changesQueuedWhileACallerFlushesAreWrittenTogetherByTheNext() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    AtomicInteger flushes = new AtomicInteger();
+    RecordLog.Flush counting = channel -> {
+      if (flushes.incrementAndGet() == 1) {
+        gate.force(channel);
+      } else {
+        channel.force(false);
+      }
+    };
+    try (RecordLog log = RecordLog.open(file(), counting)) {
+      Thread first = new Thread(() -> {
+        try {
+          log.putAndWait("first", "{}");
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+      first.start();
+      gate.held().await();
+      // While the first caller's flush hangs: ten callers and one change through a future queue up behind it.
+      List<Thread> waiting = new ArrayList<>();
+      CountDownLatch queued = new CountDownLatch(10);
+      for (int i = 0; i < 10; i++) {
+        String key = "k" + i;
+        Thread t = new Thread(() -> {
+          queued.countDown();
+          try {
+            log.putAndWait(key, "{}");
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
+        waiting.add(t);
+        t.start();
+      }
+      CompletableFuture<Void> async = log.put("async", "{}");
+      queued.await();
+      while (waiting.stream().anyMatch(t -> t.getState() != Thread.State.WAITING)) {
+        Thread.onSpinWait(); // every caller is parked on the writing lock (or done)
+      }
+      gate.release().countDown();
+      first.join(10_000);
+      for (Thread t : waiting) {
+        t.join(10_000);
+        assertFalse(t.isAlive(), "a waiting caller returned");
+      }
+      async.get(10, TimeUnit.SECONDS);
+      assertEquals(12, log.records().size());
+      assertEquals(2, flushes.get(), "everything queued behind the first flush shares the next one (group commit)");
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(12, log.records().size(), "all of them durable");
+    }
   }
 
   @Test

@@ -47,7 +47,24 @@ public final class DriverBenchmark implements Callable<Integer> {
   @Option(names = "--kind", defaultValue = "directory", description = "Value of the 'kind' CreateVolume parameter (default: ${DEFAULT-VALUE}).")
   String kind;
 
-  record Row(String rpc, String mode, int calls, double seconds, long[] nanos) {
+  @Option(names = "--warmup", defaultValue = "1000",
+      description = "Volume lives run first and not counted, so the driver's JIT has settled (default: ${DEFAULT-VALUE}; 0 for a cold driver).")
+  int warmup;
+
+  @Option(names = "--mount-floor", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Also time bind mount + unmount pairs in this process (needs root; default: ${DEFAULT-VALUE}).")
+  boolean mountFloor;
+
+  @Option(names = "--driver-pid", description = "The driver's process id: its CPU time per call is printed too (a figure other load on the machine hardly changes).")
+  Long driverPid;
+
+  /** The issue's targets for the bundled driver (issue 16), printed beside the figures. */
+  private static final double TARGET_SEQUENTIAL_LIVES = 1000;
+  private static final double TARGET_CONCURRENT_LIVES = 2000;
+  private static final double TARGET_P50_MS = 0.100;
+
+  /** {@code cpuNanos}: the driver's CPU time during the phase (user and system), or -1 when unknown. */
+  record Row(String rpc, String mode, int calls, double seconds, long[] nanos, long cpuNanos) {
     double rate() {
       return calls / seconds;
     }
@@ -63,42 +80,84 @@ public final class DriverBenchmark implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Vertx vertx = Vertx.vertx();
-    List<Row> rows = new ArrayList<>();
+    List<Row> sequential;
+    List<Row> concurrent;
+    Row probe;
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, UnixEndpoint.parse(endpoint))) {
-      rows.addAll(life(client, "sequential", 1, "seq"));
-      rows.addAll(life(client, concurrency + " in flight", concurrency, "par"));
+      if (warmup > 0) {
+        life(client, "warm-up", concurrency, "warm", warmup);
+      }
+      probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
+      sequential = life(client, "sequential", 1, "seq", volumes);
+      concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
     } finally {
       vertx.close().await();
     }
-    System.out.printf("%n%-20s %-14s %7s %10s %9s %9s%n", "RPC", "mode", "calls", "calls/s", "p50 ms", "p99 ms");
+    System.out.printf("%n%-20s %-14s %7s %10s %9s %9s %12s%n", "RPC", "mode", "calls", "calls/s", "p50 ms", "p99 ms", "driver CPU us");
+    List<Row> rows = new ArrayList<>(sequential);
+    rows.addAll(concurrent);
     for (Row r : rows) {
-      System.out.printf("%-20s %-14s %7d %10.0f %9.3f %9.3f%n", r.rpc(), r.mode(), r.calls(), r.rate(),
-          r.percentileMs(50), r.percentileMs(99));
+      System.out.printf("%-20s %-14s %7d %10.0f %9.3f %9.3f %12s%n", r.rpc(), r.mode(), r.calls(), r.rate(),
+          r.percentileMs(50), r.percentileMs(99), r.cpuNanos() < 0 ? "-" : String.format("%.0f", r.cpuNanos() / 1e3 / r.calls()));
+    }
+    double worstP50 = sequential.stream().mapToDouble(r -> r.percentileMs(50)).max().orElse(0);
+    System.out.printf("%n%-44s %10s %10s%n", "", "measured", "target");
+    System.out.printf("%-44s %10.0f %10s%n", "volume lives/s, sequential", lives(sequential), ">= " + (int) TARGET_SEQUENTIAL_LIVES);
+    System.out.printf("%-44s %10.0f %10s%n", "volume lives/s, " + concurrency + " in flight", lives(concurrent), ">= " + (int) TARGET_CONCURRENT_LIVES);
+    System.out.printf("%-44s %10.3f %10s%n", "slowest RPC's p50 ms, sequential", worstP50, "<= " + TARGET_P50_MS);
+    if (driverPid != null) {
+      System.out.printf("%-44s %10.0f%n", "driver CPU us per volume life, sequential", sequential.stream().mapToDouble(r -> r.cpuNanos() / 1e3 / r.calls()).sum());
+    }
+    System.out.printf("%n%-44s %10s%n", "floor", "p50 ms");
+    System.out.printf("%-44s %10.3f%n", "gRPC round trip (Probe, no work)", probe.percentileMs(50));
+    if (mountFloor) {
+      System.out.printf("%-44s %10.3f%n", "bind mount + unmount, in process", mountFloorMs());
     }
     return 0;
   }
 
-  private List<Row> life(GrpcUnixClient client, String mode, int inFlight, String prefix) throws Exception {
+  /** Lives per second: a life is one call of each RPC, so its time is the sum of the per-call times of the phases. */
+  private static double lives(List<Row> phases) {
+    return 1 / phases.stream().mapToDouble(r -> r.seconds() / r.calls()).sum();
+  }
+
+  /** What a bind mount and its unmount cost through mount-utils, the driver's own path, without any RPC around. */
+  private double mountFloorMs() throws java.io.IOException {
+    Path source = Files.createDirectories(workDir.resolve("floor/source"));
+    Path target = Files.createDirectories(workDir.resolve("floor/target"));
+    dev.csinode.mount.Mounter mounter = new dev.csinode.mount.Mounter();
+    int n = Math.max(100, volumes);
+    long[] nanos = new long[n];
+    for (int i = 0; i < n; i++) {
+      long t0 = System.nanoTime();
+      mounter.bind(source, target, false, List.of());
+      mounter.unmount(target);
+      nanos[i] = System.nanoTime() - t0;
+    }
+    return new Row("mount", "floor", n, 1, nanos, -1).percentileMs(50);
+  }
+
+  private List<Row> life(GrpcUnixClient client, String mode, int inFlight, String prefix, int volumes) throws Exception {
     String[] ids = new String[volumes];
     List<Row> rows = new ArrayList<>();
     Path base = workDir.resolve(prefix);
     for (int i = 0; i < volumes; i++) {
       Files.createDirectories(base.resolve("pods/p" + i + "/volumes/kubernetes.io~csi/v"));
     }
-    rows.add(run(client, "CreateVolume", mode, inFlight, ControllerGrpcClient.CreateVolume, i ->
+    rows.add(run(client, "CreateVolume", mode, inFlight, volumes, ControllerGrpcClient.CreateVolume, i ->
         CreateVolumeRequest.newBuilder().setName(prefix + "-" + i).addVolumeCapabilities(CAP).putParameters("kind", kind)
             .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20)).build(),
         (i, r) -> ids[i] = r.getVolume().getVolumeId()));
-    rows.add(run(client, "NodeStageVolume", mode, inFlight, NodeGrpcClient.NodeStageVolume, i ->
+    rows.add(run(client, "NodeStageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeStageVolume, i ->
         NodeStageVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i)).setVolumeCapability(CAP).build(), null));
-    rows.add(run(client, "NodePublishVolume", mode, inFlight, NodeGrpcClient.NodePublishVolume, i ->
+    rows.add(run(client, "NodePublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodePublishVolume, i ->
         NodePublishVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i))
             .setTargetPath(target(base, i)).setVolumeCapability(CAP).build(), null));
-    rows.add(run(client, "NodeUnpublishVolume", mode, inFlight, NodeGrpcClient.NodeUnpublishVolume, i ->
+    rows.add(run(client, "NodeUnpublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnpublishVolume, i ->
         NodeUnpublishVolumeRequest.newBuilder().setVolumeId(ids[i]).setTargetPath(target(base, i)).build(), null));
-    rows.add(run(client, "NodeUnstageVolume", mode, inFlight, NodeGrpcClient.NodeUnstageVolume, i ->
+    rows.add(run(client, "NodeUnstageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnstageVolume, i ->
         NodeUnstageVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i)).build(), null));
-    rows.add(run(client, "DeleteVolume", mode, inFlight, ControllerGrpcClient.DeleteVolume, i ->
+    rows.add(run(client, "DeleteVolume", mode, inFlight, volumes, ControllerGrpcClient.DeleteVolume, i ->
         DeleteVolumeRequest.newBuilder().setVolumeId(ids[i]).build(), null));
     return rows;
   }
@@ -116,12 +175,13 @@ public final class DriverBenchmark implements Callable<Integer> {
   }
 
   /** Issues {@code volumes} calls keeping {@code inFlight} outstanding; any failure aborts the benchmark. */
-  private <Req, Resp> Row run(GrpcUnixClient client, String rpc, String mode, int inFlight, ServiceMethod<Resp, Req> method,
-                              IntFunction<Req> request, OnResult<Resp> onResult) throws Exception {
+  private <Req, Resp> Row run(GrpcUnixClient client, String rpc, String mode, int inFlight, int volumes,
+                              ServiceMethod<Resp, Req> method, IntFunction<Req> request, OnResult<Resp> onResult) throws Exception {
     long[] nanos = new long[volumes];
     AtomicInteger next = new AtomicInteger();
     Promise<Void> done = Promise.promise();
     AtomicInteger finished = new AtomicInteger();
+    long cpu0 = driverCpuNanos();
     long start = System.nanoTime();
     Runnable[] issue = new Runnable[1];
     issue[0] = () -> {
@@ -147,6 +207,22 @@ public final class DriverBenchmark implements Callable<Integer> {
       issue[0].run();
     }
     done.future().await();
-    return new Row(rpc, mode, volumes, (System.nanoTime() - start) / 1e9, nanos);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    long cpu1 = driverCpuNanos();
+    return new Row(rpc, mode, volumes, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0);
+  }
+
+  /** utime + stime of the driver from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms), or -1. */
+  private long driverCpuNanos() {
+    if (driverPid == null) {
+      return -1;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc/" + driverPid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
   }
 }
