@@ -89,7 +89,7 @@ final class ConfigReload {
     }
   }
 
-  /** Sets the file's levels; a logger the file no longer names gets back the level logback.xml gave it. */
+  /** Sets the file's levels; a logger the file no longer names gets back the level the log set-up (NodeLogConfigurator) gave it. */
   private List<String> levels(Map<String, String> next) {
     List<String> changed = new ArrayList<>();
     Map<String, String> all = new LinkedHashMap<>(appliedLevels);

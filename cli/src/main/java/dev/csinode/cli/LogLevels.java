@@ -8,7 +8,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sets logback's levels from a config file's {@code log-level} and {@code log-levels}, and puts back what
- * logback.xml (or the default) gave a logger when the file stops naming it.
+ * the log set-up (NodeLogConfigurator) gave a logger when the file stops naming it.
  */
 final class LogLevels {
   /** Each logger's level before the config file first set it (null: it inherited). */

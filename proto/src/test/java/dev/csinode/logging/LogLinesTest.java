@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The processes' log as configured (logback.xml): one line per event, whatever the names and messages it quotes hold. */
+/** The processes' log as configured (NodeLogConfigurator): one line per event, whatever the names and messages it quotes hold. */
 class LogLinesTest {
   private static final Logger LOG = LoggerFactory.getLogger("Agent");
   private static final String FAKE_LINE = "1999-01-01T00:00:00.000Z INFO Agent - volume vol-2 unpublished";
