@@ -28,8 +28,11 @@ import org.slf4j.LoggerFactory;
 /** One running hostpath driver: its state, its three CSI services, and the socket they are served on. */
 public final class HostpathDriver {
   private static final Logger LOG = LoggerFactory.getLogger(HostpathDriver.class);
-  /** Blocking calls served at once; more than the CSI calls a node agent sends in parallel. */
-  static final int WORKERS = 32;
+  /**
+   * Blocking calls served at once; more queue. Mounts and unmounts take the kernel's mount lock one at a time, and a
+   * node has few cores: 32 threads (an earlier figure) only added memory and cold caches, not throughput.
+   */
+  static final int WORKERS = 16;
   private final HostpathConfig config;
   private final GrpcUnixServer server;
   private final List<String> startupProblems;
