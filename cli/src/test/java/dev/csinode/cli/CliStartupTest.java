@@ -63,6 +63,19 @@ class CliStartupTest {
     }
   }
 
+  /** Main finds a subcommand by the name its annotation gives it, without reading sixteen annotations. */
+  @Test
+  void everySubcommandIsKnownByItsOwnName() {
+    Main.SUBCOMMANDS.forEach((name, type) -> {
+      picocli.CommandLine.Command command = type.getAnnotation(picocli.CommandLine.Command.class);
+      assertEquals(command.name(), name, type.getName());
+      assertEquals(0, command.aliases().length, type.getName() + " has aliases: Main would not find it by them");
+    });
+    assertEquals(Main.SUBCOMMANDS.keySet(), Main.commandLine().getSubcommands().keySet());
+    // A command line that names a subcommand gets that one alone.
+    assertEquals(List.of("status"), List.copyOf(Main.commandLine("status", "--root-dir", "/x").getSubcommands().keySet()));
+  }
+
   /** Runs the CLI with these arguments in a JVM of its own; its output, once it exited 0 without loading them. */
   private String assertLoadsNothingOfTheDaemon(List<String> args) throws Exception {
     String name = String.join("-", args).replaceAll("[^a-z]+", "-");
