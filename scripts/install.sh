@@ -142,14 +142,14 @@ case "\${1:-}" in
       exec unshare --mount --propagation private -- "\$0" "\$@"
     fi ;;
 esac
-# Class-data sharing archives install.sh made for this jar (java ignores one that does not fit, silently), and the
-# JIT's first tier only for the short commands that answer and exit.
+# Class-data sharing archives install.sh made for this jar (java ignores one that does not fit, silently); for the
+# short commands that answer and exit, the JIT's first tier only and no hsperfdata file.
 start=()
 archive="\$jar.cli.jsa"
 [[ "\${1:-}" == run ]] && archive="\$jar.run.jsa"
 [[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
 case "\${1:-}" in
-  "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1) ;;
+  "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1 -XX:-UsePerfData) ;;
 esac
 # Serial GC and small stacks: a node daemon with a small heap in use (see README, "JVM options").
 exec java \${start[@]+"\${start[@]}"} \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
