@@ -57,7 +57,7 @@ if [[ -n "$uninstall" ]]; then
     systemctl stop csi-node-agent
   fi
   if live_systemd; then systemctl disable --quiet csi-node-agent 2>/dev/null || true; fi
-  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar"
+  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib"/csi-node-agent.jar.*.jsa
   rmdir "$lib" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   if [[ -n "$purge" ]]; then
@@ -117,6 +117,16 @@ make_dir() {
 make_dir 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
 install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
 mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
+# Class-data sharing archives for the installed jar (faster starts; see scripts/cds-archive.sh). An archive is bound
+# to its jar's path: one made for a staged root (--root) would not fit the jar once moved, so none is made then.
+rm -f "$lib"/csi-node-agent.jar.*.jsa
+if [[ -z "$root" ]]; then
+  if "$here/scripts/cds-archive.sh" "$lib/csi-node-agent.jar"; then
+    echo "made class-data sharing archives $lib/csi-node-agent.jar.{cli,run}.jsa (faster starts; after a JDK upgrade, install again)"
+  else
+    echo "install.sh: no class-data sharing archive (see above); csi-node-agent starts slower, nothing else changes" >&2
+  fi
+fi
 
 # The launcher runs the installed jar and never builds. Commands that mount for a demo or a simulation run in a
 # private mount namespace, as the checkout's launcher does; run does not: its mounts are for the runtime to see.
@@ -132,8 +142,17 @@ case "\${1:-}" in
       exec unshare --mount --propagation private -- "\$0" "\$@"
     fi ;;
 esac
+# Class-data sharing archives install.sh made for this jar (java ignores one that does not fit, silently); for the
+# short commands that answer and exit, the JIT's first tier only and no hsperfdata file.
+start=()
+archive="\$jar.cli.jsa"
+[[ "\${1:-}" == run ]] && archive="\$jar.run.jsa"
+[[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
+case "\${1:-}" in
+  "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1 -XX:-UsePerfData) ;;
+esac
 # Serial GC and small stacks: a node daemon with a small heap in use (see README, "JVM options").
-exec java \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
+exec java \${start[@]+"\${start[@]}"} \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
 LAUNCHER
 chmod 0755 "$bin.new"
 mv -f "$bin.new" "$bin"

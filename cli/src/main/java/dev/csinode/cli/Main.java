@@ -4,26 +4,48 @@ import dev.csinode.simulator.DriverBenchmark;
 import dev.csinode.simulator.VolumeManagerBenchmark;
 import java.io.PrintWriter;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** Entry point of {@code scripts/csi-node-agent}: one binary, one subcommand per role. */
 @Command(name = "csi-node-agent", mixinStandardHelpOptions = true, version = "csi-node-agent 0.1.0",
-    description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.",
-    subcommands = {RunCommand.class, StatusCommand.class, PodCommand.class, PvCommand.class, OrphansCommand.class, RegistrarCommand.class, HostpathDriverCommand.class,
-        DemoCommand.class, DriverDemoCommand.class, SimulateCommand.class, CheckDriverCommand.class, FaultProxyCommand.class, CheckRegistrationCommand.class, ConfigCommand.class, DriverBenchmark.class,
-        VolumeManagerBenchmark.class})
+    description = "A node agent that does for CSI volumes what the kubelet does, without a kubelet.")
 public final class Main implements Runnable {
+  /**
+   * Every subcommand by its name, in the order the usage lists them. The names are their annotations' (a test
+   * checks): reading those of all sixteen to find one costs a short command tens of milliseconds.
+   */
+  static final Map<String, Class<?>> SUBCOMMANDS = inOrder(List.of(Map.entry("run", RunCommand.class),
+      Map.entry("status", StatusCommand.class), Map.entry("pod", PodCommand.class), Map.entry("pv", PvCommand.class),
+      Map.entry("orphans", OrphansCommand.class), Map.entry("registrar", RegistrarCommand.class),
+      Map.entry("hostpath-driver", HostpathDriverCommand.class), Map.entry("demo", DemoCommand.class),
+      Map.entry("driver-demo", DriverDemoCommand.class), Map.entry("simulate", SimulateCommand.class),
+      Map.entry("check-driver", CheckDriverCommand.class), Map.entry("fault-proxy", FaultProxyCommand.class),
+      Map.entry("check-registration", CheckRegistrationCommand.class), Map.entry("config", ConfigCommand.class),
+      Map.entry("bench-driver", DriverBenchmark.class), Map.entry("bench-agent", VolumeManagerBenchmark.class)));
+
+  @Spec CommandSpec spec;
 
   public static void main(String[] args) {
     System.exit(commandLine(args).execute(args));
   }
 
-  /** The command tree for these arguments: {@code run --config FILE} gives {@code run} the file's values as defaults. */
+  /**
+   * The command tree for these arguments: {@code run --config FILE} gives {@code run} the file's values as defaults.
+   * A command line that names a subcommand gets only that one: picocli makes the object and the model of every
+   * command in its tree, which for all of them is most of what a short command like {@code status} costs.
+   */
   static CommandLine commandLine(String... args) {
-    CommandLine cli = commandLine();
+    Class<?> named = args.length > 0 ? SUBCOMMANDS.get(args[0]) : null;
+    CommandLine cli = named != null ? withHandlers(new CommandLine(new Main()).addSubcommand(args[0], named)) : commandLine();
     int run = Arrays.asList(args).indexOf("run");
-    if (run >= 0) {
+    if (run >= 0 && cli.getSubcommands().containsKey("run")) {
       cli.getSubcommands().get("run").setDefaultValueProvider(
           RunCommand.ConfigDefaults.of(Arrays.copyOfRange(args, run + 1, args.length)));
     }
@@ -36,6 +58,18 @@ public final class Main implements Runnable {
    */
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
+    SUBCOMMANDS.forEach(cli::addSubcommand);
+    return withHandlers(cli);
+  }
+
+  private static Map<String, Class<?>> inOrder(List<Map.Entry<String, Class<?>>> entries) {
+    Map<String, Class<?>> byName = new LinkedHashMap<>();
+    entries.forEach(e -> byName.put(e.getKey(), e.getValue()));
+    return Collections.unmodifiableMap(byName);
+  }
+
+  /** Set on the root once its subcommands are in: picocli passes a handler on to the subcommands it has then. */
+  private static CommandLine withHandlers(CommandLine cli) {
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(cmd.getCommandName() + ": " + TerminalText.text(ex.getMessage()));
       return 1;
@@ -55,6 +89,6 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    new CommandLine(this).usage(System.out);
+    spec.commandLine().usage(System.out);
   }
 }

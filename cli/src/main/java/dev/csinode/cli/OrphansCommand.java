@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import static dev.csinode.cli.TerminalText.text;
 
-import io.vertx.core.http.HttpMethod;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -37,8 +36,8 @@ public final class OrphansCommand implements Callable<Integer> {
     }
     ApiClient.Answer resp;
     try {
-      resp = remove ? ApiClient.send(ApiClient.Where.socket(where), HttpMethod.POST, "/v1/orphans/cleanup", "")
-          : ApiClient.send(ApiClient.Where.socket(where), HttpMethod.GET, "/v1/orphans", null);
+      resp = remove ? ApiClient.send(ApiClient.Where.socket(where), "POST", "/v1/orphans/cleanup", "")
+          : ApiClient.send(ApiClient.Where.socket(where), "GET", "/v1/orphans", null, ApiClient.QUICK);
     } catch (Exception e) {
       System.err.println("orphans: " + text(e.getMessage()));
       return 1;

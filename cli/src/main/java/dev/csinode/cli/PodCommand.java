@@ -1,6 +1,5 @@
 package dev.csinode.cli;
 
-import io.vertx.core.http.HttpMethod;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -42,7 +41,7 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String body = file.equals("-") ? new String(System.in.readAllBytes()) : Files.readString(Path.of(file));
-      return print(ApiClient.send(at.socket(), HttpMethod.POST, "/v1/objects", body));
+      return print(ApiClient.send(at.socket(), "POST", "/v1/objects", body));
     }
   }
 
@@ -55,7 +54,7 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), HttpMethod.GET, "/v1/pods/" + p[0] + "/" + p[1], null));
+      return print(ApiClient.send(at.socket(), "GET", "/v1/pods/" + p[0] + "/" + p[1], null, ApiClient.QUICK));
     }
   }
 
@@ -72,7 +71,8 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), HttpMethod.GET, "/v1/pods/" + p[0] + "/" + p[1] + "?wait=" + timeout, null));
+      return print(ApiClient.send(at.socket(), "GET", "/v1/pods/" + p[0] + "/" + p[1] + "?wait=" + timeout, null,
+          ApiClient.waitDeadline(timeout)));
     }
   }
 
@@ -85,7 +85,7 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), HttpMethod.DELETE, "/v1/pods/" + p[0] + "/" + p[1], null));
+      return print(ApiClient.send(at.socket(), "DELETE", "/v1/pods/" + p[0] + "/" + p[1], null));
     }
   }
 }

@@ -2,7 +2,6 @@ package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.vertx.core.http.HttpMethod;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
@@ -35,7 +34,7 @@ public final class PvCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      ApiClient.Answer a = ApiClient.send(at.socket(), HttpMethod.GET, "/v1/persistentvolumes", null);
+      ApiClient.Answer a = ApiClient.send(at.socket(), "GET", "/v1/persistentvolumes", null, ApiClient.QUICK);
       if (a.status() != 200 || output.equals("json")) {
         return PodCommand.print(a);
       }
@@ -61,7 +60,7 @@ public final class PvCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      return PodCommand.print(ApiClient.send(at.socket(), HttpMethod.DELETE,
+      return PodCommand.print(ApiClient.send(at.socket(), "DELETE",
           "/v1/persistentvolumes/" + URLEncoder.encode(name, StandardCharsets.UTF_8), null));
     }
   }

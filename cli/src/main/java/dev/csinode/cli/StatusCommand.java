@@ -3,7 +3,6 @@ package dev.csinode.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.logging.ControlCharacters;
-import io.vertx.core.http.HttpMethod;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -28,7 +27,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
     ApiClient.Answer resp;
     try {
-      resp = ApiClient.send(ApiClient.Where.socket(where), HttpMethod.GET, "/v1/status", null);
+      resp = ApiClient.send(ApiClient.Where.socket(where), "GET", "/v1/status", null, ApiClient.QUICK);
     } catch (Exception e) {
       System.err.println("status: " + TerminalText.text(e.getMessage()));
       return 1;

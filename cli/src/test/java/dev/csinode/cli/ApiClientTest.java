@@ -11,13 +11,19 @@ import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
 import dev.csinode.grpc.UnixHttpListener;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpMethod;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -82,7 +88,7 @@ class ApiClientTest {
     gc.start();
     try {
       for (int i = 0; i < 100; i++) {
-        ApiClient.Answer a = ApiClient.send(socket, HttpMethod.GET, "/v1/status", null);
+        ApiClient.Answer a = ApiClient.send(socket, "GET", "/v1/status", null);
         assertEquals(200, a.status(), a.body());
         assertTrue(a.body().contains("gc-node"), a.body());
       }
@@ -109,10 +115,10 @@ class ApiClientTest {
         })));
     try {
       String body = "ä".repeat(100_000);
-      ApiClient.Answer a = ApiClient.send(raw, HttpMethod.POST, "/chunked", body);
+      ApiClient.Answer a = ApiClient.send(raw, "POST", "/chunked", body);
       assertEquals(201, a.status());
       assertEquals("got 200000 bytes: " + body, a.body());
-      ApiClient.Answer b = ApiClient.send(raw, HttpMethod.GET, "/long", null);
+      ApiClient.Answer b = ApiClient.send(raw, "GET", "/long", null);
       assertEquals(422, b.status());
       assertEquals("ü".repeat(70_000), b.body());
     } finally {
@@ -155,7 +161,74 @@ class ApiClientTest {
 
   @Test
   void aMissingSocketNamesIt() {
-    var e = assertThrows(IllegalStateException.class, () -> ApiClient.send(dir.resolve("none.sock"), HttpMethod.GET, "/v1/status", null));
+    var e = assertThrows(IllegalStateException.class, () -> ApiClient.send(dir.resolve("none.sock"), "GET", "/v1/status", null));
     assertTrue(e.getMessage().contains("none.sock"), e.getMessage());
+  }
+
+  /** A socket file nobody serves any more (the agent died): the same error as a blocking client gives. */
+  @Test
+  void aSocketNobodyServesIsRefused() throws Exception {
+    Path stale = dir.resolve("stale.sock");
+    ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(stale)).close();
+    var e = assertThrows(IOException.class, () -> ApiClient.send(stale, "GET", "/v1/status", null, ApiClient.QUICK));
+    assertEquals("Connection refused", e.getMessage());
+  }
+
+  /** An agent that accepts but never answers (stuck): the CLI gives up at the deadline, naming the socket and request. */
+  @Test
+  void aStuckAgentTimesOut() throws Exception {
+    Path stuck = dir.resolve("stuck.sock");
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(stuck));
+      long start = System.nanoTime();
+      var e = assertThrows(IOException.class, () -> ApiClient.send(stuck, "GET", "/v1/pods/a/b?wait=1s", null, Duration.ofMillis(300)));
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertEquals("the agent API at " + stuck + " did not answer GET /v1/pods/a/b?wait=1s within 300ms; is the agent stuck? Its log may tell",
+          e.getMessage());
+      assertTrue(tookMillis >= 300 && tookMillis < 10_000, tookMillis + " ms");
+    }
+  }
+
+  /** {@code pod wait}: the agent answers when its wait is over, so the client waits that long and a little more. */
+  @Test
+  void aWaitGetsItsOwnDeadline() {
+    assertEquals(Duration.ofSeconds(60), ApiClient.waitDeadline("30s"));
+    assertEquals(Duration.ofMinutes(10).plus(ApiClient.QUICK), ApiClient.waitDeadline("10m"));
+    // What the agent refuses at once (400) needs no more than any quick request.
+    assertEquals(ApiClient.QUICK, ApiClient.waitDeadline("soon"));
+    assertEquals(ApiClient.QUICK, ApiClient.waitDeadline("25h"));
+  }
+
+  /** Whatever serves the socket, a huge or malformed answer is an error naming the socket, not a heap exhausted. */
+  @Test
+  void aHugeOrMalformedAnswerIsAClearError() throws Exception {
+    String huge = "HTTP/1.1 200 OK\r\nContent-Length: " + (HttpResponse.MAX_BODY + 1L) + "\r\n\r\n";
+    assertTrue(answerTo(huge).contains("sent an answer of " + (HttpResponse.MAX_BODY + 1L) + " bytes"), answerTo(huge));
+    assertTrue(answerTo("SSH-2.0-OpenSSH_9.2\r\n").contains("answered something that is not HTTP/1.1: 'SSH-2.0-OpenSSH_9.2'"));
+    assertTrue(answerTo("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort").contains("closed the connection after 5 of 10 body bytes"));
+  }
+
+  /** The error message of a request to a socket that answers {@code raw} and closes. */
+  private String answerTo(String raw) throws Exception {
+    Path s = Files.createTempFile(dir, "raw", ".sock");
+    Files.delete(s);
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(s));
+      Thread peer = new Thread(() -> {
+        try (SocketChannel c = server.accept()) {
+          c.write(ByteBuffer.wrap(raw.getBytes(StandardCharsets.ISO_8859_1)));
+          c.shutdownOutput();
+          c.read(ByteBuffer.allocate(4096)); // the request, so that closing does not reset the connection
+        } catch (IOException e) {
+          // the client gave up first: its error is what the test looks at
+        }
+      });
+      peer.start();
+      try {
+        return assertThrows(IOException.class, () -> ApiClient.send(s, "GET", "/v1/status", null, ApiClient.QUICK)).getMessage();
+      } finally {
+        peer.join(10_000);
+      }
+    }
   }
 }

@@ -3,10 +3,21 @@ package dev.csinode.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.csinode.agent.api.AgentApiServer;
+import dev.csinode.agent.api.StubApi;
+import dev.csinode.agent.status.DriverStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodStatus;
+import dev.csinode.agent.status.VolumeManagerStatus.PodVolume;
+import dev.csinode.testing.Await;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,17 +33,86 @@ class CliStartupTest {
   @Test
   void helpStartsNeitherLogbackNorNettyNorVertx() throws Exception {
     for (List<String> args : List.of(List.of("--help"), List.of("run", "--help"), List.of("config", "check", "--help"))) {
-      Path classes = dir.resolve("classes-" + String.join("-", args).replace("--", "") + ".txt");
-      List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-          "-Xlog:class+load:file=" + classes, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-      cmd.addAll(args);
-      Process run = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      assertTrue(run.waitFor(60, TimeUnit.SECONDS));
-      assertEquals(0, run.exitValue(), String.join(" ", args));
-      List<String> loaded = Files.readAllLines(classes).stream()
-          // Vert.x interfaces (Future) may load for the verifier; an instance (VertxImpl, Netty's loops) must not.
-          .filter(l -> l.contains(" ch.qos.logback.") || l.contains(" io.netty.") || l.contains(" io.vertx.core.impl.VertxImpl")).toList();
-      assertEquals(List.of(), loaded.stream().limit(5).toList(), String.join(" ", args) + " loads what only the daemon needs");
+      assertLoadsNothingOfTheDaemon(args);
+    }
+  }
+
+  /**
+   * The commands that ask a running agent (the real API server here, over a test double of the agent behind it):
+   * their one request goes over the JDK's own socket channel, so no Netty either, whose classes pull in logback.
+   */
+  @Test
+  void apiCommandsStartNeitherLogbackNorNettyNorVertx() throws Exception {
+    PodStatus ready = new PodStatus("default/p", "u1", true, List.of(new PodVolume("v", "kubernetes.io/csi/u1-v",
+        "hostpath.csinode.dev", "h", "published", null, "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/v/mount", null, null)),
+        List.of(), List.of(), List.of());
+    Vertx vertx = Vertx.vertx();
+    try {
+      Path socket = dir.resolve("api.sock");
+      AgentApiServer server = Await.result(AgentApiServer.start(vertx, socket, new ReadyPodApi(ready)));
+      try {
+        String at = "--api-socket=" + socket;
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("status", at)).contains("hostpath.csinode.dev"));
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "get", at, "default/p")).contains("\"ready\" : true"));
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "wait", at, "default/p")).contains("/v/mount"));
+      } finally {
+        Await.result(server.stop());
+      }
+    } finally {
+      Await.result(vertx.close());
+    }
+  }
+
+  /** Main finds a subcommand by the name its annotation gives it, without reading sixteen annotations. */
+  @Test
+  void everySubcommandIsKnownByItsOwnName() {
+    Main.SUBCOMMANDS.forEach((name, type) -> {
+      picocli.CommandLine.Command command = type.getAnnotation(picocli.CommandLine.Command.class);
+      assertEquals(command.name(), name, type.getName());
+      assertEquals(0, command.aliases().length, type.getName() + " has aliases: Main would not find it by them");
+    });
+    assertEquals(Main.SUBCOMMANDS.keySet(), Main.commandLine().getSubcommands().keySet());
+    // A command line that names a subcommand gets that one alone.
+    assertEquals(List.of("status"), List.copyOf(Main.commandLine("status", "--root-dir", "/x").getSubcommands().keySet()));
+  }
+
+  /** Runs the CLI with these arguments in a JVM of its own; its output, once it exited 0 without loading them. */
+  private String assertLoadsNothingOfTheDaemon(List<String> args) throws Exception {
+    String name = String.join("-", args).replaceAll("[^a-z]+", "-");
+    Path classes = dir.resolve("classes-" + name + ".txt");
+    Path out = dir.resolve("out-" + name + ".txt");
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+        "-Xlog:class+load:file=" + classes, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(args);
+    Process run = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    assertTrue(run.waitFor(60, TimeUnit.SECONDS));
+    String output = Files.readString(out);
+    assertEquals(0, run.exitValue(), String.join(" ", args) + ":\n" + output);
+    List<String> loaded = Files.readAllLines(classes).stream()
+        // Vert.x interfaces (Future) may load for the verifier; an instance (VertxImpl, Netty's loops) must not.
+        .filter(l -> l.contains(" ch.qos.logback.") || l.contains(" io.netty.") || l.contains(" io.vertx.core.impl.VertxImpl")).toList();
+    assertEquals(List.of(), loaded.stream().limit(5).toList(), String.join(" ", args) + " loads what only the daemon needs");
+    return output;
+  }
+
+  /** A test double of the agent behind the API: one pod, ready. */
+  private static final class ReadyPodApi extends StubApi {
+    private final PodStatus pod;
+
+    ReadyPodApi(PodStatus pod) {
+      super(StubApi.status("n1", List.of(new DriverStatus("hostpath.csinode.dev", null, null, "registered", null, null,
+          List.of(), Map.of(), 0, null, null, null)), List.of(pod)));
+      this.pod = pod;
+    }
+
+    @Override
+    public Optional<PodStatus> pod(String namespace, String name) {
+      return Optional.of(pod).filter(p -> p.pod().equals(namespace + "/" + name));
+    }
+
+    @Override
+    public Future<PodStatus> waitReady(String namespace, String name, Duration timeout) {
+      return pod(namespace, name).map(Future::succeededFuture).orElseGet(() -> super.waitReady(namespace, name, timeout));
     }
   }
 }

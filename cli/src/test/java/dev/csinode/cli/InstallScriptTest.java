@@ -80,6 +80,9 @@ class InstallScriptTest {
     String launcherText = Files.readString(launcher);
     assertTrue(launcherText.contains("jar=\"/usr/local/lib/csi-node-agent/csi-node-agent.jar\""), launcherText);
     assertFalse(launcherText.contains("mvn"), "the installed launcher never builds");
+    assertTrue(launcherText.contains("-XX:SharedArchiveFile="), launcherText);
+    assertFalse(Files.exists(root.resolve("usr/local/lib/csi-node-agent/csi-node-agent.jar.cli.jsa")),
+        "no class-data sharing archive for a staged root: it is bound to the jar's path");
     assertEquals(0, ConfigFile.read(config).values().size(), "the default config is all comments: run's defaults");
 
     // The operator's edit, and the modes an admin chose for directories, survive a reinstall; everything else is as
@@ -93,6 +96,10 @@ class InstallScriptTest {
     assertTrue(again.output().contains("kept the existing config"), again.output());
     assertEquals(before, tree(root));
 
+    // Archives an install to / made (or scripts/cds-archive.sh) go with the program.
+    for (String archive : List.of("csi-node-agent.jar.cli.jsa", "csi-node-agent.jar.run.jsa")) {
+      Files.writeString(root.resolve("usr/local/lib/csi-node-agent").resolve(archive), "archive");
+    }
     Result uninstall = install("--uninstall", "--root", root.toString());
     assertEquals(0, uninstall.code(), uninstall.output());
     assertFalse(Files.exists(launcher) || Files.exists(unit) || Files.exists(root.resolve("usr/local/lib/csi-node-agent")));

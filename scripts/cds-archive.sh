@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Makes the class-data sharing (AppCDS) archives of a csi-node-agent jar: the classes that the CLI's short commands
+# and the daemon's start load, parsed and verified once, so that each JVM maps them instead of reading them from the
+# jar. JDK 17 has no -XX:+AutoCreateSharedArchive: training runs write the lists of classes they load, and a static
+# archive is dumped from the union of those lists. An archive is bound to the jar's path, size and mtime and to the JVM that made
+# it: java ignores one that does not match (and then has no class sharing at all, not even the JDK's own archive).
+#   scripts/cds-archive.sh JAR
+# Writes two archives beside the jar, atomically: JAR.cli.jsa for the short commands (--help, status, pod, ...) and
+# JAR.run.jsa for the daemon (run). Two, because java relocates every pointer of an archive it maps (ASLR), so a short
+# command pays for each class it maps: the daemon's archive is three times the CLI's. On failure leaves them as they
+# were, says why on stderr and exits 1. Takes ~10 s of CPU: it starts the daemon once, on a temporary root with no
+# metrics port, to learn its classes.
+set -euo pipefail
+jar="${1:?usage: cds-archive.sh JAR}"
+[[ -f "$jar" ]] || { echo "cds-archive.sh: no jar at $jar" >&2; exit 1; }
+jar="$(cd "$(dirname "$jar")" && pwd)/$(basename "$jar")" # the archive records the path the launcher gives java
+
+work=$(mktemp -d /tmp/csi-node-agent-cds.XXXXXX)
+agent=
+cleanup() {
+  if [[ -n "$agent" ]] && kill -0 "$agent" 2>/dev/null; then
+    kill -KILL "$agent" 2>/dev/null || true
+    wait "$agent" 2>/dev/null || true
+  fi
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+
+# The JVM options the launchers give, so the training loads what their commands load. A training command that fails
+# (no agent, not root) still lists what it loaded: its status does not matter.
+jvm=(-XX:+UseSerialGC -Xss512k)
+n=0
+train() {
+  n=$((n + 1))
+  timeout 60 java "${jvm[@]}" -XX:DumpLoadedClassList="$work/$n.classes" -jar "$jar" "$@" >/dev/null 2>&1 </dev/null || true
+}
+train --help
+train status --root-dir "$work/none"
+
+# The daemon's start: the agent with the bundled driver on a temporary root (nothing there to mount), no metrics
+# port, not talking to a systemd that may have started whoever runs this; stopped once its API answers.
+root="$work/root"
+mkdir -p "$root" "$work/manifests"
+env -u NOTIFY_SOCKET java "${jvm[@]}" -XX:DumpLoadedClassList="$work/agent.classes" -jar "$jar" run --root-dir "$root" \
+  --with-hostpath-driver --metrics-address= --pod-manifests "$work/manifests" >"$work/agent.log" 2>&1 </dev/null &
+agent=$!
+for ((i = 0; i < 600; i++)); do
+  [[ -S "$root/csi-node-agent.sock" ]] && break
+  kill -0 "$agent" 2>/dev/null || break
+  sleep 0.05
+done
+# The commands that ask the agent, with real answers: a status table, a pod that is unknown (404 and 408).
+train status --root-dir "$root"
+train pod get --root-dir "$root" default/none
+train pod wait --root-dir "$root" default/none --timeout 1ms
+if kill -TERM "$agent" 2>/dev/null; then
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$agent" 2>/dev/null || break
+    sleep 0.05
+  done
+fi
+wait "$agent" 2>/dev/null || true
+agent=
+
+# One list per archive, each class once, in the order first loaded (a lambda's line after the classes it names).
+cat "$work"/[0-9]*.classes | awk '!/^#/ && !seen[$0]++' >"$work/cli.list"
+cat "$work/agent.classes" "$work"/[0-9]*.classes | awk '!/^#/ && !seen[$0]++' >"$work/run.list"
+for list in cli run; do
+  if ! grep -q '^dev/csinode/cli/Main$' "$work/$list.list"; then
+    echo "cds-archive.sh: the training runs of $jar ($list) loaded none of its classes; no archive made" >&2
+    exit 1
+  fi
+done
+# Dumped with the default collector (G1), whose archived heap objects a G1 run can use too; other collectors ignore them.
+for list in cli run; do
+  archive="$jar.$list.jsa"
+  tmp="$archive.tmp.$$"
+  if ! java -Xshare:dump -XX:SharedClassListFile="$work/$list.list" -XX:SharedArchiveFile="$tmp" -cp "$jar" \
+      >"$work/dump.log" 2>&1; then
+    rm -f "$tmp"
+    echo "cds-archive.sh: java -Xshare:dump failed for $jar ($list); the end of its output:" >&2
+    tail -n 5 "$work/dump.log" >&2
+    exit 1
+  fi
+  mv -f "$tmp" "$archive"
+done
