@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * changing at once cost a few disk flushes. Changes made through the returned futures are written by the log's own
  * writer thread (their callers may be event loops, which must not block); a caller on a worker thread that waits
  * anyway ({@link #putAndWait} and the like) writes the queue itself when no one else is writing, which saves two
- * thread hand-offs per change (the bundled driver's calls are a few of them each). Changes that need only survive a crash of the process
+ * thread hand-offs per change (the bundled driver's calls are a few of them each); when another is writing it hands
+ * its change to the writer thread rather than wait behind that group's flush. Changes that need only survive a crash of the process
  * ({@link #putUntilReboot}) are complete once written; the others after one fdatasync for the group. A torn last line (a crash
  * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
@@ -183,6 +184,7 @@ public final class RecordLog implements AutoCloseable {
     if (problem == null) {
       LOG.error("{} {}: {}; changes fail until it can be written again (retried every {} ms)", what, file, e.getMessage(), RETRY_MILLIS);
       problem = new Degraded(file.toString(), what + " " + file + ": " + e.getMessage(), Instant.now().toString());
+      wake.release(); // the writer thread retries while degraded, also when a waiting caller's write failed
     }
   }
 
@@ -252,12 +254,17 @@ public final class RecordLog implements AutoCloseable {
   }
 
   /**
-   * Waits for a change this thread queued, writing the queue itself: the lock is taken in turn, so a change queued
-   * while another thread writes is either in that group (done by the time the lock is ours) or still queued.
+   * Waits for a change this thread queued, writing the queue itself when no one else is writing. Otherwise the writer
+   * thread takes it (whoever writes now may take it first): an until-reboot change must not wait for the flush of
+   * the group being written, nor for its own group's. An interrupted thread hands it over too: an interrupt during
+   * a write would close the file channel under everyone's changes.
    */
   private void writeHere(CompletableFuture<Void> change) throws IOException {
-    if (!change.isDone()) {
-      writing.lock();
+    if (writing.isHeldByCurrentThread()) {
+      // From a change's completion, on the thread writing its group: writing now would apply this group before that one.
+      throw new IllegalStateException("a change to " + file + " waited for from the completion of another: use the future API there");
+    }
+    if (!Thread.currentThread().isInterrupted() && writing.tryLock()) {
       try {
         if (!change.isDone()) {
           writeQueued();
@@ -265,6 +272,8 @@ public final class RecordLog implements AutoCloseable {
       } finally {
         writing.unlock();
       }
+    } else {
+      wake.release();
     }
     await(change);
   }
@@ -346,6 +355,21 @@ public final class RecordLog implements AutoCloseable {
       return;
     }
     List<Pending> all = batches.stream().flatMap(List::stream).toList();
+    if (closed) {
+      IOException gone = new IOException("record log " + file + " is closed");
+      all.forEach(p -> p.done().completeExceptionally(gone));
+      return;
+    }
+    try {
+      writeGroup(all);
+    } catch (RuntimeException | Error e) {
+      // Nobody else will complete them: their callers would wait for ever (an OutOfMemoryError building the group).
+      all.forEach(p -> p.done().completeExceptionally(e));
+      throw e;
+    }
+  }
+
+  private void writeGroup(List<Pending> all) {
     List<Pending> durable = all.stream().filter(Pending::flush).toList();
     long before;
     try {
@@ -456,6 +480,9 @@ public final class RecordLog implements AutoCloseable {
   /** While degraded and idle: rewrites the file from the records (a failed flush's lines dropped) once there is space. */
   private void retry() {
     synchronized (this) {
+      if (closed) {
+        return; // its channel is closed: a rewrite would open it again
+      }
       try {
         PrivateFiles.createDirectory(file.getParent());
         compact();
@@ -610,6 +637,23 @@ public final class RecordLog implements AutoCloseable {
     closed = true;
     OPEN.remove(this);
     writer.interrupt();
+    // A caller writing its group now finishes it (and its flush) before the channel closes under it.
+    boolean quiet = false;
+    try {
+      quiet = writing.tryLock(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      closeChannel();
+    } finally {
+      if (quiet) {
+        writing.unlock();
+      }
+    }
+  }
+
+  private void closeChannel() {
     synchronized (this) {
       try {
         if (out != null) {

@@ -115,4 +115,24 @@ class RecordLogFullDiskTest {
       assertEquals(Map.of("k", "{\"v\":\"again\"}"), reopened.records());
     }
   }
+
+  @Test
+  void aWaitingCallersFailedWriteDegradesTheLogAndItRecoversWithoutAnotherChange() throws Exception {
+    Path file = disk.resolve("waited.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      log.putAndWait("a", "{\"v\":1}");
+      Path filler = DiskFiller.fill(disk);
+      IOException e = assertThrows(IOException.class, () -> log.putAndWait("big", "{\"v\":\"" + "q".repeat(8000) + "\"}"));
+      assertTrue(e.getMessage().contains("No space left") && e.getMessage().contains(file.toString()), e.getMessage());
+      assertThrows(IOException.class, () -> log.putUntilRebootAndWait("big2", "{\"v\":\"" + "r".repeat(8000) + "\"}"));
+      assertTrue(log.problem().isPresent(), "degraded by the caller's own write");
+      assertEquals(Map.of("a", "{\"v\":1}"), log.records());
+      Files.delete(filler);
+      // Nothing else is written: the log's own retry (its writer thread) must find the space.
+      eventually(() -> log.problem().isEmpty(), "the log recovers by itself once there is space");
+    }
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(Map.of("a", "{\"v\":1}"), reopened.records());
+    }
+  }
 }

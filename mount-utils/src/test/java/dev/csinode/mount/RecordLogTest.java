@@ -125,8 +125,8 @@ class RecordLogTest {
     return new CompletableFuture[] {d, u};
   }
 
-  @Test
-  @Timeout(60) // a change no one writes would leave its caller waiting for ever
+  @Test // a change no one writes would leave its caller waiting for ever: join() does not heed an interrupt
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void aCallerThatWaitsWritesAndFlushesItsChangeOnItsOwnThread() throws Exception {
     List<String> flushedBy = new java.util.concurrent.CopyOnWriteArrayList<>();
     RecordLog.Flush recording = channel -> {
@@ -148,7 +148,7 @@ class RecordLogTest {
   }
 
   @Test
-  @Timeout(60)
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void changesQueuedWhileACallerFlushesAreWrittenTogetherByTheNext() throws Exception {
     HeldFlush gate = new HeldFlush();
     AtomicInteger flushes = new AtomicInteger();
@@ -187,8 +187,8 @@ class RecordLogTest {
       }
       CompletableFuture<Void> async = log.put("async", "{}");
       queued.await();
-      while (waiting.stream().anyMatch(t -> t.getState() != Thread.State.WAITING)) {
-        Thread.onSpinWait(); // every caller is parked on the writing lock (or done)
+      while (waiting.stream().anyMatch(t -> t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TERMINATED)) {
+        Thread.onSpinWait(); // every caller waits for its change (or is done)
       }
       gate.release().countDown();
       first.join(10_000);
@@ -199,9 +199,53 @@ class RecordLogTest {
       async.get(10, TimeUnit.SECONDS);
       assertEquals(12, log.records().size());
       assertEquals(2, flushes.get(), "everything queued behind the first flush shares the next one (group commit)");
+      assertTrue(waiting.stream().allMatch(t -> !t.isAlive()));
     }
     try (RecordLog log = RecordLog.open(file())) {
       assertEquals(12, log.records().size(), "all of them durable");
+    }
+  }
+
+  /** Runs a change on a thread of its own (a driver's worker). */
+  private static Thread caller(String name, RecordLog.Flush change) {
+    Thread t = new Thread(() -> {
+      try {
+        change.force(null);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }, name);
+    t.start();
+    return t;
+  }
+
+  private static void awaitWaiting(Thread... threads) {
+    while (java.util.Arrays.stream(threads).anyMatch(t -> t.getState() != Thread.State.WAITING)) {
+      Thread.onSpinWait();
+    }
+  }
+
+  @Test
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void aWaitingCallersChangeUntilRebootDoesNotWaitForItsGroupsFlush() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    HeldFlush second = new HeldFlush();
+    try (RecordLog log = RecordLog.open(file(), flushes(gate, second))) {
+      Thread first = caller("first", c -> log.putAndWait("first", "{}"));
+      gate.held().await(); // the first group's flush hangs
+      Thread creator = caller("creator", c -> log.putAndWait("created", "{}"));
+      Thread mounter = caller("mounter", c -> log.putUntilRebootAndWait("mounted", "{}"));
+      awaitWaiting(creator, mounter); // both queued behind it
+      gate.release().countDown();
+      second.held().await(); // their group is written and its flush hangs
+      mounter.join(10_000);
+      assertFalse(mounter.isAlive(), "the change until reboot returned without waiting for its group's flush");
+      assertTrue(creator.isAlive(), "the durable one waits for it");
+      second.release().countDown();
+      first.join(10_000);
+      creator.join(10_000);
+      assertFalse(creator.isAlive());
+      assertEquals(Map.of("first", "{}", "created", "{}", "mounted", "{}"), log.records());
     }
   }
 
