@@ -19,8 +19,9 @@ prefix="${2:?usage: cds-archive.sh JAR PREFIX}"
 jar="$(cd "$(dirname "$jar")" && pwd)/$(basename "$jar")" # the archive records the path the launcher gives java
 
 # Work directories of runs that were killed (SIGKILL skips the trap below) and are long over: every run is bounded.
-find /tmp -maxdepth 1 -name 'csi-node-agent-cds.*' -user "$(id -u)" -mmin +60 -exec rm -rf --one-file-system {} + 2>/dev/null || true
-work=$(mktemp -d /tmp/csi-node-agent-cds.XXXXXX)
+tmp_dir="${TMPDIR:-/tmp}"
+find "$tmp_dir" -maxdepth 1 -name 'csi-node-agent-cds.*' -user "$(id -u)" -mmin +60 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+work=$(mktemp -d "$tmp_dir/csi-node-agent-cds.XXXXXX")
 agent=
 cleanup() {
   if [[ -n "$agent" ]]; then
