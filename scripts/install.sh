@@ -52,12 +52,29 @@ state="$kubelet_root/csi-node-agent"
 
 live_systemd() { [[ -z "$root" && -d /run/systemd/system ]]; }
 
+# The JVM that runs the installed launcher's commands (the first java on PATH, as exec finds it), named by its
+# file's device, inode and mtime (a JDK update replaces that file): the class-data sharing archives are named after
+# it, since java ignores an archive of another JVM and then runs with no class sharing at all. Defined once here,
+# used by this script and written into the installed launcher.
+jvm_key_function='jvm_key() {
+  local d IFS=:
+  for d in $PATH; do
+    if [[ -f "${d:-.}/java" && -x "${d:-.}/java" ]]; then
+      stat -L -c "%d-%i-%Y" -- "${d:-.}/java"
+      return
+    fi
+  done
+  return 1
+}'
+eval "$jvm_key_function"
+
 if [[ -n "$uninstall" ]]; then
   if live_systemd && systemctl is-active --quiet csi-node-agent 2>/dev/null; then
     systemctl stop csi-node-agent
   fi
   if live_systemd; then systemctl disable --quiet csi-node-agent 2>/dev/null || true; fi
-  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib"/csi-node-agent.jar.*.jsa
+  # The jar and every file beside it that is named after it: archives of any JVM, temporary ones.
+  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib"/csi-node-agent.jar.*
   rmdir "$lib" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   if [[ -n "$purge" ]]; then
@@ -117,12 +134,15 @@ make_dir() {
 make_dir 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
 install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
 mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
-# Class-data sharing archives for the installed jar (faster starts; see scripts/cds-archive.sh). An archive is bound
-# to its jar's path: one made for a staged root (--root) would not fit the jar once moved, so none is made then.
-rm -f "$lib"/csi-node-agent.jar.*.jsa
-if [[ -z "$root" ]]; then
-  if "$here/scripts/cds-archive.sh" "$lib/csi-node-agent.jar"; then
-    echo "made class-data sharing archives $lib/csi-node-agent.jar.{cli,run}.jsa (faster starts; after a JDK upgrade, install again)"
+# Class-data sharing archives for the installed jar and this JVM (faster starts; see scripts/cds-archive.sh). An
+# archive is bound to its jar's path: one made for a staged root (--root) would not fit the jar once moved, so none is
+# made then. Those of the jar replaced (any JVM) go. As root the training's agent runs in a mount namespace of its own.
+rm -f "$lib"/csi-node-agent.jar.*
+if [[ -z "$root" ]] && jvm=$(jvm_key); then
+  ns=()
+  [[ $(id -u) -eq 0 ]] && ns=(unshare --mount --propagation private --)
+  if ${ns[@]+"${ns[@]}"} timeout -k 10 600 "$here/scripts/cds-archive.sh" "$lib/csi-node-agent.jar" "$lib/csi-node-agent.jar.jvm$jvm"; then
+    echo "made class-data sharing archives $lib/csi-node-agent.jar.jvm$jvm.{cli,run}.jsa (faster starts; after a JDK upgrade, install again)"
   else
     echo "install.sh: no class-data sharing archive (see above); csi-node-agent starts slower, nothing else changes" >&2
   fi
@@ -142,12 +162,16 @@ case "\${1:-}" in
       exec unshare --mount --propagation private -- "\$0" "\$@"
     fi ;;
 esac
-# Class-data sharing archives install.sh made for this jar (java ignores one that does not fit, silently); for the
-# short commands that answer and exit, the JIT's first tier only and no hsperfdata file.
+# Class-data sharing archives install.sh made for this jar and the JVM that runs it (named after that JVM: java
+# ignores an archive of another one, and then has no class sharing at all); for the short commands that answer and
+# exit, the JIT's first tier only and no hsperfdata file.
+$jvm_key_function
 start=()
-archive="\$jar.cli.jsa"
-[[ "\${1:-}" == run ]] && archive="\$jar.run.jsa"
-[[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
+if jvm=\$(jvm_key); then
+  archive="\$jar.jvm\$jvm.cli.jsa"
+  [[ "\${1:-}" == run ]] && archive="\$jar.jvm\$jvm.run.jsa"
+  [[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
+fi
 case "\${1:-}" in
   "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1 -XX:-UsePerfData) ;;
 esac

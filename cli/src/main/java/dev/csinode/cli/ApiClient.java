@@ -4,10 +4,12 @@ import dev.csinode.util.GoDuration;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.regex.Pattern;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;
 
@@ -61,6 +63,7 @@ final class ApiClient {
    * closed by a cleaner as soon as the garbage collector finds it unreachable, in the middle of the exchange.
    */
   static Answer send(Path socket, String method, String uri, String body, Duration timeout) throws IOException {
+    requireRequestTarget(uri);
     if (!Files.exists(socket)) {
       throw new IllegalStateException("no agent API socket at " + socket + "; is the agent running with this --root-dir?");
     }
@@ -81,7 +84,7 @@ final class ApiClient {
         if (content != null) {
           connection.write(content);
         }
-      } catch (ApiConnection.ApiTimeoutException e) {
+      } catch (ApiConnection.ApiTimeoutException | InterruptedIOException e) {
         throw e;
       } catch (IOException e) {
         // The agent may refuse a body before reading it all (413) and close: its answer is still there to read.
@@ -93,6 +96,67 @@ final class ApiClient {
       }
       return HttpResponse.read(answer, peer);
     }
+  }
+
+  /**
+   * A request line carries the URI as it is: a space, a control character (CR, LF: a forged header or request) or
+   * a byte that is not ASCII would make another request of it. The commands validate what they put in; this is the
+   * last check.
+   */
+  static void requireRequestTarget(String uri) {
+    if (uri.isEmpty() || uri.charAt(0) != '/') {
+      throw new IllegalArgumentException("request target '" + uri + "' is not a path");
+    }
+    for (int i = 0; i < uri.length(); i++) {
+      char c = uri.charAt(i);
+      if (c <= ' ' || c >= 0x7f) {
+        throw new IllegalArgumentException("request target '" + uri
+            + "' has a space, a control character or a character that is not ASCII; it cannot be sent");
+      }
+    }
+  }
+
+  /**
+   * Characters of a path segment that a request line carries as they are (RFC 3986 pchar without '%': the agent
+   * reads its path undecoded, so nothing can be percent-encoded).
+   */
+  private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9._~!$&'()*+,;=:@-]+");
+
+  /**
+   * {@code value} as a segment of a request path, or an error naming {@code what}: the agent's own rule for a name
+   * (ManifestParser: not '.' or '..', no '/' or '%', which keeps {@code namespace/name} unambiguous), and only
+   * characters a path carries as they are. Every name the API server accepts (a DNS-1123 label or subdomain) passes;
+   * what fails could not name anything the agent holds, or could not be sent.
+   */
+  static String pathSegment(String value, String what) {
+    if (value.isEmpty() || value.equals(".") || value.equals("..") || !SEGMENT.matcher(value).matches()) {
+      throw new IllegalArgumentException(what + " '" + value + "' is not a name the agent's API can"
+          + " address: Kubernetes names are lowercase letters, digits, '-' and '.' (not '.' or '..'; no '/', '%', space"
+          + " or control character)");
+    }
+    return value;
+  }
+
+  /** The longest wait the agent accepts ({@code AgentApiServer.MAX_WAIT}). */
+  static final Duration MAX_WAIT = Duration.ofHours(24);
+
+  /**
+   * A {@code --timeout} as the agent's {@code ?wait=} takes it (Go notation, at most {@link #MAX_WAIT}), read here
+   * first so that only a duration is sent, and its error comes before any request.
+   */
+  static String waitParameter(String timeout) {
+    Duration d;
+    try {
+      d = GoDuration.parse(timeout);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--timeout '" + timeout
+          + "' is not a duration; use e.g. 500ms, 30s, 5m or 1h30m");
+    }
+    if (d.compareTo(MAX_WAIT) > 0) {
+      throw new IllegalArgumentException("--timeout " + timeout.trim() + " is longer than "
+          + MAX_WAIT.toHours() + "h; wait less, again if need be");
+    }
+    return GoDuration.format(d);
   }
 
   /**

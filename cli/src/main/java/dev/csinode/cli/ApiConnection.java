@@ -3,6 +3,9 @@ package dev.csinode.cli;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.SocketException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -35,19 +38,39 @@ final class ApiConnection implements Closeable {
   }
 
   /**
-   * Connects (at once on a UNIX socket: accepted, or refused when nobody serves it); {@code timeout} (at most a
-   * few days: the caller bounds it) null means no deadline, and {@code timeoutMessage} is the error once it has passed.
+   * Connects without blocking: on Linux a UNIX socket's connect completes at once (accepted into the listener's
+   * backlog), or fails at once, refused when nobody serves the socket, or with EAGAIN when its backlog is full (a stuck
+   * agent that accepts no more): never a CLI that hangs in connect. {@code timeout} (at most a few days: the caller
+   * bounds it) null means no deadline, and {@code timeoutMessage} is the error once it has passed.
    */
   static ApiConnection open(Path socket, Duration timeout, String timeoutMessage) throws IOException {
     long start = System.nanoTime();
     SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
     Selector selector = null;
     try {
-      channel.connect(UnixDomainSocketAddress.of(socket));
       channel.configureBlocking(false);
       selector = Selector.open();
       SelectionKey key = channel.register(selector, 0);
-      return new ApiConnection(channel, selector, key, timeout, start, timeoutMessage);
+      ApiConnection c = new ApiConnection(channel, selector, key, timeout, start, timeoutMessage);
+      boolean connected;
+      try {
+        connected = channel.connect(UnixDomainSocketAddress.of(socket));
+      } catch (ConnectException e) {
+        throw new ConnectException("nobody serves the agent API socket " + socket + " (connection refused): is the agent"
+            + " running with this --root-dir?");
+      } catch (SocketException e) {
+        if (!String.valueOf(e.getMessage()).contains("temporarily unavailable")) {
+          throw new SocketException("cannot connect to the agent API socket " + socket + ": " + e.getMessage());
+        }
+        throw new SocketException("the agent at " + socket + " is not accepting connections (its backlog is full):"
+            + " is it stuck? Its log may tell");
+      }
+      // Not on Linux (a UNIX socket connects or fails at once), but a connect that is pending is finished in time.
+      while (!connected) {
+        c.await(SelectionKey.OP_CONNECT);
+        connected = channel.finishConnect();
+      }
+      return c;
     } catch (IOException | RuntimeException e) {
       if (selector != null) {
         selector.close();
@@ -110,6 +133,10 @@ final class ApiConnection implements Closeable {
       selector.selectedKeys().clear();
       if (ready > 0) {
         return;
+      }
+      // An interrupted thread's select returns at once, for ever: the interrupt ends the request instead.
+      if (Thread.currentThread().isInterrupted()) {
+        throw new InterruptedIOException("interrupted while waiting for the agent API");
       }
     }
   }

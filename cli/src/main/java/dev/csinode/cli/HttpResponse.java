@@ -57,16 +57,25 @@ final class HttpResponse {
         String name = h.substring(0, colon).trim().toLowerCase(Locale.ROOT);
         String value = h.substring(colon + 1).trim();
         if (name.equals("transfer-encoding")) {
-          chunked = value.toLowerCase(Locale.ROOT).endsWith("chunked");
+          // Only chunked is read: another coding (gzip, ...) would be passed on as the answer, undecoded.
+          if (chunked || !value.equalsIgnoreCase("chunked")) {
+            throw new IOException(peer + " sent Transfer-Encoding '" + printable(value) + "'" + (chunked ? " after chunked" : "")
+                + ", which this client cannot read (only chunked): is something else serving that socket?");
+          }
+          chunked = true;
         } else if (name.equals("content-length")) {
+          long l;
           try {
-            length = Long.parseLong(value);
+            l = value.chars().allMatch(c -> c >= '0' && c <= '9') ? Long.parseLong(value) : -1;
           } catch (NumberFormatException e) {
-            throw new IOException(peer + " sent an invalid Content-Length '" + printable(value) + "'");
+            l = -1;
           }
-          if (length < 0) {
-            throw new IOException(peer + " sent an invalid Content-Length '" + printable(value) + "'");
+          // Two lengths that differ leave the answer's end unknown (RFC 9112 6.3): an error, not a guess.
+          if (l < 0 || (length >= 0 && l != length)) {
+            throw new IOException(peer + " sent an invalid Content-Length '" + printable(value) + "'"
+                + (l >= 0 ? " after Content-Length " + length : ""));
           }
+          length = l;
         }
       }
       if (status / 100 == 1) {

@@ -22,12 +22,13 @@ public final class PodCommand implements Runnable {
     return a.status() / 100 == 2 ? 0 : 1;
   }
 
-  static String[] split(String podRef) {
+  /** NAMESPACE/NAME as the path of the pod's resource, {@code /v1/pods/<namespace>/<name>}, or an error saying why not. */
+  static String podPath(String podRef) {
     String[] p = podRef.split("/", -1);
     if (p.length != 2 || p[0].isEmpty() || p[1].isEmpty()) {
       throw new IllegalArgumentException("'" + podRef + "' must be NAMESPACE/NAME");
     }
-    return p;
+    return "/v1/pods/" + ApiClient.pathSegment(p[0], "namespace") + "/" + ApiClient.pathSegment(p[1], "pod name");
   }
 
   @Command(name = "apply", mixinStandardHelpOptions = true,
@@ -41,7 +42,8 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String body = file.equals("-") ? new String(System.in.readAllBytes()) : Files.readString(Path.of(file));
-      return print(ApiClient.send(at.socket(), "POST", "/v1/objects", body));
+      // Stored at once (parsed and recorded; no driver is asked), so an answer of a working agent is quick.
+      return print(ApiClient.send(at.socket(), "POST", "/v1/objects", body, ApiClient.QUICK));
     }
   }
 
@@ -53,8 +55,7 @@ public final class PodCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), "GET", "/v1/pods/" + p[0] + "/" + p[1], null, ApiClient.QUICK));
+      return print(ApiClient.send(at.socket(), "GET", podPath(pod), null, ApiClient.QUICK));
     }
   }
 
@@ -70,9 +71,9 @@ public final class PodCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), "GET", "/v1/pods/" + p[0] + "/" + p[1] + "?wait=" + timeout, null,
-          ApiClient.waitDeadline(timeout)));
+      String path = podPath(pod);
+      String wait = ApiClient.waitParameter(timeout);
+      return print(ApiClient.send(at.socket(), "GET", path + "?wait=" + wait, null, ApiClient.waitDeadline(wait)));
     }
   }
 
@@ -84,8 +85,8 @@ public final class PodCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      String[] p = split(pod);
-      return print(ApiClient.send(at.socket(), "DELETE", "/v1/pods/" + p[0] + "/" + p[1], null));
+      // The pushed pod's record goes at once; its volumes are torn down afterwards, not during the request.
+      return print(ApiClient.send(at.socket(), "DELETE", podPath(pod), null, ApiClient.QUICK));
     }
   }
 }

@@ -2,8 +2,7 @@ package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
+import dev.csinode.agent.volume.KubeletLayout;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -60,8 +59,13 @@ public final class PvCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      return PodCommand.print(ApiClient.send(at.socket(), "DELETE",
-          "/v1/persistentvolumes/" + URLEncoder.encode(name, StandardCharsets.UTF_8), null));
+      // The agent's own rule for the names of the volumes it provisions; no deadline: the driver's DeleteVolume is
+      // waited for, which the agent bounds (--csi-timeout).
+      if (!KubeletLayout.isValidName(name)) {
+        throw new IllegalArgumentException("'" + name + "' is not the name of a PersistentVolume the agent provisions"
+            + " (letters, digits, '.', '_' and '-', no '..', at most 253 characters; `pv get` lists them)");
+      }
+      return PodCommand.print(ApiClient.send(at.socket(), "DELETE", "/v1/persistentvolumes/" + name, null));
     }
   }
 }

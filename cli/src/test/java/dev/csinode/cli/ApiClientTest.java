@@ -171,7 +171,113 @@ class ApiClientTest {
     Path stale = dir.resolve("stale.sock");
     ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(UnixDomainSocketAddress.of(stale)).close();
     var e = assertThrows(IOException.class, () -> ApiClient.send(stale, "GET", "/v1/status", null, ApiClient.QUICK));
-    assertEquals("Connection refused", e.getMessage());
+    assertEquals("nobody serves the agent API socket " + stale + " (connection refused): is the agent running with this --root-dir?",
+        e.getMessage());
+  }
+
+  /**
+   * An agent that accepts no more connections (stuck, its backlog full): the connect fails at once, whatever the
+   * deadline (none here), instead of blocking for ever.
+   */
+  @Test
+  void aFullBacklogIsAnErrorAtOnce() throws Exception {
+    Path full = dir.resolve("full.sock");
+    List<SocketChannel> queued = new ArrayList<>();
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(full), 1);
+      boolean filled = false;
+      for (int i = 0; i < 100 && !filled; i++) {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+        c.configureBlocking(false);
+        try {
+          c.connect(UnixDomainSocketAddress.of(full));
+          queued.add(c);
+        } catch (IOException backlogFull) {
+          c.close();
+          filled = true;
+        }
+      }
+      assertTrue(filled, "the backlog never filled");
+      var e = assertTimeoutPreemptively(Duration.ofSeconds(10),
+          () -> assertThrows(IOException.class, () -> ApiClient.send(full, "DELETE", "/v1/pods/a/b", null)));
+      assertEquals("the agent at " + full + " is not accepting connections (its backlog is full): is it stuck? Its log may tell",
+          e.getMessage());
+    } finally {
+      for (SocketChannel c : queued) {
+        c.close();
+      }
+    }
+  }
+
+  /** An interrupt ends a request without a deadline to a stuck agent, rather than a select that returns for ever. */
+  @Test
+  void anInterruptEndsAWait() throws Exception {
+    Path stuck = dir.resolve("stuck2.sock");
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(stuck));
+      var failure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+      Thread t = new Thread(() -> failure.set(assertThrows(IOException.class,
+          () -> ApiClient.send(stuck, "DELETE", "/v1/persistentvolumes/pvc-1", null))));
+      t.start();
+      try (SocketChannel accepted = server.accept()) {
+        t.interrupt();
+        t.join(10_000);
+        assertFalse(t.isAlive(), "the interrupted request still waits");
+      }
+      assertInstanceOf(java.io.InterruptedIOException.class, failure.get());
+    }
+  }
+
+  /** Nothing but a path of printable ASCII goes into a request line: no header or request can be smuggled in. */
+  @Test
+  void aRequestTargetThatWouldForgeARequestIsRefusedBeforeConnecting() {
+    for (String uri : List.of("/v1/pods/a/b HTTP/1.1\r\nX: y", "/v1/pods/a/b\nGET /", "/v1/pods/a b", "/v1/pods/ä/b", "v1/status", "")) {
+      var e = assertThrows(IllegalArgumentException.class, () -> ApiClient.send(dir.resolve("none.sock"), "GET", uri, null));
+      assertTrue(e.getMessage().startsWith("request target"), e.getMessage());
+    }
+  }
+
+  /** NAMESPACE/NAME and --timeout are checked before anything is sent; every Kubernetes name passes as it is. */
+  @Test
+  void podArgumentsAreValidatedBeforeTheyAreSent() {
+    assertEquals("/v1/pods/kube-system/web-0.x", PodCommand.podPath("kube-system/web-0.x"));
+    assertEquals("/v1/pods/Default/My_Pod", PodCommand.podPath("Default/My_Pod"), "what the agent accepts from a manifest");
+    for (String ref : List.of("ns/name?wait=23h", "ns/na me", "ns/a\r\nX: y", "../x", "ns/..", "ns/a%2Fb", "ns/a#b", "ns/é", "a/b/c", "ns/")) {
+      assertThrows(IllegalArgumentException.class, () -> PodCommand.podPath(ref), ref);
+    }
+    assertEquals("1h30m0s", ApiClient.waitParameter("90m"));
+    assertEquals("500ms", ApiClient.waitParameter("500ms"));
+    assertEquals("--timeout '23h&x=1' is not a duration; use e.g. 500ms, 30s, 5m or 1h30m",
+        assertThrows(IllegalArgumentException.class, () -> ApiClient.waitParameter("23h&x=1")).getMessage());
+    assertEquals("--timeout 25h is longer than 24h; wait less, again if need be",
+        assertThrows(IllegalArgumentException.class, () -> ApiClient.waitParameter("25h")).getMessage());
+  }
+
+  /** The commands refuse such arguments with their error, and the agent is not asked. */
+  @Test
+  void commandsRefuseUnsendableNamesWithoutAsking() {
+    for (String[] args : List.of(new String[] {"get", "ns/a b"}, new String[] {"wait", "ns/a", "--timeout", "1h x"},
+        new String[] {"delete", "ns/a?x"})) {
+      List<String> all = new ArrayList<>(List.of(args));
+      all.addAll(List.of("--api-socket", socket.toString()));
+      ByteArrayOutputStream err = new ByteArrayOutputStream();
+      var cli = new picocli.CommandLine(new PodCommand());
+      cli.setErr(new java.io.PrintWriter(err, true));
+      cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+        cmd.getErr().println(ex.getMessage());
+        return 1;
+      });
+      assertEquals(1, cli.execute(all.toArray(String[]::new)), String.join(" ", args));
+      assertTrue(err.toString(StandardCharsets.UTF_8).contains(args[0].equals("wait") ? "is not a duration" : "is not a name the agent's API can address"),
+          err.toString(StandardCharsets.UTF_8));
+    }
+    var pv = new picocli.CommandLine(new PvCommand());
+    pv.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      assertTrue(ex.getMessage().contains("is not the name of a PersistentVolume"), ex.getMessage());
+      return 3;
+    });
+    assertEquals(3, pv.execute("delete", "pvc 1", "--api-socket", socket.toString()));
+    assertEquals(3, pv.execute("delete", "..", "--api-socket", socket.toString()));
   }
 
   /** An agent that accepts but never answers (stuck): the CLI gives up at the deadline, naming the socket and request. */

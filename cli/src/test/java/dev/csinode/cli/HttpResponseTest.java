@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.SequenceInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
+import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -66,5 +67,22 @@ class HttpResponseTest {
     assertEquals(PEER + " sent an invalid Content-Length '-1'", error(bytes("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"), 100));
     assertEquals(PEER + " sent a malformed header line: 'no colon'", error(bytes("HTTP/1.1 200 OK\r\nno colon\r\n\r\n"), 100));
     assertEquals(PEER + " closed the connection before a complete answer", error(bytes("HTTP/1.1 200 OK\r\n"), 100));
+  }
+
+  /** Framing the client cannot be sure of is an error, not a guess at where the answer ends. */
+  @Test
+  void conflictingLengthsAndUnknownCodingsAreErrors() throws IOException {
+    assertEquals(new ApiClient.Answer(200, "ab"),
+        HttpResponse.read(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"), PEER), "the same length twice");
+    assertEquals(PEER + " sent an invalid Content-Length '3' after Content-Length 2",
+        error(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"), 100));
+    assertEquals(PEER + " sent an invalid Content-Length '+2'", error(bytes("HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nab"), 100));
+    assertEquals(PEER + " sent an invalid Content-Length '2, 2'", error(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab"), 100));
+    for (String coding : List.of("gzip", "gzip, chunked", "identity")) {
+      assertEquals(PEER + " sent Transfer-Encoding '" + coding + "', which this client cannot read (only chunked): is something else serving that socket?",
+          error(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: " + coding + "\r\n\r\n0\r\n\r\n"), 100));
+    }
+    assertTrue(error(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 100)
+        .contains("after chunked"));
   }
 }

@@ -96,8 +96,9 @@ class InstallScriptTest {
     assertTrue(again.output().contains("kept the existing config"), again.output());
     assertEquals(before, tree(root));
 
-    // Archives an install to / made (or scripts/cds-archive.sh) go with the program.
-    for (String archive : List.of("csi-node-agent.jar.cli.jsa", "csi-node-agent.jar.run.jsa")) {
+    // Archives an install to / made (or scripts/cds-archive.sh), of any JVM, and what a killed run left, go with the program.
+    for (String archive : List.of("csi-node-agent.jar.jvm1-2-3.cli.jsa", "csi-node-agent.jar.jvm1-2-3.run.jsa",
+        "csi-node-agent.jar.jvm4-5-6.cli.jsa", "csi-node-agent.jar.jvm4-5-6.cli.jsa.tmp.77", "csi-node-agent.jar.cli.jsa")) {
       Files.writeString(root.resolve("usr/local/lib/csi-node-agent").resolve(archive), "archive");
     }
     Result uninstall = install("--uninstall", "--root", root.toString());
@@ -110,6 +111,43 @@ class InstallScriptTest {
     Result purge = install("--uninstall", "--purge", "--root", root.toString());
     assertEquals(0, purge.code(), purge.output());
     assertFalse(Files.exists(config.getParent()) || Files.exists(state));
+  }
+
+  /**
+   * The installed launcher maps the archive made for the JVM it runs (the first java on PATH) and no other: java
+   * ignores an archive of another JVM and then runs with no class sharing at all, not even the JDK's own.
+   */
+  @Test
+  void theInstalledLauncherMapsOnlyTheArchiveOfItsJvm() throws Exception {
+    Path root = dir.resolve("root");
+    assertEquals(0, install("--root", root.toString(), "--jar", jar().toString()).code());
+    Path launcher = root.resolve("usr/local/bin/csi-node-agent");
+    Path lib = root.resolve("usr/local/lib/csi-node-agent");
+    // The staged launcher names /usr/local/lib; pointed at the staged jar, and a java that prints its arguments.
+    Files.writeString(launcher, Files.readString(launcher).replace("jar=\"/usr/local/lib/", "jar=\"" + root + "/usr/local/lib/"));
+    Path bin = Files.createDirectories(dir.resolve("bin"));
+    Path java = Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"$@\"\n");
+    Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+    String jvm = "jvm" + Files.getAttribute(java, "unix:dev") + "-" + Files.getAttribute(java, "unix:ino") + "-"
+        + Files.getLastModifiedTime(java).to(TimeUnit.SECONDS);
+    Path cli = Files.writeString(lib.resolve("csi-node-agent.jar." + jvm + ".cli.jsa"), "archive");
+    Files.writeString(lib.resolve("csi-node-agent.jar.jvm1-2-3.run.jsa"), "archive of another JVM");
+
+    assertTrue(launch(launcher, bin, "status").contains("-XX:SharedArchiveFile=" + cli + " "));
+    String run = launch(launcher, bin, "run");
+    assertFalse(run.contains("SharedArchiveFile"), "no archive of this JVM for run: none mapped, the JDK's own is used: " + run);
+  }
+
+  /** What the launcher at {@code launcher} runs, with {@code bin} first on PATH. */
+  private String launch(Path launcher, Path bin, String command) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), command).redirectErrorStream(true);
+    pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+    pb.environment().remove("CSI_NODE_AGENT_JAVA_OPTS");
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), out);
+    return out;
   }
 
   @Test
