@@ -18,7 +18,7 @@ done
 launcher="$here/scripts/csi-node-agent"
 if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "bench-cli.sh: needs root (the pod's volume is mounted)" >&2; exit 1; }
-  "$launcher" --version >/dev/null # builds on first use, and makes the build's class-data sharing archives
+  CSI_NODE_AGENT_CDS=wait "$launcher" --version >/dev/null # builds on first use, and makes the build's class-data sharing archives
   export CSI_BENCH_PRIVATE_NS=1
   exec unshare --mount --propagation private -- "$0" --runs "$runs"
 fi
