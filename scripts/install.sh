@@ -57,7 +57,7 @@ if [[ -n "$uninstall" ]]; then
     systemctl stop csi-node-agent
   fi
   if live_systemd; then systemctl disable --quiet csi-node-agent 2>/dev/null || true; fi
-  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar"
+  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib/jvm-options"
   rmdir "$lib" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   if [[ -n "$purge" ]]; then
@@ -117,6 +117,8 @@ make_dir() {
 make_dir 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
 install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
 mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
+install -m 0644 "$here/scripts/jvm-options" "$lib/jvm-options.new"
+mv -f "$lib/jvm-options.new" "$lib/jvm-options"
 
 # The launcher runs the installed jar and never builds. Commands that mount for a demo or a simulation run in a
 # private mount namespace, as the checkout's launcher does; run does not: its mounts are for the runtime to see.
@@ -132,8 +134,9 @@ case "\${1:-}" in
       exec unshare --mount --propagation private -- "\$0" "\$@"
     fi ;;
 esac
-# Serial GC and small stacks: a node daemon with a small heap in use (see README, "JVM options").
-exec java \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
+# The JVM options per command, the checkout's scripts/jvm-options (see README, "JVM options").
+source "$prefix/lib/csi-node-agent/jvm-options" && jvm_options "\${1:-}"
+exec java "\${java_opts[@]}" -jar "\$jar" "\$@"
 LAUNCHER
 chmod 0755 "$bin.new"
 mv -f "$bin.new" "$bin"

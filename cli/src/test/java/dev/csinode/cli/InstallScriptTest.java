@@ -80,6 +80,10 @@ class InstallScriptTest {
     String launcherText = Files.readString(launcher);
     assertTrue(launcherText.contains("jar=\"/usr/local/lib/csi-node-agent/csi-node-agent.jar\""), launcherText);
     assertFalse(launcherText.contains("mvn"), "the installed launcher never builds");
+    // The service's JVM gets the daemon's options: the installed launcher reads a copy of the checkout's jvm-options.
+    assertEquals(Files.readString(SCRIPT.resolveSibling("jvm-options")),
+        Files.readString(root.resolve("usr/local/lib/csi-node-agent/jvm-options")));
+    assertTrue(launcherText.contains("source \"/usr/local/lib/csi-node-agent/jvm-options\" && jvm_options \"${1:-}\""), launcherText);
     assertEquals(0, ConfigFile.read(config).values().size(), "the default config is all comments: run's defaults");
 
     // The operator's edit, and the modes an admin chose for directories, survive a reinstall; everything else is as
