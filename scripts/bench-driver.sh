@@ -18,8 +18,9 @@ fi
 work=$(mktemp -d /tmp/csi-bench-XXXXXX)
 mount -t tmpfs -o mode=0700 csi-bench "$work"
 jar="$here/cli/target/csi-node-agent.jar"
-# shellcheck disable=SC2086
-java ${DRIVER_JAVA_OPTS:--XX:+UseSerialGC} -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
+# The driver's JVM options as the launcher gives them (scripts/jvm-options; CSI_NODE_AGENT_JAVA_OPTS to try others).
+source "$here/scripts/jvm-options" && jvm_options hostpath-driver
+java "${java_opts[@]}" -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
   --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
 driver=$!
 cleanup() {

@@ -22,9 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "csi-node-agent volume manager benchmark ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
-# Compiler threads are kept for the whole run (not started and ended on demand), so the CPU they took can be read
-# from /proc: a thread that ends takes its figures with it.
-java -XX:+UseSerialGC -XX:-UseDynamicNumberOfCompilerThreads -Dcsi.log.level=WARN -jar "$here/cli/target/csi-node-agent.jar" \
+# The daemon's JVM options (scripts/jvm-options, as `run` gets them from the launcher; CSI_NODE_AGENT_JAVA_OPTS
+# applies too, to try others). Compiler threads are kept for the whole run (not started and ended on demand), so the
+# CPU they took can be read from /proc: a thread that ends takes its figures with it.
+source "$here/scripts/jvm-options" && jvm_options run
+java "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -Dcsi.log.level=WARN -jar "$here/cli/target/csi-node-agent.jar" \
   bench-agent --work-dir "$work" "$@" 2>"$work/bench.err" || { echo "benchmark failed:" >&2; tail -20 "$work/bench.err" >&2; exit 1; }
 
 # --timeline: its progress lines and wall-clock bounds (to cut profiles with) go to stderr.

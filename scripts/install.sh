@@ -73,8 +73,8 @@ if [[ -n "$uninstall" ]]; then
     systemctl stop csi-node-agent
   fi
   if live_systemd; then systemctl disable --quiet csi-node-agent 2>/dev/null || true; fi
-  # The jar and every file beside it that is named after it: archives of any JVM, temporary ones.
-  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib"/csi-node-agent.jar.*
+  # The jar and every file beside it that is named after it (archives of any JVM, temporary ones), its JVM options.
+  rm -f "$unit" "$bin" "$lib/csi-node-agent.jar" "$lib"/csi-node-agent.jar.* "$lib/jvm-options"
   rmdir "$lib" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   if [[ -n "$purge" ]]; then
@@ -134,6 +134,8 @@ make_dir() {
 make_dir 0755 "$lib" "$(dirname "$bin")" "$(dirname "$unit")"
 install -m 0644 "$jar" "$lib/csi-node-agent.jar.new"
 mv -f "$lib/csi-node-agent.jar.new" "$lib/csi-node-agent.jar"
+install -m 0644 "$here/scripts/jvm-options" "$lib/jvm-options.new"
+mv -f "$lib/jvm-options.new" "$lib/jvm-options"
 # Class-data sharing archives for the installed jar and this JVM (faster starts; see scripts/cds-archive.sh). An
 # archive is bound to its jar's path: one made for a staged root (--root) would not fit the jar once moved, so none is
 # made then. Those of the jar replaced (any JVM) go. As root the training's agent runs in a mount namespace of its own.
@@ -175,8 +177,10 @@ fi
 case "\${1:-}" in
   "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1 -XX:-UsePerfData) ;;
 esac
-# Serial GC and small stacks: a node daemon with a small heap in use (see README, "JVM options").
-exec java \${start[@]+"\${start[@]}"} \${CSI_NODE_AGENT_JAVA_OPTS:-} -XX:+UseSerialGC -Xss512k -jar "\$jar" "\$@"
+# The JVM options per command, the checkout's scripts/jvm-options (see README, "JVM options"); the user's
+# CSI_NODE_AGENT_JAVA_OPTS come last among them, so they win over the archive too.
+source "$prefix/lib/csi-node-agent/jvm-options" && jvm_options "\${1:-}"
+exec java \${start[@]+"\${start[@]}"} "\${java_opts[@]}" -jar "\$jar" "\$@"
 LAUNCHER
 chmod 0755 "$bin.new"
 mv -f "$bin.new" "$bin"

@@ -1,6 +1,7 @@
 package dev.csinode.cli;
 
 import dev.csinode.agent.Agent;
+import dev.csinode.agent.NodeVertx;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.systemd.EventLoopProbe;
 import dev.csinode.agent.systemd.NotifySocket;
@@ -262,7 +263,7 @@ public final class RunCommand implements Callable<Integer> {
       System.err.println("run: " + TerminalText.text(e.getMessage()));
       return 2;
     }
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = NodeVertx.create();
     Agent agent = new Agent(vertx, config);
     ServiceNotifier notifier = new ServiceNotifier(socket, () -> ServiceStatus.line(agent.drivers(), agent.volumeManager()),
         new EventLoopProbe(vertx), watchdog);

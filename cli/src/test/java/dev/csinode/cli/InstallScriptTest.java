@@ -83,6 +83,10 @@ class InstallScriptTest {
     assertTrue(launcherText.contains("-XX:SharedArchiveFile="), launcherText);
     assertFalse(Files.exists(root.resolve("usr/local/lib/csi-node-agent/csi-node-agent.jar.cli.jsa")),
         "no class-data sharing archive for a staged root: it is bound to the jar's path");
+    // The service's JVM gets the daemon's options: the installed launcher reads a copy of the checkout's jvm-options.
+    assertEquals(Files.readString(SCRIPT.resolveSibling("jvm-options")),
+        Files.readString(root.resolve("usr/local/lib/csi-node-agent/jvm-options")));
+    assertTrue(launcherText.contains("source \"/usr/local/lib/csi-node-agent/jvm-options\" && jvm_options \"${1:-}\""), launcherText);
     assertEquals(0, ConfigFile.read(config).values().size(), "the default config is all comments: run's defaults");
 
     // The operator's edit, and the modes an admin chose for directories, survive a reinstall; everything else is as

@@ -1,6 +1,7 @@
 package dev.csinode.simulator;
 
 import dev.csinode.agent.Agent;
+import dev.csinode.agent.NodeVertx;
 import dev.csinode.agent.VolumeManager;
 import dev.csinode.agent.cache.ActualStateOfWorld;
 import dev.csinode.csi.v1.IdentityGrpcClient;
@@ -75,7 +76,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path root = work.resolve("root");
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = NodeVertx.create();
 
     // The kubelet root on a filesystem of its own, as on a node: a fresh ext4 with a journal. The work directory's
     // filesystem may be anything; ext4 without a journal (this machine's root) makes every inode allocation skip the
@@ -93,6 +94,8 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     Agent first = start(vertx, root);
     Agent agent = first;
     agent.apply(STORAGE).await();
+    // Memory of the agent with no volume yet, before the warm-up: what a node's agent costs at rest.
+    long idleHeapUsed = memory("idle with no volume, before the warm-up");
     // 0. Warm-up of the agent that is then measured: batches like the measured one, published and torn down, so the
     // figures are of an agent that has been running, as a node's agent is, not of a JVM still compiling it. On 2
     // cores the JVM has one C2 compiler thread, and the compile thresholds grow with its queue: it took ~11 rounds
@@ -165,15 +168,14 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     Thread.sleep(10_000);
     row("idle with " + pods + " volumes mounted, 10 s", "CPU", String.format("%.1f %% of one core (JIT %.1f %%)",
         (cpu() - cpu0) / 1e7 / 10, (compilerCpuMillis() - idleJit0) / 100.0));
-    System.gc(); // what the agent holds, not what the warm-up and the batch left for the collector
-    row("idle with " + pods + " volumes mounted", "RSS after a full GC", rss());
-    row("idle with " + pods + " volumes mounted", "Java heap in use after a full GC", String.format("%.0f MiB",
-        ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() / 1048576.0));
+    long heapUsed = memory("idle with " + pods + " volumes mounted");
+    row("", "Java heap per mounted volume", String.format("%.1f KiB (heap in use after a full GC, minus the idle agent's, / %d)",
+        (heapUsed - idleHeapUsed) / 1024.0 / pods, pods));
 
     // 3. Restart with everything mounted: rebuild from the journal and the host.
     agent.stop().await();
     vertx.close().await();
-    vertx = Vertx.vertx();
+    vertx = NodeVertx.create();
     long r0 = System.nanoTime();
     agent = start(vertx, root);
     Agent restarted = agent;
@@ -465,10 +467,30 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
+  /**
+   * RSS and threads as they are, then RSS and the Java heap after a full GC: the first is what a node would see, the
+   * second what the agent holds, not what the collector has yet to take back.
+   *
+   * @return the heap in use after the full GC, in bytes
+   */
+  private long memory(String what) throws Exception {
+    row(what, "RSS", rss() + ", " + procStatus("Threads") + " threads");
+    System.gc();
+    var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    row("", "RSS after a full GC", rss());
+    row("", "Java heap after a full GC", String.format("%.0f MiB in use, %.0f MiB committed, %.0f MiB max",
+        heap.getUsed() / 1048576.0, heap.getCommitted() / 1048576.0, heap.getMax() / 1048576.0));
+    return heap.getUsed();
+  }
+
   private static String rss() throws Exception {
-    return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS"))
-        .map(l -> String.format("%.0f MiB (agent, driver and benchmark in one JVM)", Long.parseLong(l.replaceAll("\\D", "")) / 1024.0))
-        .findFirst().orElse("?");
+    return String.format("%.0f MiB (agent, driver and benchmark in one JVM)", Long.parseLong(procStatus("VmRSS").replaceAll("\\D", "")) / 1024.0);
+  }
+
+  /** A field of /proc/self/status, without its name. */
+  private static String procStatus(String field) throws IOException {
+    return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith(field + ":"))
+        .map(l -> l.substring(field.length() + 1).trim()).findFirst().orElse("?");
   }
 
   private static String ms(long nanos) {
