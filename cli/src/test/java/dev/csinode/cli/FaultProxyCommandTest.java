@@ -85,8 +85,16 @@ class FaultProxyCommandTest {
           "--rules", rules.toString(), "--seed", "5", "--trace", traceFile.toString());
       awaitServed(proxy, proxySocket);
       try (GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(proxySocket))) {
-        assertEquals("fp.example.com", Await.result(client.call(IdentityGrpcClient.GetPluginInfo,
-            GetPluginInfoRequest.getDefaultInstance(), Duration.ofSeconds(10))).getName());
+        try {
+          assertEquals("fp.example.com", Await.result(client.call(IdentityGrpcClient.GetPluginInfo,
+              GetPluginInfoRequest.getDefaultInstance(), Duration.ofSeconds(10))).getName());
+        } catch (GrpcCallException e) {
+          // Seen twice in full-suite runs (connection refused right after the socket was served): say what the
+          // proxy and the driver said then.
+          throw new AssertionError("the first call through the proxy failed; proxy alive: " + proxy.isAlive()
+              + ", driver alive: " + driver.isAlive() + "\nproxy log:\n" + Files.readString(proxyLog)
+              + "\ndriver log:\n" + Files.readString(driverLog), e);
+        }
 
         Path next = dir.resolve("rules.next");
         Files.writeString(next, "rules:\n  - name: not-ready\n    method: Probe\n    action: fail\n    code: FAILED_PRECONDITION\n"
