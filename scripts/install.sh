@@ -171,7 +171,7 @@ $jvm_key_function
 start=()
 if jvm=\$(jvm_key); then
   archive="\$jar.jvm\$jvm.cli.jsa"
-  [[ "\${1:-}" == run ]] && archive="\$jar.jvm\$jvm.run.jsa"
+  [[ "\${1:-}" == run || "\${1:-}" == hostpath-driver || "\${1:-}" == registrar ]] && archive="\$jar.jvm\$jvm.run.jsa"
   [[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
 fi
 case "\${1:-}" in
