@@ -56,6 +56,7 @@ live_systemd() { [[ -z "$root" && -d /run/systemd/system ]]; }
 # file's device, inode and mtime (a JDK update replaces that file): the class-data sharing archives are named after
 # it, since java ignores an archive of another JVM and then runs with no class sharing at all. Defined once here,
 # used by this script and written into the installed launcher.
+# The same as scripts/jvm-options' jvm_key, written into the installed launcher too (see there).
 jvm_key_function='jvm_key() {
   local d IFS=:
   for d in $PATH; do
@@ -165,8 +166,8 @@ case "\${1:-}" in
     fi ;;
 esac
 # Class-data sharing archives install.sh made for this jar and the JVM that runs it (named after that JVM: java
-# ignores an archive of another one, and then has no class sharing at all); for the short commands that answer and
-# exit, the JIT's first tier only and no hsperfdata file.
+# ignores an archive of another one, and then has no class sharing at all). jvm_key and the daemons' names are
+# written in here, not read from jvm-options: without that file the archives still fit.
 $jvm_key_function
 start=()
 if jvm=\$(jvm_key); then
@@ -174,9 +175,6 @@ if jvm=\$(jvm_key); then
   [[ "\${1:-}" == run || "\${1:-}" == hostpath-driver || "\${1:-}" == registrar ]] && archive="\$jar.jvm\$jvm.run.jsa"
   [[ -f "\$archive" ]] && start+=(-XX:SharedArchiveFile="\$archive" -Xlog:cds=off)
 fi
-case "\${1:-}" in
-  "" | -* | status | pod | pv | orphans | config) start+=(-XX:TieredStopAtLevel=1 -XX:-UsePerfData) ;;
-esac
 # The JVM options per command, the checkout's scripts/jvm-options (see README, "JVM options"); the user's
 # CSI_NODE_AGENT_JAVA_OPTS come last among them, so they win over the archive too.
 source "$prefix/lib/csi-node-agent/jvm-options" && jvm_options "\${1:-}"

@@ -137,7 +137,10 @@ final class ApiClient {
     return value;
   }
 
-  /** The longest wait the agent accepts ({@code AgentApiServer.MAX_WAIT}). */
+  /**
+   * The longest wait the agent accepts ({@code AgentApiServer.MAX_WAIT}, not read from there: loading that class
+   * would load Vert.x into a short command).
+   */
   static final Duration MAX_WAIT = Duration.ofHours(24);
 
   /**
@@ -166,7 +169,7 @@ final class ApiClient {
   static Duration waitDeadline(String wait) {
     try {
       Duration d = GoDuration.parse(wait);
-      return d.compareTo(Duration.ofHours(24)) > 0 ? QUICK : d.plus(QUICK);
+      return d.compareTo(MAX_WAIT) > 0 ? QUICK : d.plus(QUICK);
     } catch (RuntimeException unreadable) {
       return QUICK;
     }

@@ -7,6 +7,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.ServiceMethod;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -122,19 +123,9 @@ public final class DriverBenchmark implements Callable<Integer> {
   }
 
   /** What a bind mount and its unmount cost through mount-utils, the driver's own path, without any RPC around. */
-  private double mountFloorMs() throws java.io.IOException {
-    Path source = Files.createDirectories(workDir.resolve("floor/source"));
-    Path target = Files.createDirectories(workDir.resolve("floor/target"));
-    dev.csinode.mount.Mounter mounter = new dev.csinode.mount.Mounter();
-    int n = Math.max(100, volumes);
-    long[] nanos = new long[n];
-    for (int i = 0; i < n; i++) {
-      long t0 = System.nanoTime();
-      mounter.bind(source, target, false, List.of());
-      mounter.unmount(target);
-      nanos[i] = System.nanoTime() - t0;
-    }
-    return new Row("mount", "floor", n, 1, nanos, -1).percentileMs(50);
+  private double mountFloorMs() throws IOException {
+    long[] nanos = MachineFigures.bindMountNanos(workDir.resolve("floor"), Math.max(100, volumes));
+    return new Row("mount", "floor", nanos.length, 1, nanos, -1).percentileMs(50);
   }
 
   private List<Row> life(GrpcUnixClient client, String mode, int inFlight, String prefix, int volumes) throws Exception {
@@ -212,16 +203,14 @@ public final class DriverBenchmark implements Callable<Integer> {
     return new Row(rpc, mode, volumes, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0);
   }
 
-  /** utime + stime of the driver from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms), or -1. */
+  /** The driver's CPU time (user and system; in steps of 10 ms), or -1. */
   private long driverCpuNanos() {
     if (driverPid == null) {
       return -1;
     }
     try {
-      String stat = Files.readString(Path.of("/proc/" + driverPid + "/stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
-    } catch (java.io.IOException | RuntimeException e) {
+      return MachineFigures.cpuMillis(Path.of("/proc/" + driverPid + "/stat")) * 1_000_000L;
+    } catch (IOException | RuntimeException e) {
       return -1;
     }
   }

@@ -9,7 +9,6 @@ import dev.csinode.csi.v1.ProbeRequest;
 import dev.csinode.grpc.GrpcUnixClient;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.BundledHostpathDriver;
-import dev.csinode.mount.Mounter;
 import dev.csinode.plugins.PluginManager;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.vertx.core.Future;
@@ -366,17 +365,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   private static String floorMount(Path work) throws Exception {
-    Path src = Files.createDirectories(work.resolve("floor-src"));
-    Path dst = Files.createDirectories(work.resolve("floor-dst"));
-    Mounter m = new Mounter();
-    long[] t = new long[2000];
-    for (int i = 0; i < t.length; i++) {
-      long s = System.nanoTime();
-      m.bind(src, dst, false, List.of());
-      m.unmount(dst);
-      t[i] = System.nanoTime() - s;
-    }
-    return percentiles(t);
+    return percentiles(MachineFigures.bindMountNanos(work, 2000));
   }
 
   /**
@@ -438,22 +427,19 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
    * compiling competes with the work being measured.
    */
   private static long compilerCpuMillis() throws IOException {
-    long ticks = 0;
+    long millis = 0;
     try (var tasks = Files.list(Path.of("/proc/self/task"))) {
       for (Path task : tasks.toList()) {
         try {
-          if (!Files.readString(task.resolve("comm")).contains("Compiler")) {
-            continue;
+          if (Files.readString(task.resolve("comm")).contains("Compiler")) {
+            millis += MachineFigures.cpuMillis(task.resolve("stat"));
           }
-          String stat = Files.readString(task.resolve("stat"));
-          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
         } catch (IOException gone) {
           // the thread ended meanwhile
         }
       }
     }
-    return ticks * 10; // USER_HZ is 100 on Linux
+    return millis;
   }
 
   /** Time of all CPUs from /proc/stat: {busy (user, nice, system, irq, softirq), stolen by the hypervisor}, in ms. */
