@@ -9,6 +9,7 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,19 +24,17 @@ public final class RulesFileWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RulesFileWatcher.class);
 
   private final Path file;
-  private final FaultProxy proxy;
-  private final Consumer<Reload> listener;
   private final WatchService watch;
   private final Thread thread;
+  private FaultProxy proxy;
+  private Consumer<Reload> listener;
   private byte[] lastRead;
 
   /** What a change of the file led to: the rules now in force, or why the new file was refused (rules unchanged). */
   public record Reload(FaultRules rules, InvalidRulesException refused) {}
 
-  private RulesFileWatcher(Path file, FaultProxy proxy, Consumer<Reload> listener, byte[] current) throws IOException {
+  private RulesFileWatcher(Path file, byte[] current) throws IOException {
     this.file = file;
-    this.proxy = proxy;
-    this.listener = listener;
     this.lastRead = current;
     this.watch = file.getFileSystem().newWatchService();
     Path dir = file.getParent();
@@ -50,10 +49,28 @@ public final class RulesFileWatcher implements AutoCloseable {
    * reload or refusal (on the watching thread).
    */
   public static RulesFileWatcher start(Path file, FaultProxy proxy, Consumer<Reload> listener) throws IOException {
+    return open(file).start(proxy, listener);
+  }
+
+  /**
+   * Sets up the watch of {@code file}, the step that can fail (the inotify instances of a user are few: 128 by
+   * default, shared by all of the user's processes). A proxy command opens it before its proxy serves, so a failure
+   * here never withdraws a socket a client already saw served. Changes from now on are seen by {@link #start}.
+   */
+  public static RulesFileWatcher open(Path file) throws IOException {
     Path abs = file.toAbsolutePath().normalize();
-    RulesFileWatcher w = new RulesFileWatcher(abs, proxy, listener, readOrNull(abs));
-    w.thread.start();
-    return w;
+    return new RulesFileWatcher(abs, readOrNull(abs));
+  }
+
+  /** Applies changes of the file to {@code proxy} from now on, including those since {@link #open}; once. */
+  public synchronized RulesFileWatcher start(FaultProxy proxy, Consumer<Reload> listener) {
+    if (this.proxy != null) {
+      throw new IllegalStateException("the watch of " + file + " is already started");
+    }
+    this.proxy = Objects.requireNonNull(proxy, "proxy");
+    this.listener = Objects.requireNonNull(listener, "listener");
+    thread.start();
+    return this;
   }
 
   private void loop() {
