@@ -69,8 +69,8 @@ public final class FaultProxyCommand implements Callable<Integer> {
       System.err.println("fault-proxy: " + TerminalText.text(e.getMessage()));
       return 2;
     }
-    // Everything that can fail happens before the proxy serves: a socket seen served must stay served. (Watching
-    // after listening, a failed watch withdrew the socket a client had just seen, which then got connection refused.)
+    // Everything that can fail happens before the proxy serves: a socket seen served must stay served (watching after
+    // listening, a failed watch withdrew the socket again, and a client that had just seen it got connection refused).
     RulesFileWatcher watcher;
     try {
       watcher = RulesFileWatcher.open(rules);

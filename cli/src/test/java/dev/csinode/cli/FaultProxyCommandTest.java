@@ -63,9 +63,8 @@ class FaultProxyCommandTest {
   /**
    * A proxy whose start fails must fail before its socket is served. It used to watch the rules file only after
    * listening: when the watch failed (inotify instances are 128 per user by default, shared by every process of the
-   * user, and full-suite runs with other builds beside them use many), it withdrew the socket a client had just seen
-   * served, and that client's first call got "connection refused". Here the proxy runs in a user namespace that
-   * allows no inotify instance at all.
+   * user), it withdrew the socket a client had just seen served, and that client's first call got "connection
+   * refused". Here the proxy runs in a user namespace that allows no inotify instance at all.
    */
   @Test
   void aProxyThatCannotWatchItsRulesFailsWithoutEverServing() throws Exception {
