@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import static dev.csinode.cli.TerminalText.text;
 
+import dev.csinode.util.GoDuration;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -25,8 +28,21 @@ public final class OrphansCommand implements Callable<Integer> {
   @Option(names = "--remove", description = "Remove now the directories that can go (by default: a dry run).")
   boolean remove;
 
+  @Option(names = "--timeout", paramLabel = "DURATION",
+      description = "How long to wait for the agent's answer; past it the command fails with status 1 (default: 30s; with "
+          + "--remove 2m30s: the 2 min the kubelet gives a driver's call, and 30s more).")
+  String timeout;
+
   @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
   String output;
+
+  /**
+   * How long {@code --remove} waits. The cleanup is a housekeeping pass that starts after the one running now, checks
+   * every published path (statx: a mount whose driver hangs, such as a FUSE daemon, holds it) and then removes
+   * directories. A working agent answers in well under a second; a held-up one gets an error, not a shell that hangs.
+   * As long as the kubelet lets a driver take for one call (its csiTimeout, 2 min), and the quick deadline more.
+   */
+  static final Duration REMOVE_DEADLINE = Duration.ofMinutes(2).plus(ApiClient.QUICK);
 
   @Override
   public Integer call() throws Exception {
@@ -34,10 +50,28 @@ public final class OrphansCommand implements Callable<Integer> {
       System.err.println("orphans: -o must be table or json, not '" + text(output) + "'");
       return 2;
     }
+    Duration deadline;
+    try {
+      deadline = timeout == null ? (remove ? REMOVE_DEADLINE : ApiClient.QUICK) : GoDuration.parse(ApiClient.waitParameter(timeout));
+    } catch (IllegalArgumentException e) {
+      System.err.println("orphans: " + text(e.getMessage()));
+      return 2;
+    }
+    if (deadline.isZero()) {
+      System.err.println("orphans: --timeout must be more than 0");
+      return 2;
+    }
+    Path socket = ApiClient.Where.socket(where);
     ApiClient.Answer resp;
     try {
-      resp = remove ? ApiClient.send(ApiClient.Where.socket(where), "POST", "/v1/orphans/cleanup", "")
-          : ApiClient.send(ApiClient.Where.socket(where), "GET", "/v1/orphans", null, ApiClient.QUICK);
+      resp = remove ? ApiClient.send(socket, "POST", "/v1/orphans/cleanup", "", deadline)
+          : ApiClient.send(socket, "GET", "/v1/orphans", null, deadline);
+    } catch (ApiConnection.ApiTimeoutException e) {
+      // The agent goes on without us: what it removes was checked to hold no mount, and anything it keeps is listed.
+      System.err.println("orphans: " + text(e.getMessage()) + (remove ? ". The cleanup may still finish in the agent (it"
+          + " never removes a directory that is or holds a mount point): run `orphans` to see what is left, and look in"
+          + " the agent's log for a driver or mount that does not answer" : ""));
+      return 1;
     } catch (Exception e) {
       System.err.println("orphans: " + text(e.getMessage()));
       return 1;

@@ -1,6 +1,7 @@
 package dev.csinode.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,8 +15,10 @@ import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.testing.Await;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
@@ -30,7 +33,13 @@ class FaultProxyCommandTest {
   @TempDir Path dir;
 
   private Process start(Path log, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+    return start(List.of(), log, args);
+  }
+
+  /** The command as a process, its command line after {@code prefix} (a wrapper such as unshare). */
+  private Process start(List<String> prefix, Path log, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.addAll(List.of(ProcessHandle.current().info().command().orElse("java"),
         "-cp", System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -41,12 +50,52 @@ class FaultProxyCommandTest {
     return Files.readString(log, StandardCharsets.UTF_8);
   }
 
-  private static void awaitServed(Process p, Path socket) {
+  private static void awaitServed(Process p, Path socket, Path log) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!SocketFiles.isServed(socket)) {
-      assertTrue(p.isAlive(), "process exited early");
-      assertTrue(System.nanoTime() < deadline, "nothing served " + socket);
+      if (!p.isAlive() || System.nanoTime() >= deadline) {
+        fail((p.isAlive() ? "nothing served " + socket : "process exited early") + "; its log:\n" + Files.readString(log));
+      }
       Thread.onSpinWait();
+    }
+  }
+
+  /**
+   * A proxy whose start fails must fail before its socket is served. It used to watch the rules file only after
+   * listening: when the watch failed (inotify instances are 128 per user by default, shared by every process of the
+   * user), it withdrew the socket a client had just seen served, and that client's first call got "connection
+   * refused". Here the proxy runs in a user namespace that allows no inotify instance at all.
+   */
+  @Test
+  void aProxyThatCannotWatchItsRulesFailsWithoutEverServing() throws Exception {
+    List<String> noInotify = List.of("unshare", "--user", "--map-root-user", "sh", "-c",
+        "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$@\"", "sh");
+    List<String> probeCmd = new ArrayList<>(noInotify);
+    probeCmd.add("true");
+    Process probe = new ProcessBuilder(probeCmd).redirectErrorStream(true).start();
+    probe.getInputStream().transferTo(OutputStream.nullOutputStream());
+    assumeTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0,
+        "needs unshare --user and a writable user.max_inotify_instances to deny inotify to one process");
+
+    Path rules = Files.writeString(dir.resolve("rules.yaml"), "rules: []\n");
+    Path socket = dir.resolve("proxy/csi.sock");
+    Path log = dir.resolve("proxy.log");
+    Process proxy = start(noInotify, log, "fault-proxy", "--listen", socket.toString(), "--target",
+        dir.resolve("driver/csi.sock").toString(), "--rules", rules.toString());
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      boolean served = false;
+      while (proxy.isAlive() && System.nanoTime() < deadline) {
+        served |= SocketFiles.isServed(socket); // watched all along: the window was some 100 ms wide
+        Thread.onSpinWait();
+      }
+      String out = output(proxy, log);
+      assertFalse(served, "the proxy served its socket although its start failed:\n" + out);
+      assertEquals(1, proxy.exitValue(), out);
+      assertTrue(out.contains("fault-proxy: cannot watch the rules file " + rules + " for changes"), out);
+      assertFalse(Files.exists(socket, LinkOption.NOFOLLOW_LINKS), out);
+    } finally {
+      proxy.destroyForcibly();
     }
   }
 
@@ -80,10 +129,10 @@ class FaultProxyCommandTest {
     Process proxy = null;
     Vertx vertx = Vertx.vertx();
     try {
-      awaitServed(driver, driverSocket);
+      awaitServed(driver, driverSocket, driverLog);
       proxy = start(proxyLog, "fault-proxy", "--listen", "unix://" + proxySocket, "--target", "unix://" + driverSocket,
           "--rules", rules.toString(), "--seed", "5", "--trace", traceFile.toString());
-      awaitServed(proxy, proxySocket);
+      awaitServed(proxy, proxySocket, proxyLog);
       try (GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(proxySocket))) {
         try {
           assertEquals("fp.example.com", Await.result(client.call(IdentityGrpcClient.GetPluginInfo,

@@ -33,9 +33,14 @@ public final class SocketFiles {
    * True when some process listens on the socket now. The connect is non-blocking: a listener that does not accept,
    * once its backlog is full, would hold a blocking connect(2) forever. Refused (ECONNREFUSED) or missing: nobody.
    * Any other failure on a path that is a socket (EAGAIN: a full backlog) counts as served: callers decide from
-   * this whether a socket may be removed, and a socket that is someone's must never be.
+   * this whether a socket may be removed, and a socket that is someone's must never be. Missing is looked at before
+   * the connect: a connect that found nothing (ENOENT) is not made "served" by a socket bound a moment later and not
+   * listening yet (a starting server seen as ready got connection refused).
    */
   public static boolean isServed(Path path) {
+    if (!Files.exists(path)) { // followed like the connect follows it
+      return false;
+    }
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.configureBlocking(false);
       ch.connect(UnixDomainSocketAddress.of(path));

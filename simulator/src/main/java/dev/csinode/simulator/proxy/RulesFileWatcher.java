@@ -9,6 +9,9 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,24 +26,28 @@ public final class RulesFileWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RulesFileWatcher.class);
 
   private final Path file;
-  private final FaultProxy proxy;
-  private final Consumer<Reload> listener;
   private final WatchService watch;
   private final Thread thread;
+  /** The proxy and listener changes go to, once {@link #start}ed; the watching thread waits for them. */
+  private final CompletableFuture<Target> target = new CompletableFuture<>();
   private byte[] lastRead;
 
   /** What a change of the file led to: the rules now in force, or why the new file was refused (rules unchanged). */
   public record Reload(FaultRules rules, InvalidRulesException refused) {}
 
-  private RulesFileWatcher(Path file, FaultProxy proxy, Consumer<Reload> listener, byte[] current) throws IOException {
+  private record Target(FaultProxy proxy, Consumer<Reload> listener) {}
+
+  private RulesFileWatcher(Path file, byte[] current) throws IOException {
     this.file = file;
-    this.proxy = proxy;
-    this.listener = listener;
     this.lastRead = current;
     this.watch = file.getFileSystem().newWatchService();
-    Path dir = file.getParent();
-    dir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-        StandardWatchEventKinds.ENTRY_DELETE);
+    try {
+      file.getParent().register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+          StandardWatchEventKinds.ENTRY_DELETE);
+    } catch (IOException | RuntimeException e) {
+      watch.close();
+      throw e;
+    }
     this.thread = new Thread(this::loop, "fault-rules-watch");
     this.thread.setDaemon(true);
   }
@@ -50,26 +57,52 @@ public final class RulesFileWatcher implements AutoCloseable {
    * reload or refusal (on the watching thread).
    */
   public static RulesFileWatcher start(Path file, FaultProxy proxy, Consumer<Reload> listener) throws IOException {
+    return open(file).start(proxy, listener);
+  }
+
+  /**
+   * Sets up the watch of {@code file} and its thread: all that can fail (inotify instances are few, 128 per user by
+   * default and shared by all of the user's processes; a thread may not be had). A proxy command opens it before its
+   * proxy serves, so a failure here never withdraws a socket a client already saw served. Changes from now on are
+   * applied once {@link #start}ed.
+   */
+  public static RulesFileWatcher open(Path file) throws IOException {
     Path abs = file.toAbsolutePath().normalize();
-    RulesFileWatcher w = new RulesFileWatcher(abs, proxy, listener, readOrNull(abs));
-    w.thread.start();
+    RulesFileWatcher w = new RulesFileWatcher(abs, readOrNull(abs));
+    try {
+      w.thread.start();
+    } catch (Throwable e) { // OutOfMemoryError: unable to create native thread
+      w.watch.close();
+      throw e;
+    }
     return w;
+  }
+
+  /** Applies changes of the file to {@code proxy} from now on, including those since {@link #open}; once. */
+  public RulesFileWatcher start(FaultProxy proxy, Consumer<Reload> listener) {
+    if (!target.complete(new Target(Objects.requireNonNull(proxy, "proxy"), Objects.requireNonNull(listener, "listener")))) {
+      throw new IllegalStateException("the watch of " + file + " is already started");
+    }
+    return this;
   }
 
   private void loop() {
     try {
+      Target t = target.get();
       while (true) {
         WatchKey key = watch.take();
         key.pollEvents();
         key.reset();
-        reloadIfChanged();
+        reloadIfChanged(t.proxy(), t.listener());
       }
     } catch (InterruptedException | ClosedWatchServiceException stopped) {
       // closed
+    } catch (ExecutionException never) {
+      throw new IllegalStateException(never); // the target is only ever completed with a value
     }
   }
 
-  private void reloadIfChanged() {
+  private void reloadIfChanged(FaultProxy proxy, Consumer<Reload> listener) {
     byte[] now = readOrNull(file);
     if (now == null || Arrays.equals(now, lastRead)) {
       return; // gone for a moment (an editor's rename) or unchanged: keep the rules
