@@ -84,13 +84,21 @@ public final class DriverBenchmark implements Callable<Integer> {
     List<Row> sequential;
     List<Row> concurrent;
     Row probe;
+    long jit0;
+    long jit1;
+    long cpu0;
+    long cpu1;
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, UnixEndpoint.parse(endpoint))) {
       if (warmup > 0) {
         life(client, "warm-up", concurrency, "warm", warmup);
       }
+      jit0 = driverJitMillis();
+      cpu0 = driverCpuNanos();
       probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
       sequential = life(client, "sequential", 1, "seq", volumes);
       concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
+      jit1 = driverJitMillis();
+      cpu1 = driverCpuNanos();
     } finally {
       vertx.close().await();
     }
@@ -108,6 +116,11 @@ public final class DriverBenchmark implements Callable<Integer> {
     System.out.printf("%-44s %10.3f %10s%n", "slowest RPC's p50 ms, sequential", worstP50, "<= " + TARGET_P50_MS);
     if (driverPid != null) {
       System.out.printf("%-44s %10.0f%n", "driver CPU us per volume life, sequential", sequential.stream().mapToDouble(r -> r.cpuNanos() / 1e3 / r.calls()).sum());
+      if (jit0 >= 0 && jit1 >= 0 && cpu0 >= 0 && cpu1 > cpu0) {
+        // Well above a few %, the driver's JIT was still compiling while it was measured: the figures are of a warming
+        // driver (a longer --warmup shows the settled one), and its compiler threads took a core from the calls.
+        System.out.printf("%-44s %10.0f%n", "driver CPU in its JIT compilers, measured %", (jit1 - jit0) * 1e8 / (cpu1 - cpu0));
+      }
     }
     System.out.printf("%n%-44s %10s%n", "floor", "p50 ms");
     System.out.printf("%-44s %10.3f%n", "gRPC round trip (Probe, no work)", probe.percentileMs(50));
@@ -201,6 +214,31 @@ public final class DriverBenchmark implements Callable<Integer> {
     double seconds = (System.nanoTime() - start) / 1e9;
     long cpu1 = driverCpuNanos();
     return new Row(rpc, mode, volumes, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0);
+  }
+
+  /**
+   * CPU time (ms) of the driver's JIT compiler threads (HotSpot names them "C1 CompilerThread<n>" and "C2 ..."), or -1.
+   * A thread that ended between the listing and the reading is skipped (HotSpot keeps at least one of each kind).
+   */
+  private long driverJitMillis() {
+    if (driverPid == null) {
+      return -1;
+    }
+    long ms = 0;
+    try (var tasks = Files.list(Path.of("/proc/" + driverPid + "/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          if (Files.readString(task.resolve("comm")).matches("C[12] CompilerThre.*\\s*")) {
+            ms += MachineFigures.cpuMillis(task.resolve("stat"));
+          }
+        } catch (IOException | RuntimeException gone) {
+          // the thread ended meanwhile (compiler threads come and go with the queue)
+        }
+      }
+      return ms;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /** The driver's CPU time (user and system; in steps of 10 ms), or -1. */
