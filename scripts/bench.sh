@@ -9,7 +9,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "bench.sh: needs root (it mounts)" >&2; exit 1; }
-  "$here/scripts/csi-node-agent" --version >/dev/null   # builds on first use
+  # Builds on first use, and makes the build's class-data sharing archives now (the daemon's is mapped below).
+  CSI_NODE_AGENT_CDS=wait "$here/scripts/csi-node-agent" --version >/dev/null
   export CSI_BENCH_PRIVATE_NS=1
   exec unshare --mount --propagation private -- "$0" "$@"
 fi
@@ -26,7 +27,19 @@ echo "csi-node-agent volume manager benchmark ($(nproc) cores, $(date -u +%Y-%m-
 # applies too, to try others). Compiler threads are kept for the whole run (not started and ended on demand), so the
 # CPU they took can be read from /proc: a thread that ends takes its figures with it.
 source "$here/scripts/jvm-options" && jvm_options run
-java "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -Dcsi.log.level=WARN -jar "$here/cli/target/csi-node-agent.jar" \
+# The class-data sharing archive `run` maps (scripts/csi-node-agent): bound to the launcher's copy of the jar, so that
+# copy is what runs here. CSI_NODE_AGENT_CDS=0 runs the jar without, as the launcher then does.
+jar="$here/cli/target/csi-node-agent.jar"
+copy="$here/cli/target/run/csi-node-agent-$(stat -c '%Y-%s' "$jar").jar"
+cds=()
+if [[ "${CSI_NODE_AGENT_CDS:-1}" != 0 && -f "$copy" ]] && key=$(jvm_key) && [[ -f "$copy.jvm$key.run.jsa" ]]; then
+  jar="$copy"
+  cds=(-XX:SharedArchiveFile="$copy.jvm$key.run.jsa" -Xlog:cds=off)
+  echo "class-data sharing: the daemon's archive, as \`run\` maps it"
+else
+  echo "class-data sharing: none (CSI_NODE_AGENT_CDS=0, or the launcher could not make the archive: cli/target/run/*.jsa.failed)"
+fi
+java ${cds[@]+"${cds[@]}"} "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -Dcsi.log.level=WARN -jar "$jar" \
   bench-agent --work-dir "$work" "$@" 2>"$work/bench.err" || { echo "benchmark failed:" >&2; tail -20 "$work/bench.err" >&2; exit 1; }
 
 # --timeline: its progress lines and wall-clock bounds (to cut profiles with) go to stderr.

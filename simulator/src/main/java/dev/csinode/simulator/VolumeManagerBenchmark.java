@@ -27,6 +27,8 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
+import jdk.jfr.Configuration;
+import jdk.jfr.Recording;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -69,6 +71,10 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   int warmUpRounds;
   @Option(names = "--timeline", description = "Print, every 250 ms of the batch, how many volumes are desired, staged and published.")
   boolean timeline;
+  @Option(names = "--jfr", description = "Record the fresh agent's first batch and the measured batch with JFR (the JDK's 'profile' settings) into DIR/cold.jfr and DIR/batch.jfr: where their CPU, allocations and compilations go.")
+  Path jfr;
+  @Option(names = "--async-profiler", paramLabel = "LIB:ARGS", description = "Profile the fresh agent's first batch and the measured batch with async-profiler, loaded into this JVM (LIB, libasyncProfiler.so) with ARGS, e.g. event=alloc,collapsed,file=/tmp/%%b.txt: %%b is cold or batch.")
+  String asyncProfiler;
 
   private final List<String[]> rows = new ArrayList<>();
 
@@ -111,11 +117,13 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       do {
         long jit0 = compilerCpuMillis();
         long w0 = System.nanoTime();
+        Recording recording = rounds == 0 ? record() : null;
         // The first round is the measured batch's size: a freshly started agent's first batch (issue 16: within
         // 2x of the warmed one), the JIT cold.
         long published = warmUpRound(agent, rounds, rounds == 0 ? pods : warmUp);
         if (rounds++ == 0) {
           coldNanos = published;
+          stop(recording, "cold.jfr");
         }
         jitMillis = compilerCpuMillis() - jit0;
         wallMillis = (System.nanoTime() - w0) / 1_000_000;
@@ -133,8 +141,10 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     for (int i = 0; i < pods; i++) {
       batch.append(claimAndPod("b" + i));
     }
+    Recording recording = record();
     long jit0 = compilerCpuMillis();
     long batchCpu0 = cpu();
+    long allocated0 = allocatedBytes();
     long[] machine0 = machineCpuMillis();
     long[] gc0 = gc();
     long t0 = System.nanoTime();
@@ -157,12 +167,15 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
           System.currentTimeMillis() - took, System.currentTimeMillis(), uptime - took, uptime);
     }
     long warmNanos = System.nanoTime() - t0;
+    long allocated = allocatedBytes() - allocated0;
+    stop(recording, "batch.jfr");
     row(pods + " pods, 1 PVC each, added at once", "all published", ms(warmNanos));
     if (coldNanos > 0) {
       row("", "the fresh agent's first batch / this", String.format("%.1f x (target <= 2)", (double) coldNanos / warmNanos));
     }
     row("", "CPU of the process meanwhile", (cpu() - batchCpu0) / 1_000_000 + " ms, of which the JIT compiler threads "
         + (compilerCpuMillis() - jit0) + " ms");
+    row("", "Java heap allocated meanwhile", String.format("%.0f MiB (threads alive at the end)", allocated / 1048576.0));
     long[] machine = machineCpuMillis();
     long[] gc = gc();
     row("", "garbage collections meanwhile", (gc[0] - gc0[0]) + ", " + (gc[1] - gc0[1]) + " ms");
@@ -264,7 +277,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     Future.all(deleted).await();
     await(() -> warm.volumeManager().reconciler().snapshot().actualByName().isEmpty()
         && warm.volumeManager().operationsInFlight() == 0, Duration.ofMinutes(10));
-    warm.volumeManager().idle(Duration.ofMinutes(1)).await(); // provisioned volumes deleted too
+    // The provisioned volumes deleted too: their claims' releases are recorded first and the deletions start at the
+    // binding after that, so the provisioner can be between the two (idle) with all of them still to delete; they
+    // were deleted during the measured batch then (7 % of its allocations).
+    await(() -> warm.volumeManager().provisioning().volumes().isEmpty(), Duration.ofMinutes(10));
+    warm.volumeManager().idle(Duration.ofMinutes(1)).await();
     // The round's pod directories removed now, as on a node where the pods went some time ago, rather than by the
     // periodic housekeeping in the middle of the measured batch (it was 13 % of the batch's CPU).
     warm.volumeManager().reconciler().housekeep(true).await();
@@ -461,6 +478,54 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       ms += Math.max(0, bean.getCollectionTime());
     }
     return new long[] {n, ms};
+  }
+
+  /**
+   * Bytes allocated on the Java heap so far by the threads alive now (ThreadMXBean): the agent's event loops and
+   * worker threads live as long as it does, so over a batch this is what the batch allocated, the garbage the young
+   * collections then have to go through. A thread that ended meanwhile takes its figure with it.
+   */
+  private static long allocatedBytes() {
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (long b : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
+      sum += Math.max(0, b);
+    }
+    return sum;
+  }
+
+  /** A JFR recording with the JDK's 'profile' settings, started now when --jfr was given, else null. */
+  private Recording record() throws Exception {
+    asyncProfiler("start", "");
+    if (jfr == null) {
+      return null;
+    }
+    Recording r = new Recording(Configuration.getConfiguration("profile"));
+    r.start();
+    return r;
+  }
+
+  /** Starts or stops async-profiler (--async-profiler) through the JVM's diagnostic command JVMTI.agent_load. */
+  private void asyncProfiler(String command, String batch) throws Exception {
+    if (asyncProfiler != null) {
+      int colon = asyncProfiler.indexOf(':');
+      // Quoted: the diagnostic command's parser would take the first '=' for one of its own name=value arguments.
+      String args = '"' + command + "," + asyncProfiler.substring(colon + 1).replace("%b", batch) + '"';
+      var server = ManagementFactory.getPlatformMBeanServer();
+      var name = new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand");
+      server.invoke(name, "jvmtiAgentLoad", new Object[] {new String[] {asyncProfiler.substring(0, colon), args}},
+          new String[] {String[].class.getName()});
+    }
+  }
+
+  private void stop(Recording r, String name) throws Exception {
+    asyncProfiler("stop", name.replace(".jfr", ""));
+    if (r != null) {
+      Files.createDirectories(jfr);
+      r.stop();
+      r.dump(jfr.resolve(name));
+      r.close();
+    }
   }
 
   private static long cpu() {

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,10 +33,12 @@ import java.util.UUID;
  * StorageClass's driver, size, access modes, volume mode, parameters, checked field by field) or an error naming the
  * object and field. Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod.
  *
- * <p>Incremental: the claims are evaluated again only when the sources' claims, the pods (for ephemeral claims) or
- * the provisioned volumes are other instances than at the last call; otherwise only the claims still without a
- * volume are looked at again (their class or driver may have come). Maps that did not change are handed on as the
- * same instances, so the populator after it sees unchanged objects. One caller at a time.
+ * <p>Incremental: a claim is evaluated again only when it may bind otherwise: its object is another instance than at
+ * the last call (or it came or went), or the provisioned volume it would bind to, {@code pvc-<claim uid>}, came, went
+ * or is another instance. A volume provisioned among a thousand claims costs one claim's evaluation, not a thousand.
+ * The claims still without a volume are looked at on every call (their class or driver may have come). Maps that did
+ * not change are handed on as the same instances, so the populator after it sees unchanged objects. One caller at a
+ * time.
  */
 public final class ClaimBinder {
   /** What one {@link #bind} found. {@code toCreate}: the claims that may get a volume now, in the order seen. */
@@ -48,16 +51,25 @@ public final class ClaimBinder {
   /** A pod's generic ephemeral claims, and the pod object they were made from. */
   private record Ephemeral(Pod pod, List<PersistentVolumeClaim> claims) {}
 
+  /** A claim without a volumeName and the PersistentVolume it binds to ({@link #pvName}, a hash: computed once). */
+  private record Wants(PersistentVolumeClaim claim, String pvName) {}
+
   private Map<String, PersistentVolumeClaim> lastSourceClaims;
   private List<PersistentVolumeClaim> lastEphemeralClaims;
-  private Map<String, Provisioned> lastProvisioned;
+  private Map<String, Provisioned> lastProvisioned = Map.of();
+  /** The claims to evaluate, by {@code namespace/name}: the sources' first, then the ephemeral ones not shadowed. */
+  private Map<String, PersistentVolumeClaim> candidates = Map.of();
   /** The claims of the last evaluation, bound where they can be, by {@code namespace/name}: the wanted claims. */
   private Map<String, PersistentVolumeClaim> claims = Map.of();
-  private Map<String, Bound> bound = new HashMap<>();
+  private final Map<String, Bound> bound = new HashMap<>();
   /** Claims of the last evaluation with no volume yet, by {@code namespace/name}, in the order seen. */
   private final Map<String, PersistentVolumeClaim> unbound = new LinkedHashMap<>();
   /** Claims that cannot be evaluated at all (their evaluation threw): kept until they are evaluated again. */
   private final Map<String, String> evaluationErrors = new HashMap<>();
+  /** The claims without a volumeName, by key: the volume each would bind to. */
+  private final Map<String, Wants> wants = new HashMap<>();
+  /** Which claims would bind to each PersistentVolume name: the ones a change of that volume is evaluated again for. */
+  private final Map<String, Set<String>> claimsByPvName = new HashMap<>();
   /** By pod key, in the order the pods were first seen. */
   private final Map<String, Ephemeral> ephemeral = new LinkedHashMap<>();
   private Map<String, Pod> lastPods;
@@ -67,8 +79,13 @@ public final class ClaimBinder {
   private Map<String, PersistentVolume> lastSourceVolumes;
   private Map<String, PersistentVolume> lastVolumes = Map.of();
   private Map<String, Provisioned> lastVolumesProvisioned;
+  private Map<String, PersistentVolumeClaim> releasableClaims;
+  private Map<String, Provisioned> releasableProvisioned;
+  private List<Provisioned> releasable = List.of();
   /** The request each unbound claim makes, kept while its claim and class objects are the same instances. */
   private final Map<String, Request> requests = new HashMap<>();
+  /** Claims evaluated since start: what the tests check that a change costs. */
+  private long evaluations;
 
   private record Request(PersistentVolumeClaim claim, StorageClass storageClass, boolean singleNodeMultiWriter,
                          Provisioner.Creation creation) {}
@@ -81,25 +98,45 @@ public final class ClaimBinder {
                      Function<String, Optional<RegisteredDriver>> drivers) {
     Map<String, PersistentVolumeClaim> sourceClaims = sources.claims();
     List<PersistentVolumeClaim> ephemeralClaims = ephemeralClaims(sources.pods(), provisioned);
-    if (sourceClaims != lastSourceClaims || ephemeralClaims != lastEphemeralClaims || provisioned != lastProvisioned) {
-      HashMap<String, PersistentVolumeClaim> next = new HashMap<>(sourceClaims.size() + ephemeralClaims.size());
-      Map<String, Bound> nextBound = new HashMap<>();
-      unbound.clear();
-      evaluationErrors.clear();
-      sourceClaims.forEach((key, c) -> next.put(key, evaluateSafely(key, c, provisioned, nextBound)));
-      for (PersistentVolumeClaim c : ephemeralClaims) {
-        String key = ClusterObjects.key(c);
-        if (!next.containsKey(key)) {
-          next.put(key, evaluateSafely(key, c, provisioned, nextBound));
+    // The claims to evaluate again, in the order seen (sources' claims first), so the unbound ones queue in that order.
+    Set<String> dirty = new LinkedHashSet<>();
+    if (sourceClaims != lastSourceClaims || ephemeralClaims != lastEphemeralClaims) {
+      Map<String, PersistentVolumeClaim> next = candidates(sourceClaims, ephemeralClaims);
+      next.forEach((key, c) -> {
+        if (candidates.get(key) != c) {
+          dirty.add(key);
         }
-      }
-      bound = nextBound;
-      if (!sameEntries(next, claims)) {
-        claims = FrozenMap.adopt(next);
-      }
+      });
+      candidates.forEach((key, c) -> {
+        if (!next.containsKey(key)) {
+          dirty.add(key);
+        }
+      });
+      candidates = next;
       lastSourceClaims = sourceClaims;
       lastEphemeralClaims = ephemeralClaims;
+    }
+    if (provisioned != lastProvisioned) {
+      changedVolumes(lastProvisioned, provisioned).forEach(name -> dirty.addAll(claimsByPvName.getOrDefault(name, Set.of())));
       lastProvisioned = provisioned;
+    }
+    if (!dirty.isEmpty()) {
+      HashMap<String, PersistentVolumeClaim> next = null;
+      for (String key : dirty) {
+        PersistentVolumeClaim before = claims.get(key);
+        PersistentVolumeClaim after = reevaluate(key, candidates.get(key), provisioned);
+        if (after != before) {
+          next = next == null ? new HashMap<>(claims) : next;
+          if (after == null) {
+            next.remove(key);
+          } else {
+            next.put(key, after);
+          }
+        }
+      }
+      if (next != null) {
+        claims = FrozenMap.adopt(next);
+      }
     }
     // The claims still without a volume are looked at on every call: their class or their driver may have come.
     Map<String, String> errors = new HashMap<>(evaluationErrors);
@@ -116,11 +153,80 @@ public final class ClaimBinder {
         errors.put(key, "claim " + key + " cannot be provisioned: " + Errors.describe(e));
       }
     });
-    requests.keySet().retainAll(unbound.keySet());
-    List<Provisioned> releasable = provisioned.values().stream().filter(p -> !claims.containsKey(p.claim()) || p.released()).toList();
+    if (claims != releasableClaims || provisioned != releasableProvisioned) {
+      releasable = provisioned.values().stream().filter(p -> !claims.containsKey(p.claim()) || p.released()).toList();
+      releasableClaims = claims;
+      releasableProvisioned = provisioned;
+    }
     ClusterObjects effective = new ClusterObjects(sources.pods(), claims, volumes(sources.volumes(), provisioned),
         sources.storageClasses(), sources.csiDrivers(), sources.secrets(), sources.errors());
     return new Result(effective, claims, Map.copyOf(errors), List.copyOf(toCreate), releasable, Set.copyOf(unbound.keySet()));
+  }
+
+  /** How many claims were evaluated since this binder was made. */
+  long evaluations() {
+    return evaluations;
+  }
+
+  /** The sources' claims, then the ephemeral claims of keys not taken yet (the first of a key wins), in that order. */
+  private static Map<String, PersistentVolumeClaim> candidates(Map<String, PersistentVolumeClaim> sourceClaims,
+                                                               List<PersistentVolumeClaim> ephemeralClaims) {
+    if (ephemeralClaims.isEmpty()) {
+      return sourceClaims;
+    }
+    LinkedHashMap<String, PersistentVolumeClaim> m = new LinkedHashMap<>(sourceClaims);
+    for (PersistentVolumeClaim c : ephemeralClaims) {
+      m.putIfAbsent(ClusterObjects.key(c), c);
+    }
+    return m;
+  }
+
+  /** The names of the volumes that came, went or are another instance: by identity, no evaluation. */
+  private static Set<String> changedVolumes(Map<String, Provisioned> before, Map<String, Provisioned> after) {
+    Set<String> changed = new HashSet<>();
+    after.forEach((name, p) -> {
+      if (before.get(name) != p) {
+        changed.add(name);
+      }
+    });
+    if (before.size() + changed.size() > after.size()) { // else every name before is still there
+      before.forEach((name, p) -> {
+        if (!after.containsKey(name)) {
+          changed.add(name);
+        }
+      });
+    }
+    return changed;
+  }
+
+  /**
+   * Evaluates one claim again ({@code c} null: it is gone), keeping the indexes in step; returns what is handed
+   * downstream for it, or null.
+   */
+  private PersistentVolumeClaim reevaluate(String key, PersistentVolumeClaim c, Map<String, Provisioned> provisioned) {
+    Wants w = wants.remove(key);
+    if (w != null) {
+      Set<String> keys = claimsByPvName.get(w.pvName());
+      if (keys != null && keys.remove(key) && keys.isEmpty()) {
+        claimsByPvName.remove(w.pvName());
+      }
+    }
+    evaluationErrors.remove(key);
+    if (c == null) {
+      bound.remove(key);
+      unbound.remove(key);
+      requests.remove(key);
+      return null;
+    }
+    evaluations++;
+    try {
+      return evaluate(key, c, w != null && w.claim() == c ? w.pvName() : null, provisioned);
+    } catch (RuntimeException e) {
+      bound.remove(key);
+      unbound.put(key, c);
+      evaluationErrors.put(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
+      return c;
+    }
   }
 
   /** Whether the claim was seen since start: only then does its going release its volume. */
@@ -133,40 +239,34 @@ public final class ClaimBinder {
     seenClaims.remove(claimKey);
   }
 
-  /** {@link #evaluate}, with anything unforeseen about the claim made its error: the other claims still count. */
-  private PersistentVolumeClaim evaluateSafely(String key, PersistentVolumeClaim c, Map<String, Provisioned> provisioned,
-                                               Map<String, Bound> nextBound) {
-    try {
-      return evaluate(key, c, provisioned, nextBound);
-    } catch (RuntimeException e) {
-      unbound.put(key, c);
-      evaluationErrors.put(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
-      return c;
-    }
-  }
-
   /** The claim as handed downstream: bound to its provisioned volume when there is one. */
-  private PersistentVolumeClaim evaluate(String key, PersistentVolumeClaim c, Map<String, Provisioned> provisioned,
-                                         Map<String, Bound> nextBound) {
+  private PersistentVolumeClaim evaluate(String key, PersistentVolumeClaim c, String knownPvName, Map<String, Provisioned> provisioned) {
     seenClaims.add(key);
     String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
     if (volumeName != null && !volumeName.isEmpty()) {
+      bound.remove(key);
+      unbound.remove(key);
+      requests.remove(key);
       return c;
     }
+    String pvName = knownPvName != null ? knownPvName : pvName(c);
+    wants.put(key, new Wants(c, pvName));
+    claimsByPvName.computeIfAbsent(pvName, k -> new HashSet<>(2)).add(key);
     // The same bound copy while neither claim nor PV changes, so the populator sees an unchanged object.
     Bound b = bound.get(key);
-    Provisioned still = b == null ? null : provisioned.get(b.pv().getMetadata().getName());
-    if (b == null || b.claim() != c || still == null || still.pv() != b.pv()) {
-      Provisioned p = provisioned.get(pvName(c));
-      b = p == null ? null
-          : new Bound(c, p.pv(), new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(p.name()).endSpec().build());
+    Provisioned p = provisioned.get(pvName);
+    if (p == null) {
+      bound.remove(key);
+      unbound.put(key, c);
+      return c;
     }
-    if (b != null) {
-      nextBound.put(key, b);
-      return b.copy();
+    if (b == null || b.claim() != c || b.pv() != p.pv()) {
+      b = new Bound(c, p.pv(), new PersistentVolumeClaimBuilder(c).editSpec().withVolumeName(p.name()).endSpec().build());
+      bound.put(key, b);
     }
-    unbound.put(key, c);
-    return c;
+    unbound.remove(key);
+    requests.remove(key);
+    return b.copy();
   }
 
   /** The CreateVolume a claim without a volume asks for, or why it cannot ask for one (naming the object and field). */
@@ -196,18 +296,6 @@ public final class ClaimBinder {
       requests.put(key, r);
     }
     return r.creation();
-  }
-
-  private static <V> boolean sameEntries(Map<String, V> a, Map<String, V> b) {
-    if (a.size() != b.size()) {
-      return false;
-    }
-    for (var e : a.entrySet()) {
-      if (b.get(e.getKey()) != e.getValue()) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** The sources' volumes and the provisioned ones (a source's volume of the same name wins); rebuilt on change only. */

@@ -225,6 +225,146 @@ class ClaimBinderTest {
         name -> driver(name, "SINGLE_NODE_MULTI_WRITER"))).get("default/b"));
   }
 
+  /** A claim as manifests give it: no uid, so its volume's name is derived from namespace and name. */
+  static String manifestClaim(String name) {
+    return """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: %s, namespace: default}
+        spec: {storageClassName: fast, accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Mi}}}
+        """.formatted(name);
+  }
+
+  static String volumeName(ClaimBinder.Result r, String key) {
+    return r.objects().claims().get(key).getSpec().getVolumeName();
+  }
+
+  @Test
+  void aVolumeThatChangesIsEvaluatedAgainForItsOwnClaimOnly() {
+    String[] docs = new String[101];
+    docs[0] = CLASS;
+    for (int i = 0; i < 100; i++) {
+      docs[i + 1] = manifestClaim("c" + i);
+    }
+    ClusterObjects sources = objects(docs);
+    ClaimBinder binder = new ClaimBinder();
+    ClaimBinder.Result first = binder.bind(sources, Map.of(), REGISTERED);
+    assertEquals(100, binder.evaluations());
+    assertEquals(100, first.toCreate().size());
+    binder.bind(sources, Map.of(), REGISTERED);
+    assertEquals(100, binder.evaluations(), "nothing changed: nothing evaluated again");
+
+    // c7's volume is provisioned: c7 is evaluated again and bound, the other claims keep their objects.
+    Provisioner.Creation c7 = first.toCreate().stream().filter(c -> c.claimKey().equals("default/c7")).findFirst().orElseThrow();
+    Map<String, Provisioned> made = provisioned(Map.of(), c7);
+    ClaimBinder.Result bound = binder.bind(sources, made, REGISTERED);
+    assertEquals(101, binder.evaluations());
+    assertEquals(c7.pvName(), volumeName(bound, "default/c7"));
+    assertEquals(99, bound.unbound().size());
+    assertFalse(bound.unbound().contains("default/c7"));
+    assertSame(sources.claims().get("default/c8"), bound.objects().claims().get("default/c8"));
+
+    // A volume no claim binds to: nothing is evaluated, the claims are the same map.
+    Map<String, Provisioned> stranger = new HashMap<>(made);
+    Provisioned other = new Provisioned(new PersistentVolumeBuilder(made.get(c7.pvName()).pv()).editMetadata().withName("pvc-other")
+        .endMetadata().build());
+    stranger.put("pvc-other", other);
+    ClaimBinder.Result withStranger = binder.bind(sources, Map.copyOf(stranger), REGISTERED);
+    assertEquals(101, binder.evaluations());
+    assertSame(bound.objects().claims(), withStranger.objects().claims());
+
+    // c7's volume is another instance (its record written again): c7 gets a bound copy of the new one.
+    Map<String, Provisioned> rewritten = new HashMap<>(stranger);
+    PersistentVolume again = new PersistentVolumeBuilder(made.get(c7.pvName()).pv()).build();
+    rewritten.put(c7.pvName(), new Provisioned(again));
+    ClaimBinder.Result rebound = binder.bind(sources, Map.copyOf(rewritten), REGISTERED);
+    assertEquals(102, binder.evaluations());
+    assertNotSame(bound.objects().claims().get("default/c7"), rebound.objects().claims().get("default/c7"));
+    assertSame(again, rebound.objects().volumes().get(c7.pvName()));
+
+    // c7's volume is gone: c7 is unbound again and asks for it.
+    rewritten.remove(c7.pvName());
+    ClaimBinder.Result gone = binder.bind(sources, Map.copyOf(rewritten), REGISTERED);
+    assertEquals(103, binder.evaluations());
+    assertSame(sources.claims().get("default/c7"), gone.objects().claims().get("default/c7"));
+    assertTrue(gone.toCreate().stream().anyMatch(c -> c.claimKey().equals("default/c7")));
+
+    // One claim replaced and one deleted in the sources: one evaluation, and the deleted one is gone downstream.
+    ClusterObjects changed = sources.with(objects(manifestClaim("c3").replace("2Mi", "3Mi")).claims().values(),
+        List.of(sources.claims().get("default/c4")));
+    ClaimBinder.Result after = binder.bind(changed, Map.copyOf(rewritten), REGISTERED);
+    assertEquals(104, binder.evaluations());
+    assertFalse(after.objects().claims().containsKey("default/c4"));
+    assertFalse(after.unbound().contains("default/c4"));
+    assertEquals(3L << 20, after.toCreate().stream().filter(c -> c.claimKey().equals("default/c3")).findFirst().orElseThrow()
+        .request().getCapacityRange().getRequiredBytes());
+  }
+
+  /**
+   * Random changes of claims, ephemeral pods and provisioned volumes: the binder that evaluates incrementally says
+   * what a fresh binder, evaluating everything, says of the same objects.
+   */
+  @Test
+  void incrementalBindingAgreesWithBindingFromScratch() {
+    java.util.Random random = new java.util.Random(16);
+    ClaimBinder binder = new ClaimBinder();
+    Map<String, String> claimDocs = new HashMap<>();
+    Map<String, String> podDocs = new HashMap<>();
+    Map<String, Provisioned> provisioned = Map.of();
+    ClusterObjects sources = objects(CLASS);
+    for (int step = 0; step < 300; step++) {
+      String n = "c" + random.nextInt(20);
+      switch (random.nextInt(6)) {
+        case 0 -> claimDocs.put(n, manifestClaim(n).replace("2Mi", (1 + random.nextInt(3)) + "Mi"));
+        case 1 -> claimDocs.remove(n);
+        case 2 -> claimDocs.put(n, claim("x", ", volumeName: pv-" + n).replace("name: x,", "name: " + n + ","));
+        case 3 -> podDocs.put(n, EPHEMERAL_POD.replace("name: app", "name: " + n).replace("000000000001",
+            String.format("%012d", random.nextInt(20))));
+        case 4 -> podDocs.remove(n);
+        default -> {
+          // A volume provisioned for a claim that asks for one, or one of the volumes removed.
+          List<Provisioner.Creation> asks = new ClaimBinder().bind(sources, provisioned, REGISTERED).toCreate();
+          if (!asks.isEmpty() && random.nextBoolean()) {
+            provisioned = provisioned(provisioned, asks.get(random.nextInt(asks.size())));
+          } else if (!provisioned.isEmpty()) {
+            Map<String, Provisioned> less = new HashMap<>(provisioned);
+            less.remove(List.copyOf(provisioned.keySet()).get(random.nextInt(provisioned.size())));
+            provisioned = Map.copyOf(less);
+          }
+        }
+      }
+      List<String> docs = new ArrayList<>(List.of(CLASS));
+      docs.addAll(claimDocs.values());
+      docs.addAll(podDocs.values());
+      // Objects not changed keep their instances, as the pod sources hand them on.
+      ClusterObjects parsed = objects(docs.toArray(String[]::new));
+      sources = new ClusterObjects(keepSame(sources.pods(), parsed.pods()), keepSame(sources.claims(), parsed.claims()),
+          parsed.volumes(), sources.storageClasses().isEmpty() ? parsed.storageClasses() : sources.storageClasses(),
+          parsed.csiDrivers(), parsed.secrets(), parsed.errors());
+      ClaimBinder.Result incremental = binder.bind(sources, provisioned, REGISTERED);
+      ClaimBinder.Result scratch = new ClaimBinder().bind(sources, provisioned, REGISTERED);
+      String at = "step " + step;
+      assertEquals(volumeNames(scratch), volumeNames(incremental), at);
+      assertEquals(scratch.unbound(), incremental.unbound(), at);
+      assertEquals(scratch.errors(), incremental.errors(), at);
+      assertEquals(Set.copyOf(scratch.toCreate().stream().map(c -> c.claimKey() + " " + c.request()).toList()),
+          Set.copyOf(incremental.toCreate().stream().map(c -> c.claimKey() + " " + c.request()).toList()), at);
+    }
+  }
+
+  /** {@code next}, with the objects of {@code before} where they are equal: the sources hand unchanged objects on as they are. */
+  static <T> Map<String, T> keepSame(Map<String, T> before, Map<String, T> next) {
+    Map<String, T> out = new HashMap<>();
+    next.forEach((k, v) -> out.put(k, v.equals(before.get(k)) ? before.get(k) : v));
+    return out;
+  }
+
+  static Map<String, String> volumeNames(ClaimBinder.Result r) {
+    Map<String, String> out = new HashMap<>();
+    r.objects().claims().forEach((k, c) -> out.put(k, String.valueOf(c.getSpec().getVolumeName())));
+    return out;
+  }
+
   static Map<String, Mode> modes(ClaimBinder.Result r) {
     Map<String, Mode> out = new HashMap<>();
     r.toCreate().forEach(c -> out.put(c.claimKey(), c.request().getVolumeCapabilities(0).getAccessMode().getMode()));
