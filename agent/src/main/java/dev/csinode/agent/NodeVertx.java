@@ -4,7 +4,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 
 /**
- * The Vert.x instance of the node daemon ({@code run}, and the benchmark that measures it), sized for a node daemon
+ * The Vert.x instance of the node daemons ({@code run} and the benchmark that measures it; {@code hostpath-driver} and
+ * {@code registrar} when they run as processes of their own, so a driver's pod gets the same sizing), sized for a node daemon
  * rather than for a server: Vert.x's defaults (two event loops per core, 20 workers, 20 internal blocking threads)
  * are for a process that has the machine to itself. The agent's work is one reconciler context and, when bundled,
  * the driver's verticle; its blocking work is short syscalls (mkdir, stat, rename) and the driver's own worker pool

@@ -1,5 +1,6 @@
 package dev.csinode.cli;
 
+import dev.csinode.agent.NodeVertx;
 import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.hostpath.HostpathConfig;
@@ -68,7 +69,7 @@ public final class HostpathDriverCommand implements Callable<Integer> {
         maxVolumesPerNode, capacity, attachRequired);
     String announced = kubeletRegistrationPath != null ? UnixEndpoint.parse(kubeletRegistrationPath).path().toString()
         : config.endpoint().path().toString();
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = NodeVertx.create();
     Future<Running> started = HostpathDriver.start(vertx, config).compose(driver -> registrationDir == null
         ? Future.succeededFuture(new Running(driver, null))
         : Registrar.start(vertx, config.endpoint(), announced, registrationDir, Duration.ofSeconds(30), Duration.ofSeconds(5))

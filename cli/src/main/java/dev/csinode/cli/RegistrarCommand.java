@@ -1,5 +1,6 @@
 package dev.csinode.cli;
 
+import dev.csinode.agent.NodeVertx;
 import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.plugins.registrar.Registrar;
@@ -34,7 +35,7 @@ public final class RegistrarCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = NodeVertx.create();
     Future<Registrar> started;
     try {
       started = Registrar.start(vertx, UnixEndpoint.parse(csiAddress),
