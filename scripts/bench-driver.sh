@@ -21,7 +21,9 @@ mount -t tmpfs -o mode=0700 csi-bench "$work"
 jar="$here/cli/target/csi-node-agent.jar"
 # The driver's JVM options as the launcher gives them (scripts/jvm-options; CSI_NODE_AGENT_JAVA_OPTS to try others).
 source "$here/scripts/jvm-options" && jvm_options hostpath-driver
-java "${java_opts[@]}" -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
+# Fixed compiler threads: one that ends takes its CPU time with it, and the JIT's share the benchmark reads from the
+# threads (to end the warm-up when it has settled) would come out low.
+java "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
   --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
 driver=$!
 cleanup() {
@@ -29,6 +31,8 @@ cleanup() {
   wait "$driver" 2>/dev/null || true
   # grep finding nothing (the run unmounted all it mounted) is no failure: pipefail and set -e would end the trap.
   { findmnt -rn -o TARGET | grep "^$work/" || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  # Loop devices are global (they outlive this namespace): a life cut short with --kind filesystem leaves one attached.
+  { losetup -nO NAME,BACK-FILE 2>/dev/null || true; } | awk -v w="$work/" 'index($2, w) == 1 {print $1}' | xargs -r losetup -d
   umount "$work" 2>/dev/null || umount -l "$work"
   rmdir "$work"
 }

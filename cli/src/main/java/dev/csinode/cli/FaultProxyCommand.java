@@ -71,24 +71,29 @@ public final class FaultProxyCommand implements Callable<Integer> {
     }
     // Everything that can fail happens before the proxy serves: a socket seen served must stay served (watching after
     // listening, a failed watch withdrew the socket again, and a client that had just seen it got connection refused).
-    RulesFileWatcher watcher;
-    try {
-      watcher = RulesFileWatcher.open(rules);
-    } catch (IOException e) {
-      System.err.println("fault-proxy: cannot watch the rules file " + TerminalText.text(rules.toString()) + " for changes: "
-          + TerminalText.text(e.getMessage()) + " (inotify instances per user: /proc/sys/fs/inotify/max_user_instances)");
-      return 1;
-    }
     TraceFile traceFile = trace == null ? null : new TraceFile(trace);
-    Vertx vertx = Vertx.vertx();
-    Future<Running> started = FaultProxy.start(vertx, listenAt, targetAt, initial, new Trace(), FaultProxy.Checks.none(),
-        traceFile == null ? call -> {} : traceFile).map(proxy -> new Running(proxy, watcher.start(proxy, reload -> {})));
-    int code = Lifecycle.run(vertx, "fault-proxy", started, Running::stop, null);
-    watcher.close(); // also when the proxy never started
-    if (traceFile != null) {
-      traceFile.close();
+    try {
+      RulesFileWatcher watcher;
+      try {
+        watcher = RulesFileWatcher.open(rules);
+      } catch (IOException e) {
+        System.err.println("fault-proxy: cannot watch the rules file " + TerminalText.text(rules.toString()) + " for changes: "
+            + TerminalText.text(e.getMessage()) + " (inotify instances per user: /proc/sys/fs/inotify/max_user_instances)");
+        return 1;
+      }
+      try {
+        Vertx vertx = Vertx.vertx();
+        Future<Running> started = FaultProxy.start(vertx, listenAt, targetAt, initial, new Trace(), FaultProxy.Checks.none(),
+            traceFile == null ? call -> {} : traceFile).map(proxy -> new Running(proxy, watcher.start(proxy, reload -> {})));
+        return Lifecycle.run(vertx, "fault-proxy", started, Running::stop, null);
+      } finally {
+        watcher.close(); // also when the proxy never started, or starting it threw: its thread and inotify instance go
+      }
+    } finally {
+      if (traceFile != null) {
+        traceFile.close();
+      }
     }
-    return code;
   }
 
   private record Running(FaultProxy proxy, RulesFileWatcher watcher) {

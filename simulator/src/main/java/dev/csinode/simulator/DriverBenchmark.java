@@ -185,7 +185,8 @@ public final class DriverBenchmark implements Callable<Integer> {
     warmLives(client, "warm", warmup);
     int lives = warmup;
     double jitPercent = -1;
-    for (int round = 1; driverPid != null && warmupSeconds > 0; round++) {
+    long bound = start + warmupSeconds * 1_000_000_000L;
+    for (int round = 1; driverPid != null && System.nanoTime() < bound; round++) {
       long jit0 = driverJitMillis();
       long cpu0 = driverCpuNanos();
       warmLives(client, "warm" + round, WARMUP_ROUND);
@@ -195,9 +196,11 @@ public final class DriverBenchmark implements Callable<Integer> {
       if (jit0 < 0 || jit1 < 0 || cpu0 < 0 || cpu1 <= cpu0) {
         break;
       }
-      jitPercent = (jit1 - jit0) * 1e8 / (cpu1 - cpu0);
-      if (jitPercent < SETTLED_JIT_PERCENT || System.nanoTime() - start > warmupSeconds * 1_000_000_000L) {
-        break;
+      if (jit1 >= jit0) { // else a compiler thread ended in the round, its CPU time with it: no figure, round again
+        jitPercent = (jit1 - jit0) * 1e8 / (cpu1 - cpu0);
+        if (jitPercent < SETTLED_JIT_PERCENT) {
+          break;
+        }
       }
     }
     System.out.printf("warm-up: %d volume lives in %.1f s%s%n", lives, (System.nanoTime() - start) / 1e9,

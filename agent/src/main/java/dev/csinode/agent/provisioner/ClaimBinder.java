@@ -234,9 +234,15 @@ public final class ClaimBinder {
     return seenClaims.contains(claimKey);
   }
 
-  /** A deleted volume's claim is forgotten: should it come back, it is a new claim. */
+  /**
+   * A deleted volume's claim is forgotten: should it come back, it is a new claim. One that is back already (a new
+   * claim under the name while the old volume's DeleteVolume ran) was seen as it is now and stays seen: evaluation is
+   * incremental, so nothing would see it again, and its own volume would be kept as "never seen" when it goes.
+   */
   public void forget(String claimKey) {
-    seenClaims.remove(claimKey);
+    if (!candidates.containsKey(claimKey)) {
+      seenClaims.remove(claimKey);
+    }
   }
 
   /** The claim as handed downstream: bound to its provisioned volume when there is one. */

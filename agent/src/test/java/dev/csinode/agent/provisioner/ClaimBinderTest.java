@@ -205,6 +205,28 @@ class ClaimBinderTest {
   }
 
   @Test
+  void aClaimBackUnderItsNameWhileItsOldVolumeIsDeletedStaysSeen() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects first = objects(CLASS, claim("a", ""));
+    Map<String, Provisioned> old = provisioned(Map.of(), binder.bind(first, Map.of(), REGISTERED).toCreate().get(0));
+    binder.bind(first, old, REGISTERED);
+    assertEquals(List.copyOf(old.values()), binder.bind(objects(CLASS), old, REGISTERED).releasable());
+    // The claim comes back (a new uid) while the provisioner deletes the old volume, gets its own volume, and then
+    // the old one's deletion completes.
+    ClusterObjects back = objects(CLASS, claim("a", "").replace("uid: 0000000a-", "uid: 0000000f-"));
+    Provisioner.Creation again = binder.bind(back, old, REGISTERED).toCreate().get(0);
+    assertNotEquals(old.keySet().iterator().next(), again.pvName());
+    Map<String, Provisioned> both = provisioned(old, again);
+    binder.bind(back, both, REGISTERED);
+    binder.forget("default/a");
+    Map<String, Provisioned> made = Map.of(again.pvName(), both.get(again.pvName())); // the same record: only the old one went
+    binder.bind(back, made, REGISTERED);
+    assertTrue(binder.seen("default/a"), "the claim that is back was seen: its own volume is released, not kept, when it goes");
+    assertEquals(List.copyOf(made.values()), binder.bind(objects(CLASS), made, REGISTERED).releasable());
+    assertTrue(binder.seen("default/a"));
+  }
+
+  @Test
   void createVolumeAsksForTheAccessModeNodeStageWillAskFor() {
     // The kubelet's mapping: with SINGLE_NODE_MULTI_WRITER a ReadWriteOncePod volume is SINGLE_NODE_SINGLE_WRITER and
     // a ReadWriteOnce one SINGLE_NODE_MULTI_WRITER; without it both are SINGLE_NODE_WRITER.
