@@ -153,25 +153,18 @@ public final class DriverBenchmark implements Callable<Integer> {
   private List<Row> life(GrpcUnixClient client, String mode, int inFlight, String prefix, int volumes) throws Exception {
     String[] ids = new String[volumes];
     List<Row> rows = new ArrayList<>();
-    Path base = workDir.resolve(prefix);
-    for (int i = 0; i < volumes; i++) {
-      Files.createDirectories(base.resolve("pods/p" + i + "/volumes/kubernetes.io~csi/v"));
-    }
-    rows.add(run(client, "CreateVolume", mode, inFlight, volumes, ControllerGrpcClient.CreateVolume, i ->
-        CreateVolumeRequest.newBuilder().setName(prefix + "-" + i).addVolumeCapabilities(CAP).putParameters("kind", kind)
-            .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20)).build(),
+    Path base = podDirectories(prefix, volumes);
+    rows.add(run(client, "CreateVolume", mode, inFlight, volumes, ControllerGrpcClient.CreateVolume, i -> create(prefix, i),
         (i, r) -> ids[i] = r.getVolume().getVolumeId()));
-    rows.add(run(client, "NodeStageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeStageVolume, i ->
-        NodeStageVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i)).setVolumeCapability(CAP).build(), null));
-    rows.add(run(client, "NodePublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodePublishVolume, i ->
-        NodePublishVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i))
-            .setTargetPath(target(base, i)).setVolumeCapability(CAP).build(), null));
-    rows.add(run(client, "NodeUnpublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnpublishVolume, i ->
-        NodeUnpublishVolumeRequest.newBuilder().setVolumeId(ids[i]).setTargetPath(target(base, i)).build(), null));
-    rows.add(run(client, "NodeUnstageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnstageVolume, i ->
-        NodeUnstageVolumeRequest.newBuilder().setVolumeId(ids[i]).setStagingTargetPath(staging(base, i)).build(), null));
-    rows.add(run(client, "DeleteVolume", mode, inFlight, volumes, ControllerGrpcClient.DeleteVolume, i ->
-        DeleteVolumeRequest.newBuilder().setVolumeId(ids[i]).build(), null));
+    rows.add(run(client, "NodeStageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeStageVolume,
+        i -> stage(ids[i], staging(base, i)), null));
+    rows.add(run(client, "NodePublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodePublishVolume,
+        i -> publish(ids[i], staging(base, i), target(base, i)), null));
+    rows.add(run(client, "NodeUnpublishVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnpublishVolume,
+        i -> unpublish(ids[i], target(base, i)), null));
+    rows.add(run(client, "NodeUnstageVolume", mode, inFlight, volumes, NodeGrpcClient.NodeUnstageVolume,
+        i -> unstage(ids[i], staging(base, i)), null));
+    rows.add(run(client, "DeleteVolume", mode, inFlight, volumes, ControllerGrpcClient.DeleteVolume, i -> delete(ids[i]), null));
     return rows;
   }
 
@@ -215,10 +208,7 @@ public final class DriverBenchmark implements Callable<Integer> {
    * during the measured phases even after 10,000 lives).
    */
   private void warmLives(GrpcUnixClient client, String prefix, int lives) throws Exception {
-    Path base = workDir.resolve(prefix);
-    for (int i = 0; i < lives; i++) {
-      Files.createDirectories(base.resolve("pods/p" + i + "/volumes/kubernetes.io~csi/v"));
-    }
+    Path base = podDirectories(prefix, lives);
     AtomicInteger next = new AtomicInteger();
     List<Future<Void>> chains = new ArrayList<>();
     for (int k = 0; k < Math.max(1, Math.min(concurrency, lives)); k++) {
@@ -238,21 +228,52 @@ public final class DriverBenchmark implements Callable<Integer> {
     }
     String staging = staging(base, i);
     String target = target(base, i);
-    client.call(ControllerGrpcClient.CreateVolume, CreateVolumeRequest.newBuilder().setName(prefix + "-" + i)
-            .addVolumeCapabilities(CAP).putParameters("kind", kind)
-            .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20)).build(), DEADLINE)
+    client.call(ControllerGrpcClient.CreateVolume, create(prefix, i), DEADLINE)
         .map(r -> r.getVolume().getVolumeId())
-        .compose(id -> client.call(NodeGrpcClient.NodeStageVolume, NodeStageVolumeRequest.newBuilder().setVolumeId(id)
-                .setStagingTargetPath(staging).setVolumeCapability(CAP).build(), DEADLINE)
-            .compose(r -> client.call(NodeGrpcClient.NodePublishVolume, NodePublishVolumeRequest.newBuilder().setVolumeId(id)
-                .setStagingTargetPath(staging).setTargetPath(target).setVolumeCapability(CAP).build(), DEADLINE))
-            .compose(r -> client.call(NodeGrpcClient.NodeUnpublishVolume, NodeUnpublishVolumeRequest.newBuilder()
-                .setVolumeId(id).setTargetPath(target).build(), DEADLINE))
-            .compose(r -> client.call(NodeGrpcClient.NodeUnstageVolume, NodeUnstageVolumeRequest.newBuilder()
-                .setVolumeId(id).setStagingTargetPath(staging).build(), DEADLINE))
-            .compose(r -> client.call(ControllerGrpcClient.DeleteVolume, DeleteVolumeRequest.newBuilder().setVolumeId(id).build(), DEADLINE)))
+        .compose(id -> client.call(NodeGrpcClient.NodeStageVolume, stage(id, staging), DEADLINE)
+            .compose(r -> client.call(NodeGrpcClient.NodePublishVolume, publish(id, staging, target), DEADLINE))
+            .compose(r -> client.call(NodeGrpcClient.NodeUnpublishVolume, unpublish(id, target), DEADLINE))
+            .compose(r -> client.call(NodeGrpcClient.NodeUnstageVolume, unstage(id, staging), DEADLINE))
+            .compose(r -> client.call(ControllerGrpcClient.DeleteVolume, delete(id), DEADLINE)))
         .onSuccess(r -> livesInTurn(client, base, prefix, next, lives, chain))
         .onFailure(err -> chain.tryFail(new IllegalStateException("warm-up volume life #" + i + " failed: " + err.getMessage(), err)));
+  }
+
+  /** The directories of {@code volumes} pods' volumes under the work directory's {@code prefix}, as the kubelet makes them. */
+  private Path podDirectories(String prefix, int volumes) throws IOException {
+    Path base = workDir.resolve(prefix);
+    for (int i = 0; i < volumes; i++) {
+      Files.createDirectories(Path.of(target(base, i)).getParent());
+    }
+    return base;
+  }
+
+  // The requests of a volume's life, the same in the warm-up and the measured runs.
+
+  private CreateVolumeRequest create(String prefix, int i) {
+    return CreateVolumeRequest.newBuilder().setName(prefix + "-" + i).addVolumeCapabilities(CAP).putParameters("kind", kind)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(16L << 20)).build();
+  }
+
+  private static NodeStageVolumeRequest stage(String id, String staging) {
+    return NodeStageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging).setVolumeCapability(CAP).build();
+  }
+
+  private static NodePublishVolumeRequest publish(String id, String staging, String target) {
+    return NodePublishVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging).setTargetPath(target)
+        .setVolumeCapability(CAP).build();
+  }
+
+  private static NodeUnpublishVolumeRequest unpublish(String id, String target) {
+    return NodeUnpublishVolumeRequest.newBuilder().setVolumeId(id).setTargetPath(target).build();
+  }
+
+  private static NodeUnstageVolumeRequest unstage(String id, String staging) {
+    return NodeUnstageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging).build();
+  }
+
+  private static DeleteVolumeRequest delete(String id) {
+    return DeleteVolumeRequest.newBuilder().setVolumeId(id).build();
   }
 
   private static String staging(Path base, int i) {
@@ -305,26 +326,13 @@ public final class DriverBenchmark implements Callable<Integer> {
     return new Row(rpc, mode, volumes, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0);
   }
 
-  /**
-   * CPU time (ms) of the driver's JIT compiler threads (HotSpot names them "C1 CompilerThread<n>" and "C2 ..."), or -1.
-   * A thread that ended between the listing and the reading is skipped (HotSpot keeps at least one of each kind).
-   */
+  /** CPU time (ms) of the driver's JIT compiler threads, or -1. */
   private long driverJitMillis() {
     if (driverPid == null) {
       return -1;
     }
-    long ms = 0;
-    try (var tasks = Files.list(Path.of("/proc/" + driverPid + "/task"))) {
-      for (Path task : tasks.toList()) {
-        try {
-          if (Files.readString(task.resolve("comm")).matches("C[12] CompilerThre.*\\s*")) {
-            ms += MachineFigures.cpuMillis(task.resolve("stat"));
-          }
-        } catch (IOException | RuntimeException gone) {
-          // the thread ended meanwhile (compiler threads come and go with the queue)
-        }
-      }
-      return ms;
+    try {
+      return MachineFigures.compilerCpuMillis(Path.of("/proc/" + driverPid));
     } catch (IOException | RuntimeException e) {
       return -1;
     }

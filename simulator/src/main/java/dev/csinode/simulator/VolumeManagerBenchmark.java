@@ -248,8 +248,10 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     return 0;
   }
 
-  /** One warm-up round: the batch's pods and claims, published, then deleted with their volumes and directories. */
-  /** Publishes {@code size} pods and tears them down; returns the nanoseconds until all were published. */
+  /**
+   * One warm-up round: {@code size} pods with a claim each, published, then deleted with their volumes and
+   * directories; returns the nanoseconds until all were published.
+   */
   private long warmUpRound(Agent warm, int round, int size) throws InterruptedException {
     String prefix = "w" + round + "-";
     StringBuilder w = new StringBuilder();
@@ -439,24 +441,9 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
   }
 
-  /**
-   * CPU time of the JVM's JIT compiler threads, from /proc (they are not visible to ThreadMXBean): on 2 cores,
-   * compiling competes with the work being measured.
-   */
+  /** CPU time of this JVM's JIT compiler threads: on 2 cores, compiling competes with the work being measured. */
   private static long compilerCpuMillis() throws IOException {
-    long millis = 0;
-    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
-      for (Path task : tasks.toList()) {
-        try {
-          if (Files.readString(task.resolve("comm")).contains("Compiler")) {
-            millis += MachineFigures.cpuMillis(task.resolve("stat"));
-          }
-        } catch (IOException gone) {
-          // the thread ended meanwhile
-        }
-      }
-    }
-    return millis;
+    return MachineFigures.compilerCpuMillis(Path.of("/proc/self"));
   }
 
   /** Time of all CPUs from /proc/stat: {busy (user, nice, system, irq, softirq), stolen by the hypervisor}, in ms. */

@@ -213,9 +213,7 @@ public final class ClaimBinder {
     }
     evaluationErrors.remove(key);
     if (c == null) {
-      bound.remove(key);
-      unbound.remove(key);
-      requests.remove(key);
+      wantsNoVolume(key);
       return null;
     }
     evaluations++;
@@ -250,9 +248,7 @@ public final class ClaimBinder {
     seenClaims.add(key);
     String volumeName = c.getSpec() == null ? null : c.getSpec().getVolumeName();
     if (volumeName != null && !volumeName.isEmpty()) {
-      bound.remove(key);
-      unbound.remove(key);
-      requests.remove(key);
+      wantsNoVolume(key);
       return c;
     }
     String pvName = knownPvName != null ? knownPvName : pvName(c);
@@ -273,6 +269,13 @@ public final class ClaimBinder {
     unbound.remove(key);
     requests.remove(key);
     return b.copy();
+  }
+
+  /** The claim is gone, or names its volume itself: nothing of the binder's own volume for it is kept. */
+  private void wantsNoVolume(String key) {
+    bound.remove(key);
+    unbound.remove(key);
+    requests.remove(key);
   }
 
   /** The CreateVolume a claim without a volume asks for, or why it cannot ask for one (naming the object and field). */
