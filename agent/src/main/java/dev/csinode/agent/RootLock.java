@@ -1,5 +1,6 @@
 package dev.csinode.agent;
 
+import dev.csinode.grpc.SocketCheck;
 import dev.csinode.grpc.SocketFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -51,9 +52,15 @@ public final class RootLock implements AutoCloseable {
   public static void refuseKubelet(Path rootDir) {
     for (String s : KUBELET_SOCKETS) {
       Path socket = rootDir.resolve(s);
-      if (SocketFiles.isSocket(socket) && SocketFiles.isServed(socket)) {
+      SocketCheck check = SocketFiles.check(socket);
+      if (check.served() && check.file().socket()) {
         throw new IllegalStateException("a kubelet serves the root directory " + rootDir + " (its socket " + socket
             + " answers); two node agents on one root would undo each other's mounts: stop the kubelet or give another --root-dir");
+      }
+      if (check.liveness() == SocketCheck.Liveness.CHANGING) {
+        throw new IllegalStateException("a kubelet is starting on the root directory " + rootDir + " (its socket " + socket
+            + " was replaced while it was checked); two node agents on one root would undo each other's mounts: "
+            + "stop the kubelet or give another --root-dir");
       }
     }
   }

@@ -15,18 +15,22 @@ import java.util.Set;
 
 /**
  * An HTTP (1.1 and h2c) server on a UNIX socket that owns its path: claims it by
- * {@link SocketFiles#claimForListening}, sets the mode after binding, and removes the socket on close
- * unless a successor already serves it. gRPC servers and the agent's JSON API are both built on it.
+ * {@link SocketFiles#claimForListening}, sets the mode after binding, and removes the socket on close if the path
+ * still holds the very socket it bound and nothing listens on it (a successor's socket is never removed).
+ * gRPC servers and the agent's JSON API are both built on it.
  */
 public final class UnixHttpListener {
   private final Vertx vertx;
   private final Path path;
   private final HttpServer server;
+  /** The socket file this listener bound (read after its mode was set, which changes its ctime). */
+  private final SocketCheck.FileIdentity socket;
 
-  private UnixHttpListener(Vertx vertx, Path path, HttpServer server) {
+  private UnixHttpListener(Vertx vertx, Path path, HttpServer server, SocketCheck.FileIdentity socket) {
     this.vertx = vertx;
     this.path = path;
     this.server = server;
+    this.socket = socket;
   }
 
   public static Future<UnixHttpListener> listen(Vertx vertx, Path path, Set<PosixFilePermission> mode,
@@ -43,7 +47,7 @@ public final class UnixHttpListener {
             http.close();
             throw e;
           }
-          return new UnixHttpListener(vertx, path, http);
+          return new UnixHttpListener(vertx, path, http, SocketFiles.identity(path));
         }, false));
   }
 
@@ -51,11 +55,16 @@ public final class UnixHttpListener {
     return path;
   }
 
-  /** Stops listening and removes the socket file if it is still ours. */
+  /**
+   * Stops listening and removes the socket file if it is still ours. Netty's close of a domain socket server
+   * already unlinks the path unconditionally (NioServerDomainSocketChannel.doClose), right after it stops
+   * listening: what is left to this method is a file Netty could not remove.
+   */
   public Future<Void> close() {
     return server.close().eventually(() -> vertx.executeBlocking(() -> {
-      if (SocketFiles.isSocket(path) && !SocketFiles.isServed(path)) {
-        Files.deleteIfExists(path);
+      SocketCheck check = SocketFiles.check(path);
+      if (socket != null && socket.equals(check.file())) {
+        SocketFiles.removeIfUnchanged(check);
       }
       return null;
     }, false));

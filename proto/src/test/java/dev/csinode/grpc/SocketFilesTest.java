@@ -102,4 +102,128 @@ class SocketFilesTest {
       assertFalse(checker.get(20, TimeUnit.SECONDS), "round " + round + ": a socket nothing listens on counted as served");
     }
   }
+
+  /**
+   * A server restart: the stale socket is removed and the new server's socket bound in its place while the check
+   * runs. A connect that found no file (ENOENT) must not be made "served" by the new socket being there a moment
+   * later, before its server listens (DriverProcess took a restarting driver as up and its first call was refused).
+   * Each round replaces the socket at the same path by another dead one, as unlink(2) then bind(2) would.
+   */
+  @Test
+  void aStaleSocketReplacedDuringTheCheckIsNotServedUntilSomethingListens() throws Exception {
+    Path sock = dir.resolve("restart.sock");
+    deadSocket(sock);
+    for (int round = 0; round < 500; round++) {
+      Path next = deadSocket(dir.resolve("next" + round + ".sock"));
+      AtomicBoolean replaced = new AtomicBoolean();
+      CountDownLatch checking = new CountDownLatch(1);
+      FutureTask<Boolean> checker = new FutureTask<>(() -> {
+        boolean served = false;
+        int afterReplace = 0;
+        while (afterReplace < 3) {
+          served |= SocketFiles.isServed(sock);
+          checking.countDown();
+          if (replaced.get()) {
+            afterReplace++;
+          }
+        }
+        return served;
+      });
+      Thread t = new Thread(checker, "is-served-check");
+      t.start();
+      assertTrue(checking.await(20, TimeUnit.SECONDS));
+      Files.delete(sock);
+      Files.move(next, sock, StandardCopyOption.ATOMIC_MOVE);
+      replaced.set(true);
+      assertFalse(checker.get(20, TimeUnit.SECONDS), "round " + round + ": a socket nothing listens on counted as served");
+    }
+  }
+
+  /** The same restart, at the one moment that matters: the file goes away and comes back during the connect. */
+  @Test
+  void aFileReplacedDuringTheConnectIsChangingWhateverTheConnectFound() throws Exception {
+    Path sock = deadSocket(dir.resolve("s.sock"));
+    // unlink, connect (ENOENT), bind: the old check read "served" from the socket that is there afterwards
+    SocketCheck check = SocketFiles.check(sock, p -> {
+      Files.delete(p);
+      try {
+        return connectNow(p);
+      } finally {
+        deadSocket(p);
+      }
+    });
+    assertEquals(SocketCheck.Liveness.CHANGING, check.liveness());
+    assertFalse(check.served());
+    assertNull(check.file(), "a changing path names no file: there is nothing to remove");
+    assertFalse(SocketFiles.removeIfUnchanged(check));
+    assertTrue(SocketFiles.isSocket(sock));
+
+    // unlink, bind and listen, connect (answered): the answer is the new server's, not the checked file's
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      SocketCheck replaced = SocketFiles.check(sock, p -> {
+        Files.delete(p);
+        server.bind(UnixDomainSocketAddress.of(p));
+        return connectNow(p);
+      });
+      assertEquals(SocketCheck.Liveness.CHANGING, replaced.liveness());
+      assertEquals(SocketCheck.Liveness.SERVED, SocketFiles.check(sock).liveness(), "the next look sees it served");
+    }
+  }
+
+  /**
+   * A socket found stale and replaced before the removal (a new server took the path over) is the new server's: only
+   * the very file that was checked may be removed. The old close paths removed whatever was at the path.
+   */
+  @Test
+  void onlyTheFileThatWasCheckedIsRemoved() throws Exception {
+    Path sock = deadSocket(dir.resolve("taken.sock"));
+    SocketCheck stale = SocketFiles.check(sock);
+    assertTrue(stale.stale());
+    Files.delete(sock); // the new server's claim
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(sock));
+      assertFalse(SocketFiles.removeIfUnchanged(stale), "the new server's socket was removed");
+      assertTrue(SocketFiles.isServed(sock));
+    }
+    // a replacement nothing listens on yet (between bind and listen) is not the checked file either
+    SocketCheck again = SocketFiles.check(sock);
+    Files.delete(sock);
+    deadSocket(sock);
+    assertFalse(SocketFiles.removeIfUnchanged(again));
+    assertTrue(SocketFiles.isSocket(sock));
+    assertTrue(SocketFiles.removeIfUnchanged(SocketFiles.check(sock)), "the file checked and still there is removed");
+    assertFalse(Files.exists(sock, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+  }
+
+  @Test
+  void removeIfStaleRemovesOnlyADeadSocket() throws Exception {
+    Path sock = dir.resolve("r.sock");
+    assertEquals(SocketFiles.Removal.ABSENT, SocketFiles.removeIfStale(sock));
+    Path file = Files.writeString(dir.resolve("plain"), "x");
+    assertEquals(SocketFiles.Removal.NOT_A_SOCKET, SocketFiles.removeIfStale(file));
+    assertTrue(Files.exists(file));
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      server.bind(UnixDomainSocketAddress.of(sock));
+      assertEquals(SocketFiles.Removal.SERVED, SocketFiles.removeIfStale(sock));
+      assertTrue(SocketFiles.isServed(sock));
+    }
+    assertEquals(SocketFiles.Removal.REMOVED, SocketFiles.removeIfStale(sock));
+    assertFalse(SocketFiles.isSocket(sock));
+  }
+
+  private static boolean connectNow(Path p) throws IOException {
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.configureBlocking(false);
+      ch.connect(UnixDomainSocketAddress.of(p));
+      return true;
+    }
+  }
+
+  /** A socket file nothing listens on, as a crashed server leaves it. */
+  private static Path deadSocket(Path p) throws IOException {
+    try (ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      s.bind(UnixDomainSocketAddress.of(p));
+    }
+    return p;
+  }
 }

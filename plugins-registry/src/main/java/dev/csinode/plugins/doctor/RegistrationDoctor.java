@@ -11,6 +11,7 @@ import dev.csinode.csi.v1.NodeGrpcClient;
 import dev.csinode.csi.v1.NodeServiceCapability;
 import dev.csinode.grpc.GrpcCallException;
 import dev.csinode.grpc.GrpcUnixClient;
+import dev.csinode.grpc.SocketCheck;
 import dev.csinode.grpc.SocketFiles;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.pluginregistration.v1.InfoRequest;
@@ -140,8 +141,14 @@ public final class RegistrationDoctor {
 
   private Future<Examined> examineSocket(Path socket) {
     List<Finding> findings = new ArrayList<>();
-    return vertx.executeBlocking(() -> SocketFiles.isServed(socket), false).compose(served -> {
-      if (!served) {
+    return vertx.executeBlocking(() -> SocketFiles.check(socket), false).compose(check -> {
+      if (check.liveness() == SocketCheck.Liveness.CHANGING) {
+        findings.add(Finding.problem("replaced while it was checked: a process (its registrar restarting?) is putting a new socket there",
+            "run the doctor again in a moment; if this persists, two processes fight over this path: find them with "
+                + "ss -xlp | grep '" + socket + "'"));
+        return Future.succeededFuture(new Examined(socket, null, findings));
+      }
+      if (!check.served()) {
         findings.add(Finding.problem("stale: nothing listens on it (its registrar exited or was killed, or the node rebooted)",
             "if the driver is deployed, restart its registrar: node-driver-registrar removes and re-creates its socket at start; "
                 + "if it is not, remove this file: neither the kubelet nor the agent ever does (node-driver-registrar#206)"));
@@ -188,15 +195,20 @@ public final class RegistrationDoctor {
       return Future.succeededFuture(new Examined(socket, info.getName(), findings));
     }
     String name = info.getName();
-    return vertx.executeBlocking(() -> SocketFiles.isSocket(endpoint.path()) ? (SocketFiles.isServed(endpoint.path()) ? 2 : 1) : 0, false)
-        .compose(state -> {
-          if (state == 0) {
+    return vertx.executeBlocking(() -> SocketFiles.check(endpoint.path()), false)
+        .compose(check -> {
+          if (check.liveness() == SocketCheck.Liveness.CHANGING) {
+            findings.add(Finding.problem("endpoint " + endpoint.path() + " was replaced while it was checked: the driver is (re)starting",
+                "run the doctor again once the driver is up; if this persists, two processes fight over this path"));
+            return Future.succeededFuture(new Examined(socket, name, findings));
+          }
+          if (check.file() == null || !check.file().socket()) {
             findings.add(Finding.problem("endpoint " + endpoint.path() + " is not a socket on this host",
                 "node-driver-registrar's --kubelet-registration-path must be the driver socket's path as the host sees it "
                     + "(not the path inside the driver's container), under this node's kubelet root"));
             return Future.succeededFuture(new Examined(socket, name, findings));
           }
-          if (state == 1) {
+          if (!check.served()) {
             findings.add(Finding.problem("nothing listens on endpoint " + endpoint.path() + ": the driver is not running",
                 "start the driver (check its container or service and its log); the registration itself looks right"));
             return Future.succeededFuture(new Examined(socket, name, findings));

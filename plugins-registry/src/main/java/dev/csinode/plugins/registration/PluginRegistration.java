@@ -48,10 +48,14 @@ public final class PluginRegistration {
   public Future<RegisteredDriver> register(Path socket, BiConsumer<String, String> admit, Consumer<RegisteredDriver> install) {
     GrpcUnixClient client = new GrpcUnixClient(vertx, new UnixEndpoint(socket));
     return client.call(RegistrationGrpcClient.GetInfo, InfoRequest.getDefaultInstance(), getInfoTimeout)
-        .recover(err -> vertx.executeBlocking(() -> SocketFiles.isServed(socket), false).compose(served -> Future.failedFuture(served
-            ? new RegistrationException("GetInfo on " + socket + " failed: " + err.getMessage(), false)
-            : new RegistrationException("nothing listens on " + socket + ": the plugin that created it has exited "
-                + "or not started yet; the agent leaves the socket in place and retries", true))))
+        .recover(err -> vertx.executeBlocking(() -> SocketFiles.check(socket), false).compose(check -> Future.failedFuture(
+            switch (check.liveness()) {
+              case SERVED -> new RegistrationException("GetInfo on " + socket + " failed: " + err.getMessage(), false);
+              case CHANGING -> new RegistrationException("the socket " + socket + " was replaced while GetInfo was tried "
+                  + "(its plugin restarting?): " + err.getMessage() + "; the agent retries", false);
+              case NOT_SERVED -> new RegistrationException("nothing listens on " + socket + ": the plugin that created it "
+                  + "has exited or not started yet; the agent leaves the socket in place and retries", true);
+            })))
         .compose(info -> validate(socket, info)
             .compose(endpoint -> {
               String version = PluginInfoValidation.highestSupportedVersion(info).orElseThrow();

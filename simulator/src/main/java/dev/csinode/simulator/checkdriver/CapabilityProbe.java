@@ -14,6 +14,7 @@ import dev.csinode.csi.v1.NodeServiceCapability;
 import dev.csinode.csi.v1.PluginCapability;
 import dev.csinode.grpc.GrpcCallException;
 import dev.csinode.grpc.GrpcUnixClient;
+import dev.csinode.grpc.SocketCheck;
 import dev.csinode.grpc.SocketFiles;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.simulator.driver.DriverHarness;
@@ -117,7 +118,12 @@ public final class CapabilityProbe {
     if (!SocketFiles.isSocket(socket)) {
       throw new Failure(socket + " is not a socket: give the driver's CSI socket as --driver-endpoint unix://PATH");
     }
-    if (!SocketFiles.isServed(socket)) {
+    SocketCheck check = SocketFiles.check(socket);
+    if (check.liveness() == SocketCheck.Liveness.CHANGING) {
+      throw new Failure("the socket at " + socket + " was replaced while it was checked (the driver restarting?): "
+          + "try again once the driver is up");
+    }
+    if (!check.served()) {
       throw new Failure("nothing serves " + socket + " (a socket left by a driver that exited?): start the driver first "
           + "(or give it as --driver-command)");
     }

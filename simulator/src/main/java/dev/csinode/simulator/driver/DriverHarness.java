@@ -396,16 +396,14 @@ public final class DriverHarness {
       return process.kill();
     }
 
-    /** The kill leaves the driver's socket behind, at the path the harness chose: removed unless something serves it. */
+    /**
+     * The kill leaves the driver's socket behind, at the path the harness chose: removed if nothing serves it and
+     * no other process is replacing it meanwhile.
+     */
     @Override
     public Future<Void> close() {
       Path socket = process.endpoint().path();
-      return process.kill().compose(v -> vertx.executeBlocking(() -> {
-        if (SocketFiles.isSocket(socket) && !SocketFiles.isServed(socket)) {
-          Files.deleteIfExists(socket);
-        }
-        return null;
-      }, false));
+      return process.kill().compose(v -> vertx.executeBlocking(() -> SocketFiles.removeIfStale(socket), false)).mapEmpty();
     }
 
     @Override

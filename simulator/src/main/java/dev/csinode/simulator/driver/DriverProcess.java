@@ -108,6 +108,10 @@ public final class DriverProcess {
     return process;
   }
 
+  /**
+   * On a restart the killed process's socket is still at the path until the new process replaces it; a check
+   * that saw the file replaced says not served (yet), so a new process is never taken as up before it listens.
+   */
   private Future<Void> awaitServing(Process p, long deadlineNanos) {
     return vertx.executeBlocking(() -> SocketFiles.isServed(endpoint.path()), false).compose(served -> {
       if (served) {
