@@ -24,14 +24,18 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.Predicate;
 
 /**
  * Binds claims to the volumes the agent provisioned for them, as the PV controller would, and says which claims need
  * a volume created: no I/O, no clock, no threads. A claim with a {@code volumeName} is left as it is; one without is
  * bound to {@code pvc-<claim uid>} when that volume exists, else it gets a {@link Provisioner.Creation} (its
  * StorageClass's driver, size, access modes, volume mode, parameters, checked field by field) or an error naming the
- * object and field. Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod.
+ * object and field. Generic ephemeral volumes become claims named {@code <pod>-<volume>} owned by their pod. A claim
+ * binds to {@code pvc-<uid>} only when that volume's claimRef names it: two claims given one uid (by their manifests,
+ * or by their pods' for ephemeral ones) get an error instead of each other's volume.
  *
  * <p>Incremental: a claim is evaluated again only when it may bind otherwise: its object is another instance than at
  * the last call (or it came or went), or the provisioned volume it would bind to, {@code pvc-<claim uid>}, came, went
@@ -64,7 +68,10 @@ public final class ClaimBinder {
   private final Map<String, Bound> bound = new HashMap<>();
   /** Claims of the last evaluation with no volume yet, by {@code namespace/name}, in the order seen. */
   private final Map<String, PersistentVolumeClaim> unbound = new LinkedHashMap<>();
-  /** Claims that cannot be evaluated at all (their evaluation threw): kept until they are evaluated again. */
+  /**
+   * Claims that cannot be evaluated at all (their evaluation threw), or whose volume {@code pvc-<uid>} is another
+   * claim's: kept until they are evaluated again (the claim or that volume changes).
+   */
   private final Map<String, String> evaluationErrors = new HashMap<>();
   /** The claims without a volumeName, by key: the volume each would bind to. */
   private final Map<String, Wants> wants = new HashMap<>();
@@ -74,8 +81,21 @@ public final class ClaimBinder {
   private final Map<String, Ephemeral> ephemeral = new LinkedHashMap<>();
   private Map<String, Pod> lastPods;
   private List<PersistentVolumeClaim> lastEphemeralList = List.of();
-  /** Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet). */
+  /**
+   * Claims seen since start: only a claim seen and then gone releases its volume (never one merely not seen yet).
+   * Asked only of a provisioned volume's claim, so a claim gone is kept only while that can be asked of it: while a
+   * volume names it ({@link #volumesByClaim}) or one may still be made for it ({@link #creating}).
+   */
   private final Set<String> seenClaims = new HashSet<>();
+  /** The provisioned volumes by the claim their claimRef names ({@code namespace/name}). */
+  private final Map<String, Set<String>> volumesByClaim = new HashMap<>();
+  /**
+   * Volumes a claim gone (or now wanting another) asked for whose CreateVolume still ran when it went, by
+   * PersistentVolume name: the volume is recorded when it completes, and its claim must still count as seen then.
+   */
+  private final Map<String, String> creatingForGone = new HashMap<>();
+  /** Whether the CreateVolume of this PersistentVolume name runs now (the provisioner's executor). */
+  private final Predicate<String> creating;
   private Map<String, PersistentVolume> lastSourceVolumes;
   private Map<String, PersistentVolume> lastVolumes = Map.of();
   private Map<String, Provisioned> lastVolumesProvisioned;
@@ -89,6 +109,19 @@ public final class ClaimBinder {
 
   private record Request(PersistentVolumeClaim claim, StorageClass storageClass, boolean singleNodeMultiWriter,
                          Provisioner.Creation creation) {}
+
+  /** A binder whose caller runs no CreateVolume between its calls (a volume asked for exists at the next call, or never). */
+  public ClaimBinder() {
+    this(pvName -> false);
+  }
+
+  /**
+   * @param creating whether the CreateVolume of a PersistentVolume name runs now: its volume may be recorded after
+   *     its claim went, and then that claim counts as seen
+   */
+  public ClaimBinder(Predicate<String> creating) {
+    this.creating = creating;
+  }
 
   /**
    * @param provisioned the volumes this agent provisioned, by PersistentVolume name (a new instance when it changes)
@@ -116,9 +149,22 @@ public final class ClaimBinder {
       lastSourceClaims = sourceClaims;
       lastEphemeralClaims = ephemeralClaims;
     }
+    Set<String> mayBeUnneeded = new HashSet<>();
     if (provisioned != lastProvisioned) {
-      changedVolumes(lastProvisioned, provisioned).forEach(name -> dirty.addAll(claimsByPvName.getOrDefault(name, Set.of())));
+      for (String name : changedVolumes(lastProvisioned, provisioned)) {
+        dirty.addAll(claimsByPvName.getOrDefault(name, Set.of()));
+        indexVolume(name, lastProvisioned.get(name), provisioned.get(name), mayBeUnneeded);
+      }
       lastProvisioned = provisioned;
+    }
+    if (!creatingForGone.isEmpty()) { // a CreateVolume that ended without a volume leaves none to ask about
+      creatingForGone.entrySet().removeIf(e -> {
+        boolean ended = !provisioned.containsKey(e.getKey()) && !creating.test(e.getKey());
+        if (ended) {
+          mayBeUnneeded.add(e.getValue());
+        }
+        return ended;
+      });
     }
     if (!dirty.isEmpty()) {
       HashMap<String, PersistentVolumeClaim> next = null;
@@ -138,11 +184,20 @@ public final class ClaimBinder {
         claims = FrozenMap.adopt(next);
       }
     }
+    mayBeUnneeded.forEach(this::unseeIfUnasked);
     // The claims still without a volume are looked at on every call: their class or their driver may have come.
     Map<String, String> errors = new HashMap<>(evaluationErrors);
     List<Provisioner.Creation> toCreate = new ArrayList<>();
     unbound.forEach((key, c) -> {
       if (evaluationErrors.containsKey(key)) {
+        return;
+      }
+      Wants w = wants.get(key);
+      Set<String> sharing = w == null ? Set.of() : claimsByPvName.getOrDefault(w.pvName(), Set.of());
+      if (sharing.size() > 1) { // none has its volume yet; whichever got it first, the other would bind it too
+        errors.put(key, "claim " + key + " has the uid of claim " + String.join(", ", new TreeSet<>(sharing).stream()
+            .filter(k -> !k.equals(key)).toList()) + ": both would get PersistentVolume " + w.pvName() + "; give each claim "
+            + "a uid of its own (metadata.uid; for a generic ephemeral volume, its pod's)");
         return;
       }
       try {
@@ -212,19 +267,61 @@ public final class ClaimBinder {
       }
     }
     evaluationErrors.remove(key);
-    if (c == null) {
-      wantsNoVolume(key);
-      return null;
-    }
-    evaluations++;
     try {
-      return evaluate(key, c, w != null && w.claim() == c ? w.pvName() : null, provisioned);
-    } catch (RuntimeException e) {
-      bound.remove(key);
-      unbound.put(key, c);
-      evaluationErrors.put(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
-      return c;
+      if (c == null) {
+        wantsNoVolume(key);
+        return null;
+      }
+      evaluations++;
+      try {
+        return evaluate(key, c, w != null && w.claim() == c ? w.pvName() : null, provisioned);
+      } catch (RuntimeException e) {
+        bound.remove(key);
+        unbound.put(key, c);
+        evaluationErrors.put(key, "claim " + key + " cannot be evaluated: " + Errors.describe(e));
+        return c;
+      }
+    } finally {
+      Wants now = wants.get(key);
+      if (w != null && (now == null || !now.pvName().equals(w.pvName())) && !provisioned.containsKey(w.pvName())
+          && creating.test(w.pvName())) {
+        creatingForGone.put(w.pvName(), key); // its volume may be recorded yet, naming this claim
+      }
+      if (c == null) {
+        unseeIfUnasked(key);
+      }
     }
+  }
+
+  /** Keeps {@link #volumesByClaim} in step with one provisioned volume that came, went or changed. */
+  private void indexVolume(String name, Provisioned before, Provisioned after, Set<String> mayBeUnneeded) {
+    if (before != null && (after == null || !before.claim().equals(after.claim()))) {
+      Set<String> names = volumesByClaim.get(before.claim());
+      if (names != null && names.remove(name) && names.isEmpty()) {
+        volumesByClaim.remove(before.claim());
+        mayBeUnneeded.add(before.claim());
+      }
+    }
+    if (after != null) {
+      volumesByClaim.computeIfAbsent(after.claim(), k -> new HashSet<>(2)).add(name);
+      creatingForGone.remove(name); // made: its claim is held by the volume now
+    }
+  }
+
+  /**
+   * Forgets that a claim was seen once nothing can ask any more: it is gone, no provisioned volume names it and no
+   * CreateVolume of one for it runs. {@link #seen} is asked only of a provisioned volume's claim, so this changes no
+   * answer; it keeps the set from growing with every claim that went without a volume.
+   */
+  private void unseeIfUnasked(String key) {
+    if (!candidates.containsKey(key) && !volumesByClaim.containsKey(key) && !creatingForGone.containsValue(key)) {
+      seenClaims.remove(key);
+    }
+  }
+
+  /** How many claims are remembered as seen: for the test that their number is bounded. */
+  int seenCount() {
+    return seenClaims.size();
   }
 
   /** Whether the claim was seen since start: only then does its going release its volume. */
@@ -260,6 +357,13 @@ public final class ClaimBinder {
     if (p == null) {
       bound.remove(key);
       unbound.put(key, c);
+      return c;
+    }
+    if (!p.claim().equals(key)) { // another claim with the same uid: its volume, which the kubelet would refuse to mount here
+      bound.remove(key);
+      unbound.put(key, c);
+      evaluationErrors.put(key, "claim " + key + " has the uid of claim " + p.claim() + ", whose PersistentVolume " + pvName
+          + " it would bind; give each claim a uid of its own (metadata.uid; for a generic ephemeral volume, its pod's)");
       return c;
     }
     if (b == null || b.claim() != c || b.pv() != p.pv()) {

@@ -72,7 +72,7 @@ public final class Provisioner implements AutoCloseable {
   /** How often a released volume still in use is looked at again: the reconciler tears it down meanwhile. */
   static final long IN_USE_RECHECK_MS = 500;
 
-  private final ClaimBinder binder = new ClaimBinder();
+  private final ClaimBinder binder;
   private final ProvisionedVolumes volumes;
   private final DriverRegistry drivers;
   private final ControllerClient controller;
@@ -107,6 +107,8 @@ public final class Provisioner implements AutoCloseable {
     this.drivers = drivers;
     this.controller = controller;
     this.executor = executor;
+    // A CreateVolume of a claim that went meanwhile still records its volume; until then that claim stays seen.
+    this.binder = new ClaimBinder(pvName -> executor.isRunning(OperationKey.volume(pvName)));
     this.clock = clock;
     this.onChange = onChange;
   }

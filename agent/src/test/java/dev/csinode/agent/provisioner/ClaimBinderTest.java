@@ -247,6 +247,87 @@ class ClaimBinderTest {
         name -> driver(name, "SINGLE_NODE_MULTI_WRITER"))).get("default/b"));
   }
 
+  /**
+   * Two claims with one uid would both bind {@code pvc-<uid>}: the second bound the first's volume, and its pods then
+   * failed on the claimRef. Only the claim the volume's claimRef names binds it; the other is told why.
+   */
+  @Test
+  void aClaimWithAnotherClaimsUidDoesNotBindThatClaimsVolume() {
+    ClaimBinder binder = new ClaimBinder();
+    ClusterObjects one = objects(CLASS, claim("a", ""));
+    Provisioner.Creation c = binder.bind(one, Map.of(), REGISTERED).toCreate().get(0);
+    Map<String, Provisioned> made = provisioned(Map.of(), c);
+    String twin = claim("a", "").replace("name: a,", "name: twin,");
+    ClusterObjects both = objects(CLASS, claim("a", ""), twin);
+    ClaimBinder.Result r = binder.bind(both, made, REGISTERED);
+    assertEquals(c.pvName(), volumeName(r, "default/a"));
+    assertNull(volumeName(r, "default/twin"), "bound the volume of claim default/a");
+    assertTrue(r.errors().get("default/twin").contains("has the uid of claim default/a"), "" + r.errors());
+    assertEquals(List.of(), r.toCreate(), "its volume's name is taken: nothing may be created under it");
+    ClaimBinder.Result scratch = new ClaimBinder().bind(both, made, REGISTERED);
+    assertNull(volumeName(scratch, "default/twin"));
+    assertEquals(r.errors(), scratch.errors());
+
+    // Neither has its volume yet: neither asks for it (either volume would be bound by both), and both are told.
+    ClaimBinder.Result none = new ClaimBinder().bind(both, Map.of(), REGISTERED);
+    assertEquals(List.of(), none.toCreate());
+    assertTrue(none.errors().get("default/a").contains("has the uid of claim default/twin"), "" + none.errors());
+    assertTrue(none.errors().get("default/twin").contains("has the uid of claim default/a"), "" + none.errors());
+    // The twin goes: the claim asks for its volume again, with the same binder.
+    ClaimBinder again = new ClaimBinder();
+    again.bind(both, Map.of(), REGISTERED);
+    assertEquals(List.of("default/a"), again.bind(one, Map.of(), REGISTERED).toCreate().stream()
+        .map(Provisioner.Creation::claimKey).toList());
+  }
+
+  /**
+   * Claims that never get a volume (named volumes, claims of a missing class, or gone before their volume was made)
+   * are not remembered after they went: "seen" is asked only of a provisioned volume's claim. One whose CreateVolume
+   * still runs when it goes is, until that volume is recorded: its release is then recorded, as before.
+   */
+  @Test
+  void claimsGoneWithoutAVolumeAreNotRememberedForever() {
+    java.util.Set<String> running = new java.util.HashSet<>();
+    ClaimBinder binder = new ClaimBinder(running::contains);
+    Map<String, Provisioned> made = Map.of();
+    for (int i = 0; i < 500; i++) {
+      String n = "churn" + i;
+      ClusterObjects present = objects(CLASS, manifestClaim(n), claim("x", ", volumeName: pv-" + n).replace("name: x,", "name: s" + n + ","),
+          manifestClaim("m" + n).replace("fast", "missing"));
+      assertEquals(1, binder.bind(present, made, REGISTERED).toCreate().size());
+      binder.bind(objects(CLASS), made, REGISTERED);
+    }
+    assertEquals(0, binder.seenCount(), "claims that went without a volume are still remembered");
+
+    // A claim whose CreateVolume runs when it goes: seen until its volume is recorded, which is then releasable.
+    ClusterObjects sources = objects(CLASS, manifestClaim("late"));
+    Provisioner.Creation c = binder.bind(sources, made, REGISTERED).toCreate().get(0);
+    running.add(c.pvName());
+    binder.bind(objects(CLASS), made, REGISTERED);
+    assertTrue(binder.seen("default/late"));
+    binder.bind(objects(CLASS), made, REGISTERED);
+    assertTrue(binder.seen("default/late"), "forgotten while its CreateVolume ran");
+    running.remove(c.pvName());
+    made = provisioned(made, c);
+    ClaimBinder.Result recorded = binder.bind(objects(CLASS), made, REGISTERED);
+    assertEquals(List.copyOf(made.values()), recorded.releasable());
+    assertTrue(binder.seen("default/late"), "its volume is released, not kept as never seen");
+    // The volume deleted: nothing names the claim any more.
+    binder.bind(objects(CLASS), Map.of(), REGISTERED);
+    assertFalse(binder.seen("default/late"));
+
+    // A CreateVolume that ended without a volume leaves nothing to ask about.
+    ClusterObjects failing = objects(CLASS, manifestClaim("failed"));
+    Provisioner.Creation f = binder.bind(failing, Map.of(), REGISTERED).toCreate().get(0);
+    running.add(f.pvName());
+    binder.bind(objects(CLASS), Map.of(), REGISTERED);
+    assertTrue(binder.seen("default/failed"));
+    running.remove(f.pvName());
+    binder.bind(objects(CLASS), Map.of(), REGISTERED);
+    assertFalse(binder.seen("default/failed"));
+    assertEquals(0, binder.seenCount());
+  }
+
   /** A claim as manifests give it: no uid, so its volume's name is derived from namespace and name. */
   static String manifestClaim(String name) {
     return """
