@@ -37,8 +37,11 @@ cleanup() {
   rmdir "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do [[ -S "$work/csi.sock" ]] && break; sleep 0.1; done
-[[ -S "$work/csi.sock" ]] || { echo "driver did not start:" >&2; cat "$work/driver.log" >&2; exit 1; }
+# Up once the driver answers on its socket (one HTTP/2 request; any answer will do), not once the file is there: the
+# file exists from bind(2), before listen(2). Bounded: 60 s, and at once when the driver exits.
+answers() { curl -s -o /dev/null --max-time 2 --http2-prior-knowledge --unix-socket "$work/csi.sock" http://localhost/; }
+for _ in $(seq 1 600); do answers && break; kill -0 "$driver" 2>/dev/null || break; sleep 0.1; done
+answers || { echo "driver did not answer on $work/csi.sock:" >&2; cat "$work/driver.log" >&2; exit 1; }
 
 echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ))"
 java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" --driver-pid "$driver" "$@" 2>/dev/null

@@ -72,7 +72,13 @@ public final class PodCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       String path = podPath(pod);
-      String wait = ApiClient.waitParameter(timeout);
+      String wait;
+      try {
+        wait = ApiClient.waitParameter(timeout);
+      } catch (IllegalArgumentException e) { // a usage error, as in orphans: status 2, before any request
+        System.err.println("pod wait: " + TerminalText.text(e.getMessage()));
+        return 2;
+      }
       return print(ApiClient.send(at.socket(), "GET", path + "?wait=" + wait, null, ApiClient.waitDeadline(wait)));
     }
   }

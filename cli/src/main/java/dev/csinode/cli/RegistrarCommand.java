@@ -35,12 +35,19 @@ public final class RegistrarCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    Duration callTimeout;
+    try {
+      callTimeout = GoDuration.parse(timeout);
+    } catch (IllegalArgumentException e) {
+      System.err.println("registrar: --timeout: " + TerminalText.text(e.getMessage()));
+      return 2;
+    }
     Vertx vertx = NodeVertx.create();
     Future<Registrar> started;
     try {
       started = Registrar.start(vertx, UnixEndpoint.parse(csiAddress),
           UnixEndpoint.parse(kubeletRegistrationPath).path().toString(), pluginRegistrationPath, Duration.ofSeconds(30),
-          GoDuration.parse(timeout));
+          callTimeout);
     } catch (IllegalArgumentException e) {
       vertx.close();
       throw e;

@@ -240,10 +240,10 @@ public final class RunCommand implements Callable<Integer> {
     VolumeManager.Options volumeOptions;
     Duration probe;
     try {
-      volumeOptions = new VolumeManager.Options(maxParallelOperations, GoDuration.parse(backoffInitial),
-          GoDuration.parse(backoffMax), GoDuration.parse(resyncPeriod),
-          GoDuration.parse(csiTimeout), GoDuration.parse(volumeStatsPeriod), removeOrphans);
-      probe = GoDuration.parse(probeInterval);
+      volumeOptions = new VolumeManager.Options(maxParallelOperations, duration("--backoff-initial", backoffInitial),
+          duration("--backoff-max", backoffMax), duration("--resync-period", resyncPeriod),
+          duration("--csi-timeout", csiTimeout), duration("--volume-stats-period", volumeStatsPeriod), removeOrphans);
+      probe = duration("--probe-interval", probeInterval);
       if (probe.isZero()) {
         throw new IllegalArgumentException("--probe-interval must be positive, not " + probeInterval);
       }
@@ -281,5 +281,14 @@ public final class RunCommand implements Callable<Integer> {
       notifier.stopping();
       return a.stop();
     }, null);
+  }
+
+  /** A duration option, its error naming the option (the message alone would not say which of six it was). */
+  private static Duration duration(String option, String value) {
+    try {
+      return GoDuration.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
+    }
   }
 }

@@ -256,8 +256,7 @@ class ApiClientTest {
   /** The commands refuse such arguments with their error, and the agent is not asked. */
   @Test
   void commandsRefuseUnsendableNamesWithoutAsking() {
-    for (String[] args : List.of(new String[] {"get", "ns/a b"}, new String[] {"wait", "ns/a", "--timeout", "1h x"},
-        new String[] {"delete", "ns/a?x"})) {
+    for (String[] args : List.of(new String[] {"get", "ns/a b"}, new String[] {"delete", "ns/a?x"})) { // wait: DurationOptionsTest
       List<String> all = new ArrayList<>(List.of(args));
       all.addAll(List.of("--api-socket", socket.toString()));
       ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -268,7 +267,7 @@ class ApiClientTest {
         return 1;
       });
       assertEquals(1, cli.execute(all.toArray(String[]::new)), String.join(" ", args));
-      assertTrue(err.toString(StandardCharsets.UTF_8).contains(args[0].equals("wait") ? "is not a duration" : "is not a name the agent's API can address"),
+      assertTrue(err.toString(StandardCharsets.UTF_8).contains("is not a name the agent's API can address"),
           err.toString(StandardCharsets.UTF_8));
     }
     var pv = new picocli.CommandLine(new PvCommand());

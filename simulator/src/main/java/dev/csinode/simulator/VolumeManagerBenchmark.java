@@ -29,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -73,8 +74,31 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   boolean timeline;
   @Option(names = "--jfr", description = "Record the fresh agent's first batch and the measured batch with JFR (the JDK's 'profile' settings) into DIR/cold.jfr and DIR/batch.jfr: where their CPU, allocations and compilations go.")
   Path jfr;
-  @Option(names = "--async-profiler", paramLabel = "LIB:ARGS", description = "Profile the fresh agent's first batch and the measured batch with async-profiler, loaded into this JVM (LIB, libasyncProfiler.so) with ARGS, e.g. event=alloc,collapsed,file=/tmp/%%b.txt: %%b is cold or batch.")
-  String asyncProfiler;
+  @Option(names = "--async-profiler", paramLabel = "LIB:ARGS", converter = AsyncProfiler.Converter.class, description = "Profile the fresh agent's first batch and the measured batch with async-profiler, loaded into this JVM (LIB, libasyncProfiler.so) with ARGS, e.g. event=alloc,collapsed,file=/tmp/%%b.txt: %%b is cold or batch.")
+  AsyncProfiler asyncProfiler;
+
+  /**
+   * {@code --async-profiler LIB:ARGS}, split and checked when the command line is read: a wrong value found only when
+   * the profiler is loaded would end the run after the root filesystem, the agent and the first pods were made.
+   */
+  record AsyncProfiler(Path library, String args) {
+    static final class Converter implements CommandLine.ITypeConverter<AsyncProfiler> {
+      @Override
+      public AsyncProfiler convert(String value) {
+        int colon = value.indexOf(':');
+        if (colon <= 0) {
+          throw new CommandLine.TypeConversionException("'" + value + "' is not LIB:ARGS: the path of libasyncProfiler.so, "
+              + "a colon, and the profiler's arguments, e.g. /tmp/ap/linux-x64/libasyncProfiler.so:event=cpu,collapsed,file=/tmp/%b.txt");
+        }
+        Path library = Path.of(value.substring(0, colon));
+        if (!Files.isRegularFile(library)) {
+          throw new CommandLine.TypeConversionException("'" + library + "' (before the ':') is not a file; give the path of "
+              + "libasyncProfiler.so");
+        }
+        return new AsyncProfiler(library, value.substring(colon + 1));
+      }
+    }
+  }
 
   private final List<String[]> rows = new ArrayList<>();
 
@@ -495,12 +519,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   /** Starts or stops async-profiler (--async-profiler) through the JVM's diagnostic command JVMTI.agent_load. */
   private void asyncProfiler(String command, String batch) throws Exception {
     if (asyncProfiler != null) {
-      int colon = asyncProfiler.indexOf(':');
       // Quoted: the diagnostic command's parser would take the first '=' for one of its own name=value arguments.
-      String args = '"' + command + "," + asyncProfiler.substring(colon + 1).replace("%b", batch) + '"';
+      String args = '"' + command + "," + asyncProfiler.args().replace("%b", batch) + '"';
       var server = ManagementFactory.getPlatformMBeanServer();
       var name = new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand");
-      server.invoke(name, "jvmtiAgentLoad", new Object[] {new String[] {asyncProfiler.substring(0, colon), args}},
+      server.invoke(name, "jvmtiAgentLoad", new Object[] {new String[] {asyncProfiler.library().toString(), args}},
           new String[] {String[].class.getName()});
     }
   }
