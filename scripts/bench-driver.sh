@@ -43,5 +43,5 @@ for _ in $(seq 1 100); do [[ -S "$work/csi.sock" ]] && break; sleep 0.1; done
 echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ))"
 java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" --driver-pid "$driver" "$@" 2>/dev/null
 echo
-printf '%-44s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
-printf '%-44s %10s\n' "driver threads" "$(ls /proc/$driver/task | wc -l)"
+printf '%-52s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
+printf '%-52s %10s\n' "driver threads" "$(ls /proc/$driver/task | wc -l)"
