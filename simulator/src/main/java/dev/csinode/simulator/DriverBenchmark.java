@@ -116,10 +116,13 @@ public final class DriverBenchmark implements Callable<Integer> {
       cpu0 = driverCpuNanos();
       if (phases) {
         sequential = life(client, "sequential", 1, "seq", volumes);
-        concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
       }
+      // The sequential phases alone, as the CPU per life printed beside the JIT's share.
       jit1 = driverJitMillis();
       cpu1 = driverCpuNanos();
+      if (phases) {
+        concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
+      }
       // Last: a thousand calls of another RPC before the lives made the driver's JIT recompile the shared code in them.
       probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
     } finally {
