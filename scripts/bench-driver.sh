@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Benchmark of the bundled hostpath driver: 1,000 volume lives (directory kind) through the real socket, after
-# lives not counted until the driver's JIT has settled, sequentially and with 16 calls in flight; prints rate and p50/p99 per RPC,
-# volume lives per second beside the targets, the floor (a gRPC round trip that does no work, a bind mount and
-# its unmount) and the driver's peak RSS. The driver runs as the launcher runs it (its JVM options).
+# Benchmark of the bundled hostpath driver: 1,000 whole volume lives (directory kind) through the real socket, after
+# lives not counted until the driver's JIT has settled, one at a time and 16 at a time; prints volume lives per second,
+# p50/p99 of each RPC within them and the driver's CPU per life beside the targets; then (unless --no-phases) 1,000
+# calls of each RPC in turn, sequentially and with 16 in flight, with rate and the driver's CPU per RPC; the floor (a
+# gRPC round trip that does no work, a bind mount and its unmount) and the driver's peak RSS. The driver runs as the
+# launcher runs it (its JVM options).
 # The work and state directories are on a tmpfs, so the figures are the driver's and not the disk's flushes.
 # Everything runs in a private mount namespace; the host's mount table is untouched.
 #   scripts/bench-driver.sh [--volumes N] [--concurrency C] [--kind directory|filesystem] [--warmup N]
-#                           [--warmup-until-settled SECONDS]
+#                           [--warmup-until-settled SECONDS] [--no-phases] [--no-mount-floor]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
@@ -46,5 +48,5 @@ answers || { echo "driver did not answer on $work/csi.sock:" >&2; cat "$work/dri
 echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ))"
 java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" --driver-pid "$driver" "$@" 2>/dev/null
 echo
-printf '%-44s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
-printf '%-44s %10s\n' "driver threads" "$(ls /proc/$driver/task | wc -l)"
+printf '%-52s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
+printf '%-52s %10s\n' "driver threads" "$(ls /proc/$driver/task | wc -l)"

@@ -42,8 +42,12 @@ public final class Names {
     if (path.indexOf('\0') >= 0) {
       return "contains a NUL byte";
     }
-    for (String seg : path.split("/")) {
-      if (seg.equals("..") || seg.equals(".")) {
+    // Segment by segment without splitting: every staging and target path of every call passes here.
+    for (int start = 1, end; start <= path.length(); start = end + 1) {
+      end = path.indexOf('/', start);
+      end = end < 0 ? path.length() : end;
+      int n = end - start;
+      if ((n == 1 || n == 2) && path.charAt(start) == '.' && (n == 1 || path.charAt(start + 1) == '.')) {
         return "must not contain '.' or '..' segments";
       }
     }

@@ -2,6 +2,7 @@ package dev.csinode.hostpath;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import dev.csinode.mount.RecordLog;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,6 +23,9 @@ final class StateStore implements AutoCloseable {
   private static final String VOLUME = "volume/";
   private static final String SNAPSHOT = "snapshot/";
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  // Writers bound to their type: a stage or publish writes a record, and the mapper would look its serializer up each time.
+  private final ObjectWriter volumeJson = json.writerFor(HostpathVolume.class);
+  private final ObjectWriter snapshotJson = json.writerFor(HostpathSnapshot.class);
   private final RecordLog log;
 
   /** Opens the log (blocking); records of an older version, a file each in state/volumes and state/snapshots, are moved in. */
@@ -44,7 +48,7 @@ final class StateStore implements AutoCloseable {
   }
 
   void save(HostpathVolume v) {
-    write(VOLUME + v.id(), v, true);
+    write(VOLUME + v.id(), volumeJson, v, true);
   }
 
   /**
@@ -52,11 +56,11 @@ final class StateStore implements AutoCloseable {
    * unmounts everything anyway and the NodeUnstage/NodeUnpublish that may follow one are idempotent.
    */
   void saveNodeState(HostpathVolume v) {
-    write(VOLUME + v.id(), v, false);
+    write(VOLUME + v.id(), volumeJson, v, false);
   }
 
   void save(HostpathSnapshot s) {
-    write(SNAPSHOT + s.id(), s, true);
+    write(SNAPSHOT + s.id(), snapshotJson, s, true);
   }
 
   void deleteVolume(String id) {
@@ -84,10 +88,10 @@ final class StateStore implements AutoCloseable {
   }
 
   // Callers are the driver's worker threads, which wait for the change anyway: they write it themselves.
-  private void write(String key, Object value, boolean flush) {
+  private void write(String key, ObjectWriter writer, Object value, boolean flush) {
     String record;
     try {
-      record = json.writeValueAsString(value);
+      record = writer.writeValueAsString(value);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot persist state of " + key, e);
     }

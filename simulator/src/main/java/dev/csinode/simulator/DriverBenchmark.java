@@ -17,13 +17,15 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code csi-node-agent bench-driver}: drives a running CSI driver through N volume lives, one call at a time
- * and then with a fixed number of calls in flight, and prints rate and latency per RPC. Latency is measured
- * on the client, from send to response, over the real socket.
+ * {@code csi-node-agent bench-driver}: drives a running CSI driver through N whole volume lives, one at a time and
+ * then a fixed number at a time, and prints lives per second and each RPC's latency within them; then, phase by
+ * phase, N calls of each RPC in turn, with rate and the driver's CPU per RPC. Latency is measured on the client, from
+ * send to response, over the real socket.
  */
 @Command(name = "bench-driver", mixinStandardHelpOptions = true,
     description = "Benchmark a CSI driver's volume life cycle (create, stage, publish, unpublish, unstage, delete).")
@@ -62,6 +64,11 @@ public final class DriverBenchmark implements Callable<Integer> {
       description = "Also time bind mount + unmount pairs in this process (needs root; default: ${DEFAULT-VALUE}).")
   boolean mountFloor;
 
+  @Option(names = "--phases", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "After the whole lives, also run every RPC's calls in turn (all creates, then all stages...), as earlier "
+          + "versions measured: rate and driver CPU per RPC, with the mounts piled up (default: ${DEFAULT-VALUE}).")
+  boolean phases;
+
   @Option(names = "--driver-pid", description = "The driver's process id: its CPU time per call is printed too (a figure other load on the machine hardly changes).")
   Long driverPid;
 
@@ -90,8 +97,10 @@ public final class DriverBenchmark implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Vertx vertx = Vertx.vertx();
-    List<Row> sequential;
-    List<Row> concurrent;
+    Lives sequentialLives;
+    Lives concurrentLives;
+    List<Row> sequential = List.of();
+    List<Row> concurrent = List.of();
     Row probe;
     long jit0;
     long jit1;
@@ -101,42 +110,124 @@ public final class DriverBenchmark implements Callable<Integer> {
       if (warmup > 0) {
         warmUp(client);
       }
+      sequentialLives = wholeLives(client, "sequential", 1, "lseq", volumes);
+      concurrentLives = wholeLives(client, concurrency + " in flight", concurrency, "lpar", volumes);
       jit0 = driverJitMillis();
       cpu0 = driverCpuNanos();
-      probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
-      sequential = life(client, "sequential", 1, "seq", volumes);
-      concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
+      if (phases) {
+        sequential = life(client, "sequential", 1, "seq", volumes);
+      }
+      // The sequential phases alone, as the CPU per life printed beside the JIT's share.
       jit1 = driverJitMillis();
       cpu1 = driverCpuNanos();
+      if (phases) {
+        concurrent = life(client, concurrency + " in flight", concurrency, "par", volumes);
+      }
+      // Last: a thousand calls of another RPC before the lives made the driver's JIT recompile the shared code in them.
+      probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
     } finally {
       vertx.close().await();
     }
-    System.out.printf("%n%-20s %-14s %7s %10s %9s %9s %12s%n", "RPC", "mode", "calls", "calls/s", "p50 ms", "p99 ms", "driver CPU us");
-    List<Row> rows = new ArrayList<>(sequential);
-    rows.addAll(concurrent);
-    for (Row r : rows) {
-      System.out.printf("%-20s %-14s %7d %10.0f %9.3f %9.3f %12s%n", r.rpc(), r.mode(), r.calls(), r.rate(),
-          r.percentileMs(50), r.percentileMs(99), r.cpuNanos() < 0 ? "-" : String.format("%.0f", r.cpuNanos() / 1e3 / r.calls()));
-    }
-    double worstP50 = sequential.stream().mapToDouble(r -> r.percentileMs(50)).max().orElse(0);
-    System.out.printf("%n%-44s %10s %10s%n", "", "measured", "target");
-    System.out.printf("%-44s %10.0f %10s%n", "volume lives/s, sequential", lives(sequential), ">= " + (int) TARGET_SEQUENTIAL_LIVES);
-    System.out.printf("%-44s %10.0f %10s%n", "volume lives/s, " + concurrency + " in flight", lives(concurrent), ">= " + (int) TARGET_CONCURRENT_LIVES);
-    System.out.printf("%-44s %10.3f %10s%n", "slowest RPC's p50 ms, sequential", worstP50, "<= " + TARGET_P50_MS);
-    if (driverPid != null) {
-      System.out.printf("%-44s %10.0f%n", "driver CPU us per volume life, sequential", sequential.stream().mapToDouble(r -> r.cpuNanos() / 1e3 / r.calls()).sum());
-      if (jit0 >= 0 && jit1 >= 0 && cpu0 >= 0 && cpu1 > cpu0) {
-        // Well above a few %, the driver's JIT was still compiling while it was measured: the figures are of a warming
-        // driver (a longer --warmup shows the settled one), and its compiler threads took a core from the calls.
-        System.out.printf("%-44s %10.0f%n", "driver CPU in its JIT compilers, measured %", (jit1 - jit0) * 1e8 / (cpu1 - cpu0));
+    System.out.printf("%nwhole volume lives, each RPC timed within them (the headline figures)%n");
+    System.out.printf("%-20s %-14s %7s %9s %9s%n", "RPC", "mode", "calls", "p50 ms", "p99 ms");
+    for (Lives l : List.of(sequentialLives, concurrentLives)) {
+      for (int k = 0; k < LIFE.size(); k++) {
+        Row r = l.row(k);
+        System.out.printf("%-20s %-14s %7d %9.3f %9.3f%n", r.rpc(), r.mode(), r.calls(), r.percentileMs(50), r.percentileMs(99));
       }
     }
-    System.out.printf("%n%-44s %10s%n", "floor", "p50 ms");
-    System.out.printf("%-44s %10.3f%n", "gRPC round trip (Probe, no work)", probe.percentileMs(50));
+    double worstP50 = IntStream.range(0, LIFE.size()).mapToDouble(k -> sequentialLives.row(k).percentileMs(50)).max().orElse(0);
+    System.out.printf("%n%-52s %10s %10s%n", "", "measured", "target");
+    System.out.printf("%-52s %10.0f %10s%n", "volume lives/s, sequential", sequentialLives.rate(), ">= " + (int) TARGET_SEQUENTIAL_LIVES);
+    System.out.printf("%-52s %10.0f %10s%n", "volume lives/s, " + concurrency + " in flight", concurrentLives.rate(), ">= " + (int) TARGET_CONCURRENT_LIVES);
+    System.out.printf("%-52s %10.3f %10s%n", "slowest RPC's p50 ms, sequential", worstP50, "<= " + TARGET_P50_MS);
+    if (driverPid != null) {
+      printCpu("", sequentialLives.cpuNanos() / 1e3 / sequentialLives.lives(), sequentialLives.jitPercent());
+      System.out.printf("%-52s %10.0f%n", "driver CPU us per volume life, " + concurrency + " in flight",
+          concurrentLives.cpuNanos() / 1e3 / concurrentLives.lives());
+      System.out.printf("%-52s %10s%n", "driver CPU in its JIT compilers, " + concurrency + " in flight %", percent(concurrentLives.jitPercent()));
+    }
+    if (phases) {
+      // Every call of one RPC, then every call of the next: the mounts pile up (all volumes staged, then all also
+      // published), and the driver's JIT recompiles the shared gRPC, Netty and protobuf code for each RPC in turn.
+      System.out.printf("%nphase by phase: %d calls of one RPC, then the next (mounts pile up; the JIT recompiles between phases)%n", volumes);
+      System.out.printf("%-20s %-14s %7s %10s %9s %9s %12s%n", "RPC", "mode", "calls", "calls/s", "p50 ms", "p99 ms", "driver CPU us");
+      List<Row> rows = new ArrayList<>(sequential);
+      rows.addAll(concurrent);
+      for (Row r : rows) {
+        System.out.printf("%-20s %-14s %7d %10.0f %9.3f %9.3f %12s%n", r.rpc(), r.mode(), r.calls(), r.rate(),
+            r.percentileMs(50), r.percentileMs(99), r.cpuNanos() < 0 ? "-" : String.format("%.0f", r.cpuNanos() / 1e3 / r.calls()));
+      }
+      System.out.printf("%-52s %10.0f%n", "phase by phase: volume lives/s, sequential", lives(sequential));
+      System.out.printf("%-52s %10.0f%n", "phase by phase: volume lives/s, " + concurrency + " in flight", lives(concurrent));
+      System.out.printf("%-52s %10.3f%n", "phase by phase: slowest p50 ms, sequential",
+          sequential.stream().mapToDouble(r -> r.percentileMs(50)).max().orElse(0));
+      if (driverPid != null) {
+        printCpu("phase by phase: ", sequential.stream().mapToDouble(r -> r.cpuNanos() / 1e3 / r.calls()).sum(),
+            jitPercent(jit0, jit1, cpu0, cpu1));
+      }
+    }
+    System.out.printf("%n%-52s %10s%n", "floor", "p50 ms");
+    System.out.printf("%-52s %10.3f%n", "gRPC round trip (Probe, no work)", probe.percentileMs(50));
     if (mountFloor) {
-      System.out.printf("%-44s %10.3f%n", "bind mount + unmount, in process", mountFloorMs());
+      System.out.printf("%-52s %10.3f%n", "bind mount + unmount, in process", mountFloorMs());
     }
     return 0;
+  }
+
+  private static void printCpu(String label, double microsPerLife, double jitPercent) {
+    System.out.printf("%-52s %10.0f%n", label + "driver CPU us per volume life, sequential", microsPerLife);
+    if (jitPercent >= 0) {
+      // The calls' own CPU: steadier between runs than the total, which has whatever the JIT still compiled.
+      System.out.printf("%-52s %10.0f%n", label + "  the same without its JIT compilers", microsPerLife * (1 - jitPercent / 100));
+    }
+    // Well above a few %, the driver's JIT was still compiling while it was measured: the figures are of a warming
+    // driver (a longer --warmup shows the settled one), and its compiler threads took a core from the calls.
+    System.out.printf("%-52s %10s%n", label + "driver CPU in its JIT compilers, measured %", percent(jitPercent));
+  }
+
+  private static String percent(double p) {
+    return p < 0 ? "-" : String.format("%.0f", p);
+  }
+
+  /** The JIT compiler threads' share of the driver's CPU between two readings, or -1 when unknown. */
+  private static double jitPercent(long jit0, long jit1, long cpu0, long cpu1) {
+    return jit0 >= 0 && jit1 >= jit0 && cpu0 >= 0 && cpu1 > cpu0 ? (jit1 - jit0) * 1e8 / (cpu1 - cpu0) : -1;
+  }
+
+  /** The RPCs of a volume's life, in their order. */
+  private static final List<String> LIFE = List.of("CreateVolume", "NodeStageVolume", "NodePublishVolume",
+      "NodeUnpublishVolume", "NodeUnstageVolume", "DeleteVolume");
+
+  /**
+   * Whole volume lives, {@code inFlight} of them at a time: {@code nanos[k][i]} is the time of the k-th RPC of life i,
+   * {@code cpuNanos} the driver's CPU (or -1), {@code jitPercent} its compilers' share of it (or -1).
+   */
+  record Lives(String mode, int lives, double seconds, long[][] nanos, long cpuNanos, double jitPercent) {
+    double rate() {
+      return lives / seconds;
+    }
+
+    Row row(int k) {
+      return new Row(LIFE.get(k), mode, lives, seconds, nanos[k], -1);
+    }
+  }
+
+  /**
+   * Runs {@code lives} whole volume lives as the warm-up does, the calls in the order a kubelet makes them: what the
+   * driver serves is the mix it was compiled for, so its JIT does not recompile in the middle of the figures.
+   */
+  private Lives wholeLives(GrpcUnixClient client, String mode, int inFlight, String prefix, int lives) throws Exception {
+    long[][] nanos = new long[LIFE.size()][lives];
+    Path base = podDirectories(prefix, lives);
+    long jit0 = driverJitMillis();
+    long cpu0 = driverCpuNanos();
+    long start = System.nanoTime();
+    runLives(client, base, prefix, lives, inFlight, nanos);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    long cpu1 = driverCpuNanos();
+    long jit1 = driverJitMillis();
+    return new Lives(mode, lives, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0, jitPercent(jit0, jit1, cpu0, cpu1));
   }
 
   /** Lives per second: a life is one call of each RPC, so its time is the sum of the per-call times of the phases. */
@@ -175,15 +266,15 @@ public final class DriverBenchmark implements Callable<Integer> {
    */
   private void warmUp(GrpcUnixClient client) throws Exception {
     long start = System.nanoTime();
-    warmLives(client, "warm", warmup);
-    int lives = warmup;
+    int lives = warmLives(client, "warm", warmup);
+    int last = 0;
     double jitPercent = -1;
     long bound = start + warmupSeconds * 1_000_000_000L;
     for (int round = 1; driverPid != null && System.nanoTime() < bound; round++) {
       long jit0 = driverJitMillis();
       long cpu0 = driverCpuNanos();
-      warmLives(client, "warm" + round, WARMUP_ROUND);
-      lives += WARMUP_ROUND;
+      last = warmLives(client, "warm" + round, WARMUP_ROUND);
+      lives += last;
       long jit1 = driverJitMillis();
       long cpu1 = driverCpuNanos();
       if (jit0 < 0 || jit1 < 0 || cpu0 < 0 || cpu1 <= cpu0) {
@@ -198,29 +289,41 @@ public final class DriverBenchmark implements Callable<Integer> {
     }
     System.out.printf("warm-up: %d volume lives in %.1f s%s%n", lives, (System.nanoTime() - start) / 1e9,
         jitPercent < 0 ? "" : String.format(", the driver's JIT compilers %.0f %% of its CPU in the last %d%s", jitPercent,
-            WARMUP_ROUND, jitPercent < SETTLED_JIT_PERCENT ? "" : " (not settled: figures of a driver still compiling)"));
+            last, jitPercent < SETTLED_JIT_PERCENT ? "" : " (not settled: figures of a driver still compiling)"));
   }
 
   /**
    * Volume lives run whole, one after the other, {@code concurrency} of them at a time: every RPC's code is compiled
-   * with all the calls seen. Warming up phase by phase, as the measured runs go, compiled the shared gRPC, Netty and
+   * with all the calls seen. Warming up phase by phase, as the measured runs went, compiled the shared gRPC, Netty and
    * protobuf code for one RPC at a time, and each next phase threw it away (the driver's JIT took 56-61 % of its CPU
    * during the measured phases even after 10,000 lives).
    */
-  private void warmLives(GrpcUnixClient client, String prefix, int lives) throws Exception {
-    Path base = podDirectories(prefix, lives);
+  /** Returns how many lives it ran. */
+  private int warmLives(GrpcUnixClient client, String prefix, int lives) throws Exception {
+    runLives(client, podDirectories(prefix, lives), prefix, lives, concurrency, null);
+    // And a fifth as many one at a time, as the sequential lives are measured: warmed with 16 in flight only, the
+    // driver's JIT took 19-28 % of its CPU in the sequential lives (a lone call takes other paths through Netty and
+    // the worker pool).
+    int alone = Math.max(1, lives / 5);
+    runLives(client, podDirectories(prefix + "-1", alone), prefix + "-1", alone, 1, null);
+    return lives + alone;
+  }
+
+  /** {@code lives} whole volume lives, {@code inFlight} at a time; each call's time into {@code nanos} unless null. */
+  private void runLives(GrpcUnixClient client, Path base, String prefix, int lives, int inFlight, long[][] nanos) {
     AtomicInteger next = new AtomicInteger();
     List<Future<Void>> chains = new ArrayList<>();
-    for (int k = 0; k < Math.max(1, Math.min(concurrency, lives)); k++) {
+    for (int k = 0; k < Math.max(1, Math.min(inFlight, lives)); k++) {
       Promise<Void> chain = Promise.promise();
-      livesInTurn(client, base, prefix, next, lives, chain);
+      livesInTurn(client, base, prefix, next, lives, nanos, chain);
       chains.add(chain.future());
     }
     Future.all(chains).await();
   }
 
   /** Runs the next volume's life, and when it is over the one after, until {@code lives} have run or one fails. */
-  private void livesInTurn(GrpcUnixClient client, Path base, String prefix, AtomicInteger next, int lives, Promise<Void> chain) {
+  private void livesInTurn(GrpcUnixClient client, Path base, String prefix, AtomicInteger next, int lives, long[][] nanos,
+                           Promise<Void> chain) {
     int i = next.getAndIncrement();
     if (i >= lives) {
       chain.tryComplete();
@@ -228,15 +331,28 @@ public final class DriverBenchmark implements Callable<Integer> {
     }
     String staging = staging(base, i);
     String target = target(base, i);
-    client.call(ControllerGrpcClient.CreateVolume, create(prefix, i), DEADLINE)
+    Timer t = new Timer(client, nanos, i);
+    t.call(0, ControllerGrpcClient.CreateVolume, create(prefix, i))
         .map(r -> r.getVolume().getVolumeId())
-        .compose(id -> client.call(NodeGrpcClient.NodeStageVolume, stage(id, staging), DEADLINE)
-            .compose(r -> client.call(NodeGrpcClient.NodePublishVolume, publish(id, staging, target), DEADLINE))
-            .compose(r -> client.call(NodeGrpcClient.NodeUnpublishVolume, unpublish(id, target), DEADLINE))
-            .compose(r -> client.call(NodeGrpcClient.NodeUnstageVolume, unstage(id, staging), DEADLINE))
-            .compose(r -> client.call(ControllerGrpcClient.DeleteVolume, delete(id), DEADLINE)))
-        .onSuccess(r -> livesInTurn(client, base, prefix, next, lives, chain))
-        .onFailure(err -> chain.tryFail(new IllegalStateException("warm-up volume life #" + i + " failed: " + err.getMessage(), err)));
+        .compose(id -> t.call(1, NodeGrpcClient.NodeStageVolume, stage(id, staging))
+            .compose(r -> t.call(2, NodeGrpcClient.NodePublishVolume, publish(id, staging, target)))
+            .compose(r -> t.call(3, NodeGrpcClient.NodeUnpublishVolume, unpublish(id, target)))
+            .compose(r -> t.call(4, NodeGrpcClient.NodeUnstageVolume, unstage(id, staging)))
+            .compose(r -> t.call(5, ControllerGrpcClient.DeleteVolume, delete(id))))
+        .onSuccess(r -> livesInTurn(client, base, prefix, next, lives, nanos, chain))
+        .onFailure(err -> chain.tryFail(new IllegalStateException("volume life #" + i + " (" + prefix + ") failed: "
+            + err.getMessage(), err)));
+  }
+
+  /** The calls of life {@code life}, each timed from send to response into {@code nanos[k][life]} (unless null). */
+  private record Timer(GrpcUnixClient client, long[][] nanos, int life) {
+    <Req, Resp> Future<Resp> call(int k, ServiceMethod<Resp, Req> method, Req request) {
+      if (nanos == null) {
+        return client.call(method, request, DEADLINE);
+      }
+      long t0 = System.nanoTime();
+      return client.call(method, request, DEADLINE).onSuccess(r -> nanos[k][life] = System.nanoTime() - t0);
+    }
   }
 
   /** The directories of {@code volumes} pods' volumes under the work directory's {@code prefix}, as the kubelet makes them. */
