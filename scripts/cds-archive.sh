@@ -9,13 +9,9 @@
 # Writes two archives, atomically: PREFIX.cli.jsa for the short commands (--help, status, pod, ...) and
 # PREFIX.run.jsa for the daemon (run). Two, because java relocates every pointer of an archive it maps (ASLR), so a short
 # command pays for each class it maps: the daemon's archive is three times the CLI's. On failure leaves them as they
-# were, says why on stderr and exits 1. Takes ~20 s of CPU: it starts the daemon once, on a temporary root with no
-# metrics port, to learn its classes; as root it has the daemon take a few pods with a provisioned claim each through
-# publish and teardown with the bundled driver, so that the classes a batch loads (manifests, CSI messages, the
-# lambdas of each stage) are archived too, not loaded, verified and spun during a fresh agent's first batch. Every
-# java it starts is bounded (timeout), the daemon too, so that nothing it started outlives it for long, even when it
-# is killed; what the daemon mounted is unmounted before its work directory goes. Run it as root only in a mount
-# namespace of its own.
+# were, says why on stderr and exits 1. Takes ~10 s of CPU: it starts the daemon once, on a temporary root with no
+# metrics port, to learn its classes. Every java it starts is bounded (timeout), the daemon too, so that nothing it
+# started outlives it for long, even when it is killed. Run it as root only in a mount namespace of its own.
 set -euo pipefail
 jar="${1:?usage: cds-archive.sh JAR PREFIX}"
 prefix="${2:?usage: cds-archive.sh JAR PREFIX}"
@@ -34,16 +30,7 @@ cleanup() {
     wait "$agent" 2>/dev/null || true
   fi
   rm -f "$prefix.cli.jsa.tmp.$$" "$prefix.run.jsa.tmp.$$"
-  unmount_below "$work"
   rm -rf --one-file-system "$work"
-}
-# What the training daemon left mounted under DIR (a daemon killed mid-batch; SIGTERM leaves volumes mounted, as the
-# kubelet does), deepest first, so that no rm crosses a mount point. Only as root: another user mounts nothing.
-unmount_below() {
-  [[ $(id -u) -eq 0 ]] || return 0
-  { findmnt -rn -o TARGET | grep -F "$1/" || true; } | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-  done
 }
 trap cleanup EXIT
 # A signal ends the script through its EXIT trap (bash runs it for a plain exit), so the daemon is stopped.
@@ -78,44 +65,11 @@ done
 train status --root-dir "$root"
 train pod get --root-dir "$root" default/none
 train pod wait --root-dir "$root" default/none --timeout 1ms
-# As root (mounts), a small batch as a node's agent gets them: pods with a claim each, provisioned, staged and
-# published by the bundled driver (directories on the temporary root, no loop device), waited for as a runtime
-# does (`pod wait` on a ready pod), then deleted: unpublished, unstaged, the volumes deleted. Each wait is bounded;
-# a pod that is not ready in time only means fewer classes in the lists.
-if [[ $(id -u) -eq 0 ]]; then
-  pods=8
-  {
-    printf -- '---\napiVersion: storage.k8s.io/v1\nkind: CSIDriver\nmetadata: {name: hostpath.csinode.dev}\n'
-    printf 'spec: {attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: [Persistent]}\n'
-    printf -- '---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: cds-training}\n'
-    printf 'provisioner: hostpath.csinode.dev\nparameters: {kind: directory}\n'
-    for ((i = 0; i < pods; i++)); do
-      printf -- '---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: t%d, namespace: default}\n' "$i"
-      printf 'spec: {storageClassName: cds-training, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n'
-      printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: t%d, namespace: default, uid: cds-training-%d}\nspec:\n' "$i" "$i"
-      printf '  containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n'
-      printf '  volumes: [{name: data, persistentVolumeClaim: {claimName: t%d}}]\n' "$i"
-    done
-  } >"$work/batch.yaml"
-  mv "$work/batch.yaml" "$work/manifests/batch.yaml" # the agent watches the directory: one complete file
-  for ((i = 0; i < pods; i++)); do
-    train pod wait --root-dir "$root" "default/t$i" --timeout 30s
-  done
-  rm -f "$work/manifests/batch.yaml"
-  # Torn down once nothing is mounted below the root any more (bounded: 30 s).
-  for ((i = 0; i < 600; i++)); do
-    findmnt -rn -o TARGET | grep -qF "$root/" || break
-    kill -0 "$agent" 2>/dev/null || break
-    sleep 0.05
-  done
-  train status --root-dir "$root"
-fi
 # Stopped as a service manager stops it: TERM, and KILL if it is still there 30 s later (timeout's -k), so a daemon
 # stuck in its shutdown holds up neither this script nor whoever waits for it.
 kill -TERM "$agent" 2>/dev/null || true
 wait "$agent" 2>/dev/null || true
 agent=
-unmount_below "$root"
 
 # A list whose JVM was killed mid-write ends in a torn line, which could fail the dump: only complete lines count.
 for f in "$work"/*.classes; do
