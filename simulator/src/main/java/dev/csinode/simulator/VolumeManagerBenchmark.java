@@ -101,6 +101,22 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   }
 
   private final List<String[]> rows = new ArrayList<>();
+  /** When the fresh agent's first batch was all published, and what it took from the start of that batch. */
+  private Figures coldPublished;
+  private Figures coldFigures;
+
+  /** The process's CPU, its JIT compiler threads', collections and classes loaded, as counters since the start. */
+  private record Figures(long cpuMillis, long jitMillis, long gcs, long gcMillis, long classes) {
+    static Figures now() throws IOException {
+      long[] gc = gc();
+      return new Figures(cpu() / 1_000_000, compilerCpuMillis(), gc[0], gc[1],
+          ManagementFactory.getClassLoadingMXBean().getTotalLoadedClassCount());
+    }
+
+    Figures minus(Figures o) {
+      return new Figures(cpuMillis - o.cpuMillis, jitMillis - o.jitMillis, gcs - o.gcs, gcMillis - o.gcMillis, classes - o.classes);
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -144,9 +160,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         Recording recording = rounds == 0 ? record() : null;
         // The first round is the measured batch's size: a freshly started agent's first batch (issue 16: within
         // 2x of the warmed one), the JIT cold.
+        Figures before = rounds == 0 ? Figures.now() : null;
         long published = warmUpRound(agent, rounds, rounds == 0 ? pods : warmUp);
         if (rounds++ == 0) {
           coldNanos = published;
+          coldFigures = coldPublished.minus(before);
           stop(recording, "cold.jfr");
         }
         jitMillis = compilerCpuMillis() - jit0;
@@ -155,6 +173,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
         System.err.printf("warm-up round %d: %d ms, JIT compiler threads %d ms%n", rounds, wallMillis, jitMillis);
       } while (rounds < warmUpRounds && quietInARow < 2);
       row("first batch of the freshly started agent", pods + " pods, all published, JIT cold", ms(coldNanos));
+      // CPU, compilations, collections and class loading: the figures load on the machine hardly changes.
+      row("", "CPU of the process meanwhile", coldFigures.cpuMillis() + " ms, of which the JIT compiler threads "
+          + coldFigures.jitMillis() + " ms");
+      row("", "garbage collections meanwhile", coldFigures.gcs() + ", " + coldFigures.gcMillis() + " ms");
+      row("", "classes loaded meanwhile", Long.toString(coldFigures.classes()));
       row("warm-up of the measured agent", "rounds of pods published and torn down", rounds + " x " + warmUp
           + " pods; JIT " + Math.round(100.0 * jitMillis / Math.max(1, wallMillis)) + " % of a core in the last");
     }
@@ -276,7 +299,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
    * One warm-up round: {@code size} pods with a claim each, published, then deleted with their volumes and
    * directories; returns the nanoseconds until all were published.
    */
-  private long warmUpRound(Agent warm, int round, int size) throws InterruptedException {
+  private long warmUpRound(Agent warm, int round, int size) throws InterruptedException, IOException {
     String prefix = "w" + round + "-";
     StringBuilder w = new StringBuilder();
     for (int i = 0; i < size; i++) {
@@ -290,6 +313,9 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
     Future.all(ready).await();
     long published = System.nanoTime() - t0;
+    if (round == 0) {
+      coldPublished = Figures.now();
+    }
     if (timeline) {
       // What the batch's progress lines need made now: a lambda class spun during the batch had the JIT compile
       // the JDK's class writer there (130 ms of C2).
