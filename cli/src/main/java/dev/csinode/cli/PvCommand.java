@@ -1,7 +1,6 @@
 package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.agent.volume.KubeletLayout;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -38,7 +37,7 @@ public final class PvCommand implements Runnable {
         return PodCommand.print(a);
       }
       System.out.printf("%-44s %-9s %-8s %-24s %s%n", "NAME", "STATUS", "RECLAIM", "CLAIM", "REASON");
-      for (JsonNode v : new ObjectMapper().readTree(a.body()).path("items")) {
+      for (JsonNode v : AgentJson.read(a.body()).path("items")) {
         // The agent's text (a driver's message in the reason) printed as the other tables do: escaped.
         System.out.printf("%-44s %-9s %-8s %-24s %s%n", TerminalText.text(v.path("name").asText()),
             TerminalText.text(v.path("phase").asText()), TerminalText.text(v.path("reclaimPolicy").asText()),

@@ -1,7 +1,6 @@
 package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.logging.ControlCharacters;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +38,7 @@ public final class StatusCommand implements Callable<Integer> {
     if (output.equals("json")) {
       System.out.println(TerminalText.json(resp.body()));
     } else {
-      printTable(new ObjectMapper().readTree(resp.body()));
+      printTable(AgentJson.read(resp.body()));
     }
     return 0;
   }
