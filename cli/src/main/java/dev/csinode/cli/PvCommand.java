@@ -14,12 +14,11 @@ import picocli.CommandLine.Parameters;
  * such a volume is listed as Released and removed here.
  */
 @Command(name = "pv", mixinStandardHelpOptions = true,
-    description = "List or delete the PersistentVolumes a running agent provisioned.",
-    subcommands = {PvCommand.Get.class, PvCommand.Delete.class})
+    description = "List or delete the PersistentVolumes a running agent provisioned.")  // subcommands: Main.NESTED
 public final class PvCommand implements Runnable {
   @Override
   public void run() {
-    new picocli.CommandLine(this).usage(System.out);
+    Main.withNested(new picocli.CommandLine(this), "pv", null).usage(System.out);
   }
 
   @Command(name = "get", mixinStandardHelpOptions = true,

@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * The CLI's short commands do not start what only the daemon needs: picocli makes every command's object for any
@@ -78,8 +79,15 @@ class CliStartupTest {
       assertEquals(0, command.aliases().length, type.getName() + " has aliases: Main would not find it by them");
     });
     assertEquals(Main.SUBCOMMANDS.keySet(), Main.commandLine().getSubcommands().keySet());
-    // A command line that names a subcommand gets that one alone.
+    Main.NESTED.forEach((parent, nested) -> {
+      nested.forEach((name, type) -> assertEquals(name, type.getAnnotation(picocli.CommandLine.Command.class).name(), type.getName()));
+      assertEquals(List.copyOf(nested.keySet()), List.copyOf(Main.commandLine().getSubcommands().get(parent).getSubcommands().keySet()));
+      assertEquals(List.copyOf(nested.keySet()), List.copyOf(Main.commandLine(parent, "--help").getSubcommands().get(parent).getSubcommands().keySet()));
+    });
+    // A command line that names a subcommand gets that one alone, and of its subcommands the one it names.
     assertEquals(List.of("status"), List.copyOf(Main.commandLine("status", "--root-dir", "/x").getSubcommands().keySet()));
+    CommandLine pod = Main.commandLine("pod", "wait", "--root-dir", "/x", "default/p").getSubcommands().get("pod");
+    assertEquals(List.of("wait"), List.copyOf(pod.getSubcommands().keySet()));
   }
 
   /** Runs the CLI with these arguments in a JVM of its own; its output, once it exited 0 without loading them. */
