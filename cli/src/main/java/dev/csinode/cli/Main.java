@@ -107,11 +107,23 @@ public final class Main implements Runnable {
 
   /** Set on the root once its subcommands are in: picocli passes a handler on to the subcommands it has then. */
   private static CommandLine withHandlers(CommandLine cli) {
-    cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+    ErrorHandlers handlers = new ErrorHandlers();
+    return cli.setExecutionExceptionHandler(handlers).setParameterExceptionHandler(handlers);
+  }
+
+  /**
+   * A class, not two lambdas: picocli's interfaces are Java 5 classes, which the class-data sharing archive cannot
+   * hold linked, so a lambda implementing one is spun at every start (a few ms in the interpreter).
+   */
+  private static final class ErrorHandlers implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
       cmd.getErr().println(cmd.getCommandName() + ": " + TerminalText.text(ex.getMessage()));
       return 1;
-    });
-    cli.setParameterExceptionHandler((ex, args) -> {
+    }
+
+    @Override
+    public int handleParseException(CommandLine.ParameterException ex, String[] args) {
       CommandLine cmd = ex.getCommandLine();
       PrintWriter err = cmd.getErr();
       err.println(cmd.getColorScheme().errorText(TerminalText.text(ex.getMessage())));
@@ -120,8 +132,7 @@ public final class Main implements Runnable {
       }
       return cmd.getExitCodeExceptionMapper() != null ? cmd.getExitCodeExceptionMapper().getExitCode(ex)
           : cmd.getCommandSpec().exitCodeOnInvalidInput();
-    });
-    return cli;
+    }
   }
 
   @Override

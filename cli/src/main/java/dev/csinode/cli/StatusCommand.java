@@ -124,7 +124,9 @@ public final class StatusCommand implements Callable<Integer> {
     for (JsonNode d : report.path("drivers")) {
       boolean registered = d.path("state").asText().equals("registered");
       List<String> caps = new ArrayList<>();
-      d.path("capabilities").forEach(c -> caps.add(c.asText()));
+      for (JsonNode c : d.path("capabilities")) {
+        caps.add(c.asText());
+      }
       rows.add(new String[] {
           d.path("name").asText("").isEmpty() ? "(" + d.path("registrationSocket").asText() + ")" : d.path("name").asText(),
           d.path("state").asText(),
