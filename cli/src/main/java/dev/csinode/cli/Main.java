@@ -40,9 +40,24 @@ public final class Main implements Runnable {
           Map.entry("wait", PodCommand.Wait.class), Map.entry("delete", PodCommand.Delete.class))),
       "pv", inOrder(List.of(Map.entry("get", PvCommand.Get.class), Map.entry("delete", PvCommand.Delete.class))));
 
+  /**
+   * picocli's switches for work that no command here needs and that it does for every command model it makes: a
+   * look for Groovy closures (a class that is nowhere, so the class loader opens the 38 MB jar and reads its 21,000
+   * entries, which the class-data sharing archive otherwise spares a short command: ~10 ms), and the converters of
+   * java.time and java.sql types (some 80 classes loaded and initialised through reflection; no option has such a type,
+   * CliStartupTest checks: durations are Go strings). A value given on the command line (-D) wins.
+   */
+  static final Map<String, String> PICOCLI_PROPERTIES = Map.of("picocli.disable.closures", "true",
+      "picocli.converters.excludes", "java\\.time\\..*,java\\.sql\\..*");
+
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
+    for (Map.Entry<String, String> p : PICOCLI_PROPERTIES.entrySet()) {
+      if (System.getProperty(p.getKey()) == null) {
+        System.setProperty(p.getKey(), p.getValue());
+      }
+    }
     System.exit(commandLine(args).execute(args));
   }
 

@@ -90,6 +90,33 @@ class CliStartupTest {
     assertEquals(List.of("wait"), List.copyOf(pod.getSubcommands().keySet()));
   }
 
+  /**
+   * Main turns off picocli's converters of java.time and java.sql types (PICOCLI_PROPERTIES): no option or parameter
+   * of any command may have such a type, which picocli could then not convert.
+   */
+  @Test
+  void noOptionNeedsTheConvertersMainTurnsOff() {
+    List<String> excluded = List.of(Main.PICOCLI_PROPERTIES.get("picocli.converters.excludes").split(","));
+    List<String> typed = new ArrayList<>();
+    List<CommandLine> commands = new ArrayList<>(List.of(Main.commandLine()));
+    for (int i = 0; i < commands.size(); i++) {
+      CommandLine c = commands.get(i);
+      commands.addAll(c.getSubcommands().values());
+      c.getCommandSpec().args().forEach(a -> {
+        List<Class<?>> types = new ArrayList<>(List.of(a.auxiliaryTypes()));
+        types.add(a.type());
+        for (Class<?> t : types) {
+          typed.add(c.getCommandSpec().qualifiedName() + " " + a.paramLabel() + ": " + t.getName()
+              + (excluded.stream().anyMatch(t.getName()::matches) ? " (excluded)" : ""));
+        }
+      });
+    }
+    assertTrue(typed.size() > 100, typed.toString()); // every command's options were seen
+    assertTrue(typed.stream().anyMatch(t -> t.endsWith(": java.nio.file.Path")), typed.toString());
+    assertTrue("java.time.Duration".matches(excluded.get(0)) && "java.sql.Timestamp".matches(excluded.get(1)), excluded.toString());
+    assertEquals(List.of(), typed.stream().filter(t -> t.endsWith(" (excluded)")).toList());
+  }
+
   /** Runs the CLI with these arguments in a JVM of its own; its output, once it exited 0 without loading them. */
   private String assertLoadsNothingOfTheDaemon(List<String> args) throws Exception {
     return assertLoadsNothingOfTheDaemon(args, List.of());
