@@ -1,7 +1,6 @@
 package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import static dev.csinode.cli.TerminalText.text;
 
 import dev.csinode.util.GoDuration;
@@ -84,7 +83,7 @@ public final class OrphansCommand implements Callable<Integer> {
       System.out.println(TerminalText.json(resp.body()));
       return 0;
     }
-    JsonNode list = new ObjectMapper().readTree(resp.body()).path("orphanedPodDirectories");
+    JsonNode list = AgentJson.read(resp.body()).path("orphanedPodDirectories");
     if (list.isEmpty()) {
       System.out.println("no orphaned pod directories");
       return 0;

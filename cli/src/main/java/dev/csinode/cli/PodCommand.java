@@ -9,12 +9,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code csi-node-agent pod}: how a container runtime pushes pods to a running agent. */
-@Command(name = "pod", mixinStandardHelpOptions = true, description = "Push pods to a running agent and wait for their volumes.",
-    subcommands = {PodCommand.Apply.class, PodCommand.Get.class, PodCommand.Wait.class, PodCommand.Delete.class})
+@Command(name = "pod", mixinStandardHelpOptions = true, description = "Push pods to a running agent and wait for their volumes.")  // subcommands: Main.NESTED
 public final class PodCommand implements Runnable {
   @Override
   public void run() {
-    new picocli.CommandLine(this).usage(System.out);
+    Main.withNested(new picocli.CommandLine(this), "pod", null).usage(System.out);
   }
 
   static int print(ApiClient.Answer a) {

@@ -1,7 +1,6 @@
 package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.agent.volume.KubeletLayout;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -15,12 +14,11 @@ import picocli.CommandLine.Parameters;
  * such a volume is listed as Released and removed here.
  */
 @Command(name = "pv", mixinStandardHelpOptions = true,
-    description = "List or delete the PersistentVolumes a running agent provisioned.",
-    subcommands = {PvCommand.Get.class, PvCommand.Delete.class})
+    description = "List or delete the PersistentVolumes a running agent provisioned.")  // subcommands: Main.NESTED
 public final class PvCommand implements Runnable {
   @Override
   public void run() {
-    new picocli.CommandLine(this).usage(System.out);
+    Main.withNested(new picocli.CommandLine(this), "pv", null).usage(System.out);
   }
 
   @Command(name = "get", mixinStandardHelpOptions = true,
@@ -38,7 +36,7 @@ public final class PvCommand implements Runnable {
         return PodCommand.print(a);
       }
       System.out.printf("%-44s %-9s %-8s %-24s %s%n", "NAME", "STATUS", "RECLAIM", "CLAIM", "REASON");
-      for (JsonNode v : new ObjectMapper().readTree(a.body()).path("items")) {
+      for (JsonNode v : AgentJson.read(a.body()).path("items")) {
         // The agent's text (a driver's message in the reason) printed as the other tables do: escaped.
         System.out.printf("%-44s %-9s %-8s %-24s %s%n", TerminalText.text(v.path("name").asText()),
             TerminalText.text(v.path("phase").asText()), TerminalText.text(v.path("reclaimPolicy").asText()),

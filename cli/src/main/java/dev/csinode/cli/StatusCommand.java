@@ -1,7 +1,6 @@
 package dev.csinode.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.csinode.logging.ControlCharacters;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +38,7 @@ public final class StatusCommand implements Callable<Integer> {
     if (output.equals("json")) {
       System.out.println(TerminalText.json(resp.body()));
     } else {
-      printTable(new ObjectMapper().readTree(resp.body()));
+      printTable(AgentJson.read(resp.body()));
     }
     return 0;
   }
@@ -125,7 +124,9 @@ public final class StatusCommand implements Callable<Integer> {
     for (JsonNode d : report.path("drivers")) {
       boolean registered = d.path("state").asText().equals("registered");
       List<String> caps = new ArrayList<>();
-      d.path("capabilities").forEach(c -> caps.add(c.asText()));
+      for (JsonNode c : d.path("capabilities")) {
+        caps.add(c.asText());
+      }
       rows.add(new String[] {
           d.path("name").asText("").isEmpty() ? "(" + d.path("registrationSocket").asText() + ")" : d.path("name").asText(),
           d.path("state").asText(),

@@ -4,8 +4,6 @@ import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.csinode.logging.ControlCharacters;
 
 /**
@@ -14,12 +12,8 @@ import dev.csinode.logging.ControlCharacters;
  * override cannot reach the terminal.
  */
 final class TerminalText {
-  /** The agent's own JSON layout, with every character {@link ControlCharacters} escapes written as a JSON escape. */
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
-  static {
-    JSON.getFactory().setCharacterEscapes(new JsonEscapes());
-  }
+  /** Every character {@link ControlCharacters} escapes, written as a JSON escape. */
+  private static final CharacterEscapes JSON_ESCAPES = new JsonEscapes();
 
   private TerminalText() {}
 
@@ -34,7 +28,7 @@ final class TerminalText {
    */
   static String json(String body) {
     try {
-      return JSON.writeValueAsString(JSON.readTree(body));
+      return AgentJson.indented(AgentJson.read(body), JSON_ESCAPES);
     } catch (Exception notJson) {
       return text(body);
     }
@@ -43,7 +37,7 @@ final class TerminalText {
   /** An error answer of the agent on one line: its {@code error} message, or the whole body if it has none. */
   static String agentError(String body) {
     try {
-      JsonNode error = JSON.readTree(body).path("error");
+      JsonNode error = AgentJson.read(body).path("error");
       if (error.isTextual()) {
         return text(error.asText());
       }

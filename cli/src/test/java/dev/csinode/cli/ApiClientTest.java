@@ -260,7 +260,7 @@ class ApiClientTest {
       List<String> all = new ArrayList<>(List.of(args));
       all.addAll(List.of("--api-socket", socket.toString()));
       ByteArrayOutputStream err = new ByteArrayOutputStream();
-      var cli = new picocli.CommandLine(new PodCommand());
+      var cli = Main.withNested(new picocli.CommandLine(new PodCommand()), "pod", null);
       cli.setErr(new java.io.PrintWriter(err, true));
       cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
         cmd.getErr().println(ex.getMessage());
@@ -270,7 +270,7 @@ class ApiClientTest {
       assertTrue(err.toString(StandardCharsets.UTF_8).contains("is not a name the agent's API can address"),
           err.toString(StandardCharsets.UTF_8));
     }
-    var pv = new picocli.CommandLine(new PvCommand());
+    var pv = Main.withNested(new picocli.CommandLine(new PvCommand()), "pv", null);
     pv.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       assertTrue(ex.getMessage().contains("is not the name of a PersistentVolume"), ex.getMessage());
       return 3;

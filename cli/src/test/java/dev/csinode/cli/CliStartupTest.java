@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * The CLI's short commands do not start what only the daemon needs: picocli makes every command's object for any
@@ -52,9 +53,9 @@ class CliStartupTest {
       AgentApiServer server = Await.result(AgentApiServer.start(vertx, socket, new ReadyPodApi(ready)));
       try {
         String at = "--api-socket=" + socket;
-        assertTrue(assertLoadsNothingOfTheDaemon(List.of("status", at)).contains("hostpath.csinode.dev"));
-        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "get", at, "default/p")).contains("\"ready\" : true"));
-        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "wait", at, "default/p")).contains("/v/mount"));
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("status", at), NO_MAPPER).contains("hostpath.csinode.dev"));
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "get", at, "default/p"), NO_MAPPER).contains("\"ready\" : true"));
+        assertTrue(assertLoadsNothingOfTheDaemon(List.of("pod", "wait", at, "default/p"), NO_MAPPER).contains("/v/mount"));
       } finally {
         Await.result(server.stop());
       }
@@ -62,6 +63,12 @@ class CliStartupTest {
       Await.result(vertx.close());
     }
   }
+
+  /**
+   * What the API commands do without: Jackson's ObjectMapper, whose class initialisation sets up a date format (the
+   * time-zone database, a calendar, the locale providers): AgentJson reads and writes their JSON instead.
+   */
+  private static final List<String> NO_MAPPER = List.of(" com.fasterxml.jackson.databind.ObjectMapper ", " java.text.SimpleDateFormat ");
 
   /** Main finds a subcommand by the name its annotation gives it, without reading sixteen annotations. */
   @Test
@@ -72,12 +79,51 @@ class CliStartupTest {
       assertEquals(0, command.aliases().length, type.getName() + " has aliases: Main would not find it by them");
     });
     assertEquals(Main.SUBCOMMANDS.keySet(), Main.commandLine().getSubcommands().keySet());
-    // A command line that names a subcommand gets that one alone.
+    Main.NESTED.forEach((parent, nested) -> {
+      nested.forEach((name, type) -> assertEquals(name, type.getAnnotation(picocli.CommandLine.Command.class).name(), type.getName()));
+      assertEquals(List.copyOf(nested.keySet()), List.copyOf(Main.commandLine().getSubcommands().get(parent).getSubcommands().keySet()));
+      assertEquals(List.copyOf(nested.keySet()), List.copyOf(Main.commandLine(parent, "--help").getSubcommands().get(parent).getSubcommands().keySet()));
+    });
+    // A command line that names a subcommand gets that one alone, and of its subcommands the one it names.
     assertEquals(List.of("status"), List.copyOf(Main.commandLine("status", "--root-dir", "/x").getSubcommands().keySet()));
+    CommandLine pod = Main.commandLine("pod", "wait", "--root-dir", "/x", "default/p").getSubcommands().get("pod");
+    assertEquals(List.of("wait"), List.copyOf(pod.getSubcommands().keySet()));
+  }
+
+  /**
+   * Main turns off picocli's converters of java.time and java.sql types (PICOCLI_PROPERTIES): no option or parameter
+   * of any command may have such a type, which picocli could then not convert.
+   */
+  @Test
+  void noOptionNeedsTheConvertersMainTurnsOff() {
+    List<String> excluded = List.of(Main.PICOCLI_PROPERTIES.get("picocli.converters.excludes").split(","));
+    List<String> typed = new ArrayList<>();
+    List<CommandLine> commands = new ArrayList<>(List.of(Main.commandLine()));
+    for (int i = 0; i < commands.size(); i++) {
+      CommandLine c = commands.get(i);
+      commands.addAll(c.getSubcommands().values());
+      c.getCommandSpec().args().forEach(a -> {
+        List<Class<?>> types = new ArrayList<>(List.of(a.auxiliaryTypes()));
+        types.add(a.type());
+        for (Class<?> t : types) {
+          typed.add(c.getCommandSpec().qualifiedName() + " " + a.paramLabel() + ": " + t.getName()
+              + (excluded.stream().anyMatch(t.getName()::matches) ? " (excluded)" : ""));
+        }
+      });
+    }
+    assertTrue(typed.size() > 100, typed.toString()); // every command's options were seen
+    assertTrue(typed.stream().anyMatch(t -> t.endsWith(": java.nio.file.Path")), typed.toString());
+    assertTrue("java.time.Duration".matches(excluded.get(0)) && "java.sql.Timestamp".matches(excluded.get(1)), excluded.toString());
+    assertEquals(List.of(), typed.stream().filter(t -> t.endsWith(" (excluded)")).toList());
   }
 
   /** Runs the CLI with these arguments in a JVM of its own; its output, once it exited 0 without loading them. */
   private String assertLoadsNothingOfTheDaemon(List<String> args) throws Exception {
+    return assertLoadsNothingOfTheDaemon(args, List.of());
+  }
+
+  /** The same, and none of these classes either (" name " as the class+load log writes it). */
+  private String assertLoadsNothingOfTheDaemon(List<String> args, List<String> norThese) throws Exception {
     String name = String.join("-", args).replaceAll("[^a-z]+", "-");
     Path classes = dir.resolve("classes-" + name + ".txt");
     Path out = dir.resolve("out-" + name + ".txt");
@@ -90,7 +136,8 @@ class CliStartupTest {
     assertEquals(0, run.exitValue(), String.join(" ", args) + ":\n" + output);
     List<String> loaded = Files.readAllLines(classes).stream()
         // Vert.x interfaces (Future) may load for the verifier; an instance (VertxImpl, Netty's loops) must not.
-        .filter(l -> l.contains(" ch.qos.logback.") || l.contains(" io.netty.") || l.contains(" io.vertx.core.impl.VertxImpl")).toList();
+        .filter(l -> l.contains(" ch.qos.logback.") || l.contains(" io.netty.") || l.contains(" io.vertx.core.impl.VertxImpl")
+            || norThese.stream().anyMatch(l::contains)).toList();
     assertEquals(List.of(), loaded.stream().limit(5).toList(), String.join(" ", args) + " loads what only the daemon needs");
     return output;
   }
