@@ -64,14 +64,40 @@ public final class RootDir {
     this.real = real;
   }
 
-  /** Resolves the root's own symbolic links, once; it must exist. */
+  /**
+   * Resolves the root's own symbolic links, once; it must exist. The kernel resolves it in one open(2) and names what
+   * it reached ({@code /proc/self/fd/N}), where {@link Path#toRealPath} takes a readlink(2) per component (a driver
+   * resolves a ~10-component kubelet directory for every stage and publish). Without /proc, or on any failure (for
+   * its message), it is the JDK's walk.
+   */
   public static RootDir resolve(Path root) throws IOException {
     Path given = root.toAbsolutePath().normalize();
-    Path real = given.toRealPath();
-    if (!Files.isDirectory(real)) {
-      throw new NotDirectoryException(given.toString());
+    Path real = realDirectory(given);
+    if (real == null) {
+      real = given.toRealPath();
+      if (!Files.isDirectory(real)) {
+        throw new NotDirectoryException(given.toString());
+      }
     }
     return new RootDir(given, real);
+  }
+
+  /** The directory's path with its links resolved, through its descriptor; null when that cannot say. */
+  private static Path realDirectory(Path dir) {
+    int fd = LibC.INSTANCE.openat(-100, dir.toString(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      return null;
+    }
+    try {
+      Path named = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd));
+      // A directory removed meanwhile reads "... (deleted)"; one outside this process's root is not absolute.
+      String s = named.toString();
+      return named.isAbsolute() && !s.endsWith(" (deleted)") ? named : null;
+    } catch (IOException | UnsupportedOperationException e) {
+      return null;
+    } finally {
+      LibC.INSTANCE.close(fd);
+    }
   }
 
   /** The resolved root: paths built on it are the ones the kernel shows (in the mount table, for instance). */

@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -56,6 +58,28 @@ class RecordLogTest {
       assertEquals("\"text with\\nescaped newline\"", r.get("b"));
       assertEquals(0, log.skippedLines());
       assertEquals(301, Files.readAllLines(file()).size(), "compacted on open: one line per record");
+    }
+  }
+
+  @Test
+  void keysThatNeedEscapingAreWrittenAsJacksonQuotesThemAndReadBack() throws Exception {
+    List<String> keys = List.of("quote\"back\\slash", "tab\tnew\nline\r\u0001\u001f", "/var/lib/kubelet/pods/u1",
+        "ünïcödé € \uD83D\uDE00", "</script>", "");
+    try (RecordLog log = RecordLog.open(file())) {
+      for (String k : keys) {
+        log.put(k, "{\"v\":1}").join();
+      }
+    }
+    List<String> lines = Files.readAllLines(file(), StandardCharsets.UTF_8);
+    ObjectMapper json = new ObjectMapper();
+    for (int i = 0; i < keys.size(); i++) {
+      assertEquals("{\"key\":" + json.writeValueAsString(keys.get(i)) + ",\"value\":{\"v\":1}}", lines.get(i));
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(keys.size(), log.records().size());
+      for (String k : keys) {
+        assertEquals("{\"v\":1}", log.records().get(k), k);
+      }
     }
   }
 

@@ -46,6 +46,19 @@ class RootDirTest {
   }
 
   @Test
+  void aRootThatIsMissingOrNotADirectoryIsRefusedAndOneWithLinksAboveResolvesAsTheJdkDoes() throws Exception {
+    assertThrows(NoSuchFileException.class, () -> RootDir.resolve(dir.resolve("missing")));
+    Path file = Files.writeString(dir.resolve("file"), "x");
+    assertThrows(NotDirectoryException.class, () -> RootDir.resolve(file));
+    assertThrows(NotDirectoryException.class, () -> RootDir.resolve(Files.createSymbolicLink(dir.resolve("to-file"), file)));
+    Path deep = Files.createDirectories(rootPath.resolve("pods/u1/volumes/kubernetes.io~csi/pvc-1"));
+    Path linked = Files.createSymbolicLink(dir.resolve("linked"), rootPath).resolve("pods/u1/volumes/kubernetes.io~csi/pvc-1");
+    RootDir r = RootDir.resolve(linked);
+    assertEquals(deep.toRealPath(), r.path());
+    assertEquals(linked, r.given());
+  }
+
+  @Test
   void aLinkAtAnyComponentIsRefusedNamingItAndNothingIsMadeOutside() throws Exception {
     Files.createDirectories(rootPath.resolve("pods"));
     Path podLink = Files.createSymbolicLink(rootPath.resolve("pods/u1"), outside);
