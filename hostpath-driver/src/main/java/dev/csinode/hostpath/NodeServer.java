@@ -446,7 +446,7 @@ final class NodeServer extends NodeService {
    * links (a kubelet root often is one), the path itself never.
    */
   private static void refuseLink(Path path, String field) {
-    if (Links.isSymbolicLink(path)) {
+    if (RootDir.isSymbolicLink(path)) {
       throw CsiErrors.invalid(field + " '" + path + "' is a symbolic link; it is not followed (remove it: the driver "
           + "makes the " + (field.equals("target_path") ? "target" : "staging") + " directory itself)");
     }
