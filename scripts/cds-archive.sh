@@ -76,8 +76,11 @@ for f in "$work"/*.classes; do
   if [[ -s "$f" && -n "$(tail -c 1 "$f")" ]]; then sed -i '$d' "$f"; fi
 done
 # One list per archive, each class once, in the order first loaded (a lambda's line after the classes it names).
-cat "$work"/[0-9]*.classes | awk '!/^#/ && !seen[$0]++' >"$work/cli.list"
-cat "$work/agent.classes" "$work"/[0-9]*.classes | awk '!/^#/ && !seen[$0]++' >"$work/run.list"
+# Newer JDKs (25 here) number the classes of a list (`NAME id: N`); the numbers of different runs clash, and a class of
+# the built-in loaders needs none, so they go.
+merge() { awk '/^#/ { next } /^[^@ ]+ id: [0-9]+$/ { sub(/ id: [0-9]+$/, "") } !seen[$0]++' "$@"; }
+merge "$work"/[0-9]*.classes >"$work/cli.list"
+merge "$work/agent.classes" "$work"/[0-9]*.classes >"$work/run.list"
 for list in cli run; do
   if ! grep -q '^dev/csinode/cli/Main$' "$work/$list.list"; then
     echo "cds-archive.sh: the training runs of $jar ($list) loaded none of its classes; no archive made" >&2
