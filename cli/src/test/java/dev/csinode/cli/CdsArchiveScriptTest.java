@@ -26,11 +26,13 @@ class CdsArchiveScriptTest {
 
   /**
    * Writes what a JVM would: a class list (the daemon's ends in a torn line, as when it is killed while writing), an
-   * archive (a copy of the list it was given, to look at), and as the daemon a socket, serving until TERM.
+   * archive (a copy of the list it was given, to look at), and as the daemon a socket, serving until TERM. With
+   * NUMBERED set, each class line ends in an id unique to the run, as JDK 25 writes them.
    */
   private static final String JAVA = """
       #!/bin/bash
-      list=; arch=; from=; root=; prev=
+      list=; arch=; from=; root=; prev=; id=
+      [[ -n "${NUMBERED:-}" ]] && id=" id: $$"
       for a in "$@"; do
         case "$a" in
           -XX:DumpLoadedClassList=*) list=${a#*=} ;;
@@ -42,14 +44,14 @@ class CdsArchiveScriptTest {
       done
       if [[ " $* " == *" run "* ]]; then
         echo "$list" >"$FAKE_DIR/work"
-        printf 'dev/csinode/agent/Agent\\ndev/csinode/agent/Tor' >"$list"
+        printf 'dev/csinode/agent/Agent%s\\ndev/csinode/agent/Tor' "$id" >"$list"
         echo $$ >"$FAKE_DIR/agent.pid"
         exec python3 -c 'import signal, socket, sys, time
       signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
       s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen()
       time.sleep(600)' "$root/csi-node-agent.sock"
       fi
-      [[ -n "$list" ]] && printf 'dev/csinode/cli/Main\\n' >>"$list"
+      [[ -n "$list" ]] && printf 'dev/csinode/cli/Main%s\\n' "$id" >>"$list"
       if [[ -n "$arch" ]]; then
         [[ "$from" == */run.list && -n "${FAIL_RUN_DUMP:-}" ]] && { echo "dump broke" >&2; exit 1; }
         cp "$from" "$arch"
@@ -73,6 +75,10 @@ class CdsArchiveScriptTest {
   private record Result(int code, String output) {}
 
   private Result run(boolean failRunDump) throws Exception {
+    return run(failRunDump, false);
+  }
+
+  private Result run(boolean failRunDump, boolean numbered) throws Exception {
     ProcessBuilder pb = new ProcessBuilder("bash", SCRIPT.toString(), dir.resolve("x.jar").toString(),
         dir.resolve("x.jar.jvmK").toString()).redirectErrorStream(true);
     pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
@@ -80,6 +86,9 @@ class CdsArchiveScriptTest {
     pb.environment().put("FAKE_DIR", dir.toString());
     if (failRunDump) {
       pb.environment().put("FAIL_RUN_DUMP", "1");
+    }
+    if (numbered) {
+      pb.environment().put("NUMBERED", "1");
     }
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -102,6 +111,16 @@ class CdsArchiveScriptTest {
     assertEquals("dev/csinode/cli/Main\n", Files.readString(dir.resolve("x.jar.jvmK.cli.jsa")));
     assertEquals("dev/csinode/agent/Agent\ndev/csinode/cli/Main\n", Files.readString(dir.resolve("x.jar.jvmK.run.jsa")),
         "the daemon's torn last line is left out");
+    assertLeftNothing();
+  }
+
+  /** Class lists whose lines carry ids (JDK 25): merged without them, each class once, and the archives made. */
+  @Test
+  void numberedClassListsAreMergedWithoutTheirIds() throws Exception {
+    Result r = run(false, true);
+    assertEquals(0, r.code(), r.output());
+    assertEquals("dev/csinode/cli/Main\n", Files.readString(dir.resolve("x.jar.jvmK.cli.jsa")));
+    assertEquals("dev/csinode/agent/Agent\ndev/csinode/cli/Main\n", Files.readString(dir.resolve("x.jar.jvmK.run.jsa")));
     assertLeftNothing();
   }
 
