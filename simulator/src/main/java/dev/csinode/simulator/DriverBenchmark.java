@@ -110,6 +110,8 @@ public final class DriverBenchmark implements Callable<Integer> {
     long cpu0;
     long cpu1;
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, UnixEndpoint.parse(endpoint))) {
+      // Attached before the warm-up: the management agent this starts in the driver is compiled with the rest.
+      driverAllocatedBytes();
       if (warmup > 0) {
         warmUp(client);
       }
