@@ -4,7 +4,6 @@ import dev.csinode.csi.v1.*;
 import dev.csinode.mount.Filesystems;
 import dev.csinode.mount.FsStats;
 import dev.csinode.mount.LoopDevices;
-import dev.csinode.mount.Directories;
 import dev.csinode.mount.Mounter;
 import dev.csinode.mount.PathHandle;
 import dev.csinode.mount.RootDir;
@@ -460,9 +459,7 @@ final class NodeServer extends NodeService {
    */
   private static PathHandle beneathParent(Path path, String field, boolean directory) {
     try {
-      Directories.create(path.getParent(), 0750);
-      RootDir parent = RootDir.resolve(path.getParent());
-      return directory ? parent.createDirectories(path, 0750) : parent.createFile(path, 0640);
+      return RootDir.createBeneathParent(path, directory, directory ? 0750 : 0640, 0750);
     } catch (SymlinkRefusedException | NotDirectoryException | FileAlreadyExistsException e) {
       throw CsiErrors.invalid(field + " '" + path + "' " + (e instanceof SymlinkRefusedException ? "is a symbolic link; it is not followed"
           : "is not a " + (directory ? "directory" : "regular file") + " (" + e.getMessage() + ")"));

@@ -25,6 +25,10 @@ public interface LibC {
 
   int mkdirat(int dirfd, String path, int mode);
 
+  int rmdir(String path);
+
+  int unlink(String path);
+
   int openat(int dirfd, String path, int flags, int mode);
 
   int openat(int dirfd, @In byte[] path, int flags, int mode);

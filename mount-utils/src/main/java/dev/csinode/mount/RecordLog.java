@@ -92,6 +92,11 @@ public final class RecordLog implements AutoCloseable {
   private FileChannel out;
   /** The inode {@link #out} appends to: a compaction that failed after its rename must not leave it appending to the old one. */
   private Object outKey;
+  /**
+   * The length of the file {@link #out} appends to, kept as it is written and cut (guarded by this): where a group's
+   * lines start, to cut them off again when their write or flush fails. Asking the channel costs an fstat(2) per change.
+   */
+  private long outSize;
   private long linesSinceCompaction;
   private boolean broken;
   private volatile Degraded problem;
@@ -134,6 +139,7 @@ public final class RecordLog implements AutoCloseable {
         if (end < content.length) {
           out.truncate(end);
         }
+        outSize = out.size();
         broken = false; // whole again: appends can go on
       } catch (IOException notEven) {
         broken = true; // every write rewrites the file first
@@ -312,11 +318,27 @@ public final class RecordLog implements AutoCloseable {
       throw new IllegalArgumentException("record " + key + " for " + file + " must be single-line JSON");
     }
     StringBuilder b = new StringBuilder(32 + key.length() + (json == null ? 0 : json.length()));
-    b.append("{\"").append(keyField).append("\":").append(JSON.writeValueAsString(key));
+    b.append("{\"").append(keyField).append("\":");
+    if (plain(key)) {
+      b.append('"').append(key).append('"'); // as Jackson writes it: nothing to escape
+    } else {
+      b.append(JSON.writeValueAsString(key));
+    }
     if (json != null) {
       b.append(",\"").append(valueField).append("\":").append(json);
     }
     return b.append("}\n").toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Printable ASCII without a quote or a backslash: a JSON string as it is (every key a driver or the agent uses). */
+  private static boolean plain(String key) {
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void writeLoop() {
@@ -354,7 +376,11 @@ public final class RecordLog implements AutoCloseable {
     if (batches.isEmpty()) {
       return;
     }
-    List<Pending> all = batches.stream().flatMap(List::stream).toList();
+    // Loops, not streams, on this path and in writeGroup: it runs for every change a driver's call makes.
+    List<Pending> all = batches.size() == 1 ? batches.get(0) : new ArrayList<>();
+    if (batches.size() > 1) {
+      batches.forEach(all::addAll);
+    }
     if (closed) {
       IOException gone = new IOException("record log " + file + " is closed");
       all.forEach(p -> p.done().completeExceptionally(gone));
@@ -370,24 +396,35 @@ public final class RecordLog implements AutoCloseable {
   }
 
   private void writeGroup(List<Pending> all) {
-    List<Pending> durable = all.stream().filter(Pending::flush).toList();
+    List<Pending> durable = new ArrayList<>(0);
+    int bytes = 0;
+    for (Pending p : all) {
+      bytes += p.line().length;
+      if (p.flush()) {
+        durable.add(p);
+      }
+    }
     long before;
     try {
       synchronized (this) {
         if (broken) {
           compact(); // a failed write may have left a partial line: rewrite the file from what is known
         }
-        ByteBuffer buf = ByteBuffer.allocate(all.stream().mapToInt(p -> p.line().length).sum());
-        all.forEach(p -> buf.put(p.line()));
+        ByteBuffer buf = ByteBuffer.allocate(bytes);
+        for (Pending p : all) {
+          buf.put(p.line());
+        }
         buf.flip();
-        before = out.size();
+        before = outSize;
         try {
           while (buf.hasRemaining()) {
             out.write(buf);
           }
+          outSize = before + bytes;
         } catch (IOException e) {
           try {
             out.truncate(before); // no partial line stays (truncating needs no space)
+            outSize = before;
           } catch (IOException cannot) {
             broken = true;
           }
@@ -409,7 +446,11 @@ public final class RecordLog implements AutoCloseable {
     }
     // Written: what needs only survive a crash of this process is done, and does not wait for the disk flush
     // others in the group need (a mount's record must not wait behind a volume creation's fdatasync).
-    all.stream().filter(p -> !p.flush()).forEach(p -> p.done().complete(null));
+    for (Pending p : all) {
+      if (!p.flush()) {
+        p.done().complete(null);
+      }
+    }
     IOException flushFailed = null;
     if (!durable.isEmpty()) {
       try {
@@ -463,6 +504,7 @@ public final class RecordLog implements AutoCloseable {
   private void cutOff(long before, List<Pending> group) {
     try {
       out.truncate(before);
+      outSize = before;
       List<Pending> again = group.stream().filter(p -> !p.flush()).toList();
       ByteBuffer buf = ByteBuffer.allocate(again.stream().mapToInt(p -> p.line().length).sum());
       again.forEach(p -> buf.put(p.line()));
@@ -470,6 +512,7 @@ public final class RecordLog implements AutoCloseable {
       while (buf.hasRemaining()) {
         out.write(buf);
       }
+      outSize = before + buf.limit();
       flush.force(out);
     } catch (IOException | RuntimeException e) {
       LOG.error("cannot cut the changes whose flush failed off {}: {}; it is rewritten before the next change", file, e.getMessage());
@@ -572,6 +615,7 @@ public final class RecordLog implements AutoCloseable {
     try {
       out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
       outKey = fileKey();
+      outSize = out.size();
     } catch (IOException e) {
       broken = true;
       throw e;

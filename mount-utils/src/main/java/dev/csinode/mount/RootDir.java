@@ -111,6 +111,76 @@ public final class RootDir {
     return kindOf(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW) == S_IFLNK;
   }
 
+  /**
+   * Opens, making it if missing, the directory (or, with {@code directory} false, the empty regular file) at
+   * {@code path}, never following a link there: a CSI staging or target path. Its parent is the CO's: made if
+   * missing (as {@link Directories#create} makes it, {@code parentMode}), reached through any link above it, but
+   * itself not a link. Unlike {@link #resolve} and {@link #createDirectories}, the parent is opened once
+   * (open(O_PATH|O_DIRECTORY|O_NOFOLLOW)) and the entry made and opened relative to it, without naming the parent
+   * through /proc or opening it again: 4 system calls where a driver's stage or publish took 10. A link at the path
+   * is a {@link SymlinkRefusedException}, something else than asked for a {@link NotDirectoryException} (a file
+   * where a directory belongs) or a {@link FileAlreadyExistsException}; a link or file at the parent is a
+   * {@link FileAlreadyExistsException} naming it.
+   */
+  public static PathHandle createBeneathParent(Path path, boolean directory, int mode, int parentMode) throws IOException {
+    Path absolute = path.toAbsolutePath();
+    Path parent = absolute.getParent();
+    if (parent == null) {
+      throw new FileSystemException(path.toString(), null, "has no parent directory");
+    }
+    for (Path segment : absolute) {
+      if (segment.toString().equals("..") || segment.toString().equals(".")) {
+        throw new FileSystemException(path.toString(), null, "has a '.' or '..' segment; refused");
+      }
+    }
+    int dir = openParent(parent);
+    if (dir < 0) {
+      Directories.create(parent, parentMode); // missing (the common first publish on a node) or in the way: says which
+      dir = openParent(parent);
+      if (dir < 0) {
+        throw new FileSystemException(parent.toString(), null, "cannot open: " + strerror(errno()));
+      }
+    }
+    try {
+      String name = absolute.getFileName().toString();
+      if (directory) {
+        // Made first: the path is new on every first stage or publish, and one that is there costs the same 2 calls.
+        if (LibC.INSTANCE.mkdirat(dir, name, mode) != 0 && errno() != EEXIST) {
+          throw failure(dir, name, absolute, errno());
+        }
+      } else {
+        int fd = LibC.INSTANCE.openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0) {
+          LibC.INSTANCE.close(fd);
+        } else if (errno() != EEXIST) {
+          throw failure(dir, name, absolute, errno());
+        }
+      }
+      int fd = LibC.INSTANCE.openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0), 0);
+      if (fd < 0) {
+        throw failure(dir, name, absolute, errno());
+      }
+      // For PathHandle#reopen only (the old mount API): a root at the parent, opened as this was (its links followed).
+      PathHandle handle = new PathHandle(new RootDir(parent, parent), absolute, fd);
+      int type = directory ? S_IFDIR : kindOf(fd, "", AT_EMPTY_PATH);
+      if (type != (directory ? S_IFDIR : S_IFREG)) {
+        handle.close();
+        if (type == S_IFLNK) {
+          throw new SymlinkRefusedException(absolute); // O_PATH|O_NOFOLLOW opened the link itself
+        }
+        throw new FileAlreadyExistsException(absolute.toString(), null, "exists and is not a regular file");
+      }
+      return handle;
+    } finally {
+      LibC.INSTANCE.close(dir);
+    }
+  }
+
+  /** The parent of a staging or target path, its own entry not followed; -1 when missing or not a directory. */
+  private static int openParent(Path parent) {
+    return LibC.INSTANCE.openat(AT_FDCWD, parent.toString(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+  }
+
   /** The resolved root: paths built on it are the ones the kernel shows (in the mount table, for instance). */
   public Path path() {
     return real;

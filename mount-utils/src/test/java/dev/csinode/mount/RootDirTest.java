@@ -6,6 +6,7 @@ import dev.csinode.testing.PrivateMountNamespace;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -95,6 +96,51 @@ class RootDirTest {
     assertFalse(Files.exists(outside.resolve("x")));
     assertEquals(RootDir.Kind.MISSING, root.kind(rootPath.resolve("plugins/kubernetes.io/csi")));
     assertThrows(NoSuchFileException.class, () -> root.open(rootPath.resolve("plugins")));
+  }
+
+  /** A CSI staging or target path: the CO's parent (made if missing, reached through links above it), the entry never a link. */
+  @Test
+  void anEntryIsMadeAndOpenedBeneathItsParentWhichIsMadeIfMissingAndMayBeReachedThroughALink() throws Exception {
+    Path target = rootPath.resolve("pods/u1/volumes/kubernetes.io~csi/pvc-1/mount");
+    try (PathHandle h = RootDir.createBeneathParent(target, true, 0750, 0750)) {
+      assertEquals(target, h.path());
+      assertTrue(Files.isDirectory(h.procPath()));
+    }
+    assertTrue(Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS));
+    RootDir.createBeneathParent(target, true, 0750, 0750).close(); // there already: opened as it is
+
+    Path viaLink = Files.createSymbolicLink(dir.resolve("var-lib-kubelet"), rootPath).resolve("pods/u1/volumes/kubernetes.io~csi/pvc-2/mount");
+    RootDir.createBeneathParent(viaLink, true, 0750, 0750).close();
+    assertTrue(Files.isDirectory(rootPath.resolve("pods/u1/volumes/kubernetes.io~csi/pvc-2/mount"), LinkOption.NOFOLLOW_LINKS));
+
+    Path block = rootPath.resolve("plugins/kubernetes.io/csi/volumeDevices/publish/pvc-3/pod-1");
+    try (PathHandle h = RootDir.createBeneathParent(block, false, 0640, 0750)) {
+      assertTrue(Files.isRegularFile(h.procPath()));
+    }
+    assertEquals(0, Files.size(block));
+    RootDir.createBeneathParent(block, false, 0640, 0750).close();
+  }
+
+  @Test
+  void anEntryOrParentThatIsALinkOrTheWrongKindIsRefusedAndNothingIsMadeOutside() throws Exception {
+    Path parent = Files.createDirectories(rootPath.resolve("pods/u1/volumes/kubernetes.io~csi/pvc-1"));
+    Path leaf = Files.createSymbolicLink(parent.resolve("mount"), outside);
+    assertEquals(leaf.toString(), assertThrows(SymlinkRefusedException.class,
+        () -> RootDir.createBeneathParent(leaf, true, 0750, 0750)).getFile());
+    assertEquals(leaf.toString(), assertThrows(SymlinkRefusedException.class,
+        () -> RootDir.createBeneathParent(leaf, false, 0640, 0750)).getFile());
+    Path parentLink = Files.createSymbolicLink(rootPath.resolve("pods/u1/volumes/kubernetes.io~csi/pvc-2"), outside);
+    assertEquals(parentLink.toString(), assertThrows(FileAlreadyExistsException.class,
+        () -> RootDir.createBeneathParent(parentLink.resolve("mount"), true, 0750, 0750)).getFile());
+    assertEquals(List.of(), List.of(outside.toFile().list()), "nothing made outside the root");
+
+    Path file = Files.writeString(parent.resolve("file"), "x");
+    assertThrows(NotDirectoryException.class, () -> RootDir.createBeneathParent(file, true, 0750, 0750));
+    Path directory = Files.createDirectories(parent.resolve("dir"));
+    assertThrows(FileAlreadyExistsException.class, () -> RootDir.createBeneathParent(directory, false, 0640, 0750));
+    assertThrows(FileSystemException.class, () -> RootDir.createBeneathParent(parent.resolve("../../x"), true, 0750, 0750));
+    assertThrows(FileSystemException.class, () -> RootDir.createBeneathParent(parent.resolve(".."), true, 0750, 0750));
+    assertFalse(Files.exists(rootPath.resolve("pods/u1/x")));
   }
 
   @Test

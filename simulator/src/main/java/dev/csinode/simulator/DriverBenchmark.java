@@ -72,6 +72,9 @@ public final class DriverBenchmark implements Callable<Integer> {
   @Option(names = "--driver-pid", description = "The driver's process id: its CPU time per call is printed too (a figure other load on the machine hardly changes).")
   Long driverPid;
 
+  private DriverAllocation allocation;
+  private boolean allocationUnknown;
+
   private static final int WARMUP_ROUND = 500;
   private static final double SETTLED_JIT_PERCENT = 5;
 
@@ -107,6 +110,8 @@ public final class DriverBenchmark implements Callable<Integer> {
     long cpu0;
     long cpu1;
     try (GrpcUnixClient client = new GrpcUnixClient(vertx, UnixEndpoint.parse(endpoint))) {
+      // Attached before the warm-up: the management agent this starts in the driver is compiled with the rest.
+      driverAllocatedBytes();
       if (warmup > 0) {
         warmUp(client);
       }
@@ -127,6 +132,9 @@ public final class DriverBenchmark implements Callable<Integer> {
       probe = run(client, "Probe", "sequential", 1, volumes, IdentityGrpcClient.Probe, i -> ProbeRequest.getDefaultInstance(), null);
     } finally {
       vertx.close().await();
+      if (allocation != null) {
+        allocation.close();
+      }
     }
     System.out.printf("%nwhole volume lives, each RPC timed within them (the headline figures)%n");
     System.out.printf("%-20s %-14s %7s %9s %9s%n", "RPC", "mode", "calls", "p50 ms", "p99 ms");
@@ -146,6 +154,10 @@ public final class DriverBenchmark implements Callable<Integer> {
       System.out.printf("%-52s %10.0f%n", "driver CPU us per volume life, " + concurrency + " in flight",
           concurrentLives.cpuNanos() / 1e3 / concurrentLives.lives());
       System.out.printf("%-52s %10s%n", "driver CPU in its JIT compilers, " + concurrency + " in flight %", percent(concurrentLives.jitPercent()));
+      for (Lives l : List.of(sequentialLives, concurrentLives)) {
+        System.out.printf("%-52s %10s%n", "driver heap KiB allocated per volume life, " + l.mode(),
+            l.allocatedBytes() < 0 ? "-" : String.format("%.1f", l.allocatedBytes() / 1024.0 / l.lives()));
+      }
     }
     if (phases) {
       // Every call of one RPC, then every call of the next: the mounts pile up (all volumes staged, then all also
@@ -203,7 +215,7 @@ public final class DriverBenchmark implements Callable<Integer> {
    * Whole volume lives, {@code inFlight} of them at a time: {@code nanos[k][i]} is the time of the k-th RPC of life i,
    * {@code cpuNanos} the driver's CPU (or -1), {@code jitPercent} its compilers' share of it (or -1).
    */
-  record Lives(String mode, int lives, double seconds, long[][] nanos, long cpuNanos, double jitPercent) {
+  record Lives(String mode, int lives, double seconds, long[][] nanos, long cpuNanos, double jitPercent, long allocatedBytes) {
     double rate() {
       return lives / seconds;
     }
@@ -220,6 +232,7 @@ public final class DriverBenchmark implements Callable<Integer> {
   private Lives wholeLives(GrpcUnixClient client, String mode, int inFlight, String prefix, int lives) throws Exception {
     long[][] nanos = new long[LIFE.size()][lives];
     Path base = podDirectories(prefix, lives);
+    long alloc0 = driverAllocatedBytes();
     long jit0 = driverJitMillis();
     long cpu0 = driverCpuNanos();
     long start = System.nanoTime();
@@ -227,7 +240,9 @@ public final class DriverBenchmark implements Callable<Integer> {
     double seconds = (System.nanoTime() - start) / 1e9;
     long cpu1 = driverCpuNanos();
     long jit1 = driverJitMillis();
-    return new Lives(mode, lives, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0, jitPercent(jit0, jit1, cpu0, cpu1));
+    long alloc1 = driverAllocatedBytes();
+    return new Lives(mode, lives, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0, jitPercent(jit0, jit1, cpu0, cpu1),
+        alloc0 < 0 || alloc1 < 0 ? -1 : alloc1 - alloc0);
   }
 
   /** Lives per second: a life is one call of each RPC, so its time is the sum of the per-call times of the phases. */
@@ -440,6 +455,25 @@ public final class DriverBenchmark implements Callable<Integer> {
     double seconds = (System.nanoTime() - start) / 1e9;
     long cpu1 = driverCpuNanos();
     return new Row(rpc, mode, volumes, seconds, nanos, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0);
+  }
+
+  /**
+   * Heap bytes the driver has allocated so far (all its threads), or -1 when unknown: steadier than its CPU time, which
+   * other load on the machine changes. Attached to on first use.
+   */
+  private long driverAllocatedBytes() {
+    if (driverPid == null || allocationUnknown) {
+      return -1;
+    }
+    try {
+      if (allocation == null) {
+        allocation = DriverAllocation.attach(driverPid);
+      }
+      return allocation.allocatedBytes();
+    } catch (IOException | RuntimeException e) {
+      allocationUnknown = true; // not tried again: the figure is printed as "-", the others stand
+      return -1;
+    }
   }
 
   /** CPU time (ms) of the driver's JIT compiler threads, or -1. */
