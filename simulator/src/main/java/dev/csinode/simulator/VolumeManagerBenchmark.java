@@ -366,6 +366,9 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   private List<Long> churn(Agent agent) throws Exception {
     Map<String, Long> added = new ConcurrentHashMap<>();
     Map<String, Long> latency = new ConcurrentHashMap<>();
+    // --timeline: when each apply returned (its objects durable in the agent's store), to split a slow pod's latency
+    // into the store's write and what came after it.
+    Map<String, Long> appliedAfter = new ConcurrentHashMap<>();
     long start = System.nanoTime();
     long periodNanos = 1_000_000_000L / churnRate;
     int n = 0;
@@ -386,8 +389,11 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
           spec:
             containers: [{name: app, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
             volumes: [{name: data, csi: {driver: hostpath.csinode.dev}}]
-          """.formatted(name)).onSuccess(r -> agent.volumeManager().whenReady("default/" + name, Duration.ofMinutes(1))
-          .onSuccess(p -> latency.put(name, System.nanoTime() - addedAt)));
+          """.formatted(name)).onSuccess(r -> {
+            appliedAfter.put(name, System.nanoTime() - addedAt);
+            agent.volumeManager().whenReady("default/" + name, Duration.ofMinutes(1))
+                .onSuccess(p -> latency.put(name, System.nanoTime() - addedAt));
+          });
       if (n >= churnRate * 5) {
         agent.deletePod("default", "c" + (n - churnRate * 5));
       }
@@ -403,6 +409,14 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       latency.forEach((name, l) -> bySecond.computeIfAbsent((added.get(name) - start) / 1_000_000_000L, k -> new ArrayList<>()).add(l));
       bySecond.forEach((sec, ls) -> System.err.printf("churn second %d: %d pods ready, median %.0f ms, max %.0f ms%n", sec, ls.size(),
           ls.stream().sorted().toList().get(ls.size() / 2) / 1e6, ls.stream().mapToLong(Long::longValue).max().orElse(0) / 1e6));
+      // The slowest pods: how much of their latency was the apply (parse and durable store) and how much came after.
+      latency.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(Math.max(1, latency.size() / 100))
+          .forEach(e -> System.err.printf("churn slow pod %s (added at %.3f s): ready after %.1f ms, its apply returned after %.1f ms%n",
+              e.getKey(), (added.get(e.getKey()) - start) / 1e9, e.getValue() / 1e6, appliedAfter.getOrDefault(e.getKey(), -1L) / 1e6));
+      long[] a = appliedAfter.values().stream().mapToLong(Long::longValue).sorted().toArray();
+      if (a.length > 0) {
+        System.err.printf("churn apply returned: p50 %.1f ms, p99 %.1f ms%n", a[a.length / 2] / 1e6, a[(int) Math.min(a.length - 1, Math.ceil(a.length * 0.99) - 1)] / 1e6);
+      }
     }
     return new ArrayList<>(latency.values());
   }

@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * What is mounted, as far as the agent knows, including what it is not sure of: a stage or publish whose
@@ -27,6 +28,8 @@ public final class ActualStateOfWorld {
     public DeviceState device = DeviceState.NOT_MOUNTED;
     public String stagingPath;
     public final Map<String, MountedPod> pods = new LinkedHashMap<>();
+    /** Its view in the last {@link #snapshot()}, reused while it still shows the volume. */
+    private VolumeView view;
 
     AttachedVolume(VolumeSpec spec) {
       this.spec = spec;
@@ -52,9 +55,26 @@ public final class ActualStateOfWorld {
 
   /** Immutable view of one volume for status and tests. */
   public record VolumeView(String uniqueName, VolumeSpec spec, boolean attached, DeviceState device, String stagingPath,
-                           List<MountedPod> pods) {}
+                           List<MountedPod> pods) {
+    /** Whether this view still shows the volume: a pod's state changes by a new {@link MountedPod}, so identity tells. */
+    boolean shows(AttachedVolume v) {
+      if (spec != v.spec || attached != v.attached || device != v.device || !Objects.equals(stagingPath, v.stagingPath)
+          || pods.size() != v.pods.size()) {
+        return false;
+      }
+      int i = 0;
+      for (MountedPod p : v.pods.values()) {
+        if (pods.get(i++) != p) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
 
   private final Map<String, AttachedVolume> volumes = new LinkedHashMap<>();
+  /** The last {@link #snapshot()}. */
+  private Map<String, VolumeView> last = Map.of();
 
   public AttachedVolume getOrAdd(VolumeSpec spec) {
     return volumes.computeIfAbsent(spec.uniqueName(), k -> new AttachedVolume(spec));
@@ -78,13 +98,27 @@ public final class ActualStateOfWorld {
     return p == null ? null : p.state();
   }
 
-  /** Every volume by unique name, in the order volumes appeared (readers sort for display). */
+  /**
+   * Every volume by unique name, in the order volumes appeared (readers sort for display). A snapshot is taken after
+   * every reconciler pass, hundreds per second in a burst, while an operation changes one volume at a time: a volume
+   * unchanged since the last snapshot keeps its view, and when none changed the last snapshot itself is returned.
+   */
   public Map<String, VolumeView> snapshot() {
     Map<String, VolumeView> out = new LinkedHashMap<>();
+    boolean same = last.size() == volumes.size();
+    var earlier = last.values().iterator();
     for (AttachedVolume v : volumes.values()) {
-      out.put(v.spec.uniqueName(), new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath,
-          List.copyOf(v.pods.values())));
+      VolumeView view = v.view;
+      if (view == null || !view.shows(v)) {
+        view = new VolumeView(v.spec.uniqueName(), v.spec, v.attached, v.device, v.stagingPath, List.copyOf(v.pods.values()));
+        v.view = view;
+      }
+      same = same && earlier.next() == view;
+      out.put(v.spec.uniqueName(), view);
     }
-    return Collections.unmodifiableMap(out);
+    if (!same) {
+      last = Collections.unmodifiableMap(out);
+    }
+    return last;
   }
 }

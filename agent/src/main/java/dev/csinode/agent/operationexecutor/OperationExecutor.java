@@ -63,6 +63,26 @@ public final class OperationExecutor {
     this.observer = o;
   }
 
+  /**
+   * Whether the operation may start now: {@link #blocked} without its message, which a reconciler pass, asking for
+   * every volume still waiting each time, does not need.
+   */
+  public boolean mayStart(OperationKey key, String operation) {
+    Set<OperationKey> sameVolume = runningByVolume.get(key.volume());
+    if (sameVolume != null) {
+      for (OperationKey k : sameVolume) {
+        if (key.conflictsWith(k)) {
+          return false;
+        }
+      }
+    }
+    Failure f = failures.get(key);
+    if (f != null && f.operation().equals(operation) && clock.getAsLong() < f.notBeforeMillis()) {
+      return false;
+    }
+    return runningCount < maxParallel;
+  }
+
   /** Why the operation cannot start now, or empty when it can. */
   public Optional<String> blocked(OperationKey key, String operation) {
     Set<OperationKey> sameVolume = runningByVolume.get(key.volume());
@@ -89,7 +109,7 @@ public final class OperationExecutor {
 
   /** As {@link #tryRun(OperationKey, String, Supplier, Runnable)}, naming the volume plugin for metrics. */
   public boolean tryRun(OperationKey key, String operation, String volumePlugin, Supplier<Future<Void>> op, Runnable done) {
-    if (blocked(key, operation).isPresent()) {
+    if (!mayStart(key, operation)) {
       return false;
     }
     long start = System.nanoTime();

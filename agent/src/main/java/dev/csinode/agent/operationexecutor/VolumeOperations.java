@@ -182,14 +182,17 @@ public final class VolumeOperations {
           .setVolumeCapability(capability(spec, d, mountGroup(spec, pod, d))).putAllVolumeContext(spec.volumeAttributes());
       req.putAllSecrets(secrets(spec.stageSecret()));
       v.device = DeviceState.UNCERTAIN; // until the driver says otherwise; recorded before the call
-      return persistThen(v, persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()))
+      // A success is recorded by the publish that always follows (mount), in its record made before NodePublishVolume:
+      // one record instead of two in a row. A crash before that record leaves the stage UNCERTAIN, as a crash before a
+      // record of its own did: staged again (idempotent) or torn down. A failure is recorded here.
+      return persist(v).compose(w -> csi.call(d.name(), d.endpoint(), NodeGrpcClient.NodeStageVolume, req.build()))
           .<Void>map(r -> {
             v.device = DeviceState.MOUNTED;
             LOG.info("staged volume {} (driver {}) at {}", spec.volumeHandle(), d.name(), staging);
             return null;
           })
           // Whatever the code, a failed stage may have left something behind: it stays UNCERTAIN for teardown.
-          .recover(err -> Future.failedFuture(wrap("NodeStageVolume", spec, err))));
+          .recover(err -> persistThen(v, Future.failedFuture(wrap("NodeStageVolume", spec, err))));
     });
   }
 
@@ -208,7 +211,8 @@ public final class VolumeOperations {
         }
         requirePublishable(spec, target);
       });
-    }).compose(x -> {
+    }).recover(err -> persistThen(v, Future.failedFuture(err))) // a stage just done is recorded (see stage) before this failure
+      .compose(x -> {
       NodePublishVolumeRequest.Builder req = NodePublishVolumeRequest.newBuilder().setVolumeId(spec.volumeHandle())
           .putAllPublishContext(v.publishContext).setTargetPath(target.toString())
           .setVolumeCapability(capability(spec, d, mountGroup(spec, pod, d)))

@@ -20,6 +20,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -224,11 +225,21 @@ public final class Reconciler {
 
   private void unmountVolumes() {
     for (AttachedVolume v : asw.volumes()) {
-      for (MountedPod pod : List.copyOf(v.pods.values())) {
-        DesiredVolume desired = dsw.volumes().get(v.spec.uniqueName());
+      if (v.pods.isEmpty()) {
+        continue;
+      }
+      DesiredVolume desired = dsw.volumes().get(v.spec.uniqueName());
+      // Copied only when a pod is to go (an operation may change v.pods): a pass looks at every volume each time.
+      List<MountedPod> unwanted = null;
+      for (MountedPod pod : v.pods.values()) {
         PodToMount wanted = desired == null ? null : desired.pods().get(pod.podUid());
         // Also when another pod now has the uid (the one that had it is gone): it gets volumes of its own.
         if (wanted == null || !pod.of(wanted.podKey())) {
+          (unwanted == null ? unwanted = new ArrayList<>() : unwanted).add(pod);
+        }
+      }
+      if (unwanted != null) {
+        for (MountedPod pod : unwanted) {
           OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
           executor.tryRun(key, "volume_unmount", KubeletLayout.pluginName(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
             podsUnmounted.put(pod.podUid(), pod.podKey());
@@ -283,6 +294,9 @@ public final class Reconciler {
         // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
         OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())
             : OperationKey.volume(dv.spec().uniqueName());
+        if (!executor.mayStart(key, "volume_mount")) {
+          continue; // running, in backoff, or no room: asked again at the next pass
+        }
         String uid = pod.podUid();
         mountsInFlight.merge(uid, 1, Integer::sum); // before: a mount that fails at once completes inside tryRun
         if (!executor.tryRun(key, "volume_mount", KubeletLayout.pluginName(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {

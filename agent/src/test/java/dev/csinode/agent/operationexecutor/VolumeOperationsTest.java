@@ -19,6 +19,8 @@ import dev.csinode.testing.Await;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.grpc.common.GrpcStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -89,6 +91,24 @@ class VolumeOperationsTest {
     assertTrue(e.uncertain(), e.getMessage());
     assertEquals(MountState.UNCERTAIN, v.pods.get(A.podUid()).state());
     assertTrue(node.mounter.isMountPoint(node.target(V1, A)));
+  }
+
+  /**
+   * A stage is recorded with the publish that follows it; when that publish fails before its call (a link where the
+   * pod's directory belongs), the stage is recorded all the same: a restart does not stage it again.
+   */
+  @Test
+  void aStageFollowedByAPublishFailingBeforeItsCallIsJournaled() throws Exception {
+    Path podDir = node.target(V1, A).getParent().getParent().getParent().getParent();
+    Files.createSymbolicLink(podDir, Files.createDirectories(podDir.resolveSibling("elsewhere")));
+    OperationException e = failureOf(() -> node.operations.mount(V1, A));
+    assertFalse(e.uncertain(), e.getMessage());
+    assertEquals(DeviceState.MOUNTED, node.asw.get(V1.uniqueName()).device);
+    assertEquals(0, node.csi.count("NodePublishVolume"), "the publish never reached the driver");
+    ReconcilerFixture before = node;
+    node = before.restarted();
+    before.close();
+    assertEquals(DeviceState.MOUNTED, node.asw.get(V1.uniqueName()).device, "the stage was journaled");
   }
 
   /** The journal holds every successful stage and publish once the operation completed: a restart trusts them. */
