@@ -3,8 +3,8 @@
 # lives not counted until the driver's JIT has settled, one at a time and 16 at a time; prints volume lives per second,
 # p50/p99 of each RPC within them and the driver's CPU per life beside the targets; then (unless --no-phases) 1,000
 # calls of each RPC in turn, sequentially and with 16 in flight, with rate and the driver's CPU per RPC; the floor (a
-# gRPC round trip that does no work, a bind mount and its unmount) and the driver's peak RSS. The driver runs as the
-# launcher runs it (its JVM options).
+# gRPC round trip that does no work, a bind mount and its unmount) and the driver's peak RSS, when it came, and its
+# RSS at the end (anonymous and file pages). The driver runs as the launcher runs it (its JVM options).
 # The work and state directories are on a tmpfs, so the figures are the driver's and not the disk's flushes.
 # Everything runs in a private mount namespace; the host's mount table is untouched.
 #   scripts/bench-driver.sh [--volumes N] [--concurrency C] [--kind directory|filesystem] [--warmup N]
@@ -28,7 +28,17 @@ source "$here/scripts/jvm-options" && jvm_options hostpath-driver
 java "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
   --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
 driver=$!
+# The driver's RSS every 0.5 s (seconds since its start, KiB), for when its peak came: a transient (the JIT's arenas
+# during the warm-up) or where it stays.
+( start=$SECONDS
+  while [[ -r /proc/$driver/status ]]; do
+    awk -v t=$((SECONDS - start)) '/^VmRSS/ {print t, $2}' /proc/$driver/status 2>/dev/null || break
+    sleep 0.5
+  done ) >"$work/rss.log" 2>/dev/null &
+sampler=$!
 cleanup() {
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
   kill "$driver" 2>/dev/null || true
   wait "$driver" 2>/dev/null || true
   # grep finding nothing (the run unmounted all it mounted) is no failure: pipefail and set -e would end the trap.
@@ -49,4 +59,10 @@ echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, load $(cut -d' '
 java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" --driver-pid "$driver" "$@" 2>/dev/null
 echo
 printf '%-52s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
+# Where it is at the end: anonymous (heap, metaspace, code cache, malloc, stacks) and file pages (libjvm, the JDK's
+# class-data archive), and the sampled RSS's peak with the second it came at.
+printf '%-52s %10s\n' "driver RSS at the end, anonymous + file (MiB)" \
+  "$(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {printf "%.0f + %.0f", a/1024, f/1024}' /proc/$driver/status)"
+printf '%-52s %10s\n' "driver sampled RSS peak (MiB) at second" \
+  "$(awk '$2 > m {m = $2; t = $1} END {printf "%.0f at %d", m/1024, t}' "$work/rss.log")"
 printf '%-52s %10s\n' "driver threads" "$(ls /proc/$driver/task | wc -l)"
