@@ -1,5 +1,12 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_FDCWD;
+import static dev.csinode.mount.LibC.AT_SYMLINK_NOFOLLOW;
+import static dev.csinode.mount.LibC.EEXIST;
+import static dev.csinode.mount.LibC.ENOENT;
+import static dev.csinode.mount.LibC.ENOTEMPTY;
+import static dev.csinode.mount.Statx.S_IFDIR;
+
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
@@ -9,7 +16,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -19,21 +25,6 @@ import jnr.ffi.Pointer;
  * that exists. A batch of a thousand pods made ~10,000 such exceptions (2.5 % of its CPU).
  */
 public final class Directories {
-  private static final int EEXIST = 17;
-  private static final int ENOENT = 2;
-  private static final int ENOTEMPTY = 39;
-  private static final int AT_FDCWD = -100;
-  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
-  private static final int STATX_BASIC_STATS = 0x7ff;
-  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
-  private static final int STATX_ATTRIBUTES_OFFSET = 8;
-  private static final int STATX_MODE_OFFSET = 28;
-  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
-  private static final int STATX_DEV_MAJOR_OFFSET = 136;
-  private static final int STATX_DEV_MINOR_OFFSET = 140;
-  private static final int STATX_SIZE = 256;
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
 
   private static final Mounter MOUNTS = new Mounter();
 
@@ -51,7 +42,7 @@ public final class Directories {
    * @param itself whether {@code root} goes too, or only what it holds
    */
   public static void deleteTree(Path root, boolean itself) throws IOException {
-    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
+    Pointer buf = Statx.buffer();
     Entry top = Entry.of(root, buf);
     if (top == null || top.type() != S_IFDIR) {
       if (top != null && itself) {
@@ -91,18 +82,16 @@ public final class Directories {
   private record Entry(Path path, int type, long dev, boolean mountRoot) {
     /** The entry at path, or null when nothing is there. */
     static Entry of(Path path, Pointer buf) throws IOException {
-      if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) != 0) {
+      if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, Statx.BASIC_STATS, buf) != 0) {
         int errno = LibC.lastErrno();
         if (errno == ENOENT) {
           return null;
         }
         throw new IOException("cannot look at " + path + ": " + LibC.INSTANCE.strerror(errno) + " (errno " + errno + ")");
       }
-      long dev = ((long) buf.getInt(STATX_DEV_MAJOR_OFFSET) << 32) | (buf.getInt(STATX_DEV_MINOR_OFFSET) & 0xffffffffL);
-      boolean mountRoot = (buf.getLong(STATX_ATTRIBUTES_MASK_OFFSET) & STATX_ATTR_MOUNT_ROOT) != 0
-          ? (buf.getLong(STATX_ATTRIBUTES_OFFSET) & STATX_ATTR_MOUNT_ROOT) != 0
-          : MOUNTS.isMountPoint(path); // a kernel too old to say (before 5.8): the mount table
-      return new Entry(path, buf.getShort(STATX_MODE_OFFSET) & S_IFMT, dev, mountRoot);
+      Boolean said = Statx.mountRoot(buf);
+      boolean mountRoot = said != null ? said : MOUNTS.isMountPoint(path); // null: a kernel too old to say (before 5.8)
+      return new Entry(path, Statx.type(buf), Statx.device(buf), mountRoot);
     }
 
     /** rmdir(2) or unlink(2) as its type says (Files.delete would lstat it again to know); gone already is fine. */

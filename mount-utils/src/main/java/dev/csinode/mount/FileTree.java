@@ -1,5 +1,17 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_EMPTY_PATH;
+import static dev.csinode.mount.LibC.ENOENT;
+import static dev.csinode.mount.LibC.O_CLOEXEC;
+import static dev.csinode.mount.LibC.O_DIRECTORY;
+import static dev.csinode.mount.LibC.O_NOFOLLOW;
+import static dev.csinode.mount.LibC.O_PATH;
+import static dev.csinode.mount.LibC.O_RDONLY;
+import static dev.csinode.mount.Statx.S_IFDIR;
+import static dev.csinode.mount.Statx.S_IFLNK;
+import static dev.csinode.mount.Statx.S_IFMT;
+import static dev.csinode.mount.Statx.S_IFREG;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
@@ -7,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -19,24 +30,7 @@ import jnr.ffi.Pointer;
  * Blocking.
  */
 public final class FileTree {
-  private static final int O_RDONLY = 0;
-  private static final int O_DIRECTORY = 0200000;
-  private static final int O_NOFOLLOW = 0400000;
-  private static final int O_CLOEXEC = 02000000;
-  private static final int O_PATH = 010000000;
-  private static final int AT_EMPTY_PATH = 0x1000;
-  private static final int ENOENT = 2;
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-  private static final int S_IFLNK = 0120000;
-  private static final int STATX_BASIC_STATS = 0x7ff;
-  private static final int STATX_SIZE = 256;
   // struct statx offsets (linux/stat.h): stable across architectures.
-  private static final int STX_GID = 24;
-  private static final int STX_MODE = 28;
-  private static final int STX_DEV_MAJOR = 136;
-  private static final int STX_DEV_MINOR = 140;
   // struct dirent of glibc on 64-bit Linux (x86_64, aarch64): d_ino, d_off, d_reclen, d_type, d_name.
   private static final int D_NAME = 19;
 
@@ -183,20 +177,19 @@ public final class FileTree {
 
   private static Node node(int fd, Path path) throws IOException {
     Pointer buf = stat(fd, path);
-    int mode = buf.getShort(STX_MODE) & 0xffff;
+    int mode = Statx.mode(buf);
     Type type = switch (mode & S_IFMT) {
       case S_IFDIR -> Type.DIRECTORY;
       case S_IFREG -> Type.FILE;
       case S_IFLNK -> Type.LINK;
       default -> Type.OTHER;
     };
-    long device = ((long) buf.getInt(STX_DEV_MAJOR) << 32) | (buf.getInt(STX_DEV_MINOR) & 0xffffffffL);
-    return new Node(fd, path, type, mode & 07777, buf.getInt(STX_GID), device);
+    return new Node(fd, path, type, mode & 07777, Statx.gid(buf), Statx.device(buf));
   }
 
   private static Pointer stat(int fd, Path path) throws IOException {
-    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
-    if (LibC.INSTANCE.statx(fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf) != 0) {
+    Pointer buf = Statx.buffer();
+    if (LibC.INSTANCE.statx(fd, EMPTY, AT_EMPTY_PATH, Statx.BASIC_STATS, buf) != 0) {
       throw failure(path, "cannot be examined");
     }
     return buf;

@@ -15,6 +15,28 @@ public interface LibC {
   LibC INSTANCE = LibraryLoader.create(LibC.class).load("c");
   Runtime RUNTIME = Runtime.getRuntime(INSTANCE);
 
+  // open(2) flags: x86_64 values (asm-generic/fcntl.h); arm64 has other O_DIRECTORY and O_NOFOLLOW bits
+  int O_RDONLY = 0;
+  int O_WRONLY = 01;
+  int O_CREAT = 0100;
+  int O_EXCL = 0200;
+  int O_NONBLOCK = 04000;
+  int O_DIRECTORY = 0200000;
+  int O_NOFOLLOW = 0400000;
+  int O_CLOEXEC = 02000000;
+  int O_PATH = 010000000;
+  // *at(2) arguments (linux/fcntl.h)
+  int AT_FDCWD = -100;
+  int AT_SYMLINK_NOFOLLOW = 0x100;
+  int AT_EMPTY_PATH = 0x1000;
+  // errno values (asm-generic/errno-base.h, errno.h)
+  int ENOENT = 2;
+  int EEXIST = 17;
+  int ENOTDIR = 20;
+  int EINVAL = 22;
+  int ENOSYS = 38;
+  int ENOTEMPTY = 39;
+
   int mount(String source, String target, String filesystemtype, long mountflags, String data);
 
   int umount2(String target, int flags);

@@ -1,9 +1,13 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_FDCWD;
+import static dev.csinode.mount.LibC.AT_SYMLINK_NOFOLLOW;
+import static dev.csinode.mount.LibC.EINVAL;
+import static dev.csinode.mount.LibC.ENOENT;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -11,15 +15,6 @@ import jnr.ffi.Pointer;
  * a bind mount costs microseconds instead of a fork and exec. Callers run these off the event loop.
  */
 public final class Mounter {
-  private static final int EINVAL = 22;
-  private static final int ENOENT = 2;
-  private static final int AT_FDCWD = -100;
-  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
-  private static final int STATX_BASIC_STATS = 0x7ff;
-  private static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
-  private static final int STATX_ATTRIBUTES_OFFSET = 8;
-  private static final int STATX_ATTRIBUTES_MASK_OFFSET = 56;
-  private static final int STATX_SIZE = 256;
 
   /** Bind-mounts source onto target, then applies read-only and other flags with a remount (bind ignores them). */
   public void bind(Path source, Path target, boolean readOnly, Collection<String> options) {
@@ -105,17 +100,15 @@ public final class Mounter {
    * reading /proc/self/mountinfo instead costs milliseconds once thousands of volumes are mounted.
    */
   public boolean isMountPoint(Path path) {
-    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
-    if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) != 0) {
+    Pointer buf = Statx.buffer();
+    if (LibC.INSTANCE.statx(AT_FDCWD, path.toString(), AT_SYMLINK_NOFOLLOW, Statx.BASIC_STATS, buf) != 0) {
       if (LibC.lastErrno() == ENOENT) {
         return false;
       }
       return MountTable.read().isMountPoint(path);
     }
-    if ((buf.getLong(STATX_ATTRIBUTES_MASK_OFFSET) & STATX_ATTR_MOUNT_ROOT) == 0) {
-      return MountTable.read().isMountPoint(path); // kernel too old to say
-    }
-    return (buf.getLong(STATX_ATTRIBUTES_OFFSET) & STATX_ATTR_MOUNT_ROOT) != 0;
+    Boolean mountRoot = Statx.mountRoot(buf);
+    return mountRoot != null ? mountRoot : MountTable.read().isMountPoint(path); // null: a kernel too old to say
   }
 
   private static void call(String source, Path target, String fsType, long flags, String data, String what) {

@@ -1,5 +1,9 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_EMPTY_PATH;
+import static dev.csinode.mount.LibC.AT_FDCWD;
+import static dev.csinode.mount.LibC.ENOSYS;
+
 import java.nio.file.Path;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -12,8 +16,6 @@ final class NewMountApi {
   private static final long SYS_OPEN_TREE = 428;
   private static final long SYS_MOVE_MOUNT = 429;
   private static final long SYS_MOUNT_SETATTR = 442;
-  private static final long AT_FDCWD = -100;
-  private static final long AT_EMPTY_PATH = 0x1000;
   private static final long OPEN_TREE_CLONE = 1;
   private static final long OPEN_TREE_CLOEXEC = 02000000;
   private static final long MOVE_MOUNT_F_EMPTY_PATH = 0x4;
@@ -26,7 +28,6 @@ final class NewMountApi {
   private static final long MOUNT_ATTR_NOATIME = 0x10;
   private static final long MOUNT_ATTR_STRICTATIME = 0x20;
   private static final long MOUNT_ATTR_NODIRATIME = 0x80;
-  private static final int ENOSYS = 38;
   private static final boolean X86_64 = "amd64".equals(System.getProperty("os.arch"));
   private static volatile boolean unavailable = !X86_64;
 

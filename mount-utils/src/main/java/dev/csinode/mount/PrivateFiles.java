@@ -1,5 +1,15 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_EMPTY_PATH;
+import static dev.csinode.mount.LibC.AT_FDCWD;
+import static dev.csinode.mount.LibC.ENOENT;
+import static dev.csinode.mount.LibC.O_CLOEXEC;
+import static dev.csinode.mount.LibC.O_NOFOLLOW;
+import static dev.csinode.mount.LibC.O_PATH;
+import static dev.csinode.mount.Statx.S_IFDIR;
+import static dev.csinode.mount.Statx.S_IFMT;
+import static dev.csinode.mount.Statx.S_IFREG;
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -15,7 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,17 +41,6 @@ public final class PrivateFiles {
   public static final FileAttribute<Set<PosixFilePermission>> FILE = PosixFilePermissions.asFileAttribute(FILE_MODE);
   private static final FileAttribute<Set<PosixFilePermission>> DIRECTORY = PosixFilePermissions.asFileAttribute(DIRECTORY_MODE);
 
-  private static final int AT_FDCWD = -100;
-  private static final int O_NOFOLLOW = 0400000;
-  private static final int O_CLOEXEC = 02000000;
-  private static final int O_PATH = 010000000;
-  private static final int AT_EMPTY_PATH = 0x1000;
-  private static final int STATX_TYPE_AND_MODE = 0x3;
-  private static final int STATX_MODE_OFFSET = 28;
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-  private static final int ENOENT = 2;
 
   private PrivateFiles() {}
 
@@ -154,10 +152,10 @@ public final class PrivateFiles {
 
   /** st_mode of what {@code fd} is open on (the link itself for a link). */
   private static int mode(int fd, Path p) throws IOException {
-    Pointer buf = Memory.allocate(LibC.RUNTIME, 256);
-    if (LibC.INSTANCE.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE_AND_MODE, buf) != 0) {
+    Pointer buf = Statx.buffer();
+    if (LibC.INSTANCE.statx(fd, "", AT_EMPTY_PATH, Statx.TYPE_AND_MODE, buf) != 0) {
       throw new FileSystemException(p.toString(), null, "cannot read its mode: " + LibC.INSTANCE.strerror(LibC.lastErrno()));
     }
-    return buf.getShort(STATX_MODE_OFFSET) & 0xffff;
+    return Statx.mode(buf);
   }
 }

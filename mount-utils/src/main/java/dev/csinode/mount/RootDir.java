@@ -1,5 +1,24 @@
 package dev.csinode.mount;
 
+import static dev.csinode.mount.LibC.AT_EMPTY_PATH;
+import static dev.csinode.mount.LibC.AT_FDCWD;
+import static dev.csinode.mount.LibC.AT_SYMLINK_NOFOLLOW;
+import static dev.csinode.mount.LibC.EEXIST;
+import static dev.csinode.mount.LibC.ENOENT;
+import static dev.csinode.mount.LibC.ENOTDIR;
+import static dev.csinode.mount.LibC.O_CLOEXEC;
+import static dev.csinode.mount.LibC.O_CREAT;
+import static dev.csinode.mount.LibC.O_DIRECTORY;
+import static dev.csinode.mount.LibC.O_EXCL;
+import static dev.csinode.mount.LibC.O_NOFOLLOW;
+import static dev.csinode.mount.LibC.O_NONBLOCK;
+import static dev.csinode.mount.LibC.O_PATH;
+import static dev.csinode.mount.LibC.O_WRONLY;
+import static dev.csinode.mount.Statx.S_IFDIR;
+import static dev.csinode.mount.Statx.S_IFLNK;
+import static dev.csinode.mount.Statx.S_IFMT;
+import static dev.csinode.mount.Statx.S_IFREG;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -18,7 +37,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -31,27 +49,6 @@ import jnr.ffi.Pointer;
  * Blocking.
  */
 public final class RootDir {
-  private static final int O_WRONLY = 01;
-  private static final int O_NONBLOCK = 04000;
-  private static final int O_CREAT = 0100;
-  private static final int O_EXCL = 0200;
-  private static final int O_DIRECTORY = 0200000;
-  private static final int O_NOFOLLOW = 0400000;
-  private static final int O_CLOEXEC = 02000000;
-  private static final int O_PATH = 010000000;
-  private static final int AT_FDCWD = -100;
-  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
-  private static final int AT_EMPTY_PATH = 0x1000;
-  private static final int ENOENT = 2;
-  private static final int EEXIST = 17;
-  private static final int ENOTDIR = 20;
-  private static final int STATX_TYPE = 1;
-  private static final int STATX_MODE_OFFSET = 28;
-  private static final int STATX_SIZE = 256;
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-  private static final int S_IFLNK = 0120000;
   private static final AtomicLong SEQUENCE = new AtomicLong();
 
   /** What is at a path beneath the root, found without following a link (a link is an exception, not a kind). */
@@ -436,11 +433,11 @@ public final class RootDir {
 
   /** The S_IFMT bits of what is there, or -1 when nothing is. */
   private static int kindOf(int dir, String name, int flags) {
-    Pointer buf = Memory.allocate(LibC.RUNTIME, STATX_SIZE);
-    if (LibC.INSTANCE.statx(dir, name, flags, STATX_TYPE, buf) != 0) {
+    Pointer buf = Statx.buffer();
+    if (LibC.INSTANCE.statx(dir, name, flags, Statx.TYPE, buf) != 0) {
       return -1;
     }
-    return buf.getShort(STATX_MODE_OFFSET) & S_IFMT;
+    return Statx.type(buf);
   }
 
   /** Messages name the path asked for, not the /proc/self/fd path the call went through. */
