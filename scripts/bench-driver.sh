@@ -4,7 +4,8 @@
 # p50/p99 of each RPC within them and the driver's CPU per life beside the targets; then (unless --no-phases) 1,000
 # calls of each RPC in turn, sequentially and with 16 in flight, with rate and the driver's CPU per RPC; the floor (a
 # gRPC round trip that does no work, a bind mount and its unmount) and the driver's peak RSS, when it came, and its
-# RSS at the end (anonymous and file pages). The driver runs as the launcher runs it (its JVM options).
+# RSS at the end (anonymous and file pages). The driver runs as the launcher runs it (its JVM options and the daemon's
+# class-data sharing archive).
 # The work and state directories are on a tmpfs, so the figures are the driver's and not the disk's flushes.
 # Everything runs in a private mount namespace; the host's mount table is untouched.
 #   scripts/bench-driver.sh [--volumes N] [--concurrency C] [--kind directory|filesystem] [--warmup N]
@@ -13,19 +14,28 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "bench-driver.sh: needs root (it mounts)" >&2; exit 1; }
-  "$here/scripts/csi-node-agent" --version >/dev/null   # builds on first use
+  # Builds on first use, and makes the build's class-data sharing archives now (the driver maps the daemon's, below).
+  CSI_NODE_AGENT_CDS=wait "$here/scripts/csi-node-agent" --version >/dev/null
   export CSI_BENCH_PRIVATE_NS=1
   exec unshare --mount --propagation private -- "$0" "$@"
 fi
 
 work=$(mktemp -d /tmp/csi-bench-XXXXXX)
 mount -t tmpfs -o mode=0700 csi-bench "$work"
-jar="$here/cli/target/csi-node-agent.jar"
 # The driver's JVM options as the launcher gives them (scripts/jvm-options; CSI_NODE_AGENT_JAVA_OPTS to try others).
 source "$here/scripts/jvm-options" && jvm_options hostpath-driver
+# The daemon's class-data sharing archive, which the launcher maps for `hostpath-driver` too: bound to the launcher's
+# copy of the jar, so that copy is what runs here. CSI_NODE_AGENT_CDS=0 runs the jar without, as the launcher then does.
+jar="$here/cli/target/csi-node-agent.jar"
+copy="$here/cli/target/run/csi-node-agent-$(stat -c '%Y-%s' "$jar").jar"
+cds=()
+if [[ "${CSI_NODE_AGENT_CDS:-1}" != 0 && -f "$copy" ]] && key=$(jvm_key) && [[ -f "$copy.jvm$key.run.jsa" ]]; then
+  jar="$copy"
+  cds=(-XX:SharedArchiveFile="$copy.jvm$key.run.jsa" -Xlog:cds=off)
+fi
 # Fixed compiler threads: one that ends takes its CPU time with it, and the JIT's share the benchmark reads from the
 # threads (to end the warm-up when it has settled) would come out low.
-java "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
+java ${cds[@]+"${cds[@]}"} "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \
   --node-id bench-node --capacity 100Ti >"$work/driver.log" 2>&1 &
 driver=$!
 # The driver's RSS every 0.5 s (seconds since its start, KiB), for when its peak came: a transient (the JIT's arenas
@@ -56,6 +66,11 @@ for _ in $(seq 1 600); do answers && break; kill -0 "$driver" 2>/dev/null || bre
 answers || { echo "driver did not answer on $work/csi.sock:" >&2; cat "$work/driver.log" >&2; exit 1; }
 
 echo "csi-node-agent hostpath driver benchmark ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ))"
+if ((${#cds[@]})); then
+  echo "class-data sharing: the daemon's archive, as the launcher maps it"
+else
+  echo "class-data sharing: none (CSI_NODE_AGENT_CDS=0, or the launcher could not make the archive: cli/target/run/*.jsa.failed)"
+fi
 java -jar "$jar" bench-driver --endpoint "unix://$work/csi.sock" --work-dir "$work/paths" --driver-pid "$driver" "$@" 2>/dev/null
 echo
 printf '%-52s %10s %10s\n' "driver peak RSS (MiB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$driver/status)" "<= 80"
