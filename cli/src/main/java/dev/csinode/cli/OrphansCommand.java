@@ -48,17 +48,19 @@ public final class OrphansCommand implements Callable<Integer> {
       System.err.println("orphans: -o must be table or json, not '" + text(output) + "'");
       return 2;
     }
+    if (timeout != null) {
+      try {
+        ApiClient.waitParameter(timeout); // at most 24 h, as pod wait's
+      } catch (IllegalArgumentException e) {
+        System.err.println("orphans: " + text(e.getMessage()));
+        return 2;
+      }
+      if (timeout.isZero()) {
+        System.err.println("orphans: --timeout must be more than 0");
+        return 2;
+      }
+    }
     Duration deadline = timeout == null ? (remove ? REMOVE_DEADLINE : ApiClient.QUICK) : timeout;
-    try {
-      ApiClient.waitParameter(deadline); // at most 24 h, as pod wait's
-    } catch (IllegalArgumentException e) {
-      System.err.println("orphans: " + text(e.getMessage()));
-      return 2;
-    }
-    if (deadline.isZero()) {
-      System.err.println("orphans: --timeout must be more than 0");
-      return 2;
-    }
     Path socket = ApiClient.Where.socket(where);
     ApiClient.Answer resp;
     try {
