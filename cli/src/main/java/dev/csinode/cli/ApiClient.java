@@ -144,22 +144,15 @@ final class ApiClient {
   static final Duration MAX_WAIT = Duration.ofHours(24);
 
   /**
-   * A {@code --timeout} as the agent's {@code ?wait=} takes it (Go notation, at most {@link #MAX_WAIT}), read here
-   * first so that only a duration is sent, and its error comes before any request.
+   * A {@code --timeout} (read by {@link DurationOption}) as the agent's {@code ?wait=} takes it: in Go notation, at most
+   * {@link #MAX_WAIT}, checked here so that its error comes before any request.
    */
-  static String waitParameter(String timeout) {
-    Duration d;
-    try {
-      d = GoDuration.parse(timeout);
-    } catch (RuntimeException e) {
-      throw new IllegalArgumentException("--timeout '" + timeout
-          + "' is not a duration; use e.g. 500ms, 30s, 5m or 1h30m");
-    }
-    if (d.compareTo(MAX_WAIT) > 0) {
-      throw new IllegalArgumentException("--timeout " + timeout.trim() + " is longer than "
+  static String waitParameter(Duration timeout) {
+    if (timeout.compareTo(MAX_WAIT) > 0) {
+      throw new IllegalArgumentException("--timeout " + GoDuration.format(timeout) + " is longer than "
           + MAX_WAIT.toHours() + "h; wait less, again if need be");
     }
-    return GoDuration.format(d);
+    return GoDuration.format(timeout);
   }
 
   /**

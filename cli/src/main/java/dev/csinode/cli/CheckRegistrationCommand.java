@@ -8,7 +8,6 @@ import dev.csinode.plugins.doctor.Finding;
 import dev.csinode.plugins.doctor.RegistrationDoctor;
 import dev.csinode.plugins.doctor.RegistrationReport;
 import dev.csinode.plugins.doctor.SocketReport;
-import dev.csinode.util.GoDuration;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,9 +35,9 @@ public final class CheckRegistrationCommand implements Callable<Integer> {
   @ArgGroup(exclusive = true)
   Where where;
 
-  @Option(names = "--timeout", defaultValue = "1s", paramLabel = "DURATION",
+  @Option(names = "--timeout", defaultValue = "1s", converter = DurationOption.class, paramLabel = "DURATION",
       description = "Timeout of each call (GetInfo, GetPluginInfo, NodeGetInfo, NodeGetCapabilities); the kubelet gives GetInfo 1s (default: ${DEFAULT-VALUE}).")
-  String timeout;
+  Duration timeout;
 
   @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
   String output;
@@ -49,20 +48,13 @@ public final class CheckRegistrationCommand implements Callable<Integer> {
       System.err.println("check-registration: -o must be table or json, not '" + text(output) + "'");
       return 2;
     }
-    Duration callTimeout;
-    try {
-      callTimeout = GoDuration.parse(timeout);
-    } catch (IllegalArgumentException e) {
-      System.err.println("check-registration: --timeout: " + text(e.getMessage()));
-      return 2;
-    }
     Path dir = where != null && where.registrationDir != null ? where.registrationDir
         : (where != null && where.rootDir != null ? where.rootDir : Path.of("/var/lib/kubelet")).resolve("plugins_registry");
     dir = dir.toAbsolutePath().normalize();
     Vertx vertx = Vertx.vertx();
     RegistrationReport report;
     try {
-      report = new RegistrationDoctor(vertx, callTimeout).examine(dir).await();
+      report = new RegistrationDoctor(vertx, timeout).examine(dir).await();
     } finally {
       vertx.close().await();
     }

@@ -44,8 +44,9 @@ public final class Main implements Runnable {
    * picocli's switches for work that no command here needs and that it does for every command model it makes: a
    * look for Groovy closures (a class that is nowhere, so the class loader opens the 38 MB jar and reads its 21,000
    * entries, which the class-data sharing archive otherwise spares a short command: ~10 ms), and the converters of
-   * java.time and java.sql types (some 80 classes loaded and initialised through reflection; no option has such a type,
-   * CliStartupTest checks: durations are Go strings). A value given on the command line (-D) wins.
+   * java.time and java.sql types (some 80 classes loaded and initialised through reflection; no option of such a type
+   * goes without its own converter, CliStartupTest checks: durations are Go notation, DurationOption). A value given
+   * on the command line (-D) wins.
    */
   static final Map<String, String> PICOCLI_PROPERTIES = Map.of("picocli.disable.closures", "true",
       "picocli.converters.excludes", "java\\.time\\..*,java\\.sql\\..*");

@@ -3,7 +3,6 @@ package dev.csinode.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import static dev.csinode.cli.TerminalText.text;
 
-import dev.csinode.util.GoDuration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -27,10 +26,10 @@ public final class OrphansCommand implements Callable<Integer> {
   @Option(names = "--remove", description = "Remove now the directories that can go (by default: a dry run).")
   boolean remove;
 
-  @Option(names = "--timeout", paramLabel = "DURATION",
+  @Option(names = "--timeout", converter = DurationOption.class, paramLabel = "DURATION",
       description = "How long to wait for the agent's answer; past it the command fails with status 1 (default: 30s; with "
           + "--remove 2m30s: the 2 min the kubelet gives a driver's call, and 30s more).")
-  String timeout;
+  Duration timeout;
 
   @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT", description = "table or json (default: ${DEFAULT-VALUE}).")
   String output;
@@ -49,17 +48,19 @@ public final class OrphansCommand implements Callable<Integer> {
       System.err.println("orphans: -o must be table or json, not '" + text(output) + "'");
       return 2;
     }
-    Duration deadline;
-    try {
-      deadline = timeout == null ? (remove ? REMOVE_DEADLINE : ApiClient.QUICK) : GoDuration.parse(ApiClient.waitParameter(timeout));
-    } catch (IllegalArgumentException e) {
-      System.err.println("orphans: " + text(e.getMessage()));
-      return 2;
+    if (timeout != null) {
+      try {
+        ApiClient.waitParameter(timeout); // at most 24 h, as pod wait's
+      } catch (IllegalArgumentException e) {
+        System.err.println("orphans: " + text(e.getMessage()));
+        return 2;
+      }
+      if (timeout.isZero()) {
+        System.err.println("orphans: --timeout must be more than 0");
+        return 2;
+      }
     }
-    if (deadline.isZero()) {
-      System.err.println("orphans: --timeout must be more than 0");
-      return 2;
-    }
+    Duration deadline = timeout == null ? (remove ? REMOVE_DEADLINE : ApiClient.QUICK) : timeout;
     Path socket = ApiClient.Where.socket(where);
     ApiClient.Answer resp;
     try {

@@ -2,6 +2,7 @@ package dev.csinode.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -65,8 +66,9 @@ public final class PodCommand implements Runnable {
 
     @Parameters(paramLabel = "NAMESPACE/NAME") String pod;
 
-    @Option(names = "--timeout", defaultValue = "30s", description = "How long to wait (default: ${DEFAULT-VALUE}).")
-    String timeout;
+    @Option(names = "--timeout", defaultValue = "30s", converter = DurationOption.class,
+        description = "How long to wait (default: ${DEFAULT-VALUE}).")
+    Duration timeout;
 
     @Override
     public Integer call() throws Exception {

@@ -4,7 +4,6 @@ import dev.csinode.agent.NodeVertx;
 import dev.csinode.grpc.Lifecycle;
 import dev.csinode.grpc.UnixEndpoint;
 import dev.csinode.plugins.registrar.Registrar;
-import dev.csinode.util.GoDuration;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
@@ -29,25 +28,18 @@ public final class RegistrarCommand implements Callable<Integer> {
       description = "Directory the agent watches for registration sockets (default: ${DEFAULT-VALUE}).")
   Path pluginRegistrationPath;
 
-  @Option(names = "--timeout", defaultValue = "1s", paramLabel = "DURATION",
+  @Option(names = "--timeout", defaultValue = "1s", converter = DurationOption.class, paramLabel = "DURATION",
       description = "Timeout of GetPluginInfo on the driver (default: ${DEFAULT-VALUE}).")
-  String timeout;
+  Duration timeout;
 
   @Override
   public Integer call() {
-    Duration callTimeout;
-    try {
-      callTimeout = GoDuration.parse(timeout);
-    } catch (IllegalArgumentException e) {
-      System.err.println("registrar: --timeout: " + TerminalText.text(e.getMessage()));
-      return 2;
-    }
     Vertx vertx = NodeVertx.create();
     Future<Registrar> started;
     try {
       started = Registrar.start(vertx, UnixEndpoint.parse(csiAddress),
           UnixEndpoint.parse(kubeletRegistrationPath).path().toString(), pluginRegistrationPath, Duration.ofSeconds(30),
-          callTimeout);
+          timeout);
     } catch (IllegalArgumentException e) {
       vertx.close();
       throw e;

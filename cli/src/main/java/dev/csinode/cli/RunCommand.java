@@ -70,34 +70,34 @@ public final class RunCommand implements Callable<Integer> {
           + "with 413 without being read (default: ${DEFAULT-VALUE}).")
   long apiMaxBodySize;
 
-  @Option(names = "--probe-interval", defaultValue = "10s", paramLabel = "DURATION",
+  @Option(names = "--probe-interval", defaultValue = "10s", converter = DurationOption.class, paramLabel = "DURATION",
       description = "How often registered drivers are probed (default: ${DEFAULT-VALUE}).")
-  String probeInterval;
+  Duration probeInterval;
 
   @Option(names = "--max-parallel-operations", defaultValue = "64", paramLabel = "N",
       description = "Volume operations (stage+publish, unpublish, unstage) running at once; each volume has at most one (default: ${DEFAULT-VALUE}).")
   int maxParallelOperations;
 
-  @Option(names = "--backoff-initial", defaultValue = "500ms", paramLabel = "DURATION",
+  @Option(names = "--backoff-initial", defaultValue = "500ms", converter = DurationOption.class, paramLabel = "DURATION",
       description = "Wait after a failed volume operation before the same one is tried again; doubles per failure (default: ${DEFAULT-VALUE}).")
-  String backoffInitial;
+  Duration backoffInitial;
 
-  @Option(names = "--backoff-max", defaultValue = "2m2s", paramLabel = "DURATION",
+  @Option(names = "--backoff-max", defaultValue = "2m2s", converter = DurationOption.class, paramLabel = "DURATION",
       description = "Longest wait between attempts of a failing volume operation (default: ${DEFAULT-VALUE}, the kubelet's).")
-  String backoffMax;
+  Duration backoffMax;
 
-  @Option(names = "--resync-period", defaultValue = "10s", paramLabel = "DURATION",
+  @Option(names = "--resync-period", defaultValue = "10s", converter = DurationOption.class, paramLabel = "DURATION",
       description = "How often mounts are checked against the actual state (a vanished publish mount is restored), mounts the "
           + "agent did not make are reported, and orphaned pod directories are cleaned up (default: ${DEFAULT-VALUE}).")
-  String resyncPeriod;
+  Duration resyncPeriod;
 
-  @Option(names = "--csi-timeout", defaultValue = "2m", paramLabel = "DURATION",
+  @Option(names = "--csi-timeout", defaultValue = "2m", converter = DurationOption.class, paramLabel = "DURATION",
       description = "Deadline of each CSI call; a call that runs out leaves its volume uncertain (default: ${DEFAULT-VALUE}).")
-  String csiTimeout;
+  Duration csiTimeout;
 
-  @Option(names = "--volume-stats-period", defaultValue = "1m", paramLabel = "DURATION",
+  @Option(names = "--volume-stats-period", defaultValue = "1m", converter = DurationOption.class, paramLabel = "DURATION",
       description = "How often NodeGetVolumeStats is asked for published claims, for kubelet_volume_stats_* (default: ${DEFAULT-VALUE}).")
-  String volumeStatsPeriod;
+  Duration volumeStatsPeriod;
 
   @Option(names = "--remove-orphans", negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Remove orphaned pod directories at each resync (only ever empty directories and the agent's own files, never "
@@ -238,21 +238,18 @@ public final class RunCommand implements Callable<Integer> {
     }
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     VolumeManager.Options volumeOptions;
-    Duration probe;
     try {
-      volumeOptions = new VolumeManager.Options(maxParallelOperations, duration("--backoff-initial", backoffInitial),
-          duration("--backoff-max", backoffMax), duration("--resync-period", resyncPeriod),
-          duration("--csi-timeout", csiTimeout), duration("--volume-stats-period", volumeStatsPeriod), removeOrphans);
-      probe = duration("--probe-interval", probeInterval);
-      if (probe.isZero()) {
-        throw new IllegalArgumentException("--probe-interval must be positive, not " + probeInterval);
+      volumeOptions = new VolumeManager.Options(maxParallelOperations, backoffInitial, backoffMax, resyncPeriod, csiTimeout,
+          volumeStatsPeriod, removeOrphans);
+      if (probeInterval.isZero()) {
+        throw new IllegalArgumentException("--probe-interval must be positive, not " + GoDuration.format(probeInterval));
       }
     } catch (IllegalArgumentException e) {
       System.err.println("run: " + TerminalText.text(e.getMessage()));
       return 2;
     }
     Agent.Config config = new Agent.Config(rootDir, node, apiSocket, withHostpathDriver ? BundledHostpathDriver.INSTANCE : null,
-        PluginManager.Options.defaults().withProbeInterval(probe), podManifests,
+        PluginManager.Options.defaults().withProbeInterval(probeInterval), podManifests,
         volumeOptions, metricsAddress, drainOnExit, apiMaxBodySize);
     NotifySocket socket;
     Duration watchdog;
@@ -281,14 +278,5 @@ public final class RunCommand implements Callable<Integer> {
       notifier.stopping();
       return a.stop();
     }, null);
-  }
-
-  /** A duration option, its error naming the option (the message alone would not say which of six it was). */
-  private static Duration duration(String option, String value) {
-    try {
-      return GoDuration.parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
-    }
   }
 }

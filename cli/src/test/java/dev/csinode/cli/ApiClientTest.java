@@ -245,12 +245,13 @@ class ApiClientTest {
     for (String ref : List.of("ns/name?wait=23h", "ns/na me", "ns/a\r\nX: y", "../x", "ns/..", "ns/a%2Fb", "ns/a#b", "ns/é", "a/b/c", "ns/")) {
       assertThrows(IllegalArgumentException.class, () -> PodCommand.podPath(ref), ref);
     }
-    assertEquals("1h30m0s", ApiClient.waitParameter("90m"));
-    assertEquals("500ms", ApiClient.waitParameter("500ms"));
-    assertEquals("--timeout '23h&x=1' is not a duration; use e.g. 500ms, 30s, 5m or 1h30m",
-        assertThrows(IllegalArgumentException.class, () -> ApiClient.waitParameter("23h&x=1")).getMessage());
-    assertEquals("--timeout 25h is longer than 24h; wait less, again if need be",
-        assertThrows(IllegalArgumentException.class, () -> ApiClient.waitParameter("25h")).getMessage());
+    assertEquals("1h30m0s", ApiClient.waitParameter(new DurationOption().convert("90m")));
+    assertEquals("500ms", ApiClient.waitParameter(new DurationOption().convert("500ms")));
+    assertEquals("24h0m0s", ApiClient.waitParameter(ApiClient.MAX_WAIT));
+    assertEquals("'23h&x=1' is not a duration; use e.g. 500ms, 1s, 2m or 2m2s", // the option's usage error: DurationOptionsTest
+        assertThrows(picocli.CommandLine.TypeConversionException.class, () -> new DurationOption().convert("23h&x=1")).getMessage());
+    assertEquals("--timeout 25h0m0s is longer than 24h; wait less, again if need be",
+        assertThrows(IllegalArgumentException.class, () -> ApiClient.waitParameter(Duration.ofHours(25))).getMessage());
   }
 
   /** The commands refuse such arguments with their error, and the agent is not asked. */

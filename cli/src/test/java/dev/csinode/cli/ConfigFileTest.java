@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
@@ -120,17 +121,18 @@ class ConfigFileTest {
   /** The file's values become run's defaults: a flag on the command line wins, a key left out keeps the built-in default. */
   @Test
   void theCommandLineWinsOverTheFile() throws Exception {
-    Path f = write("root-dir: /srv/kubelet\nbackoff-max: 30s\nremove-orphans: false\nwith-hostpath-driver: true\n");
+    Path f = write("root-dir: /srv/kubelet\nbackoff-max: 30s\nresync-period: 20s\nremove-orphans: false\nwith-hostpath-driver: true\n");
     String[] args = {"run", "--config", f.toString(), "--backoff-max", "1m"};
     CommandLine cli = Main.commandLine(args);
     cli.parseArgs(args);
     RunCommand run = cli.getSubcommands().get("run").getCommand();
     run.applyConfigFile();
     assertEquals(Path.of("/srv/kubelet"), run.rootDir);
-    assertEquals("1m", run.backoffMax);
+    assertEquals(Duration.ofMinutes(1), run.backoffMax);
+    assertEquals(Duration.ofSeconds(20), run.resyncPeriod, "the file's duration, read as the flag's");
     assertFalse(run.removeOrphans);
     assertTrue(run.withHostpathDriver);
-    assertEquals("2m", run.csiTimeout, "a key the file leaves out keeps run's default");
+    assertEquals(Duration.ofMinutes(2), run.csiTimeout, "a key the file leaves out keeps run's default");
 
     // A flag the file turns on can be turned off on the command line.
     String[] off = {"run", "--config", f.toString(), "--no-with-hostpath-driver"};
