@@ -89,6 +89,8 @@ class ConfigFileTest {
         refusal("root-dir: /x\nbakoff-max: 1s\n"));
     assertEquals(f + ":3: backoff-max: \"3x\" is not a duration in Go notation (such as 500ms, 10s, 2m2s)",
         refusal("root-dir: /x\n\nbackoff-max: 3x\n"));
+    assertEquals(f + ":1: backoff-max: \"9999999999999999h\" is not a duration in Go notation (such as 500ms, 10s, 2m2s)",
+        refusal("backoff-max: 9999999999999999h\n"));
     assertEquals(f + ":1: max-parallel-operations: \"0\" is not a whole number of at least 1", refusal("max-parallel-operations: 0\n"));
     assertEquals(f + ":1: remove-orphans: \"yes please\" is not true or false", refusal("remove-orphans: yes please\n"));
     assertEquals(f + ":1: root-dir: \"relative/dir\" is not an absolute path", refusal("root-dir: relative/dir\n"));

@@ -10,21 +10,29 @@ public final class GoDuration {
 
   private GoDuration() {}
 
-  /** The duration the text names; an {@link IllegalArgumentException} quoting it when it names none. */
+  /**
+   * The duration the text names; an {@link IllegalArgumentException} quoting it when it names none, also when it is
+   * too large for a Duration (callers check their own, smaller bounds): the parse errors of numbers and of Duration's
+   * arithmetic would otherwise escape the IllegalArgumentException every caller handles.
+   */
   public static Duration parse(String s) {
     String text = s == null ? "" : s.trim();
     Matcher m = PART.matcher(text);
     Duration total = Duration.ZERO;
     int end = 0;
-    while (m.find() && m.start() == end) {
-      long n = Long.parseLong(m.group(1));
-      total = total.plus(switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        default -> Duration.ofHours(n);
-      });
-      end = m.end();
+    try {
+      while (m.find() && m.start() == end) {
+        long n = Long.parseLong(m.group(1));
+        total = total.plus(switch (m.group(2)) {
+          case "ms" -> Duration.ofMillis(n);
+          case "s" -> Duration.ofSeconds(n);
+          case "m" -> Duration.ofMinutes(n);
+          default -> Duration.ofHours(n);
+        });
+        end = m.end();
+      }
+    } catch (NumberFormatException | ArithmeticException tooLarge) {
+      throw new IllegalArgumentException("'" + s + "' is too large a duration; use e.g. 500ms, 1s, 2m or 2m2s", tooLarge);
     }
     if (text.isEmpty() || end != text.length()) {
       throw new IllegalArgumentException("'" + s + "' is not a duration; use e.g. 500ms, 1s, 2m or 2m2s");

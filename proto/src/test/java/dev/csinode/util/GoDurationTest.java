@@ -19,6 +19,15 @@ class GoDurationTest {
     }
   }
 
+  /** Too large for a long or for a Duration: the same IllegalArgumentException, naming the text, never another kind. */
+  @Test
+  void aDurationTooLargeIsAnIllegalArgumentNamingIt() {
+    for (String big : new String[] {"99999999999999999999h", "9999999999999999h", "9223372036854775807s1s"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GoDuration.parse(big), big);
+      assertEquals("'" + big + "' is too large a duration; use e.g. 500ms, 1s, 2m or 2m2s", e.getMessage());
+    }
+  }
+
   @Test
   void formatsWhatItParses() {
     assertEquals("0s", GoDuration.format(Duration.ZERO));

@@ -176,6 +176,10 @@ class AgentApiShapeTest {
     assertAnswer(408, "{'error': 'not ready'}", send("GET", "/v1/pods/default/other?wait=1s", ""));
     assertAnswer(400, "{'error': 'wait=3000000000000h is longer than 24h; wait less, again if need be'}",
         send("GET", "/v1/pods/default/app?wait=3000000000000h", ""));
+    // Too large for a Duration at all: a client's error too, not the server's.
+    Answer tooLarge = send("GET", "/v1/pods/default/app?wait=9999999999999999h", "");
+    assertEquals(400, tooLarge.status(), tooLarge.body().toString());
+    assertEquals("'9999999999999999h' is too large a duration; use e.g. 500ms, 1s, 2m or 2m2s", tooLarge.body().get("error").asText());
     assertAnswer(200, "{'deleted': 'default/app'}", send("DELETE", "/v1/pods/default/app", ""));
     assertAnswer(404, "{'error': 'no pod default/other was pushed through the API'}", send("DELETE", "/v1/pods/default/other", ""));
     assertAnswer(405, "{'error': 'PUT is not allowed on /v1/pods/default/app'}", send("PUT", "/v1/pods/default/app", ""));
