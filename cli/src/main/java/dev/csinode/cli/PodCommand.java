@@ -66,7 +66,7 @@ public final class PodCommand implements Runnable {
 
     @Parameters(paramLabel = "NAMESPACE/NAME") String pod;
 
-    @Option(names = "--timeout", defaultValue = "30s", converter = DurationOption.class,
+    @Option(names = "--timeout", defaultValue = "30s", converter = DurationOption.class, paramLabel = "DURATION",
         description = "How long to wait (default: ${DEFAULT-VALUE}).")
     Duration timeout;
 

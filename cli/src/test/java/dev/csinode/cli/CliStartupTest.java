@@ -115,7 +115,7 @@ class CliStartupTest {
     }
     assertTrue(typed.size() > 100, typed.toString()); // every command's options were seen
     assertTrue(typed.stream().anyMatch(t -> t.endsWith(": java.nio.file.Path")), typed.toString());
-    assertTrue(typed.stream().anyMatch(t -> t.endsWith("pod wait <timeout>: java.time.Duration (own converter)")), typed.toString());
+    assertTrue(typed.stream().anyMatch(t -> t.endsWith("pod wait DURATION: java.time.Duration (own converter)")), typed.toString());
     assertTrue("java.time.Duration".matches(excluded.get(0)) && "java.sql.Timestamp".matches(excluded.get(1)), excluded.toString());
     assertEquals(List.of(), typed.stream().filter(t -> t.endsWith(" (excluded)")).toList());
   }
