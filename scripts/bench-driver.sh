@@ -26,13 +26,9 @@ mount -t tmpfs -o mode=0700 csi-bench "$work"
 source "$here/scripts/jvm-options" && jvm_options hostpath-driver
 # The daemon's class-data sharing archive, which the launcher maps for `hostpath-driver` too: bound to the launcher's
 # copy of the jar, so that copy is what runs here. CSI_NODE_AGENT_CDS=0 runs the jar without, as the launcher then does.
-jar="$here/cli/target/csi-node-agent.jar"
-copy="$here/cli/target/run/csi-node-agent-$(stat -c '%Y-%s' "$jar").jar"
-cds=()
-if [[ "${CSI_NODE_AGENT_CDS:-1}" != 0 && -f "$copy" ]] && key=$(jvm_key) && [[ -f "$copy.jvm$key.run.jsa" ]]; then
-  jar="$copy"
-  cds=(-XX:SharedArchiveFile="$copy.jvm$key.run.jsa" -Xlog:cds=off)
-fi
+jvm_checkout_daemon "$here/cli/target/csi-node-agent.jar"
+jar="$jvm_jar"
+cds=(${jvm_cds[@]+"${jvm_cds[@]}"})
 # Fixed compiler threads: one that ends takes its CPU time with it, and the JIT's share the benchmark reads from the
 # threads (to end the warm-up when it has settled) would come out low.
 java ${cds[@]+"${cds[@]}"} "${java_opts[@]}" -XX:-UseDynamicNumberOfCompilerThreads -jar "$jar" hostpath-driver --endpoint "unix://$work/csi.sock" --state-dir "$work/state" \

@@ -29,12 +29,10 @@ echo "csi-node-agent volume manager benchmark ($(nproc) cores, $(date -u +%Y-%m-
 source "$here/scripts/jvm-options" && jvm_options run
 # The class-data sharing archive `run` maps (scripts/csi-node-agent): bound to the launcher's copy of the jar, so that
 # copy is what runs here. CSI_NODE_AGENT_CDS=0 runs the jar without, as the launcher then does.
-jar="$here/cli/target/csi-node-agent.jar"
-copy="$here/cli/target/run/csi-node-agent-$(stat -c '%Y-%s' "$jar").jar"
-cds=()
-if [[ "${CSI_NODE_AGENT_CDS:-1}" != 0 && -f "$copy" ]] && key=$(jvm_key) && [[ -f "$copy.jvm$key.run.jsa" ]]; then
-  jar="$copy"
-  cds=(-XX:SharedArchiveFile="$copy.jvm$key.run.jsa" -Xlog:cds=off)
+jvm_checkout_daemon "$here/cli/target/csi-node-agent.jar"
+jar="$jvm_jar"
+cds=(${jvm_cds[@]+"${jvm_cds[@]}"})
+if ((${#cds[@]})); then
   echo "class-data sharing: the daemon's archive, as \`run\` maps it"
 else
   echo "class-data sharing: none (CSI_NODE_AGENT_CDS=0, or the launcher could not make the archive: cli/target/run/*.jsa.failed)"

@@ -125,11 +125,7 @@ public final class RootDir {
     if (parent == null) {
       throw new FileSystemException(path.toString(), null, "has no parent directory");
     }
-    for (Path segment : absolute) {
-      if (segment.toString().equals("..") || segment.toString().equals(".")) {
-        throw new FileSystemException(path.toString(), null, "has a '.' or '..' segment; refused");
-      }
-    }
+    refuseDotSegments(absolute, path);
     int dir = openParent(parent);
     if (dir < 0) {
       Directories.create(parent, parentMode); // missing (the common first publish on a node) or in the way: says which
@@ -391,11 +387,7 @@ public final class RootDir {
     if (!path.isAbsolute()) {
       throw new FileSystemException(path.toString(), null, "is not an absolute path");
     }
-    for (Path segment : path) {
-      if (segment.toString().equals("..") || segment.toString().equals(".")) {
-        throw new FileSystemException(path.toString(), null, "has a '.' or '..' segment; refused");
-      }
-    }
+    refuseDotSegments(path, path);
     Path base = path.startsWith(real) ? real : path.startsWith(given) ? given : null;
     if (base == null) {
       throw new FileSystemException(path.toString(), null, "is not beneath " + real + "; refused");
@@ -407,6 +399,15 @@ public final class RootDir {
       }
     }
     return out;
+  }
+
+  /** A {@code .} or {@code ..} among the segments of {@code path} is refused, naming it as it was {@code given}. */
+  private static void refuseDotSegments(Path path, Path given) throws FileSystemException {
+    for (Path segment : path) {
+      if (segment.toString().equals("..") || segment.toString().equals(".")) {
+        throw new FileSystemException(given.toString(), null, "has a '.' or '..' segment; refused");
+      }
+    }
   }
 
   private Path parent(Path path) throws IOException {

@@ -63,40 +63,41 @@ public final class OperationExecutor {
     this.observer = o;
   }
 
-  /**
-   * Whether the operation may start now: {@link #blocked} without its message, which a reconciler pass, asking for
-   * every volume still waiting each time, does not need.
-   */
-  public boolean mayStart(OperationKey key, String operation) {
+  /** What keeps an operation from starting now. */
+  private enum Obstacle { NONE, SAME_VOLUME, BACKOFF, LIMIT }
+
+  private Obstacle obstacle(OperationKey key, String operation) {
     Set<OperationKey> sameVolume = runningByVolume.get(key.volume());
     if (sameVolume != null) {
       for (OperationKey k : sameVolume) {
         if (key.conflictsWith(k)) {
-          return false;
+          return Obstacle.SAME_VOLUME;
         }
       }
     }
     Failure f = failures.get(key);
     if (f != null && f.operation().equals(operation) && clock.getAsLong() < f.notBeforeMillis()) {
-      return false;
+      return Obstacle.BACKOFF;
     }
-    return runningCount < maxParallel;
+    return runningCount < maxParallel ? Obstacle.NONE : Obstacle.LIMIT;
+  }
+
+  /**
+   * Whether the operation may start now: {@link #blocked} without its message, which a reconciler pass, asking for
+   * every volume still waiting each time, does not need.
+   */
+  public boolean mayStart(OperationKey key, String operation) {
+    return obstacle(key, operation) == Obstacle.NONE;
   }
 
   /** Why the operation cannot start now, or empty when it can. */
   public Optional<String> blocked(OperationKey key, String operation) {
-    Set<OperationKey> sameVolume = runningByVolume.get(key.volume());
-    if (sameVolume != null && sameVolume.stream().anyMatch(key::conflictsWith)) {
-      return Optional.of("another operation on " + key + " is in progress");
-    }
-    Failure f = failures.get(key);
-    if (f != null && f.operation().equals(operation) && clock.getAsLong() < f.notBeforeMillis()) {
-      return Optional.of("in backoff after: " + f.error());
-    }
-    if (runningCount >= maxParallel) {
-      return Optional.of("the limit of " + maxParallel + " parallel operations is reached");
-    }
-    return Optional.empty();
+    return switch (obstacle(key, operation)) {
+      case NONE -> Optional.empty();
+      case SAME_VOLUME -> Optional.of("another operation on " + key + " is in progress");
+      case BACKOFF -> Optional.of("in backoff after: " + failures.get(key).error());
+      case LIMIT -> Optional.of("the limit of " + maxParallel + " parallel operations is reached");
+    };
   }
 
   /**
