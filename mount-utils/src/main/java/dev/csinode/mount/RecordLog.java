@@ -67,8 +67,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A full or failing disk does not stop its owner: opening reads what is there even when the log cannot be
  * rewritten, and a change that cannot be written (or flushed) fails its caller and is not taken into the records;
- * a failed write is cut off again. A change that fits in the zeros already written needs no space. The log then reports itself degraded ({@link #problem}, {@link #degraded}) and
- * tries to rewrite itself every {@link #RETRY_MILLIS} ms until it can, or until a change is written again.
+ * a failed write is cut off again. A change that fits in the zeros already written needs no space. The log then
+ * reports itself degraded ({@link #problem}, {@link #degraded}) and tries to rewrite itself every
+ * {@link #RETRY_MILLIS} ms until it can, or until a change is written again.
  * Thread-safe.
  */
 public final class RecordLog implements AutoCloseable {
