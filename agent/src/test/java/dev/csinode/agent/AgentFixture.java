@@ -235,7 +235,7 @@ abstract class AgentFixture {
     java.util.Set<String> names = new java.util.TreeSet<>();
     var json = new com.fasterxml.jackson.databind.ObjectMapper();
     try {
-      for (String line : Files.exists(log) ? Files.readAllLines(log) : java.util.List.<String>of()) {
+      for (String line : Files.exists(log) ? linesBeforeNul(Files.readAllBytes(log)) : java.util.List.<String>of()) {
         var node = json.readTree(line);
         if (node.hasNonNull("value")) {
           names.add(node.get("key").asText());
@@ -274,4 +274,12 @@ abstract class AgentFixture {
         root.resolve("plugins_registry"), Duration.ofSeconds(10), Duration.ofSeconds(5)));
   }
 
+  /** A record log's lines as its reader takes them: up to the first NUL (zeros written ahead of the next group). */
+  static java.util.List<String> linesBeforeNul(byte[] content) {
+    int end = 0;
+    while (end < content.length && content[end] != 0) {
+      end++;
+    }
+    return new String(content, 0, end, java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+  }
 }

@@ -311,7 +311,7 @@ class ProvisionerEndToEndTest extends AgentFixture {
     Map<String, String> records = new TreeMap<>();
     var json = new ObjectMapper();
     try {
-      for (String line : Files.exists(log) ? Files.readAllLines(log) : List.<String>of()) {
+      for (String line : Files.exists(log) ? linesBeforeNul(Files.readAllBytes(log)) : List.<String>of()) {
         var node = json.readTree(line);
         if (node.hasNonNull("value")) {
           records.put(node.get("key").asText(), node.get("value").toString());

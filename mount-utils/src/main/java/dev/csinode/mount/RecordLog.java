@@ -34,7 +34,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A durable map of small JSON records in one append-only file: each change is one line,
+ * A durable map of small JSON records in one log file: each change is one line,
  * {@code {"<key field>": key, "<value field>": record}}, and a line without the value removes the key. The last
  * line of a key wins.
  *
@@ -49,21 +49,37 @@ import org.slf4j.LoggerFactory;
  * thread hand-offs per change (the bundled driver's calls are a few of them each); when another is writing it hands
  * its change to the writer thread rather than wait behind that group's flush. Changes that need only survive a crash of the process
  * ({@link #putUntilReboot}) are complete once written; the others after one fdatasync for the group. A torn last line (a crash
- * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted. The
+ * during a write that was never acknowledged) is ignored; an unreadable line elsewhere is skipped and counted.
+ *
+ * <p>Flushes without a journal commit: the file is kept longer than its lines by zeros written ahead (written, not
+ * fallocated: an unwritten extent needs a metadata change when first written), and a group is written in place at
+ * the end of the lines. Its fdatasync then writes data and flushes the device, without the file system's journal
+ * commit that a file whose size changed needs (on ext4 that commit carries every other change to the disk's metadata,
+ * the pods' directories among them, and took tens of ms under a churn). Only a group that does not fit in the zeros
+ * extends the file, by as much as it holds (at least a page, at most {@link #MAX_EXTENSION}), so that commit comes once
+ * per doubling or MiB. Reading stops at the first NUL byte (records are JSON, which has none): what follows the last
+ * line before it is a torn, unacknowledged tail, and whatever a power loss left after the zeros (sectors of a group
+ * never flushed, persisted out of order) is never read. Nothing is written after it before it was cut off and that
+ * flushed: the log is compacted, or else cut, when opened. A log closed cleanly is cut to its lines. The
  * log is compacted (rewritten with the live records through {@link AtomicFile}) when opened and whenever it grows
  * past several times the live records. The file is 0600 and its directory 0700, made so when created (records
  * may hold secrets).
  *
  * <p>A full or failing disk does not stop its owner: opening reads what is there even when the log cannot be
  * rewritten, and a change that cannot be written (or flushed) fails its caller and is not taken into the records;
- * a failed append is cut off again. The log then reports itself degraded ({@link #problem}, {@link #degraded}) and
- * tries to rewrite itself every {@link #RETRY_MILLIS} ms until it can, or until a change is written again.
+ * a failed write is cut off again. A change that fits in the zeros already written needs no space. The log then
+ * reports itself degraded ({@link #problem}, {@link #degraded}) and tries to rewrite itself every
+ * {@link #RETRY_MILLIS} ms until it can, or until a change is written again.
  * Thread-safe.
  */
 public final class RecordLog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecordLog.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   static final long RETRY_MILLIS = 1000;
+  /** The most zeros one extension writes ahead: the disk space a log may hold beyond its lines. */
+  static final int MAX_EXTENSION = 1 << 20;
+  private static final int PAGE = 4096;
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
   /** Logs open in this process, for {@link #degraded}. */
   private static final Set<RecordLog> OPEN = ConcurrentHashMap.newKeySet();
 
@@ -90,13 +106,16 @@ public final class RecordLog implements AutoCloseable {
   private final Thread writer;
   private final Flush flush;
   private FileChannel out;
-  /** The inode {@link #out} appends to: a compaction that failed after its rename must not leave it appending to the old one. */
+  /** The inode {@link #out} writes to: a compaction that failed after its rename must not leave it writing to the old one. */
   private Object outKey;
   /**
-   * The length of the file {@link #out} appends to, kept as it is written and cut (guarded by this): where a group's
-   * lines start, to cut them off again when their write or flush fails. Asking the channel costs an fstat(2) per change.
+   * Where the lines of the file {@link #out} writes to end, kept as it is written and cut (guarded by this): where the
+   * next group goes, and where a group's lines start, to cut them off again when their write or flush fails. Only
+   * zeros follow it, up to {@link #allocated}. Asking the channel costs an fstat(2) per change.
    */
-  private long outSize;
+  private long end;
+  /** The length of that file (guarded by this): a group that ends beyond it extends the file. */
+  private long allocated;
   private long linesSinceCompaction;
   private boolean broken;
   private volatile Degraded problem;
@@ -124,23 +143,23 @@ public final class RecordLog implements AutoCloseable {
       AtomicFile.removeLeftovers(file.getParent()); // a compaction cut short by a crash
       compact();
     } catch (IOException e) {
-      // A full disk: the records are read; serve them, append if the file can be opened, rewrite it when possible.
+      // A full disk: the records are read; serve them, write if the file can be opened, rewrite it when possible.
       degrade("cannot rewrite", e);
       try {
-        out = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
-            PrivateFiles.FILE);
+        out = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PrivateFiles.FILE);
         outKey = fileKey();
-        // A torn last line (never acknowledged) is cut off: a line appended to it would make both unreadable.
+        // Everything after the last line is cut off, and the cut flushed before a line is written there: a torn last
+        // line (never acknowledged) would make the next one unreadable too, and what a power loss left beyond the
+        // zeros (lines of a group never flushed) could come back as lines when a group overwrites the zeros before it.
         byte[] content = Files.readAllBytes(file);
-        int end = content.length;
-        while (end > 0 && content[end - 1] != '\n') {
-          end--;
+        int lines = linesEnd(content);
+        if (lines < content.length) {
+          out.truncate(lines);
+          flush.force(out);
         }
-        if (end < content.length) {
-          out.truncate(end);
-        }
-        outSize = out.size();
-        broken = false; // whole again: appends can go on
+        end = lines;
+        allocated = lines;
+        broken = false; // whole again: writes can go on
       } catch (IOException notEven) {
         broken = true; // every write rewrites the file first
       }
@@ -314,7 +333,8 @@ public final class RecordLog implements AutoCloseable {
   }
 
   private byte[] line(String key, String json) throws IOException {
-    if (json != null && (json.indexOf('\n') >= 0 || json.indexOf('\r') >= 0)) {
+    // A NUL (never in JSON, which escapes control characters) would end the log for its reader: what follows is lost.
+    if (json != null && (json.indexOf('\n') >= 0 || json.indexOf('\r') >= 0 || json.indexOf('\0') >= 0)) {
       throw new IllegalArgumentException("record " + key + " for " + file + " must be single-line JSON");
     }
     StringBuilder b = new StringBuilder(32 + key.length() + (json == null ? 0 : json.length()));
@@ -415,16 +435,20 @@ public final class RecordLog implements AutoCloseable {
           buf.put(p.line());
         }
         buf.flip();
-        before = outSize;
+        before = end;
         try {
+          reserve(before + bytes);
+          long at = before;
           while (buf.hasRemaining()) {
-            out.write(buf);
+            at += out.write(buf, at);
           }
-          outSize = before + bytes;
+          end = at;
+          allocated = Math.max(allocated, end);
         } catch (IOException e) {
           try {
-            out.truncate(before); // no partial line stays (truncating needs no space)
-            outSize = before;
+            out.truncate(before); // no partial line stays (truncating needs no space); the zeros go too
+            end = before;
+            allocated = before;
           } catch (IOException cannot) {
             broken = true;
           }
@@ -478,7 +502,7 @@ public final class RecordLog implements AutoCloseable {
         }
       }
     } catch (IOException | RuntimeException e) {
-      // The compaction failed: the log as appended is still whole (the old file stays open), and the next one tries again.
+      // The compaction failed: the log as written is still whole (the old file stays open), and the next one tries again.
       LOG.error("cannot compact {}: {}", file, e.getMessage());
     }
     if (flushFailed != null) {
@@ -493,26 +517,59 @@ public final class RecordLog implements AutoCloseable {
   }
 
   /**
+   * Makes the file at least {@code need} long with zeros, written ahead so that the groups written over them change
+   * neither the file's size nor its extents (nothing for a flush to commit to the journal). It grows by as much as it
+   * holds, at least a page and at most {@link #MAX_EXTENSION}: one extension per doubling or MiB, and at most that
+   * much disk held beyond the lines. The extension is made durable by the flush of the group it is for (that one's
+   * fdatasync commits the new size, as every flush of an appended file did). Without the room for it (a nearly full
+   * disk), the zeros are given back and the group grows the file by itself.
+   */
+  private void reserve(long need) {
+    if (need <= allocated) {
+      return;
+    }
+    long to = (need + Math.min(Math.max(need, 1), MAX_EXTENSION) + PAGE - 1) / PAGE * PAGE;
+    long at = allocated;
+    try {
+      while (at < to) {
+        ByteBuffer zeros = ZEROS.duplicate();
+        zeros.limit((int) Math.min(zeros.capacity(), to - at));
+        at += out.write(zeros, at);
+      }
+      allocated = to;
+    } catch (IOException e) {
+      try {
+        out.truncate(allocated); // zeros past it would be harmless, but hold space the group may need
+      } catch (IOException ignored) {
+        // Zeros stay beyond the lines: read as their end, overwritten by the next groups.
+      }
+    }
+  }
+
+  /**
    * Takes a group whose flush failed off the end of the file again (truncating needs no space), so that no later
    * start reads it back as a record; the group's changes until reboot, complete once written, are written again.
    * The cut is flushed: once that succeeds, not even a power loss brings the failed changes back. If anything here
    * fails, the log is marked broken: the next write rewrites the file from the records (a new file, flushed,
-   * renamed in, its directory flushed) before it appends, so no later change is acknowledged while the failed line
+   * renamed in, its directory flushed) before it writes, so no later change is acknowledged while the failed line
    * may still be in the file. Left open: a power loss before either the cut's flush or such a rewrite succeeded,
    * when the disk may show the group as written after all (as with any write whose flush failed).
    */
   private void cutOff(long before, List<Pending> group) {
     try {
-      out.truncate(before);
-      outSize = before;
+      out.truncate(before); // the zeros after it too: the next group extends the file again
+      end = before;
+      allocated = before;
       List<Pending> again = group.stream().filter(p -> !p.flush()).toList();
       ByteBuffer buf = ByteBuffer.allocate(again.stream().mapToInt(p -> p.line().length).sum());
       again.forEach(p -> buf.put(p.line()));
       buf.flip();
+      long at = before;
       while (buf.hasRemaining()) {
-        out.write(buf);
+        at += out.write(buf, at);
       }
-      outSize = before + buf.limit();
+      end = at;
+      allocated = at;
       flush.force(out);
     } catch (IOException | RuntimeException e) {
       LOG.error("cannot cut the changes whose flush failed off {}: {}; it is rewritten before the next change", file, e.getMessage());
@@ -550,19 +607,56 @@ public final class RecordLog implements AutoCloseable {
     }
   }
 
+  /**
+   * Where the lines of a log's content end: after the last newline before the first NUL (zeros written ahead, or
+   * the end). What follows is a torn line or zeros, and after those whatever a power loss left: never read.
+   */
+  static int linesEnd(byte[] content) {
+    int stop = 0;
+    while (stop < content.length && content[stop] != 0) {
+      stop++;
+    }
+    while (stop > 0 && content[stop - 1] != '\n') {
+      stop--;
+    }
+    return stop;
+  }
+
+  /**
+   * The lines of a log's content up to its first NUL, the last one possibly torn (without its newline), as
+   * {@link Files#readAllLines} splits them.
+   */
+  private static List<byte[]> lines(byte[] content) {
+    List<byte[]> lines = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i <= content.length; i++) {
+      if (i == content.length || content[i] == 0 || content[i] == '\n') {
+        if (i > start || (i < content.length && content[i] == '\n')) {
+          lines.add(java.util.Arrays.copyOfRange(content, start, i));
+        }
+        if (i == content.length || content[i] == 0) {
+          break;
+        }
+        start = i + 1;
+      }
+    }
+    return lines;
+  }
+
   /** Reads the file into {@link #live}; returns the number of unreadable lines (a torn last one is not counted). */
   private int read() throws IOException {
     if (!Files.exists(file)) {
       return 0;
     }
     int bad = 0;
-    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    List<byte[]> lines = lines(Files.readAllBytes(file));
     for (int i = 0; i < lines.size(); i++) {
-      String l = lines.get(i);
-      if (l.isBlank()) {
-        continue;
-      }
       try {
+        // Strictly: a line cut in a character (a torn one) or damaged is unreadable, not read with a stand-in.
+        String l = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(lines.get(i))).toString();
+        if (l.isBlank()) {
+          continue;
+        }
         JsonNode node = JSON.readTree(l);
         JsonNode key = node == null ? null : node.get(keyField);
         if (key == null || !key.isTextual()) {
@@ -592,14 +686,14 @@ public final class RecordLog implements AutoCloseable {
     }
   }
 
-  /** Rewrites the file with the live records only, and reopens it for appending. */
+  /** Rewrites the file with the live records only, and reopens it for writing (the next group extends it). */
   private synchronized void compact() throws IOException {
     StringBuilder content = new StringBuilder();
     for (var e : live.entrySet()) {
       content.append(new String(line(e.getKey(), e.getValue()), StandardCharsets.UTF_8));
     }
-    // The old file stays open until the new one is in place: if the rewrite fails, appending to it goes on, unless
-    // the new file was renamed in before the failure (its directory's flush failed): then appends wait for a rewrite.
+    // The old file stays open until the new one is in place: if the rewrite fails, writing to it goes on, unless
+    // the new file was renamed in before the failure (its directory's flush failed): then writes wait for a rewrite.
     try {
       AtomicFile.write(file, content.toString().getBytes(StandardCharsets.UTF_8), PrivateFiles.FILE);
     } catch (IOException e) {
@@ -613,9 +707,10 @@ public final class RecordLog implements AutoCloseable {
       out = null;
     }
     try {
-      out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+      out = FileChannel.open(file, StandardOpenOption.WRITE);
       outKey = fileKey();
-      outSize = out.size();
+      end = out.size();
+      allocated = end;
     } catch (IOException e) {
       broken = true;
       throw e;
@@ -689,7 +784,7 @@ public final class RecordLog implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     try {
-      closeChannel();
+      closeChannel(quiet);
     } finally {
       if (quiet) {
         writing.unlock();
@@ -697,10 +792,14 @@ public final class RecordLog implements AutoCloseable {
     }
   }
 
-  private void closeChannel() {
+  /** {@code quiet}: no group is being written, so the zeros can be cut off the file (without a flush: both read the same). */
+  private void closeChannel(boolean quiet) {
     synchronized (this) {
       try {
         if (out != null) {
+          if (quiet && !broken && end < allocated) {
+            out.truncate(end); // the file an older version wrote: lines only
+          }
           out.close();
         }
       } catch (IOException e) {

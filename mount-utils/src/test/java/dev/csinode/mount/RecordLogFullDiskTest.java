@@ -135,4 +135,30 @@ class RecordLogFullDiskTest {
       assertEquals(Map.of("a", "{\"v\":1}"), reopened.records());
     }
   }
+
+  @Test
+  void linesAfterZerosAreCutOffWhenTheLogOpensOnAFullDiskAndNeverReadBack() throws Exception {
+    Path file = disk.resolve("ghosts.log");
+    try (RecordLog log = RecordLog.open(file)) {
+      RecordLog.await(log.put("a", "{\"v\":\"" + "x".repeat(1000) + "\"}"));
+    }
+    // A power loss during an unflushed group: a later sector of it reached the disk, an earlier one did not. A line
+    // written over the zeros would make ghost1 a bad line and ghost2 a record again, were the tail not cut.
+    java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
+    tail.writeBytes(new byte[10]);
+    tail.writeBytes("{\"key\":\"ghost1\",\"value\":{}}\n{\"key\":\"ghost2\",\"value\":{}}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Files.write(file, tail.toByteArray(), StandardOpenOption.APPEND);
+    Path filler = DiskFiller.fill(disk);
+    try (RecordLog log = RecordLog.open(file)) { // cannot compact: opens with the file as it is
+      assertTrue(log.problem().isPresent());
+      assertEquals(Set.of("a"), log.records().keySet());
+      RecordLog.await(log.put("c", "{\"v\":3}")); // small enough for what is left of the file's last page
+      assertFalse(Files.readString(file).contains("ghost"), "cut off before anything was written after the lines");
+    }
+    Files.delete(filler);
+    try (RecordLog reopened = RecordLog.open(file)) {
+      assertEquals(Set.of("a", "c"), reopened.records().keySet());
+      assertEquals(0, reopened.skippedLines());
+    }
+  }
 }

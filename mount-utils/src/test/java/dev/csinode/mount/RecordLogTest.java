@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -24,6 +25,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -456,5 +458,165 @@ class RecordLogTest {
       assertEquals(2, log.records().size());
     }
     assertTrue(Files.exists(broken.resolve("s.json")), "an unreadable record is left for inspection, never deleted");
+  }
+
+  /** The log's content with {@code tail} after its lines, as a crash or power loss may leave it. */
+  private void writeWithTail(String lines, byte[] tail) throws IOException {
+    Files.createDirectories(file().getParent());
+    byte[] head = lines.getBytes(StandardCharsets.UTF_8);
+    byte[] content = Arrays.copyOf(head, head.length + tail.length);
+    System.arraycopy(tail, 0, content, head.length, tail.length);
+    Files.write(file(), content);
+  }
+
+  private static byte[] bytes(Object... parts) {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    for (Object p : parts) {
+      b.writeBytes(p instanceof Integer zeros ? new byte[zeros] : ((String) p).getBytes(StandardCharsets.UTF_8));
+    }
+    return b.toByteArray();
+  }
+
+  @Test
+  @Tag("unit")
+  void aWriteThatFitsInTheZerosWrittenAheadDoesNotChangeTheFilesSize() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      log.put("a", "{\"v\":1}").join();
+      long size = Files.size(file());
+      byte[] content = Files.readAllBytes(file());
+      int lines = "{\"key\":\"a\",\"value\":{\"v\":1}}\n".length();
+      assertTrue(size >= 4096 && size % 4096 == 0, "extended by zeros, to a page at least: " + size);
+      assertTrue(Arrays.equals(new byte[(int) size - lines], Arrays.copyOfRange(content, lines, (int) size)), "zeros after the lines");
+      for (int i = 0; i < 20; i++) {
+        log.put("k" + i, "{\"v\":" + i + "}").join();
+        log.putUntilReboot("m" + i, "{}").join();
+        log.remove("k" + i).join();
+        assertEquals(size, Files.size(file()), "written in place: a flush with no size change to commit");
+      }
+      log.put("big", "{\"v\":\"" + "x".repeat((int) size) + "\"}").join();
+      long grown = Files.size(file());
+      assertTrue(grown >= 2 * size && grown % 4096 == 0, "a group beyond the zeros extends the file by as much as it holds: " + grown);
+      assertTrue(Files.readString(file()).contains("\"m19\""), "a change until reboot is in the file once written");
+    }
+    assertEquals(Files.readAllLines(file()).stream().mapToLong(l -> l.length() + 1).sum(), Files.size(file()),
+        "closed: cut to its lines, the file an older version reads as it always did");
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(22, log.records().size());
+      assertFalse(log.records().containsKey("k3"));
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void aLogLeftWithZerosAfterItsLinesReadsItsLines() throws Exception {
+    byte[] crashed;
+    try (RecordLog log = RecordLog.open(file())) {
+      log.put("a", "{\"v\":1}").join();
+      log.putUntilReboot("b", "{\"v\":2}").join();
+      crashed = Files.readAllBytes(file()); // what a crash of the process leaves: lines, then the zeros written ahead
+    }
+    assertEquals(0, crashed[crashed.length - 1], "zeros after the lines");
+    Files.write(file(), crashed);
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{\"v\":1}", "b", "{\"v\":2}"), log.records());
+      assertEquals(0, log.skippedLines());
+      log.put("c", "{}").join();
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{\"v\":1}", "b", "{\"v\":2}", "c", "{}"), log.records());
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void aTornLineFollowedByZerosIsIgnored() throws Exception {
+    writeWithTail("{\"key\":\"a\",\"value\":{}}\n", bytes("{\"key\":\"b\",\"value\":{\"v\"", 4000));
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{}"), log.records());
+      assertEquals(0, log.skippedLines(), "never acknowledged: not an error");
+      log.put("c", "{}").join();
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{}", "c", "{}"), log.records());
+      assertEquals(0, log.skippedLines());
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void linesAfterZerosAreNeverReadBackAlsoAfterLaterWrites() throws Exception {
+    // A power loss during an unflushed group: some of its sectors reached the disk, an earlier one did not.
+    writeWithTail("{\"key\":\"a\",\"value\":{}}\n",
+        bytes(10, "{\"key\":\"ghost1\",\"value\":{}}\n{\"key\":\"ghost2\",\"value\":{}}\n", 100, "{\"key\":\"ghost3\",\"value\":{}}\n"));
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{}"), log.records());
+      assertEquals(0, log.skippedLines());
+      for (int i = 0; i < 10; i++) {
+        log.put("k" + i, "{}").join(); // over where the zeros and the ghosts were
+      }
+      log.putUntilReboot("m", "{}").join();
+      Map<String, String> expected = new java.util.HashMap<>(log.records());
+      byte[] crashed = Files.readAllBytes(file());
+      Files.write(dir.resolve("crashed"), crashed);
+      assertEquals(11 + 1, expected.size());
+      assertFalse(new String(crashed, StandardCharsets.UTF_8).contains("ghost"), "nothing of them is left in the file");
+    }
+    Files.copy(dir.resolve("crashed"), file(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (RecordLog log = RecordLog.open(file())) {
+      assertTrue(log.records().keySet().stream().noneMatch(k -> k.startsWith("ghost")), log.records().toString());
+      assertEquals(12, log.records().size());
+      assertEquals(0, log.skippedLines());
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void aGroupWhoseFlushFailedIsNotReadBackFromTheFileAsTheFailureLeftIt() throws Exception {
+    HeldFlush gate = new HeldFlush();
+    HeldFailure failing = new HeldFailure();
+    try (RecordLog log = RecordLog.open(file(), flushes(gate, failing))) {
+      CompletableFuture<Void>[] group = oneGroup(log, gate, "kept", "lost", "mounted");
+      failing.held().await();
+      int nul = Files.readString(file()).indexOf('\0');
+      assertTrue(nul > 0 && Files.readString(file()).substring(0, nul).contains("\"lost\""), "written in place, zeros after it");
+      CompletableFuture<byte[]> fileWhenTold = group[0].handle((v, e) -> {
+        try {
+          return Files.readAllBytes(file());
+        } catch (IOException io) {
+          throw new UncheckedIOException(io);
+        }
+      });
+      failing.release().countDown();
+      Files.write(dir.resolve("crashed"), fileWhenTold.get(10, TimeUnit.SECONDS));
+      assertThrows(ExecutionException.class, () -> group[0].get(10, TimeUnit.SECONDS));
+    }
+    Files.copy(dir.resolve("crashed"), file(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (RecordLog log = RecordLog.open(file())) { // as after a crash the moment the caller was told
+      assertEquals(Map.of("kept", "{}", "mounted", "{}"), log.records());
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void aValueWithANulIsRefused() throws Exception {
+    try (RecordLog log = RecordLog.open(file())) {
+      CompletionException e = assertThrows(CompletionException.class, () -> log.put("p", "{\"a\":\"x\u0000y\"}").join());
+      assertTrue(e.getCause() instanceof IllegalArgumentException, e.getCause().toString());
+      log.put("q\u0000r", "{}").join(); // a key is escaped as Jackson writes it
+    }
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("q\u0000r", "{}"), log.records());
+    }
+  }
+
+  @Test
+  @Tag("unit")
+  void aLineCutInACharacterIsUnreadableNotFatal() throws Exception {
+    byte[] line = "{\"key\":\"é\",\"value\":{}}\n".getBytes(StandardCharsets.UTF_8);
+    writeWithTail("{\"key\":\"a\",\"value\":{}}\n", Arrays.copyOf(line, 9)); // torn inside the é
+    try (RecordLog log = RecordLog.open(file())) {
+      assertEquals(Map.of("a", "{}"), log.records());
+      assertEquals(0, log.skippedLines());
+    }
   }
 }
