@@ -6,10 +6,11 @@ import io.vertx.core.http.HttpConnection;
 import io.vertx.core.net.impl.ConnectionBase;
 
 /**
- * Netty's {@link FlushConsolidationHandler} on each connection of a server: an answer completed outside a read (a
- * unary gRPC call answered from a worker) is written as headers, data and trailers, and Vert.x flushes after each,
- * a writev(2) apiece and a wake-up of the peer apiece. Consolidated, the three go out in one flush at the end of the
- * event loop's task; flushes during a read were already deferred to its end by Netty and still are.
+ * Netty's {@link FlushConsolidationHandler} on each HTTP connection, of a server or a client: a message written
+ * outside a read (a unary gRPC call answered from a worker, a request sent) is written as headers, data and
+ * trailers (or end of stream), and Vert.x flushes after each, a writev(2) apiece and a wake-up of the peer apiece.
+ * Consolidated, they go out in one flush at the end of the event loop's task; flushes during a read were already
+ * deferred to its end by Netty and still are.
  * Vert.x has no option for it: the handler goes into the connection's pipeline through its internal
  * {@link ConnectionBase} (kept in this one class).
  */
