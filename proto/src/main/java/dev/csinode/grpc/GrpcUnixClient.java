@@ -42,9 +42,11 @@ public final class GrpcUnixClient implements AutoCloseable {
     this.context = vertx.getOrCreateContext();
     this.endpoint = endpoint;
     this.address = SocketAddress.domainSocketAddress(endpoint.path().toString());
-    this.http = vertx.createHttpClient(new HttpClientOptions()
+    this.http = vertx.httpClientBuilder().with(new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
-        .setHttp2ClearTextUpgrade(false));
+        .setHttp2ClearTextUpgrade(false))
+        .withConnectHandler(FlushBatching.INSTANCE)
+        .build();
     this.grpc = GrpcClient.client(vertx, new LocalhostAuthorityHttpClient(http));
   }
 

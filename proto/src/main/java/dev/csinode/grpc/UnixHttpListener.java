@@ -39,7 +39,7 @@ public final class UnixHttpListener {
       SocketFiles.claimForListening(path);
       return null;
     }, false).compose(v -> vertx.createHttpServer(new HttpServerOptions().setHttp2ClearTextEnabled(true))
-        .requestHandler(handler).listen(SocketAddress.domainSocketAddress(path.toString())))
+        .requestHandler(handler).connectionHandler(FlushBatching.INSTANCE).listen(SocketAddress.domainSocketAddress(path.toString())))
         .compose(http -> vertx.executeBlocking(() -> {
           try {
             Files.setPosixFilePermissions(path, mode);
