@@ -91,6 +91,14 @@ class RootDirTest {
     assertEquals(rootPath.resolve("pods").toString(),
         assertThrows(NotDirectoryException.class, () -> root.createDirectories(rootPath.resolve("pods/u1"), 0750)).getFile());
     assertThrows(FileSystemException.class, () -> root.createDirectories(rootPath.resolve("plugins/../../outside/x"), 0750));
+    // '.' and '..' segments anywhere, the last one too, are refused before anything is made; names with dots are names.
+    for (String dotted : List.of("plugins/./x", "plugins/x/..", "plugins/x/.", "plugins/../plugins/x")) {
+      assertTrue(assertThrows(FileSystemException.class, () -> root.createDirectories(rootPath.resolve(dotted), 0750))
+          .getMessage().contains("'.' or '..' segment"), dotted);
+    }
+    assertFalse(Files.exists(rootPath.resolve("plugins")));
+    root.createDirectories(rootPath.resolve("dotted/..x/.y/z.."), 0750).close();
+    assertTrue(Files.isDirectory(rootPath.resolve("dotted/..x/.y/z..")));
     assertThrows(FileSystemException.class, () -> root.open(outside));
     assertThrows(FileSystemException.class, () -> root.open(Path.of("relative/path")));
     assertFalse(Files.exists(outside.resolve("x")));

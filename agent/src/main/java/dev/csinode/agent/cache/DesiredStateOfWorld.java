@@ -14,10 +14,13 @@ public record DesiredStateOfWorld(Map<String, DesiredVolume> volumes, Map<String
 
   public static final DesiredStateOfWorld EMPTY = new DesiredStateOfWorld(Map.of(), Map.of());
 
-  /** One volume and the pods (by UID) that need it. */
+  /**
+   * One volume and the pods (by UID) that need it. A frozen map, not {@code Map.copyOf}'s: the reconciler goes through
+   * every volume's pods in each pass, and a one-entry {@code Map.copyOf} map makes a new entry set to be iterated.
+   */
   public record DesiredVolume(VolumeSpec spec, Map<String, PodToMount> pods) {
     public DesiredVolume {
-      pods = Map.copyOf(pods);
+      pods = FrozenMap.of(pods);
     }
   }
 

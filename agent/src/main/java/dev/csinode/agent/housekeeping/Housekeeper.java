@@ -16,7 +16,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Supplier;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * The reconciler's housekeeping: {@link PublishDrift drift}, {@link UnmanagedMounts unmanaged mounts} and
@@ -31,7 +32,7 @@ public final class Housekeeper {
   private final KubeletLayout layout;
   private final ActualStateOfWorld asw;
   private final MountPoints mounts;
-  private final Supplier<Set<String>> podsInUse;
+  private final Function<Predicate<String>, Set<String>> podsInUse;
   private final PublishDrift drift;
   private final UnmanagedMounts unmanaged;
   private final PodDirectoryRemoval removal;
@@ -40,11 +41,12 @@ public final class Housekeeper {
   private List<Orphan> orphans = List.of();
 
   /**
-   * @param podsInUse pod UIDs that are wanted or may hold something: their directories are never orphans
+   * @param podsInUse pod UIDs that are wanted or may hold something, of those the predicate accepts: their directories
+   *     are never orphans
    * @param removed runs after each removal of pod directories (their pods may be mounted again)
    */
   public Housekeeper(Vertx vertx, KubeletLayout layout, ActualStateOfWorld asw, OperationExecutor executor, MountPoints mounts,
-                     Supplier<Set<String>> podsInUse, Runnable removed) {
+                     Function<Predicate<String>, Set<String>> podsInUse, Runnable removed) {
     this.vertx = vertx;
     this.layout = layout;
     this.asw = asw;
@@ -97,7 +99,8 @@ public final class Housekeeper {
    * is kept is reported by the next pass. A pod still in use (it holds another volume) comes back after its last unmount.
    */
   public void removeGonePods(Map<String, String> unmounted) {
-    Set<String> inUse = podsInUse.get();
+    // Only these pods are looked up: this runs after every unmount, the set of every pod in use is O(pods).
+    Set<String> inUse = podsInUse.apply(unmounted::containsKey);
     List<Orphan> gone = new ArrayList<>();
     unmounted.forEach((uid, podKey) -> {
       if (!inUse.contains(uid) && !removal.isCleaning(uid)) {
@@ -113,7 +116,7 @@ public final class Housekeeper {
   }
 
   private Future<List<Orphan>> runPass(boolean remove) {
-    Set<String> known = podsInUse.get();
+    Set<String> known = podsInUse.apply(uid -> true);
     Set<String> paths = managedPaths();
     List<Published> toCheck = drift.candidates();
     return vertx.executeBlocking(() -> {
@@ -126,7 +129,7 @@ public final class Housekeeper {
       if (!remove) {
         return Future.succeededFuture(found.orphans());
       }
-      Set<String> inUse = podsInUse.get(); // pods may have come while the disk was read
+      Set<String> inUse = podsInUse.apply(uid -> true); // pods may have come while the disk was read
       List<Orphan> removable = found.orphans().stream()
           .filter(o -> o.action() == HousekeepingAction.REMOVE && !inUse.contains(o.podUid())).toList();
       removal.reserve(removable);

@@ -82,13 +82,13 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
     HashMap<String, T> copy = null;
     for (HasMetadata o : removals) {
       if (kind.isInstance(o)) {
-        copy = copy == null ? new HashMap<>(current) : copy;
+        copy = copy == null ? FrozenMap.mutableCopy(current) : copy;
         copy.remove(keyInKind(o));
       }
     }
     for (HasMetadata o : upserts) {
       if (kind.isInstance(o)) {
-        copy = copy == null ? new HashMap<>(current) : copy;
+        copy = copy == null ? FrozenMap.mutableCopy(current) : copy;
         copy.put(keyInKind(o), kind.cast(o));
       }
     }
@@ -122,7 +122,7 @@ public record ClusterObjects(Map<String, Pod> pods, Map<String, PersistentVolume
     if (base.isEmpty()) {
       return top;
     }
-    HashMap<String, T> m = new HashMap<>(base);
+    HashMap<String, T> m = FrozenMap.mutableCopy(base);
     m.putAll(top);
     return FrozenMap.adopt(m);
   }

@@ -180,7 +180,7 @@ public final class DesiredStateOfWorldPopulator {
     }
     // The volumes those pods use or used, from all the pods using them now; and every pod sharing one of them,
     // since which pod's spec wins (and which pods conflict with it) may have changed.
-    HashMap<String, DesiredVolume> volumes = new HashMap<>(last.volumes());
+    HashMap<String, DesiredVolume> volumes = FrozenMap.mutableCopy(last.volumes());
     Set<String> podsToBuild = new HashSet<>(changedPods);
     for (String unique : touchedVolumes) {
       TreeSet<String> users = podsByVolume.get(unique);
@@ -192,7 +192,7 @@ public final class DesiredStateOfWorldPopulator {
         podsToBuild.addAll(users);
       }
     }
-    HashMap<String, PodVolumes> pods = new HashMap<>(last.pods());
+    HashMap<String, PodVolumes> pods = FrozenMap.mutableCopy(last.pods());
     for (String podKey : podsToBuild) {
       Cached c = cache.get(podKey);
       if (c == null) {

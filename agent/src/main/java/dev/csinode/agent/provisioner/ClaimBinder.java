@@ -172,7 +172,7 @@ public final class ClaimBinder {
         PersistentVolumeClaim before = claims.get(key);
         PersistentVolumeClaim after = reevaluate(key, candidates.get(key), provisioned);
         if (after != before) {
-          next = next == null ? new HashMap<>(claims) : next;
+          next = next == null ? FrozenMap.mutableCopy(claims) : next;
           if (after == null) {
             next.remove(key);
           } else {
@@ -444,7 +444,14 @@ public final class ClaimBinder {
     // and the other pod is told. First: a claim whose volume exists (the same after a restart), then first seen.
     List<PersistentVolumeClaim> out = new ArrayList<>();
     List<PersistentVolumeClaim> notYetProvisioned = new ArrayList<>();
-    ephemeral.values().forEach(e -> e.claims().forEach(c -> (provisioned.containsKey(pvName(c)) ? out : notYetProvisioned).add(c)));
+    for (Ephemeral e : ephemeral.values()) {
+      if (e.claims().isEmpty()) {
+        continue; // most pods: looked at on every change of the pods, so nothing made for them
+      }
+      for (PersistentVolumeClaim c : e.claims()) {
+        (provisioned.containsKey(pvName(c)) ? out : notYetProvisioned).add(c);
+      }
+    }
     out.addAll(notYetProvisioned);
     lastPods = pods;
     if (!sameElements(out, lastEphemeralList)) { // the same list while the claims are the same: nothing to evaluate

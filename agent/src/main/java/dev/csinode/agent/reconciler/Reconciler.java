@@ -27,6 +27,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,30 +225,32 @@ public final class Reconciler {
   }
 
   private void unmountVolumes() {
-    for (AttachedVolume v : asw.volumes()) {
+    // Collected first, started after the loop: an operation may change the actual state it iterates.
+    List<Runnable> unmounts = null;
+    for (AttachedVolume v : asw.volumesInPlace()) {
       if (v.pods.isEmpty()) {
         continue;
       }
       DesiredVolume desired = dsw.volumes().get(v.spec.uniqueName());
-      // Copied only when a pod is to go (an operation may change v.pods): a pass looks at every volume each time.
-      List<MountedPod> unwanted = null;
       for (MountedPod pod : v.pods.values()) {
         PodToMount wanted = desired == null ? null : desired.pods().get(pod.podUid());
         // Also when another pod now has the uid (the one that had it is gone): it gets volumes of its own.
         if (wanted == null || !pod.of(wanted.podKey())) {
-          (unwanted == null ? unwanted = new ArrayList<>() : unwanted).add(pod);
-        }
-      }
-      if (unwanted != null) {
-        for (MountedPod pod : unwanted) {
-          OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
-          executor.tryRun(key, "volume_unmount", KubeletLayout.pluginName(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
-            podsUnmounted.put(pod.podUid(), pod.podKey());
-            operationDone();
-          });
+          (unmounts == null ? unmounts = new ArrayList<>() : unmounts).add(() -> unmount(v, pod));
         }
       }
     }
+    if (unmounts != null) {
+      unmounts.forEach(Runnable::run);
+    }
+  }
+
+  private void unmount(AttachedVolume v, MountedPod pod) {
+    OperationKey key = new OperationKey(v.spec.uniqueName(), pod.podUid());
+    executor.tryRun(key, "volume_unmount", KubeletLayout.pluginName(v.spec.driver()), () -> operations.unmount(v, pod), () -> {
+      podsUnmounted.put(pod.podUid(), pod.podKey());
+      operationDone();
+    });
   }
 
   /** The directories of pods whose last volume was just torn down and that no pod source wants any more: see {@link Housekeeper#removeGonePods}. */
@@ -263,49 +266,26 @@ public final class Reconciler {
 
   private void mountVolumes() {
     // max_volumes_per_node: volumes already on the node count first; a new one beyond the limit is not attempted.
+    // Counted when a driver with a limit has a new volume, not for every volume in every pass: most drivers have none.
     Map<String, Long> used = new HashMap<>();
-    for (AttachedVolume v : asw.volumes()) {
-      if (v.mayHoldAnything()) {
-        used.merge(v.spec.driver(), 1L, Long::sum);
-      }
-    }
     Map<String, String> nowLimited = new HashMap<>();
     for (DesiredVolume dv : dsw.volumes().values()) {
       String driver = dv.spec().driver();
       AttachedVolume present = asw.get(dv.spec().uniqueName());
       if (present == null || !present.mayHoldAnything()) {
         long max = maxVolumes.applyAsLong(driver);
-        long inUse = used.getOrDefault(driver, 0L);
-        if (max > 0 && inUse >= max) {
-          nowLimited.put(dv.spec().uniqueName(), "not attempted: driver " + driver + " allows at most " + max
-              + " volumes on this node (max_volumes_per_node) and " + inUse + " are in use");
-          continue;
-        }
-        used.put(driver, inUse + 1);
-      }
-      for (PodToMount pod : dv.pods().values()) {
-        if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED || housekeeper.isCleaning(pod.podUid())) {
-          continue;
-        }
-        MountedPod earlier = present == null ? null : present.pods.get(pod.podUid());
-        if (earlier != null && !earlier.of(pod.podKey())) {
-          continue; // the pod that had this uid before is still mounted here: torn down first
-        }
-        // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
-        OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())
-            : OperationKey.volume(dv.spec().uniqueName());
-        if (!executor.mayStart(key, "volume_mount")) {
-          continue; // running, in backoff, or no room: asked again at the next pass
-        }
-        String uid = pod.podUid();
-        mountsInFlight.merge(uid, 1, Integer::sum); // before: a mount that fails at once completes inside tryRun
-        if (!executor.tryRun(key, "volume_mount", KubeletLayout.pluginName(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {
-          mountEnded(uid);
-          operationDone();
-        })) {
-          mountEnded(uid);
+        if (max > 0) {
+          long inUse = used.computeIfAbsent(driver, this::volumesHeldBy);
+          if (inUse >= max) {
+            nowLimited.put(dv.spec().uniqueName(), "not attempted: driver " + driver + " allows at most " + max
+                + " volumes on this node (max_volumes_per_node) and " + inUse + " are in use");
+            continue;
+          }
+          used.put(driver, inUse + 1);
         }
       }
+      // forEach, not an iterator: this runs for every volume in every pass, and the iterator was not optimised away.
+      dv.pods().forEach((uid, pod) -> mountPod(dv, present, pod));
     }
     if (!nowLimited.equals(limited)) {
       nowLimited.keySet().stream().filter(k -> !limited.containsKey(k)).forEach(k -> LOG.warn("volume {} {}", k, nowLimited.get(k)));
@@ -313,11 +293,54 @@ public final class Reconciler {
     }
   }
 
-  private void unmountDevices() {
-    for (AttachedVolume v : asw.volumes()) {
-      if (!v.pods.isEmpty() || dsw.volume(v.spec.uniqueName()).isPresent()) {
-        continue;
+  /** How many volumes of the driver may hold anything on the node. */
+  private long volumesHeldBy(String driver) {
+    long n = 0;
+    for (AttachedVolume v : asw.volumesInPlace()) {
+      if (v.mayHoldAnything() && v.spec.driver().equals(driver)) {
+        n++;
       }
+    }
+    return n;
+  }
+
+  /** Publishes the volume for the pod unless it is, or cannot be now. */
+  private void mountPod(DesiredVolume dv, AttachedVolume present, PodToMount pod) {
+    if (asw.podState(dv.spec().uniqueName(), pod.podUid()) == MountState.MOUNTED || housekeeper.isCleaning(pod.podUid())) {
+      return;
+    }
+    MountedPod earlier = present == null ? null : present.pods.get(pod.podUid());
+    if (earlier != null && !earlier.of(pod.podKey())) {
+      return; // the pod that had this uid before is still mounted here: torn down first
+    }
+    // One mount operation at a time per PV-backed volume (stage happens once); inline volumes are per pod.
+    OperationKey key = dv.spec().inline() ? new OperationKey(dv.spec().uniqueName(), pod.podUid())
+        : OperationKey.volume(dv.spec().uniqueName());
+    if (!executor.mayStart(key, "volume_mount")) {
+      return; // running, in backoff, or no room: asked again at the next pass
+    }
+    String uid = pod.podUid();
+    mountsInFlight.merge(uid, 1, Integer::sum); // before: a mount that fails at once completes inside tryRun
+    if (!executor.tryRun(key, "volume_mount", KubeletLayout.pluginName(dv.spec().driver()), () -> operations.mount(dv.spec(), pod), () -> {
+      mountEnded(uid);
+      operationDone();
+    })) {
+      mountEnded(uid);
+    }
+  }
+
+  private void unmountDevices() {
+    // Collected first: forgetting a volume changes the actual state the loop iterates.
+    List<AttachedVolume> unused = null;
+    for (AttachedVolume v : asw.volumesInPlace()) {
+      if (v.pods.isEmpty() && !dsw.volumes().containsKey(v.spec.uniqueName())) {
+        (unused == null ? unused = new ArrayList<>() : unused).add(v);
+      }
+    }
+    if (unused == null) {
+      return;
+    }
+    for (AttachedVolume v : unused) {
       OperationKey key = OperationKey.volume(v.spec.uniqueName());
       if (!v.mayHoldAnything()) {
         asw.remove(v.spec.uniqueName());
@@ -388,14 +411,21 @@ public final class Reconciler {
     return result.future();
   }
 
-  /** Pod UIDs that are wanted or may hold something: their directories are never orphans. */
-  private Set<String> podsInUse() {
-    Set<String> uids = new HashSet<>(mountsInFlight.keySet());
-    dsw.pods().values().forEach(p -> uids.add(p.podUid()));
-    for (AttachedVolume v : asw.volumes()) {
-      uids.addAll(v.pods.keySet());
+  /** Pod UIDs that are wanted or may hold something, of those {@code among} accepts: their directories are never orphans. */
+  private Set<String> podsInUse(Predicate<String> among) {
+    Set<String> uids = new HashSet<>();
+    mountsInFlight.keySet().forEach(uid -> addIf(uids, uid, among));
+    dsw.pods().values().forEach(p -> addIf(uids, p.podUid(), among));
+    for (AttachedVolume v : asw.volumesInPlace()) {
+      v.pods.keySet().forEach(uid -> addIf(uids, uid, among));
     }
     return uids;
+  }
+
+  private static void addIf(Set<String> uids, String uid, Predicate<String> among) {
+    if (among.test(uid)) {
+      uids.add(uid);
+    }
   }
 
   /** O(volumes) per pass, nothing more: it runs after every operation. */

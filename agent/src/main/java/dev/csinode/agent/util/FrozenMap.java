@@ -41,6 +41,15 @@ public final class FrozenMap<K, V> extends AbstractMap<K, V> {
     return new FrozenMap<>(copy);
   }
 
+  /**
+   * A new mutable map with the same entries, to change and {@link #adopt}: copied from a frozen map's own, not through
+   * its read-only entries, which {@code new HashMap<>(map)} would make one by one (a stage's copy of thousands of pods
+   * on each change).
+   */
+  public static <K, V> HashMap<K, V> mutableCopy(Map<K, V> m) {
+    return m instanceof FrozenMap<K, V> f ? new HashMap<>(f.map) : new HashMap<>(m);
+  }
+
   /** Takes the map without copying it: the caller made it for this and never touches it again. */
   public static <K, V> Map<K, V> adopt(HashMap<K, V> fresh) {
     return fresh.isEmpty() ? of(fresh) : new FrozenMap<>(fresh);
