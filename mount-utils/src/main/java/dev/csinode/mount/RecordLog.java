@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -632,7 +634,7 @@ public final class RecordLog implements AutoCloseable {
     for (int i = 0; i <= content.length; i++) {
       if (i == content.length || content[i] == 0 || content[i] == '\n') {
         if (i > start || (i < content.length && content[i] == '\n')) {
-          lines.add(java.util.Arrays.copyOfRange(content, start, i));
+          lines.add(Arrays.copyOfRange(content, start, i));
         }
         if (i == content.length || content[i] == 0) {
           break;
@@ -650,10 +652,12 @@ public final class RecordLog implements AutoCloseable {
     }
     int bad = 0;
     List<byte[]> lines = lines(Files.readAllBytes(file));
+    // Strictly: a line cut in a character (a torn one) or damaged is unreadable, not read with a stand-in. One
+    // decoder for all lines: each decode resets it.
+    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
     for (int i = 0; i < lines.size(); i++) {
       try {
-        // Strictly: a line cut in a character (a torn one) or damaged is unreadable, not read with a stand-in.
-        String l = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(lines.get(i))).toString();
+        String l = utf8.decode(ByteBuffer.wrap(lines.get(i))).toString();
         if (l.isBlank()) {
           continue;
         }
