@@ -9,7 +9,7 @@
 # The work and state directories are on a tmpfs, so the figures are the driver's and not the disk's flushes.
 # Everything runs in a private mount namespace; the host's mount table is untouched.
 #   scripts/bench-driver.sh [--volumes N] [--concurrency C] [--kind directory|filesystem] [--warmup N]
-#                           [--warmup-until-settled SECONDS] [--no-phases] [--no-mount-floor]
+#                           [--warmup-until-settled SECONDS] [--no-phases] [--no-mount-floor] [--timeline]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -z "${CSI_BENCH_PRIVATE_NS:-}" ]]; then

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,7 +57,8 @@ public final class DriverBenchmark implements Callable<Integer> {
 
   @Option(names = "--warmup-until-settled", defaultValue = "120", paramLabel = "SECONDS",
       description = "With --driver-pid: after --warmup, more volume lives in rounds of " + WARMUP_ROUND + " until the driver's JIT "
-          + "compilers take under " + SETTLED_JIT_PERCENT + " % of its CPU in a round, for at most this long "
+          + "compilers take under " + SETTLED_JIT_PERCENT + " % of its CPU over the last rounds of as many lives as the measured "
+          + "runs (2 x --volumes), for at most this long "
           + "(default: ${DEFAULT-VALUE}; 0: --warmup only).")
   int warmupSeconds;
 
@@ -68,6 +70,9 @@ public final class DriverBenchmark implements Callable<Integer> {
       description = "After the whole lives, also run every RPC's calls in turn (all creates, then all stages...), as earlier "
           + "versions measured: rate and driver CPU per RPC, with the mounts piled up (default: ${DEFAULT-VALUE}).")
   boolean phases;
+
+  @Option(names = "--timeline", description = "Print when each warm-up round and each measured run began and ended (epoch ms), to cut the driver's logs (e.g. -Xlog:jit+compilation with the tm decoration) down to one.")
+  boolean timeline;
 
   @Option(names = "--driver-pid", description = "The driver's process id: its CPU time per call is printed too (a figure other load on the machine hardly changes).")
   Long driverPid;
@@ -236,8 +241,10 @@ public final class DriverBenchmark implements Callable<Integer> {
     long jit0 = driverJitMillis();
     long cpu0 = driverCpuNanos();
     long start = System.nanoTime();
+    long from = System.currentTimeMillis();
     runLives(client, base, prefix, lives, inFlight, nanos);
     double seconds = (System.nanoTime() - start) / 1e9;
+    timeline(mode + " lives", from);
     long cpu1 = driverCpuNanos();
     long jit1 = driverJitMillis();
     long alloc1 = driverAllocatedBytes();
@@ -282,21 +289,38 @@ public final class DriverBenchmark implements Callable<Integer> {
   private void warmUp(GrpcUnixClient client) throws Exception {
     long start = System.nanoTime();
     int lives = warmLives(client, "warm", warmup);
-    int last = 0;
+    // The JIT's share is read over the last rounds together, as many lives as the measured runs have (sequential and
+    // 16 in flight), not over the last round alone. The methods a life calls once each (the RPC handlers and their
+    // lambdas, the requests' parsers) reach C2's thresholds together, at 9,200-11,400 calls (-XX:+LogCompilation):
+    // between two such steps a round can be quiet. The last round's 3 % ended a warm-up at 10,200 lives, and C2
+    // compiled 18 of those methods during the sequential lives measured after it (14 % of the driver's CPU there).
+    int window = 2 * volumes;
+    ArrayDeque<long[]> rounds = new ArrayDeque<>(); // {JIT ms, CPU ns, lives} of each round in the window
+    int windowLives = 0;
     double jitPercent = -1;
     long bound = start + warmupSeconds * 1_000_000_000L;
     for (int round = 1; driverPid != null && System.nanoTime() < bound; round++) {
       long jit0 = driverJitMillis();
       long cpu0 = driverCpuNanos();
-      last = warmLives(client, "warm" + round, WARMUP_ROUND);
+      int last = warmLives(client, "warm" + round, WARMUP_ROUND);
       lives += last;
       long jit1 = driverJitMillis();
       long cpu1 = driverCpuNanos();
       if (jit0 < 0 || jit1 < 0 || cpu0 < 0 || cpu1 <= cpu0) {
         break;
       }
-      if (jit1 >= jit0) { // else a compiler thread ended in the round, its CPU time with it: no figure, round again
-        jitPercent = (jit1 - jit0) * 1e8 / (cpu1 - cpu0);
+      if (jit1 < jit0) { // a compiler thread ended in the round, its CPU time with it: no figure, start the window again
+        rounds.clear();
+        windowLives = 0;
+        continue;
+      }
+      rounds.add(new long[] {jit1 - jit0, cpu1 - cpu0, last});
+      windowLives += last;
+      while (windowLives - rounds.peek()[2] >= window) {
+        windowLives -= (int) rounds.remove()[2];
+      }
+      if (windowLives >= window) {
+        jitPercent = rounds.stream().mapToLong(r -> r[0]).sum() * 1e8 / rounds.stream().mapToLong(r -> r[1]).sum();
         if (jitPercent < SETTLED_JIT_PERCENT) {
           break;
         }
@@ -304,7 +328,7 @@ public final class DriverBenchmark implements Callable<Integer> {
     }
     System.out.printf("warm-up: %d volume lives in %.1f s%s%n", lives, (System.nanoTime() - start) / 1e9,
         jitPercent < 0 ? "" : String.format(", the driver's JIT compilers %.0f %% of its CPU in the last %d%s", jitPercent,
-            last, jitPercent < SETTLED_JIT_PERCENT ? "" : " (not settled: figures of a driver still compiling)"));
+            windowLives, jitPercent < SETTLED_JIT_PERCENT ? "" : " (not settled: figures of a driver still compiling)"));
   }
 
   /**
@@ -315,12 +339,16 @@ public final class DriverBenchmark implements Callable<Integer> {
    */
   /** Returns how many lives it ran. */
   private int warmLives(GrpcUnixClient client, String prefix, int lives) throws Exception {
+    long from = System.currentTimeMillis();
     runLives(client, podDirectories(prefix, lives), prefix, lives, concurrency, null);
     // And a fifth as many one at a time, as the sequential lives are measured: warmed with 16 in flight only, the
     // driver's JIT took 19-28 % of its CPU in the sequential lives (a lone call takes other paths through Netty and
     // the worker pool).
     int alone = Math.max(1, lives / 5);
+    timeline("warm-up " + prefix + ", " + concurrency + " in flight", from);
+    from = System.currentTimeMillis();
     runLives(client, podDirectories(prefix + "-1", alone), prefix + "-1", alone, 1, null);
+    timeline("warm-up " + prefix + ", sequential", from);
     return lives + alone;
   }
 
@@ -473,6 +501,13 @@ public final class DriverBenchmark implements Callable<Integer> {
     } catch (IOException | RuntimeException e) {
       allocationUnknown = true; // not tried again: the figure is printed as "-", the others stand
       return -1;
+    }
+  }
+
+  /** With --timeline: what ran from {@code from} until now, in epoch ms. */
+  private void timeline(String what, long from) {
+    if (timeline) {
+      System.out.printf("timeline: %s from %d to %d (epoch ms)%n", what, from, System.currentTimeMillis());
     }
   }
 

@@ -105,6 +105,20 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
   private Figures coldPublished;
   private Figures coldFigures;
 
+  /**
+   * What the measured batch reads before and after it: every warm-up round reads the same around its batch. The
+   * benchmark runs in the agent's JVM, so code it runs only around the measured batch shares the JDK's compiled
+   * methods with the agent: the regex split of /proc/stat (machineCpuMillis), run there first, hit an uncommon trap
+   * in String.split, whose C2 code had only seen the agent's one-character splits (mountinfo); that deoptimized it at
+   * the batch's start and C2 compiled it again during the batch (~220 ms of compile tasks of the batch's JIT,
+   * -XX:+LogCompilation), the agent's mountinfo parsing in C1 code meanwhile.
+   */
+  private record Readings(long cpuNanos, long jitMillis, long allocated, long[] machine, long[] gc) {
+    static Readings now() throws IOException {
+      return new Readings(cpu(), compilerCpuMillis(), allocatedBytes(), machineCpuMillis(), VolumeManagerBenchmark.gc());
+    }
+  }
+
   /** The process's CPU, its JIT compiler threads', collections and classes loaded, as counters since the start. */
   private record Figures(long cpuMillis, long jitMillis, long gcs, long gcMillis, long classes) {
     static Figures now() throws IOException {
@@ -191,11 +205,12 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
       batch.append(claimAndPod("b" + i));
     }
     Recording recording = record();
-    long jit0 = compilerCpuMillis();
-    long batchCpu0 = cpu();
-    long allocated0 = allocatedBytes();
-    long[] machine0 = machineCpuMillis();
-    long[] gc0 = gc();
+    Readings before = Readings.now();
+    long jit0 = before.jitMillis();
+    long batchCpu0 = before.cpuNanos();
+    long allocated0 = before.allocated();
+    long[] machine0 = before.machine();
+    long[] gc0 = before.gc();
     long t0 = System.nanoTime();
     long timer = timeline ? progressTimer(vertx, agent, t0) : -1;
     agent.apply(batch.toString()).await();
@@ -216,17 +231,18 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
           System.currentTimeMillis() - took, System.currentTimeMillis(), uptime - took, uptime);
     }
     long warmNanos = System.nanoTime() - t0;
-    long allocated = allocatedBytes() - allocated0;
+    Readings after = Readings.now();
+    long allocated = after.allocated() - allocated0;
     stop(recording, "batch.jfr");
     row(pods + " pods, 1 PVC each, added at once", "all published", ms(warmNanos));
     if (coldNanos > 0) {
       row("", "the fresh agent's first batch / this", String.format("%.1f x (target <= 2)", (double) coldNanos / warmNanos));
     }
-    row("", "CPU of the process meanwhile", (cpu() - batchCpu0) / 1_000_000 + " ms, of which the JIT compiler threads "
-        + (compilerCpuMillis() - jit0) + " ms");
+    row("", "CPU of the process meanwhile", (after.cpuNanos() - batchCpu0) / 1_000_000 + " ms, of which the JIT compiler threads "
+        + (after.jitMillis() - jit0) + " ms");
     row("", "Java heap allocated meanwhile", String.format("%.0f MiB (threads alive at the end)", allocated / 1048576.0));
-    long[] machine = machineCpuMillis();
-    long[] gc = gc();
+    long[] machine = after.machine();
+    long[] gc = after.gc();
     row("", "garbage collections meanwhile", (gc[0] - gc0[0]) + ", " + (gc[1] - gc0[1]) + " ms");
     row("", "CPU of the whole machine meanwhile", (machine[0] - machine0[0]) + " ms busy (the kernel's threads too: journal,"
         + " loop device, writeback), " + (machine[1] - machine0[1]) + " ms stolen by the hypervisor");
@@ -307,6 +323,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     for (int i = 0; i < size; i++) {
       w.append(claimAndPod(prefix + i));
     }
+    Readings.now(); // read as around the measured batch (Readings), not used
     long t0 = System.nanoTime();
     warm.apply(w.toString()).await();
     List<Future<?>> ready = new ArrayList<>();
@@ -315,6 +332,7 @@ public final class VolumeManagerBenchmark implements Callable<Integer> {
     }
     Future.all(ready).await();
     long published = System.nanoTime() - t0;
+    Readings.now();
     if (round == 0) {
       coldPublished = Figures.now();
     }
