@@ -457,17 +457,33 @@ public final class RootDir {
       }
       List<String> names = split(relative, from);
       Path at = from == 0 ? real : real.resolve(relative.substring(0, from - 1));
+      // Below a directory found missing (the fast path's) or just made here, what follows is missing too: made before
+      // it is opened, as createBeneathParent does, sparing the open that would fail. One there after all (a race) is
+      // EEXIST and opened as the walk opens it; a mkdirat failure stands only if the open finds nothing either.
+      boolean missing = from > 0;
       for (int i = 0; i < names.size(); i++) {
         String name = names.get(i);
         at = at.resolve(name);
         boolean wantDirectory = lastIsDirectory || i < names.size() - 1;
         int flags = O_PATH | O_NOFOLLOW | O_CLOEXEC | (wantDirectory ? O_DIRECTORY : 0);
-        int fd = LibC.INSTANCE.openat(dir, name, flags, 0);
-        if (fd < 0 && create && errno() == ENOENT) {
-          if (LibC.INSTANCE.mkdirat(dir, name, mode) != 0 && errno() != EEXIST) {
-            throw failure(dir, name, at, errno());
-          }
+        int fd;
+        if (missing) {
+          int made = LibC.INSTANCE.mkdirat(dir, name, mode) == 0 ? 0 : errno();
           fd = LibC.INSTANCE.openat(dir, name, flags, 0);
+          if (fd < 0 && errno() == ENOENT && made != 0 && made != EEXIST) {
+            throw failure(dir, name, at, made);
+          }
+          missing = made == 0;
+        } else {
+          fd = LibC.INSTANCE.openat(dir, name, flags, 0);
+          if (fd < 0 && create && errno() == ENOENT) {
+            int made = LibC.INSTANCE.mkdirat(dir, name, mode) == 0 ? 0 : errno();
+            if (made != 0 && made != EEXIST) {
+              throw failure(dir, name, at, made);
+            }
+            missing = made == 0;
+            fd = LibC.INSTANCE.openat(dir, name, flags, 0);
+          }
         }
         if (fd < 0) {
           throw failure(dir, name, at, errno());
