@@ -28,14 +28,20 @@ public interface LibC {
   // *at(2) arguments (linux/fcntl.h)
   int AT_FDCWD = -100;
   int AT_SYMLINK_NOFOLLOW = 0x100;
+  int AT_REMOVEDIR = 0x200;
   int AT_EMPTY_PATH = 0x1000;
   // errno values (asm-generic/errno-base.h, errno.h)
+  int EPERM = 1;
   int ENOENT = 2;
+  int EINTR = 4;
+  int EACCES = 13;
   int EEXIST = 17;
   int ENOTDIR = 20;
+  int EISDIR = 21;
   int EINVAL = 22;
   int ENOSYS = 38;
   int ENOTEMPTY = 39;
+  int ELOOP = 40;
 
   int mount(String source, String target, String filesystemtype, long mountflags, String data);
 
@@ -59,6 +65,14 @@ public interface LibC {
 
   long read(int fd, @Out byte[] buf, long count);
 
+  long write(int fd, @In byte[] buf, long count);
+
+  int renameat(int olddirfd, String oldpath, int newdirfd, String newpath);
+
+  int unlinkat(int dirfd, String path, int flags);
+
+  int symlinkat(String target, int newdirfd, String linkpath);
+
   int statx(int dirfd, String pathname, int flags, int mask, Pointer statxbuf);
 
   int statx(int dirfd, @In byte[] pathname, int flags, int mask, Pointer statxbuf);
@@ -81,6 +95,9 @@ public interface LibC {
   long syscall(long number, long a1, String a2, long a3, Pointer a4, long a5);
 
   long syscall(long number, long a1, String a2, long a3, String a4, long a5);
+
+  /** openat2(2): a {@code struct open_how} passed as its three u64 fields (flags, mode, resolve), only read. */
+  long syscall(long number, long a1, String a2, @In long[] a3, long a4);
 
   String strerror(int errnum);
 

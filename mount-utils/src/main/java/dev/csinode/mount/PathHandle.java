@@ -5,9 +5,10 @@ import java.nio.file.Path;
 
 /**
  * An O_PATH descriptor of a directory or file opened beneath a {@link RootDir} without following any symbolic
- * link. Whatever is later done through {@link #procPath()} (mount onto it, create or rename a file in it) acts on
- * this very inode, even if a component of {@link #path()} is swapped for a link meanwhile: the fix of the kubelet
- * for CVE-2021-25741, applied to every path the node makes. Close it when done.
+ * link. Whatever is later done through it (a mount onto {@link #procPath()}, a file created, renamed or removed in
+ * it with the *at calls on its descriptor) acts on this very inode, even if a component of {@link #path()} is
+ * swapped for a link meanwhile: the fix of the kubelet for CVE-2021-25741, applied to every path the node makes.
+ * Close it when done.
  */
 public final class PathHandle implements AutoCloseable {
   private final RootDir root;
