@@ -7,6 +7,7 @@ import static dev.csinode.mount.LibC.AT_SYMLINK_NOFOLLOW;
 import static dev.csinode.mount.LibC.EACCES;
 import static dev.csinode.mount.LibC.EEXIST;
 import static dev.csinode.mount.LibC.EINTR;
+import static dev.csinode.mount.LibC.EINVAL;
 import static dev.csinode.mount.LibC.EISDIR;
 import static dev.csinode.mount.LibC.ELOOP;
 import static dev.csinode.mount.LibC.ENOENT;
@@ -326,6 +327,9 @@ public final class RootDir {
         }
         throw new FileSystemException(file, null, strerror(errno));
       }
+      if (n == 0) { // not for a regular file; if ever, an error rather than a loop that never ends
+        throw new FileSystemException(file, null, "write(2) wrote nothing");
+      }
       done += (int) n;
     }
   }
@@ -434,7 +438,9 @@ public final class RootDir {
       if (!relative.isEmpty() && fastPath && !openat2Unavailable) {
         int fd = openBeneath(dir, relative, lastIsDirectory ? HOW_DIRECTORY : HOW_ANY);
         if (fd >= 0) {
-          if (lastIsDirectory || kindOf(fd, "", AT_EMPTY_PATH) != S_IFLNK) {
+          // A type that cannot be read (-1) is not taken for "no link": the walk decides.
+          int type = lastIsDirectory ? S_IFDIR : kindOf(fd, "", AT_EMPTY_PATH);
+          if (type != -1 && type != S_IFLNK) {
             return new PathHandle(this, path, fd);
           }
           LibC.INSTANCE.close(fd); // O_PATH|O_NOFOLLOW opened a link at the end: the walk below names it
@@ -519,7 +525,7 @@ public final class RootDir {
       // No openat2 (before Linux 5.6), or a seccomp filter that refuses it: O_PATH cannot be EPERM otherwise.
       openat2Unavailable = true;
     }
-    return -errno;
+    return errno > 0 ? -errno : -EINVAL; // never 0, which a caller would take for a descriptor
   }
 
   /** Whether the walk's fast path runs here (tests need to know that they compare it, and with what). */
